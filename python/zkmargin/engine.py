@@ -1,0 +1,151 @@
+"""The margin engine front: one constructor and ``compute`` signature for every backend."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _arrays, _core
+from .book import Accounts, Instruments
+from .errors import ParameterError
+from .market import Market
+from .params import MarginParams
+from .results import (
+    ACCOUNT_FIELDS,
+    AGGREGATIONS,
+    GREEK_FIELDS,
+    INSTRUMENT_FIELDS,
+    MODELS,
+    InstrumentValues,
+    MarginResult,
+)
+from .scenarios import ScenarioTable, deribit_scenarios
+
+
+def default_threads() -> int:
+    """``ZKMARGIN_THREADS`` if set, else every core."""
+    env = os.environ.get("ZKMARGIN_THREADS")
+    if env is None:
+        return _core.available_threads()
+    try:
+        n = int(env)
+    except ValueError:
+        raise ParameterError(f"ZKMARGIN_THREADS={env!r} is not an integer", "ZKMARGIN_THREADS") from None
+    if n < 1:
+        raise ParameterError("ZKMARGIN_THREADS must be >= 1", "ZKMARGIN_THREADS")
+    return n
+
+
+class EngineBase:
+    """Holds the instrument universe, scenario table, parameters and aggregation rule,
+    validated once by the native core. Subclasses implement the arithmetic."""
+
+    def __init__(
+        self,
+        instruments: Instruments,
+        scenarios: ScenarioTable | None = None,
+        params: MarginParams | None = None,
+        aggregation: str = "sum",
+        correlation: Any = None,
+        threads: int | None = None,
+    ) -> None:
+        if not isinstance(instruments, Instruments):
+            raise ParameterError("instruments must be a zkmargin.Instruments", "instruments")
+        if aggregation not in AGGREGATIONS:
+            raise ParameterError(
+                f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}", "aggregation"
+            )
+        self.instruments = instruments
+        self.scenarios = (
+            scenarios
+            if scenarios is not None
+            else deribit_scenarios(max(instruments.n_underlyings, 1))
+        )
+        self.params = params if params is not None else MarginParams()
+        self.aggregation = aggregation
+        self.correlation: NDArray[np.float64] | None = (
+            None if correlation is None else _arrays.f64("correlation", correlation, ndim=2)
+        )
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ParameterError("threads must be a positive int", "threads")
+        self.threads = threads if threads is not None else default_threads()
+        sc = self.scenarios
+        ins = instruments
+        self._native = _core.Engine(
+            ins.kind,
+            ins.underlying,
+            ins.strike,
+            ins.expiry,
+            ins.contract_size,
+            ins.settlement,
+            sc.moves,
+            sc.vol_shocks,
+            sc.weights,
+            sc.vol_up,
+            sc.vol_down,
+            sc.power_short,
+            sc.power_long,
+            sc.min_vol_up,
+            self.params.as_dict(),
+            aggregation,
+            self.correlation,
+        )
+
+    @property
+    def n_underlyings(self) -> int:
+        return self.scenarios.n_underlyings
+
+    @staticmethod
+    def _check_model(model: str) -> None:
+        if model not in MODELS:
+            raise ParameterError(f"model must be one of {MODELS}, got {model!r}", "model")
+
+    def validate(self, accounts: Accounts, market: Market) -> None:
+        """Raise the typed error for the first bad value in ``accounts`` or ``market``."""
+        self._native.validate(*_market_args(market), *_account_args(accounts))
+
+    def validate_market(self, market: Market) -> None:
+        self._native.validate_market(*_market_args(market))
+
+
+def _market_args(m: Market) -> tuple[Any, ...]:
+    return (m.spot, m.vol, m.forward, m.rate, m.asset_price, m.haircut)
+
+
+def _account_args(a: Accounts) -> tuple[Any, ...]:
+    return (a.offsets, a.instrument, a.quantity, a.balances)
+
+
+class MarginEngine(EngineBase):
+    """The Rust engine: multi-threaded, GIL released, numpy in and out.
+
+    >>> eng = MarginEngine(instruments)                     # doctest: +SKIP
+    >>> res = eng.compute(accounts, market, "portfolio")    # doctest: +SKIP
+    >>> res.maintenance_margin                              # doctest: +SKIP
+    """
+
+    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
+        self._check_model(model)
+        block, worst, greeks = self._native.compute(
+            *_market_args(market), *_account_args(accounts), model, self.threads
+        )
+        fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, block, strict=True))
+        fields.update(zip(GREEK_FIELDS, greeks, strict=True))
+        return MarginResult(model=model, worst_scenario=worst, **fields)
+
+    def risk_arrays(self, market: Market) -> NDArray[np.float64]:
+        """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
+        m = market
+        return self._native.risk_arrays(m.spot, m.vol, m.forward, m.rate, self.threads)
+
+    def instrument_values(self, market: Market) -> InstrumentValues:
+        m = market
+        block = self._native.instrument_values(m.spot, m.vol, m.forward, m.rate)
+        return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
+
+    def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(bucket id per instrument, expiry T of each bucket) for the roll add-on (docs §6.4)."""
+        return self._native.roll_buckets()

@@ -1,0 +1,96 @@
+"""The one exception hierarchy of zkmargin.
+
+Every error a caller can provoke with bad input is an :class:`InputError`, which is a
+``ValueError`` so that existing ``except ValueError`` clauses keep working. Errors about
+array *types* (dtype, memory layout) are also ``TypeError``. The Rust core raises these
+same classes (it imports them from this module), so there is exactly one hierarchy.
+
+Each input error carries ``field`` (the argument or column at fault) and ``index`` (the
+first offending element, or ``None`` when the whole field is wrong).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArrayLayoutError",
+    "DTypeError",
+    "EncodingError",
+    "ExpiredError",
+    "IndexOutOfRangeError",
+    "InputError",
+    "InsolventError",
+    "NonFiniteError",
+    "NonPositiveError",
+    "NotPositiveSemidefiniteError",
+    "OffsetsError",
+    "ParameterError",
+    "ProofError",
+    "ShapeError",
+    "ZkMarginError",
+]
+
+
+class ZkMarginError(Exception):
+    """Base class of every error zkmargin raises on purpose."""
+
+
+class InputError(ZkMarginError, ValueError):
+    """A value passed in is wrong. ``field`` and ``index`` say where."""
+
+    def __init__(self, message: str, field: str | None = None, index: int | None = None):
+        super().__init__(message)
+        self.field = field
+        self.index = index
+
+
+class NonFiniteError(InputError):
+    """NaN or infinity where a finite number is required."""
+
+
+class NonPositiveError(InputError):
+    """Zero or a negative number where a strictly positive one is required."""
+
+
+class ExpiredError(InputError):
+    """Negative time, or an option or future at or past its expiry."""
+
+
+class ShapeError(InputError):
+    """Array lengths or dimensions do not match."""
+
+
+class IndexOutOfRangeError(InputError):
+    """An index (instrument, underlying, account, asset) outside its table."""
+
+
+class OffsetsError(InputError):
+    """CSR offsets that do not start at 0, decrease, or do not end at the row count."""
+
+
+class ParameterError(InputError):
+    """A model parameter outside its documented domain."""
+
+
+class NotPositiveSemidefiniteError(InputError):
+    """A correlation matrix that is not symmetric positive semi-definite."""
+
+
+class EncodingError(InputError):
+    """Malformed or non-canonical bytes: wrong length, coordinate >= p, scalar >= r,
+    a point off the curve, the identity where it is forbidden, an unknown version."""
+
+
+class DTypeError(InputError, TypeError):
+    """An array of the wrong element type."""
+
+
+class ArrayLayoutError(InputError, TypeError):
+    """An array that is not C-contiguous (zkmargin never copies large inputs silently)."""
+
+
+class ProofError(ZkMarginError):
+    """A proof could not be produced."""
+
+
+class InsolventError(ProofError, ValueError):
+    """The account does not satisfy the solvency statement, so no proof exists for it."""

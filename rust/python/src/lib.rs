@@ -1,0 +1,23 @@
+//! `zkmargin._core`: converts numpy arrays, validates, releases the GIL and maps errors.
+//! All arithmetic lives in the pure-Rust crates.
+
+mod arrays;
+mod curve;
+mod dynamic;
+mod errors;
+mod margin;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+mod _core {
+    use super::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        margin::register(m)?;
+        curve::register(m)?;
+        dynamic::register(m)?;
+        Ok(())
+    }
+}
