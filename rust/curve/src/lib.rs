@@ -1,1 +1,554 @@
-//! BN254 G1 arithmetic for zkmargin proofs.
+//! BN254 G1 (Ethereum alt_bn128) arithmetic for zkmargin proofs: canonical encodings,
+//! keccak256 try-and-increment generators, multi-threaded multi-scalar multiplication and
+//! the generator folds of the inner-product argument.
+//!
+//! Pure Rust (no PyO3) so that `cargo test -p zkmargin-curve` never links libpython.
+//! Every decoder is strict: the byte layouts are specified in `docs/proof-spec.md` §3 and
+//! each malformed input maps to one [`CurveError`] variant.
+
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM, short_weierstrass::SWCurveConfig};
+use ark_ff::{BigInt, BigInteger, Field, PrimeField, Zero};
+use rayon::prelude::*;
+use std::fmt;
+use tiny_keccak::{Hasher, Keccak};
+
+pub use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
+
+/// Below this many terms an MSM or fold runs on the calling thread: splitting small jobs
+/// costs more in scheduling than it saves.
+pub const PARALLEL_THRESHOLD: usize = 512;
+
+/// Flag bits of the 32-byte compressed encoding (p < 2^254 leaves the top two bits free).
+pub const COMPRESSED_Y_ODD: u8 = 0x80;
+pub const COMPRESSED_INFINITY: u8 = 0x40;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurveError {
+    /// Input of the wrong size.
+    Length {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// A base-field coordinate >= p.
+    CoordinateNotCanonical,
+    /// A scalar >= r (the index says which element of a vector).
+    ScalarNotCanonical { index: usize },
+    /// Coordinates that do not satisfy y^2 = x^3 + 3.
+    NotOnCurve,
+    /// Compressed encoding with invalid flag bits (both set, or infinity with payload).
+    BadFlags,
+    /// Vectors that must have the same length do not.
+    Mismatch {
+        what: &'static str,
+        left: usize,
+        right: usize,
+    },
+}
+
+impl fmt::Display for CurveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CurveError::Length {
+                what,
+                expected,
+                got,
+            } => {
+                write!(f, "{what}: expected {expected} bytes, got {got}")
+            }
+            CurveError::CoordinateNotCanonical => {
+                write!(f, "point coordinate is not below the field modulus p")
+            }
+            CurveError::ScalarNotCanonical { index } => {
+                write!(f, "scalar {index} is not below the group order r")
+            }
+            CurveError::NotOnCurve => write!(f, "point is not on the curve y^2 = x^3 + 3"),
+            CurveError::BadFlags => write!(f, "compressed point has invalid flag bits"),
+            CurveError::Mismatch { what, left, right } => {
+                write!(f, "{what}: lengths differ ({left} vs {right})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CurveError {}
+
+pub type Result<T> = std::result::Result<T, CurveError>;
+
+// ---------------------------------------------------------------- field elements <-> bytes
+
+fn bigint_from_be(b: &[u8; 32]) -> BigInt<4> {
+    let mut limbs = [0u64; 4];
+    for (k, limb) in limbs.iter_mut().enumerate() {
+        // limb 0 is the least significant: bytes 24..32
+        let start = 32 - 8 * (k + 1);
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[start..start + 8]);
+        *limb = u64::from_be_bytes(w);
+    }
+    BigInt(limbs)
+}
+
+fn be_from_bigint(x: BigInt<4>) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&x.to_bytes_be());
+    out
+}
+
+fn fq_from_be(b: &[u8; 32]) -> Result<Fq> {
+    Fq::from_bigint(bigint_from_be(b)).ok_or(CurveError::CoordinateNotCanonical)
+}
+
+fn fq_to_be(x: &Fq) -> [u8; 32] {
+    be_from_bigint(x.into_bigint())
+}
+
+fn fq_is_odd(x: &Fq) -> bool {
+    x.into_bigint().is_odd()
+}
+
+fn array32(b: &[u8], what: &'static str) -> Result<[u8; 32]> {
+    b.try_into().map_err(|_| CurveError::Length {
+        what,
+        expected: 32,
+        got: b.len(),
+    })
+}
+
+/// A scalar from 32 big-endian bytes; values >= r are rejected (never reduced).
+pub fn scalar_from_be(b: &[u8]) -> Result<Fr> {
+    let a = array32(b, "scalar")?;
+    Fr::from_bigint(bigint_from_be(&a)).ok_or(CurveError::ScalarNotCanonical { index: 0 })
+}
+
+pub fn scalar_to_be(s: &Fr) -> [u8; 32] {
+    be_from_bigint(s.into_bigint())
+}
+
+/// A vector of scalars from their concatenated 32-byte big-endian encodings.
+pub fn scalars_from_be(b: &[u8]) -> Result<Vec<Fr>> {
+    if b.len() % 32 != 0 {
+        return Err(CurveError::Length {
+            what: "scalar vector",
+            expected: 32 * (b.len() / 32 + 1),
+            got: b.len(),
+        });
+    }
+    b.chunks_exact(32)
+        .enumerate()
+        .map(|(i, c)| {
+            let a: [u8; 32] = c.try_into().expect("chunks_exact(32)");
+            Fr::from_bigint(bigint_from_be(&a)).ok_or(CurveError::ScalarNotCanonical { index: i })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- point encodings
+
+/// EIP-196: x || y, 32 bytes each, big-endian; the identity is (0, 0).
+pub fn point_to_evm(p: &G1Affine) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    if let Some((x, y)) = p.xy() {
+        out[..32].copy_from_slice(&fq_to_be(&x));
+        out[32..].copy_from_slice(&fq_to_be(&y));
+    }
+    out
+}
+
+pub fn point_from_evm(b: &[u8]) -> Result<G1Affine> {
+    if b.len() != 64 {
+        return Err(CurveError::Length {
+            what: "EVM point",
+            expected: 64,
+            got: b.len(),
+        });
+    }
+    let xb: [u8; 32] = b[..32].try_into().expect("32 bytes");
+    let yb: [u8; 32] = b[32..].try_into().expect("32 bytes");
+    let x = fq_from_be(&xb)?;
+    let y = fq_from_be(&yb)?;
+    if x.is_zero() && y.is_zero() {
+        return Ok(G1Affine::identity());
+    }
+    let p = G1Affine::new_unchecked(x, y);
+    // BN254 G1 has cofactor 1: every point on the curve is in the prime-order group, so
+    // the on-curve check is the whole subgroup check.
+    if !p.is_on_curve() {
+        return Err(CurveError::NotOnCurve);
+    }
+    Ok(p)
+}
+
+/// 32 bytes: x big-endian with 0x80 set in the first byte when y is odd; the identity is
+/// 0x40 followed by 31 zero bytes.
+pub fn point_to_compressed(p: &G1Affine) -> [u8; 32] {
+    match p.xy() {
+        None => {
+            let mut out = [0u8; 32];
+            out[0] = COMPRESSED_INFINITY;
+            out
+        }
+        Some((x, y)) => {
+            let mut out = fq_to_be(&x);
+            if fq_is_odd(&y) {
+                out[0] |= COMPRESSED_Y_ODD;
+            }
+            out
+        }
+    }
+}
+
+pub fn point_from_compressed(b: &[u8]) -> Result<G1Affine> {
+    let mut a = array32(b, "compressed point")?;
+    let flags = a[0] & (COMPRESSED_Y_ODD | COMPRESSED_INFINITY);
+    a[0] &= !(COMPRESSED_Y_ODD | COMPRESSED_INFINITY);
+    if flags == COMPRESSED_INFINITY {
+        if a.iter().any(|&v| v != 0) {
+            return Err(CurveError::BadFlags);
+        }
+        return Ok(G1Affine::identity());
+    }
+    if flags == COMPRESSED_Y_ODD | COMPRESSED_INFINITY {
+        return Err(CurveError::BadFlags);
+    }
+    let x = fq_from_be(&a)?;
+    let y = sqrt_rhs(&x).ok_or(CurveError::NotOnCurve)?;
+    let want_odd = flags == COMPRESSED_Y_ODD;
+    let y = if fq_is_odd(&y) == want_odd { y } else { -y };
+    Ok(G1Affine::new_unchecked(x, y))
+}
+
+/// A square root of x^3 + 3, if one exists.
+fn sqrt_rhs(x: &Fq) -> Option<Fq> {
+    let rhs = x.square() * x + ark_bn254::g1::Config::COEFF_B;
+    rhs.sqrt()
+}
+
+// ---------------------------------------------------------------- hashing
+
+pub fn keccak256(data: &[u8]) -> [u8; 32] {
+    let mut k = Keccak::v256();
+    k.update(data);
+    let mut out = [0u8; 32];
+    k.finalize(&mut out);
+    out
+}
+
+/// Try-and-increment: for counter = 0, 1, ...: x = keccak256(label || u32_be(counter))
+/// read big-endian and reduced mod p; the first x with x^3 + 3 a square gives the point
+/// (x, y) with y the even square root. Returns the point and the counter used.
+pub fn hash_to_g1(label: &[u8]) -> (G1Affine, u32) {
+    let mut buf = Vec::with_capacity(label.len() + 4);
+    let mut counter: u32 = 0;
+    loop {
+        buf.clear();
+        buf.extend_from_slice(label);
+        buf.extend_from_slice(&counter.to_be_bytes());
+        let h = keccak256(&buf);
+        // from_be_bytes_mod_order reduces the 256-bit integer modulo p.
+        let x = Fq::from_be_bytes_mod_order(&h);
+        if let Some(y) = sqrt_rhs(&x) {
+            let y = if fq_is_odd(&y) { -y } else { y };
+            return (G1Affine::new_unchecked(x, y), counter);
+        }
+        // Half of all x fail; 2^32 consecutive failures has probability 2^-(2^32).
+        counter = counter
+            .checked_add(1)
+            .expect("try-and-increment counter overflow");
+    }
+}
+
+/// `count` generators with labels `prefix || u32_be(start + i)`, derived in parallel.
+pub fn derive_generators(prefix: &[u8], start: u32, count: usize) -> Vec<G1Affine> {
+    (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let idx = start
+                .checked_add(u32::try_from(i).expect("generator index fits u32"))
+                .expect("generator index overflow");
+            let mut label = Vec::with_capacity(prefix.len() + 4);
+            label.extend_from_slice(prefix);
+            label.extend_from_slice(&idx.to_be_bytes());
+            hash_to_g1(&label).0
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- arithmetic
+
+/// Pippenger MSM (arkworks' bucket method). Large inputs are split into one chunk per
+/// rayon thread, each chunk a serial Pippenger, and the partial sums added.
+pub fn msm(points: &[G1Affine], scalars: &[Fr]) -> Result<G1Projective> {
+    if points.len() != scalars.len() {
+        return Err(CurveError::Mismatch {
+            what: "msm points/scalars",
+            left: points.len(),
+            right: scalars.len(),
+        });
+    }
+    let threads = rayon::current_num_threads().max(1);
+    if points.len() < PARALLEL_THRESHOLD || threads == 1 {
+        return Ok(G1Projective::msm_unchecked(points, scalars));
+    }
+    let chunk = points.len().div_ceil(threads);
+    Ok(points
+        .par_chunks(chunk)
+        .zip(scalars.par_chunks(chunk))
+        .map(|(p, s)| G1Projective::msm_unchecked(p, s))
+        .reduce(G1Projective::zero, |a, b| a + b))
+}
+
+/// Out-of-place fold `out_i = a * lo_i + b * hi_i`, e.g. the inner-product argument's
+/// `G' = x^-1 G_lo + x G_hi` in one call.
+pub fn fold(lo: &[G1Affine], hi: &[G1Affine], a: Fr, b: Fr) -> Result<Vec<G1Affine>> {
+    if lo.len() != hi.len() {
+        return Err(CurveError::Mismatch {
+            what: "fold halves",
+            left: lo.len(),
+            right: hi.len(),
+        });
+    }
+    let proj: Vec<G1Projective> = if lo.len() < PARALLEL_THRESHOLD / 8 {
+        lo.iter().zip(hi).map(|(l, h)| *l * a + *h * b).collect()
+    } else {
+        lo.par_iter()
+            .zip(hi.par_iter())
+            .map(|(l, h)| *l * a + *h * b)
+            .collect()
+    };
+    Ok(G1Projective::normalize_batch(&proj))
+}
+
+/// Fold with per-element weights: `out_i = wa_i * lo_i + wb_i * hi_i` (the first round of
+/// the inner-product argument folds `y^-i`-scaled generators without materialising them).
+pub fn fold_weighted(
+    lo: &[G1Affine],
+    hi: &[G1Affine],
+    wa: &[Fr],
+    wb: &[Fr],
+) -> Result<Vec<G1Affine>> {
+    if lo.len() != hi.len() {
+        return Err(CurveError::Mismatch {
+            what: "fold halves",
+            left: lo.len(),
+            right: hi.len(),
+        });
+    }
+    if wa.len() != lo.len() || wb.len() != lo.len() {
+        return Err(CurveError::Mismatch {
+            what: "fold weights",
+            left: wa.len().min(wb.len()),
+            right: lo.len(),
+        });
+    }
+    let proj: Vec<G1Projective> = lo
+        .par_iter()
+        .zip(hi.par_iter())
+        .zip(wa.par_iter().zip(wb.par_iter()))
+        .map(|((l, h), (x, y))| *l * *x + *h * *y)
+        .collect();
+    Ok(G1Projective::normalize_batch(&proj))
+}
+
+/// `out_i = w_i * p_i` (used to materialise scaled generator vectors when needed).
+pub fn scale(points: &[G1Affine], w: &[Fr]) -> Result<Vec<G1Affine>> {
+    if points.len() != w.len() {
+        return Err(CurveError::Mismatch {
+            what: "scale points/weights",
+            left: points.len(),
+            right: w.len(),
+        });
+    }
+    let proj: Vec<G1Projective> = points
+        .par_iter()
+        .zip(w.par_iter())
+        .map(|(p, s)| *p * *s)
+        .collect();
+    Ok(G1Projective::normalize_batch(&proj))
+}
+
+pub fn generator() -> G1Affine {
+    G1Affine::generator()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ff::UniformRand;
+    use ark_std::test_rng;
+
+    const P_HEX: &str = "30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47";
+    const R_HEX: &str = "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+
+    fn hex32(s: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for i in 0..32 {
+            out[i] = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+
+    fn add_be(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut carry = 0u16;
+        for i in (0..32).rev() {
+            let s = a[i] as u16 + b[i] as u16 + carry;
+            out[i] = s as u8;
+            carry = s >> 8;
+        }
+        out
+    }
+
+    #[test]
+    fn generator_is_one_two() {
+        let e = point_to_evm(&generator());
+        let mut want = [0u8; 64];
+        want[31] = 1;
+        want[63] = 2;
+        assert_eq!(e, want);
+    }
+
+    #[test]
+    fn evm_roundtrip_and_identity() {
+        let mut rng = test_rng();
+        for _ in 0..20 {
+            let p = (G1Projective::rand(&mut rng)).into_affine();
+            assert_eq!(point_from_evm(&point_to_evm(&p)).unwrap(), p);
+            assert_eq!(point_from_compressed(&point_to_compressed(&p)).unwrap(), p);
+        }
+        let id = G1Affine::identity();
+        assert_eq!(point_to_evm(&id), [0u8; 64]);
+        assert_eq!(point_from_evm(&[0u8; 64]).unwrap(), id);
+        assert_eq!(
+            point_from_compressed(&point_to_compressed(&id)).unwrap(),
+            id
+        );
+    }
+
+    #[test]
+    fn evm_rejects_noncanonical() {
+        let p = generator();
+        let mut e = point_to_evm(&p);
+        // x + p encodes the same residue: must be rejected, not reduced.
+        let xp = add_be(&e[..32].try_into().unwrap(), &hex32(P_HEX));
+        e[..32].copy_from_slice(&xp);
+        assert_eq!(point_from_evm(&e), Err(CurveError::CoordinateNotCanonical));
+        let mut off = point_to_evm(&p);
+        off[63] ^= 1; // (1, 3) is not on the curve
+        assert_eq!(point_from_evm(&off), Err(CurveError::NotOnCurve));
+        assert!(matches!(
+            point_from_evm(&off[..63]),
+            Err(CurveError::Length { .. })
+        ));
+    }
+
+    #[test]
+    fn compressed_rejects_bad_flags_and_offcurve() {
+        let mut id = [0u8; 32];
+        id[0] = COMPRESSED_INFINITY;
+        id[31] = 1;
+        assert_eq!(point_from_compressed(&id), Err(CurveError::BadFlags));
+        let mut both = [0u8; 32];
+        both[0] = COMPRESSED_INFINITY | COMPRESSED_Y_ODD;
+        assert_eq!(point_from_compressed(&both), Err(CurveError::BadFlags));
+        // find an x whose x^3+3 is a non-residue
+        let mut x = [0u8; 32];
+        loop {
+            x[31] += 1;
+            if sqrt_rhs(&fq_from_be(&x).unwrap()).is_none() {
+                break;
+            }
+        }
+        assert_eq!(point_from_compressed(&x), Err(CurveError::NotOnCurve));
+        let mut big = hex32(P_HEX);
+        big[31] += 1; // p + 1 > p
+        assert_eq!(
+            point_from_compressed(&big),
+            Err(CurveError::CoordinateNotCanonical)
+        );
+    }
+
+    #[test]
+    fn scalars_strict() {
+        let r = hex32(R_HEX);
+        assert_eq!(
+            scalar_from_be(&r),
+            Err(CurveError::ScalarNotCanonical { index: 0 })
+        );
+        let mut rm1 = r;
+        rm1[31] -= 1;
+        assert_eq!(scalar_from_be(&rm1).unwrap(), -Fr::from(1u64));
+        let mut two = [0u8; 64];
+        two[31] = 5;
+        two[32..].copy_from_slice(&r);
+        assert_eq!(
+            scalars_from_be(&two),
+            Err(CurveError::ScalarNotCanonical { index: 1 })
+        );
+        assert!(scalars_from_be(&two[..40]).is_err());
+    }
+
+    #[test]
+    fn hash_to_curve_is_deterministic_and_on_curve() {
+        let (a, ca) = hash_to_g1(b"zkmargin/test");
+        let (b, cb) = hash_to_g1(b"zkmargin/test");
+        assert_eq!((a, ca), (b, cb));
+        assert!(a.is_on_curve());
+        assert!(!fq_is_odd(&a.y().unwrap()));
+        let v = derive_generators(b"zkmargin/test/vec", 0, 8);
+        let mut lbl = b"zkmargin/test/vec".to_vec();
+        lbl.extend_from_slice(&5u32.to_be_bytes());
+        assert_eq!(v[5], hash_to_g1(&lbl).0);
+        assert_ne!(v[0], v[1]);
+    }
+
+    #[test]
+    fn msm_matches_naive_both_paths() {
+        let mut rng = test_rng();
+        for n in [0usize, 1, 7, 600, 1500] {
+            let pts: Vec<G1Affine> = (0..n)
+                .map(|_| G1Projective::rand(&mut rng).into_affine())
+                .collect();
+            let sc: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            let naive = pts
+                .iter()
+                .zip(&sc)
+                .fold(G1Projective::zero(), |acc, (p, s)| acc + *p * *s);
+            assert_eq!(msm(&pts, &sc).unwrap(), naive);
+        }
+        assert!(msm(&[generator()], &[]).is_err());
+    }
+
+    #[test]
+    fn folds_match_definition() {
+        let mut rng = test_rng();
+        let lo: Vec<G1Affine> = (0..70)
+            .map(|_| G1Projective::rand(&mut rng).into_affine())
+            .collect();
+        let hi: Vec<G1Affine> = (0..70)
+            .map(|_| G1Projective::rand(&mut rng).into_affine())
+            .collect();
+        let (a, b) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+        let f = fold(&lo, &hi, a, b).unwrap();
+        let wa: Vec<Fr> = (0..70).map(|_| Fr::rand(&mut rng)).collect();
+        let wb: Vec<Fr> = (0..70).map(|_| Fr::rand(&mut rng)).collect();
+        let g = fold_weighted(&lo, &hi, &wa, &wb).unwrap();
+        let s = scale(&lo, &wa).unwrap();
+        for i in 0..70 {
+            assert_eq!(f[i], (lo[i] * a + hi[i] * b).into_affine());
+            assert_eq!(g[i], (lo[i] * wa[i] + hi[i] * wb[i]).into_affine());
+            assert_eq!(s[i], (lo[i] * wa[i]).into_affine());
+        }
+        assert!(fold(&lo, &hi[..69], a, b).is_err());
+    }
+
+    #[test]
+    fn keccak_known_answer() {
+        // keccak256("") (Ethereum's empty hash)
+        let h = keccak256(b"");
+        assert_eq!(
+            h,
+            hex32("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+        );
+    }
+}
