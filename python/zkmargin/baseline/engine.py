@@ -1,0 +1,223 @@
+"""The pure-Python reference margin engine (docs/margin-model.md, every section).
+
+Arithmetic is done on Python floats with :mod:`math` only, one account, row and scenario
+at a time, written to read like the specification. It is slow by design: it exists to
+check the Rust and NumPy engines and to be the "Python loop" benchmark baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..book import Accounts, Kind
+from ..engine import EngineBase
+from ..market import Market
+from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
+from .pricing import Contract
+
+
+class MarginEngine(EngineBase):
+    """Same constructor and methods as :class:`zkmargin.MarginEngine`; ``threads`` is ignored."""
+
+    # -- per-instrument ------------------------------------------------------------------
+
+    def _contracts(self, market: Market) -> list[Contract]:
+        ins = self.instruments
+        spot = market.spot.tolist()
+        vol = market.vol.tolist()
+        fwd = None if market.forward is None else market.forward.tolist()
+        out = []
+        for i, (k, u, strike, expiry, cs, st) in enumerate(
+            zip(
+                ins.kind.tolist(),
+                ins.underlying.tolist(),
+                ins.strike.tolist(),
+                ins.expiry.tolist(),
+                ins.contract_size.tolist(),
+                ins.settlement.tolist(),
+                strict=True,
+            )
+        ):
+            marked_to_index = fwd is None or k in (Kind.SPOT, Kind.PERPETUAL)
+            f = spot[u] if marked_to_index else fwd[i]  # type: ignore[index]
+            out.append(Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i]))
+        return out
+
+    def _shocked_vol(self, c: Contract, level: float) -> float:
+        """§6.1: the vol an option sees under vol-shock level ``level``."""
+        if level == 0.0:
+            return c.vol
+        sc = self.scenarios
+        dte = max(365.0 * c.expiry, 1.0)
+        power = sc.power_short if dte < 30.0 else sc.power_long
+        mult = math.pow(30.0 / dte, power)
+        if level > 0.0:
+            return max(c.vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
+        return c.vol * max(1.0 + level * sc.vol_down * mult, 0.05)
+
+    def _risk_rows(self, contracts: Sequence[Contract], rate: float) -> list[list[float]]:
+        """§6.2: ``R[i][s]``, weighted USD P&L per contract."""
+        moves = self.scenarios.moves.tolist()
+        shocks = self.scenarios.vol_shocks.tolist()
+        weights = self.scenarios.weights.tolist()
+        rows = []
+        for c in contracts:
+            u = c.underlying
+            today = c.usd_value(c.fwd, c.vol, rate)
+            row = []
+            for m, v, w in zip(moves, shocks, weights, strict=True):
+                vol = self._shocked_vol(c, v[u]) if c.is_option else c.vol
+                row.append(w[u] * (c.usd_value(c.fwd * (1.0 + m[u]), vol, rate) - today))
+            rows.append(row)
+        return rows
+
+    def risk_arrays(self, market: Market) -> NDArray[np.float64]:
+        """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
+        self.validate_market(market)
+        rows = self._risk_rows(self._contracts(market), market.rate)
+        return np.array(rows, dtype=np.float64).reshape(len(rows), self.scenarios.n_scenarios)
+
+    def instrument_values(self, market: Market) -> InstrumentValues:
+        """Per-contract marks, MtM and USD Greeks (docs §2.3)."""
+        self.validate_market(market)
+        vals = [c.values(market.rate) for c in self._contracts(market)]
+        cols = [np.array([v[j] for v in vals], dtype=np.float64) for j in range(6)]
+        return InstrumentValues(*cols)
+
+    # -- per-account ---------------------------------------------------------------------
+
+    def _standard_row(self, c: Contract, mtm: float, q: float) -> tuple[float, float]:
+        """§4: (IM, MM) of one row margined on its own."""
+        p = self.params
+        if not c.is_option:
+            n = c.notional()
+            return p.linear_im * abs(q) * n, p.linear_mm * abs(q) * n
+        if q >= 0.0:
+            return 0.0, 0.0
+        f = c.fwd
+        otm = max(c.strike - f, 0.0) if c.is_call else max(f - c.strike, 0.0)
+        im = abs(q) * (c.cs * f * max(p.option_im_base - otm / f, p.option_im_floor) + mtm)
+        mm = abs(q) * (c.cs * f * p.option_mm + mtm)
+        return im, mm
+
+    def _worst_case(self, pnl: list[list[float]]) -> tuple[float, int]:
+        """§6.3: (WCL, worst scenario) from per-underlying scenario P&L ``pnl[u][s]``."""
+        if self.aggregation == "joint":
+            loss = [-sum(col) for col in zip(*pnl, strict=True)]
+            wcl = max(0.0, max(loss))
+            return wcl, (loss.index(max(loss)) if wcl != 0.0 else -1)
+        losses = [max(0.0, max(-x for x in p)) for p in pnl]
+        if self.aggregation == "sum":
+            wcl = sum(losses)
+        else:
+            assert self.correlation is not None  # the native constructor demands it
+            quad = sum(
+                lu * sum(r * lv for r, lv in zip(rho_u, losses, strict=True))
+                for lu, rho_u in zip(losses, self.correlation.tolist(), strict=True)
+            )
+            wcl = math.sqrt(max(0.0, quad))
+        if wcl == 0.0:
+            return wcl, -1
+        u = losses.index(max(losses))
+        return wcl, [-x for x in pnl[u]].index(losses[u])
+
+    def _roll(self, rows: Sequence[tuple[Contract, float, float]]) -> float:
+        """§6.4 roll/basis add-on on per-(underlying, expiry) net USD delta."""
+        p = self.params
+        buckets: dict[tuple[int, float], float] = {}
+        for c, q, delta in rows:
+            t = 0.0 if c.kind in (Kind.SPOT, Kind.PERPETUAL) else c.expiry
+            key = (c.underlying, t)
+            buckets[key] = buckets.get(key, 0.0) + q * delta
+        return sum(
+            max(p.min_annual_move, math.exp(p.annual_move_risk * t) - 1.0) * abs(d)
+            for (_, t), d in buckets.items()
+        )
+
+    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
+        """Margin every account under ``model`` ("standard", "cross" or "portfolio")."""
+        self._check_model(model)
+        self.validate(accounts, market)
+        p = self.params
+        n_u = self.n_underlyings
+        contracts = self._contracts(market)
+        values = [c.values(market.rate) for c in contracts]
+        risk = self._risk_rows(contracts, market.rate) if model == "portfolio" else []
+        prices = market.asset_price.tolist()
+        haircuts = market.haircut.tolist()
+        offsets = accounts.offsets.tolist()
+        instrument = accounts.instrument.tolist()
+        quantity = accounts.quantity.tolist()
+
+        out: dict[str, list[float]] = {name: [] for name in ACCOUNT_FIELDS}
+        worst_out: list[int] = []
+        greeks: list[list[list[float]]] = [[], [], [], []]
+        for a, balances in enumerate(accounts.balances.tolist()):
+            lo, hi = offsets[a], offsets[a + 1]
+            rows = list(zip(instrument[lo:hi], quantity[lo:hi], strict=True))
+            collateral = sum(
+                b * px * (1.0 - h) if b >= 0.0 else b * px * (1.0 + h)
+                for b, px, h in zip(balances, prices, haircuts, strict=True)
+            )
+            equity = collateral + sum(q * values[i][1] for i, q in rows)
+            for g in range(4):
+                net = [0.0] * n_u
+                for i, q in rows:
+                    net[contracts[i].underlying] += q * values[i][2 + g]
+                greeks[g].append(net)
+
+            wcl, worst, roll, som = 0.0, -1, 0.0, 0.0
+            if model == "portfolio":
+                pnl = [[0.0] * self.scenarios.n_scenarios for _ in range(n_u)]
+                for i, q in rows:
+                    acc = pnl[contracts[i].underlying]
+                    for s, r in enumerate(risk[i]):
+                        acc[s] += q * r
+                wcl, worst = self._worst_case(pnl)
+                roll = self._roll([(contracts[i], q, values[i][2]) for i, q in rows])
+                som = p.short_option_min * sum(
+                    abs(q) * contracts[i].cs * contracts[i].fwd
+                    for i, q in rows
+                    if contracts[i].is_option and q < 0.0
+                )
+                base = wcl + roll + som
+                im, mm = p.im_factor * base, p.mm_factor * base
+            else:
+                im = mm = 0.0
+                net_d1 = [0.0] * n_u
+                for i, q in rows:
+                    c = contracts[i]
+                    if model == "cross" and not c.is_option:
+                        net_d1[c.underlying] += q * values[i][2]
+                    else:
+                        row_im, row_mm = self._standard_row(c, values[i][1], q)
+                        im += row_im
+                        mm += row_mm
+                im += sum(p.linear_im * abs(x) for x in net_d1)
+                mm += sum(p.linear_mm * abs(x) for x in net_d1)
+
+            out["equity"].append(equity)
+            out["initial_margin"].append(im)
+            out["maintenance_margin"].append(mm)
+            out["free_collateral"].append(equity - im)
+            out["margin_ratio"].append(mm / equity if equity > 0.0 else math.inf)
+            out["scenario_loss"].append(wcl)
+            out["roll_addon"].append(roll)
+            out["short_option_addon"].append(som)
+            worst_out.append(worst)
+
+        n_a = len(accounts)
+        fields: dict[str, NDArray[np.float64]] = {
+            name: np.array(vals, dtype=np.float64) for name, vals in out.items()
+        }
+        fields.update(
+            (name, np.array(g, dtype=np.float64).reshape(n_a, n_u))
+            for name, g in zip(GREEK_FIELDS, greeks, strict=True)
+        )
+        return MarginResult(
+            model=model, worst_scenario=np.array(worst_out, dtype=np.int64), **fields
+        )
