@@ -3,3 +3,11 @@
 //! docs/margin-model.md is the specification of every formula here.
 
 pub mod error;
+pub mod linalg;
+pub mod margin;
+pub mod model;
+pub mod parallel;
+pub mod pricing;
+pub mod risk;
+pub mod scenarios;
+pub mod values;

@@ -1,0 +1,44 @@
+"""zkmargin: a portfolio margin engine for crypto derivatives (Rust core) with
+zero-knowledge solvency proofs on BN254.
+
+Quick tour::
+
+    import zkmargin
+    ex = zkmargin.synthetic.generate_exchange(10_000, seed=1)
+    eng = zkmargin.MarginEngine(ex.instruments)
+    res = eng.compute(ex.accounts, ex.market, "portfolio")
+    res.maintenance_margin
+"""
+
+from . import errors, scenarios, synthetic
+from .book import Accounts, Instruments, Kind, Settlement
+from .engine import MarginEngine, default_threads
+from .market import Market
+from .params import MarginParams
+from .pricing import Greeks, black76
+from .results import InstrumentValues, MarginResult
+from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accounts",
+    "Greeks",
+    "InstrumentValues",
+    "Instruments",
+    "Kind",
+    "MarginEngine",
+    "MarginParams",
+    "MarginResult",
+    "Market",
+    "ScenarioTable",
+    "Settlement",
+    "__version__",
+    "black76",
+    "default_threads",
+    "deribit_scenarios",
+    "errors",
+    "scenarios",
+    "span_scenarios",
+    "synthetic",
+]

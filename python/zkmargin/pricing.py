@@ -1,0 +1,65 @@
+"""Black-76 option pricing (docs/margin-model.md §2.1)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _arrays, _core
+from .errors import DTypeError, ShapeError
+
+
+class Greeks(NamedTuple):
+    """Price and sensitivities: delta and gamma w.r.t. the forward, vega per 1.00 of vol,
+    theta per year of calendar time with the forward held fixed; price discounted by
+    ``exp(-rate * t)``."""
+
+    price: NDArray[np.float64]
+    delta: NDArray[np.float64]
+    gamma: NDArray[np.float64]
+    vega: NDArray[np.float64]
+    theta: NDArray[np.float64]
+
+
+def broadcast_inputs(
+    is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any
+) -> tuple[NDArray[np.bool_], list[NDArray[np.float64]], tuple[int, ...]]:
+    """Validate dtypes and layouts, then broadcast to one shape (copies only what broadcasts)."""
+    calls = np.asarray(is_call)
+    if calls.dtype != np.bool_:
+        raise DTypeError("is_call must be a bool or a bool array", "is_call")
+    cols = [
+        _arrays.f64(name, x, ndim=np.ndim(x))
+        for name, x in (("forward", forward), ("strike", strike), ("t", t), ("vol", vol), ("rate", rate))
+    ]
+    try:
+        shape = np.broadcast_shapes(calls.shape, *(c.shape for c in cols))
+    except ValueError as exc:
+        raise ShapeError(f"inputs do not broadcast together: {exc}", "forward") from exc
+    calls_b = np.ascontiguousarray(np.broadcast_to(calls, shape)).ravel()
+    flat = [np.ascontiguousarray(np.broadcast_to(c, shape)).ravel() for c in cols]
+    return calls_b, flat, shape
+
+
+def black76(
+    is_call: Any,
+    forward: Any,
+    strike: Any,
+    t: Any,
+    vol: Any,
+    rate: Any = 0.0,
+    threads: int | None = None,
+) -> Greeks:
+    """Black-76 price and Greeks, vectorised in Rust; arguments broadcast like numpy.
+
+    Raises a :class:`zkmargin.errors.InputError` subclass naming the field and index for
+    non-finite or non-positive forward/strike/vol, ``t <= 0`` (``ExpiredError``) and
+    shape mismatches.
+    """
+    from .engine import default_threads
+
+    calls, (f, k, tt, v, r), shape = broadcast_inputs(is_call, forward, strike, t, vol, rate)
+    block = _core.black76(calls, f, k, tt, v, r, threads if threads is not None else default_threads())
+    return Greeks(*(row.reshape(shape) for row in block))

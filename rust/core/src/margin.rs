@@ -1,0 +1,537 @@
+//! Standard, cross and portfolio margin per account and over whole books
+//! (docs/margin-model.md §3-§7).
+
+use rayon::prelude::*;
+
+use crate::error::{ErrorKind, InputError, Result, same_len};
+use crate::linalg::check_correlation;
+use crate::model::{Book, Collateral, Instruments, Prices};
+use crate::parallel::chunked_rows;
+use crate::risk::risk_arrays;
+use crate::scenarios::ScenarioTable;
+use crate::values::{Values, instrument_values};
+
+/// docs/margin-model.md §8.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    pub linear_im: f64,
+    pub linear_mm: f64,
+    pub option_im_base: f64,
+    pub option_im_floor: f64,
+    pub option_mm: f64,
+    pub im_factor: f64,
+    pub mm_factor: f64,
+    pub annual_move_risk: f64,
+    pub min_annual_move: f64,
+    pub short_option_min: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            linear_im: 0.10,
+            linear_mm: 0.05,
+            option_im_base: 0.15,
+            option_im_floor: 0.10,
+            option_mm: 0.075,
+            im_factor: 1.0,
+            mm_factor: 0.8,
+            annual_move_risk: 0.075,
+            min_annual_move: 0.01,
+            short_option_min: 0.003,
+        }
+    }
+}
+
+impl Params {
+    pub fn validate(&self) -> Result<()> {
+        let fields = [
+            ("linear_im", self.linear_im),
+            ("linear_mm", self.linear_mm),
+            ("option_im_base", self.option_im_base),
+            ("option_im_floor", self.option_im_floor),
+            ("option_mm", self.option_mm),
+            ("im_factor", self.im_factor),
+            ("mm_factor", self.mm_factor),
+            ("annual_move_risk", self.annual_move_risk),
+            ("min_annual_move", self.min_annual_move),
+            ("short_option_min", self.short_option_min),
+        ];
+        for (name, v) in fields {
+            if !v.is_finite() || v < 0.0 {
+                return Err(InputError::whole(ErrorKind::Parameter, name, format!("must be finite and >= 0 (got {v})")));
+            }
+        }
+        if self.im_factor <= 0.0 || self.mm_factor <= 0.0 || self.mm_factor > self.im_factor {
+            return Err(InputError::whole(ErrorKind::Parameter, "mm_factor", "need 0 < mm_factor <= im_factor"));
+        }
+        if self.linear_mm > self.linear_im {
+            return Err(InputError::whole(ErrorKind::Parameter, "linear_mm", "must not exceed linear_im"));
+        }
+        Ok(())
+    }
+
+    /// Roll-shock rate for a bucket expiring in `t` years (§6.4).
+    pub fn roll_rate(&self, t: f64) -> f64 {
+        self.min_annual_move.max((self.annual_move_risk * t).exp() - 1.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    Standard,
+    Cross,
+    Portfolio,
+}
+
+impl Model {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "standard" => Ok(Model::Standard),
+            "cross" => Ok(Model::Cross),
+            "portfolio" => Ok(Model::Portfolio),
+            _ => Err(InputError::whole(
+                ErrorKind::Parameter,
+                "model",
+                format!("unknown model {name:?} (standard, cross, portfolio)"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Aggregation {
+    Sum,
+    Joint,
+    /// Row-major `U x U` correlation matrix.
+    Correlation(Vec<f64>),
+}
+
+impl Aggregation {
+    pub fn parse(name: &str, correlation: Option<&[f64]>, n_underlyings: usize) -> Result<Self> {
+        match (name, correlation) {
+            ("sum", None) => Ok(Aggregation::Sum),
+            ("joint", None) => Ok(Aggregation::Joint),
+            ("correlation", Some(rho)) => {
+                check_correlation("correlation", rho, n_underlyings)?;
+                Ok(Aggregation::Correlation(rho.to_vec()))
+            }
+            ("correlation", None) => Err(InputError::whole(
+                ErrorKind::Parameter,
+                "correlation",
+                "aggregation 'correlation' needs a correlation matrix",
+            )),
+            ("sum" | "joint", Some(_)) => Err(InputError::whole(
+                ErrorKind::Parameter,
+                "correlation",
+                "a correlation matrix is only used with aggregation 'correlation'",
+            )),
+            _ => Err(InputError::whole(
+                ErrorKind::Parameter,
+                "aggregation",
+                format!("unknown aggregation {name:?} (sum, joint, correlation)"),
+            )),
+        }
+    }
+}
+
+/// Per-instrument numbers for one market state, computed once and shared by all accounts.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub values: Values,
+    /// `I x S` risk arrays; empty unless the portfolio model was prepared.
+    pub risk: Vec<f64>,
+    im_long: Vec<f64>,
+    im_short: Vec<f64>,
+    mm_long: Vec<f64>,
+    mm_short: Vec<f64>,
+    /// Short-option minimum per short contract (0 for delta-one instruments).
+    som: Vec<f64>,
+}
+
+/// One account's outcome. Greeks go to the scratch's `greeks` (4 x U).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccountMargin {
+    pub equity: f64,
+    pub initial_margin: f64,
+    pub maintenance_margin: f64,
+    pub scenario_loss: f64,
+    pub roll_addon: f64,
+    pub short_option_addon: f64,
+    pub worst_scenario: i64,
+}
+
+impl AccountMargin {
+    pub fn free_collateral(&self) -> f64 {
+        self.equity - self.initial_margin
+    }
+
+    pub fn margin_ratio(&self) -> f64 {
+        if self.equity > 0.0 { self.maintenance_margin / self.equity } else { f64::INFINITY }
+    }
+}
+
+/// Per-thread working memory, reused across accounts so the hot loop never allocates.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    pnl: Vec<f64>,
+    joint: Vec<f64>,
+    touched_u: Vec<bool>,
+    net: Vec<f64>,
+    loss: Vec<f64>,
+    worst_u: Vec<i64>,
+    bucket: Vec<f64>,
+    bucket_seen: Vec<bool>,
+    touched_b: Vec<usize>,
+    /// `delta, gamma, vega, theta` per underlying, `4 x U`, of the last evaluated account.
+    pub greeks: Vec<f64>,
+}
+
+/// The engine: instruments, scenario table, parameters and aggregation, validated once.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub instruments: Instruments,
+    pub table: ScenarioTable,
+    pub params: Params,
+    pub aggregation: Aggregation,
+    /// Roll bucket of each instrument and the expiry of each bucket (§6.4).
+    pub bucket: Vec<usize>,
+    pub bucket_expiry: Vec<f64>,
+    bucket_rate: Vec<f64>,
+}
+
+/// Accounts per parallel task: large enough to amortise scheduling, small enough to balance.
+const CHUNK: usize = 2048;
+
+/// Per-account float outputs, in the order of `zkmargin.results.ACCOUNT_FIELDS`.
+pub const N_FIELDS: usize = 8;
+
+/// Whole-book outputs: `N_FIELDS x A` floats, `A` worst-scenario indices, `4 x A x U` Greeks.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub block: Vec<f64>,
+    pub worst: Vec<i64>,
+    pub greeks: Vec<f64>,
+}
+
+impl Engine {
+    pub fn new(instruments: Instruments, table: ScenarioTable, params: Params, aggregation: Aggregation) -> Result<Self> {
+        params.validate()?;
+        if let Some(i) = instruments.underlying.iter().position(|&u| u >= table.n_underlyings) {
+            return Err(InputError::at(
+                ErrorKind::IndexOutOfRange,
+                "underlying",
+                i,
+                format!("scenario table covers {} underlyings", table.n_underlyings),
+            ));
+        }
+        if let Aggregation::Correlation(rho) = &aggregation {
+            same_len("correlation", rho.len(), table.n_underlyings * table.n_underlyings, "U x U")?;
+        }
+        let mut keys: Vec<(usize, f64)> = Vec::new();
+        let mut bucket = Vec::with_capacity(instruments.len());
+        for i in 0..instruments.len() {
+            let t = if instruments.kind[i].is_spot_like() { 0.0 } else { instruments.expiry[i] };
+            let key = (instruments.underlying[i], t);
+            let b = match keys.iter().position(|k| *k == key) {
+                Some(b) => b,
+                None => {
+                    keys.push(key);
+                    keys.len() - 1
+                }
+            };
+            bucket.push(b);
+        }
+        let bucket_expiry: Vec<f64> = keys.iter().map(|k| k.1).collect();
+        let bucket_rate = bucket_expiry.iter().map(|&t| params.roll_rate(t)).collect();
+        Ok(Self { instruments, table, params, aggregation, bucket, bucket_expiry, bucket_rate })
+    }
+
+    pub fn n_underlyings(&self) -> usize {
+        self.table.n_underlyings
+    }
+
+    pub fn validate_prices(&self, px: &Prices<'_>) -> Result<()> {
+        px.validate(&self.instruments, self.n_underlyings())
+    }
+
+    pub fn validate_book(&self, px: &Prices<'_>, coll: &Collateral<'_>, book: &Book<'_>) -> Result<()> {
+        self.validate_prices(px)?;
+        coll.validate()?;
+        same_len("balances", book.n_assets, coll.price.len(), "number of collateral assets")?;
+        book.validate(self.instruments.len())
+    }
+
+    /// Values, risk arrays (when `with_risk`) and per-contract requirements for `px`,
+    /// which must have been validated.
+    pub fn prepare(&self, px: &Prices<'_>, with_risk: bool) -> Prepared {
+        let ins = &self.instruments;
+        let p = &self.params;
+        let values = instrument_values(ins, px);
+        let risk = if with_risk { risk_arrays(ins, px, &self.table, &values.forward) } else { Vec::new() };
+        let n = ins.len();
+        let (mut im_long, mut im_short, mut mm_long, mut mm_short, mut som) =
+            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        for i in 0..n {
+            if ins.kind[i].is_option() {
+                let f = values.forward[i];
+                let k = ins.strike[i];
+                let otm = if ins.kind[i] == crate::model::Kind::Call { (k - f).max(0.0) } else { (f - k).max(0.0) };
+                let notional = values.notional[i];
+                im_short[i] = notional * (p.option_im_base - otm / f).max(p.option_im_floor) + values.mtm[i];
+                mm_short[i] = notional * p.option_mm + values.mtm[i];
+                som[i] = p.short_option_min * notional;
+            } else {
+                im_long[i] = p.linear_im * values.notional[i];
+                mm_long[i] = p.linear_mm * values.notional[i];
+                im_short[i] = im_long[i];
+                mm_short[i] = mm_long[i];
+            }
+        }
+        Prepared { values, risk, im_long, im_short, mm_long, mm_short, som }
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        let (u, s) = (self.n_underlyings(), self.table.n_scenarios);
+        Scratch {
+            pnl: vec![0.0; u * s],
+            joint: vec![0.0; s],
+            touched_u: vec![false; u],
+            net: vec![0.0; u],
+            loss: vec![0.0; u],
+            worst_u: vec![-1; u],
+            bucket: vec![0.0; self.bucket_expiry.len()],
+            bucket_seen: vec![false; self.bucket_expiry.len()],
+            touched_b: Vec::new(),
+            greeks: vec![0.0; 4 * u],
+        }
+    }
+
+    /// Margin of one account given its rows (instrument indices already validated against
+    /// this engine) and balances. `prep` must come from `prepare(.., true)` for the
+    /// portfolio model. This is the building block for liquidation searches too.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate(
+        &self,
+        prep: &Prepared,
+        coll: &Collateral<'_>,
+        instrument: &[i64],
+        quantity: &[f64],
+        balances: &[f64],
+        model: Model,
+        sc: &mut Scratch,
+    ) -> AccountMargin {
+        let ins = &self.instruments;
+        let v = &prep.values;
+        let n_u = self.n_underlyings();
+        let n_s = self.table.n_scenarios;
+        let mut equity: f64 = balances.iter().enumerate().map(|(j, &b)| coll.value(j, b)).sum();
+        sc.greeks.fill(0.0);
+        let (mut im, mut mm, mut som) = (0.0, 0.0, 0.0);
+        for (&ii, &q) in instrument.iter().zip(quantity) {
+            let i = ii as usize;
+            let u = ins.underlying[i];
+            equity += q * v.mtm[i];
+            sc.greeks[u] += q * v.delta[i];
+            sc.greeks[n_u + u] += q * v.gamma[i];
+            sc.greeks[2 * n_u + u] += q * v.vega[i];
+            sc.greeks[3 * n_u + u] += q * v.theta[i];
+            let opt = ins.kind[i].is_option();
+            match model {
+                Model::Standard => {
+                    let (a, b) = if q < 0.0 { (prep.im_short[i], prep.mm_short[i]) } else { (prep.im_long[i], prep.mm_long[i]) };
+                    im += q.abs() * a;
+                    mm += q.abs() * b;
+                }
+                Model::Cross if opt => {
+                    let (a, b) = if q < 0.0 { (prep.im_short[i], prep.mm_short[i]) } else { (0.0, 0.0) };
+                    im += q.abs() * a;
+                    mm += q.abs() * b;
+                }
+                Model::Cross => {
+                    sc.touched_u[u] = true;
+                    sc.net[u] += q * v.delta[i];
+                }
+                Model::Portfolio => {
+                    sc.touched_u[u] = true;
+                    let row = &prep.risk[i * n_s..(i + 1) * n_s];
+                    for (acc, r) in sc.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
+                        *acc += q * r;
+                    }
+                    let b = self.bucket[i];
+                    if !sc.bucket_seen[b] {
+                        sc.bucket_seen[b] = true;
+                        sc.touched_b.push(b);
+                    }
+                    sc.bucket[b] += q * v.delta[i];
+                    if q < 0.0 {
+                        som += -q * prep.som[i];
+                    }
+                }
+            }
+        }
+        let mut out = AccountMargin {
+            equity,
+            initial_margin: im,
+            maintenance_margin: mm,
+            scenario_loss: 0.0,
+            roll_addon: 0.0,
+            short_option_addon: 0.0,
+            worst_scenario: -1,
+        };
+        match model {
+            Model::Standard => {}
+            Model::Cross => {
+                for u in 0..n_u {
+                    if sc.touched_u[u] {
+                        out.initial_margin += self.params.linear_im * sc.net[u].abs();
+                        out.maintenance_margin += self.params.linear_mm * sc.net[u].abs();
+                        sc.net[u] = 0.0;
+                        sc.touched_u[u] = false;
+                    }
+                }
+            }
+            Model::Portfolio => {
+                let (wcl, worst) = self.worst_case_loss(sc);
+                let mut roll = 0.0;
+                for &b in &sc.touched_b {
+                    roll += self.bucket_rate[b] * sc.bucket[b].abs();
+                    sc.bucket[b] = 0.0;
+                    sc.bucket_seen[b] = false;
+                }
+                sc.touched_b.clear();
+                let base = wcl + roll + som;
+                out.scenario_loss = wcl;
+                out.roll_addon = roll;
+                out.short_option_addon = som;
+                out.worst_scenario = worst;
+                out.initial_margin = self.params.im_factor * base;
+                out.maintenance_margin = self.params.mm_factor * base;
+            }
+        }
+        out
+    }
+
+    /// WCL and worst scenario from the scratch's per-underlying P&L (§6.3); resets the P&L.
+    fn worst_case_loss(&self, sc: &mut Scratch) -> (f64, i64) {
+        let n_u = self.n_underlyings();
+        let n_s = self.table.n_scenarios;
+        // Per-underlying worst loss and its first scenario.
+        for u in 0..n_u {
+            let (mut best, mut arg) = (0.0, -1);
+            if sc.touched_u[u] {
+                for (s, &p) in sc.pnl[u * n_s..(u + 1) * n_s].iter().enumerate() {
+                    if -p > best {
+                        best = -p;
+                        arg = s as i64;
+                    }
+                }
+            }
+            sc.loss[u] = best;
+            sc.worst_u[u] = arg;
+        }
+        let result = match &self.aggregation {
+            Aggregation::Joint => {
+                sc.joint.fill(0.0);
+                for u in 0..n_u {
+                    if sc.touched_u[u] {
+                        for (j, p) in sc.joint.iter_mut().zip(&sc.pnl[u * n_s..(u + 1) * n_s]) {
+                            *j += p;
+                        }
+                    }
+                }
+                let (mut best, mut arg) = (0.0, -1);
+                for (s, &p) in sc.joint.iter().enumerate() {
+                    if -p > best {
+                        best = -p;
+                        arg = s as i64;
+                    }
+                }
+                (best, arg)
+            }
+            agg => {
+                let (mut top, mut top_u) = (0.0, None);
+                for u in 0..n_u {
+                    if sc.loss[u] > top {
+                        top = sc.loss[u];
+                        top_u = Some(u);
+                    }
+                }
+                let wcl = match agg {
+                    Aggregation::Correlation(rho) => {
+                        let mut q = 0.0;
+                        for a in 0..n_u {
+                            for b in 0..n_u {
+                                q += sc.loss[a] * rho[a * n_u + b] * sc.loss[b];
+                            }
+                        }
+                        q.max(0.0).sqrt()
+                    }
+                    _ => sc.loss.iter().sum(),
+                };
+                let worst = top_u.map_or(-1, |u| sc.worst_u[u]);
+                (wcl, if wcl > 0.0 { worst } else { -1 })
+            }
+        };
+        for u in 0..n_u {
+            if sc.touched_u[u] {
+                sc.pnl[u * n_s..(u + 1) * n_s].fill(0.0);
+                sc.touched_u[u] = false;
+            }
+            sc.loss[u] = 0.0;
+        }
+        result
+    }
+
+    /// Every account of `book`, in parallel over account chunks. Inputs are validated first.
+    pub fn compute(&self, px: &Prices<'_>, coll: &Collateral<'_>, book: &Book<'_>, model: Model) -> Result<Output> {
+        self.validate_book(px, coll, book)?;
+        let prep = self.prepare(px, model == Model::Portfolio);
+        let n_a = book.n_accounts();
+        let n_u = self.n_underlyings();
+        let mut block = vec![0.0; N_FIELDS * n_a];
+        let mut worst = vec![-1i64; n_a];
+        let mut greeks = vec![0.0; 4 * n_a * n_u];
+        let blocks = chunked_rows(&mut block, N_FIELDS, CHUNK);
+        let greek_blocks = chunked_rows(&mut greeks, 4, CHUNK * n_u);
+        let tasks: Vec<_> = blocks.into_iter().zip(greek_blocks).zip(worst.chunks_mut(CHUNK)).enumerate().collect();
+        tasks.into_par_iter().for_each_init(
+            || self.scratch(),
+            |sc, (c, ((mut cols, mut gcols), worst_part))| {
+                let start = c * CHUNK;
+                for k in 0..worst_part.len() {
+                    let a = start + k;
+                    let rows = book.rows(a);
+                    let bal = &book.balances[a * book.n_assets..(a + 1) * book.n_assets];
+                    let r = self.evaluate(
+                        &prep,
+                        coll,
+                        &book.instrument[rows.clone()],
+                        &book.quantity[rows],
+                        bal,
+                        model,
+                        sc,
+                    );
+                    let fields = [
+                        r.equity,
+                        r.initial_margin,
+                        r.maintenance_margin,
+                        r.free_collateral(),
+                        r.margin_ratio(),
+                        r.scenario_loss,
+                        r.roll_addon,
+                        r.short_option_addon,
+                    ];
+                    for (col, x) in cols.iter_mut().zip(fields) {
+                        col[k] = x;
+                    }
+                    worst_part[k] = r.worst_scenario;
+                    for (g, gcol) in gcols.iter_mut().enumerate() {
+                        gcol[k * n_u..(k + 1) * n_u].copy_from_slice(&sc.greeks[g * n_u..(g + 1) * n_u]);
+                    }
+                }
+            },
+        );
+        Ok(Output { block, worst, greeks })
+    }
+}

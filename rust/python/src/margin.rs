@@ -1,0 +1,341 @@
+//! Bindings for the margin engine and Black-76.
+
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use zkmargin_core::error::{ErrorKind, InputError};
+use zkmargin_core::margin::{Aggregation, Engine, Model, N_FIELDS, Params};
+use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
+use zkmargin_core::pricing;
+use zkmargin_core::risk::risk_arrays;
+use zkmargin_core::scenarios::ScenarioTable;
+
+use crate::arrays::{run_detached, slice1, slice2};
+use crate::errors::{core_err, shape_err};
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEngine>()?;
+    m.add_function(wrap_pyfunction!(black76, m)?)?;
+    m.add_function(wrap_pyfunction!(available_threads, m)?)?;
+    Ok(())
+}
+
+/// Number of hardware threads rayon would use by default.
+#[pyfunction]
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn check_threads(threads: usize) -> PyResult<usize> {
+    if threads == 0 {
+        Err(core_err(InputError::whole(ErrorKind::Parameter, "threads", "must be >= 1")))
+    } else {
+        Ok(threads)
+    }
+}
+
+/// Black-76 price and Greeks over equal-length arrays; returns a `5 x n` block
+/// (price, delta, gamma, vega, theta).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn black76<'py>(
+    py: Python<'py>,
+    is_call: PyReadonlyArray1<'py, bool>,
+    forward: PyReadonlyArray1<'py, f64>,
+    strike: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    vol: PyReadonlyArray1<'py, f64>,
+    rate: PyReadonlyArray1<'py, f64>,
+    threads: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let threads = check_threads(threads)?;
+    let c = slice1("is_call", &is_call)?;
+    let f = slice1("forward", &forward)?;
+    let k = slice1("strike", &strike)?;
+    let tt = slice1("t", &t)?;
+    let v = slice1("vol", &vol)?;
+    let r = slice1("rate", &rate)?;
+    let n = c.len();
+    let out = run_detached(py, threads, || pricing::black76_batch(c, f, k, tt, v, r))?.map_err(core_err)?;
+    out.into_pyarray(py).reshape([5, n])
+}
+
+/// The engine: instruments, scenario table, parameters and aggregation, validated once.
+/// Immutable after construction, so it is safe to share between threads.
+#[pyclass(name = "Engine", frozen, module = "zkmargin._core")]
+pub struct PyEngine {
+    pub inner: Engine,
+}
+
+fn param(params: &Bound<'_, PyDict>, name: &str, default: f64) -> PyResult<f64> {
+    match params.get_item(name)? {
+        Some(v) => v.extract::<f64>(),
+        None => Ok(default),
+    }
+}
+
+fn parse_params(params: &Bound<'_, PyDict>) -> PyResult<Params> {
+    let d = Params::default();
+    for key in params.keys() {
+        let key: String = key.extract()?;
+        if ![
+            "linear_im",
+            "linear_mm",
+            "option_im_base",
+            "option_im_floor",
+            "option_mm",
+            "im_factor",
+            "mm_factor",
+            "annual_move_risk",
+            "min_annual_move",
+            "short_option_min",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(core_err(InputError::whole(ErrorKind::Parameter, "params", format!("unknown parameter {key:?}"))));
+        }
+    }
+    Ok(Params {
+        linear_im: param(params, "linear_im", d.linear_im)?,
+        linear_mm: param(params, "linear_mm", d.linear_mm)?,
+        option_im_base: param(params, "option_im_base", d.option_im_base)?,
+        option_im_floor: param(params, "option_im_floor", d.option_im_floor)?,
+        option_mm: param(params, "option_mm", d.option_mm)?,
+        im_factor: param(params, "im_factor", d.im_factor)?,
+        mm_factor: param(params, "mm_factor", d.mm_factor)?,
+        annual_move_risk: param(params, "annual_move_risk", d.annual_move_risk)?,
+        min_annual_move: param(params, "min_annual_move", d.min_annual_move)?,
+        short_option_min: param(params, "short_option_min", d.short_option_min)?,
+    })
+}
+
+/// Borrowed market prices; `forward=None` means forwards equal spot.
+struct PricesIn<'py> {
+    spot: PyReadonlyArray1<'py, f64>,
+    vol: PyReadonlyArray1<'py, f64>,
+    forward: Option<PyReadonlyArray1<'py, f64>>,
+    rate: f64,
+}
+
+impl PricesIn<'_> {
+    fn view(&self) -> PyResult<Prices<'_>> {
+        Ok(Prices {
+            spot: slice1("spot", &self.spot)?,
+            vol: slice1("vol", &self.vol)?,
+            forward: self.forward.as_ref().map(|f| slice1("forward", f)).transpose()?,
+            rate: self.rate,
+        })
+    }
+}
+
+fn book_view<'a>(
+    offsets: &'a PyReadonlyArray1<'_, i64>,
+    instrument: &'a PyReadonlyArray1<'_, i64>,
+    quantity: &'a PyReadonlyArray1<'_, f64>,
+    balances: &'a PyReadonlyArray2<'_, f64>,
+) -> PyResult<Book<'a>> {
+    let (bal, rows, cols) = slice2("balances", balances)?;
+    let offsets = slice1("offsets", offsets)?;
+    if rows != offsets.len().saturating_sub(1) {
+        return Err(shape_err("balances", format!("has {rows} rows for {} accounts", offsets.len().saturating_sub(1))));
+    }
+    Ok(Book {
+        offsets,
+        instrument: slice1("instrument", instrument)?,
+        quantity: slice1("quantity", quantity)?,
+        balances: bal,
+        n_assets: cols,
+    })
+}
+
+#[pymethods]
+impl PyEngine {
+    #[new]
+    #[pyo3(signature = (kind, underlying, strike, expiry, contract_size, settlement, moves, vol_shocks, weights,
+                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        kind: PyReadonlyArray1<'_, i64>,
+        underlying: PyReadonlyArray1<'_, i64>,
+        strike: PyReadonlyArray1<'_, f64>,
+        expiry: PyReadonlyArray1<'_, f64>,
+        contract_size: PyReadonlyArray1<'_, f64>,
+        settlement: PyReadonlyArray1<'_, i64>,
+        moves: PyReadonlyArray2<'_, f64>,
+        vol_shocks: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray2<'_, f64>,
+        vol_up: f64,
+        vol_down: f64,
+        power_short: f64,
+        power_long: f64,
+        min_vol_up: f64,
+        params: &Bound<'_, PyDict>,
+        aggregation: &str,
+        correlation: Option<PyReadonlyArray2<'_, f64>>,
+    ) -> PyResult<Self> {
+        let (m, n_s, n_u) = slice2("moves", &moves)?;
+        let (v, vs, vu) = slice2("vol_shocks", &vol_shocks)?;
+        let (w, ws, wu) = slice2("weights", &weights)?;
+        if (vs, vu) != (n_s, n_u) || (ws, wu) != (n_s, n_u) {
+            return Err(shape_err("vol_shocks", "moves, vol_shocks and weights must have one shape".into()));
+        }
+        let table = ScenarioTable::new(m, v, w, n_s, n_u, vol_up, vol_down, power_short, power_long, min_vol_up)
+            .map_err(core_err)?;
+        let instruments = Instruments::new(
+            slice1("kind", &kind)?,
+            slice1("underlying", &underlying)?,
+            slice1("strike", &strike)?,
+            slice1("expiry", &expiry)?,
+            slice1("contract_size", &contract_size)?,
+            slice1("settlement", &settlement)?,
+            n_u,
+        )
+        .map_err(core_err)?;
+        let rho = correlation.as_ref().map(|c| slice2("correlation", c)).transpose()?;
+        if let Some((_, r, c)) = rho {
+            if r != n_u || c != n_u {
+                return Err(shape_err("correlation", format!("must be {n_u} x {n_u}, got {r} x {c}")));
+            }
+        }
+        let aggregation = Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?;
+        let inner = Engine::new(instruments, table, parse_params(params)?, aggregation).map_err(core_err)?;
+        Ok(Self { inner })
+    }
+
+    #[getter]
+    fn n_instruments(&self) -> usize {
+        self.inner.instruments.len()
+    }
+
+    #[getter]
+    fn n_scenarios(&self) -> usize {
+        self.inner.table.n_scenarios
+    }
+
+    #[getter]
+    fn n_underlyings(&self) -> usize {
+        self.inner.n_underlyings()
+    }
+
+    /// (bucket id per instrument, expiry of each bucket) of the roll add-on.
+    fn roll_buckets<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>) {
+        let ids: Vec<i64> = self.inner.bucket.iter().map(|&b| b as i64).collect();
+        (ids.into_pyarray(py), self.inner.bucket_expiry.clone().into_pyarray(py))
+    }
+
+    #[pyo3(signature = (spot, vol, forward, rate))]
+    fn validate_market(
+        &self,
+        spot: PyReadonlyArray1<'_, f64>,
+        vol: PyReadonlyArray1<'_, f64>,
+        forward: Option<PyReadonlyArray1<'_, f64>>,
+        rate: f64,
+    ) -> PyResult<()> {
+        let p = PricesIn { spot, vol, forward, rate };
+        self.inner.validate_prices(&p.view()?).map_err(core_err)
+    }
+
+    #[pyo3(signature = (spot, vol, forward, rate, asset_price, haircut, offsets, instrument, quantity, balances))]
+    #[allow(clippy::too_many_arguments)]
+    fn validate(
+        &self,
+        py: Python<'_>,
+        spot: PyReadonlyArray1<'_, f64>,
+        vol: PyReadonlyArray1<'_, f64>,
+        forward: Option<PyReadonlyArray1<'_, f64>>,
+        rate: f64,
+        asset_price: PyReadonlyArray1<'_, f64>,
+        haircut: PyReadonlyArray1<'_, f64>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        instrument: PyReadonlyArray1<'_, i64>,
+        quantity: PyReadonlyArray1<'_, f64>,
+        balances: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<()> {
+        let p = PricesIn { spot, vol, forward, rate };
+        let px = p.view()?;
+        let coll = Collateral { price: slice1("asset_price", &asset_price)?, haircut: slice1("haircut", &haircut)? };
+        let book = book_view(&offsets, &instrument, &quantity, &balances)?;
+        let threads = available_threads();
+        run_detached(py, threads, || self.inner.validate_book(&px, &coll, &book))?.map_err(core_err)
+    }
+
+    /// Per-instrument `6 x I` block: mark_price, mtm, delta, gamma, vega, theta.
+    #[pyo3(signature = (spot, vol, forward, rate))]
+    fn instrument_values<'py>(
+        &self,
+        py: Python<'py>,
+        spot: PyReadonlyArray1<'py, f64>,
+        vol: PyReadonlyArray1<'py, f64>,
+        forward: Option<PyReadonlyArray1<'py, f64>>,
+        rate: f64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let p = PricesIn { spot, vol, forward, rate };
+        let px = p.view()?;
+        self.inner.validate_prices(&px).map_err(core_err)?;
+        let v = py.detach(|| self.inner.prepare(&px, false).values);
+        let n = self.inner.instruments.len();
+        let mut out = Vec::with_capacity(6 * n);
+        for col in [&v.mark_price, &v.mtm, &v.delta, &v.gamma, &v.vega, &v.theta] {
+            out.extend_from_slice(col);
+        }
+        out.into_pyarray(py).reshape([6, n])
+    }
+
+    /// Weighted P&L per contract, `I x S`.
+    #[pyo3(signature = (spot, vol, forward, rate, threads))]
+    fn risk_arrays<'py>(
+        &self,
+        py: Python<'py>,
+        spot: PyReadonlyArray1<'py, f64>,
+        vol: PyReadonlyArray1<'py, f64>,
+        forward: Option<PyReadonlyArray1<'py, f64>>,
+        rate: f64,
+        threads: usize,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let threads = check_threads(threads)?;
+        let p = PricesIn { spot, vol, forward, rate };
+        let px = p.view()?;
+        self.inner.validate_prices(&px).map_err(core_err)?;
+        let e = &self.inner;
+        let risk = run_detached(py, threads, || {
+            let fwd: Vec<f64> = (0..e.instruments.len()).map(|i| px.forward_of(&e.instruments, i)).collect();
+            risk_arrays(&e.instruments, &px, &e.table, &fwd)
+        })?;
+        risk.into_pyarray(py).reshape([e.instruments.len(), e.table.n_scenarios])
+    }
+
+    /// Margin of every account: (`8 x A` floats, `A` worst scenarios, `4 x A x U` Greeks).
+    #[pyo3(signature = (spot, vol, forward, rate, asset_price, haircut, offsets, instrument, quantity, balances, model, threads))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn compute<'py>(
+        &self,
+        py: Python<'py>,
+        spot: PyReadonlyArray1<'py, f64>,
+        vol: PyReadonlyArray1<'py, f64>,
+        forward: Option<PyReadonlyArray1<'py, f64>>,
+        rate: f64,
+        asset_price: PyReadonlyArray1<'py, f64>,
+        haircut: PyReadonlyArray1<'py, f64>,
+        offsets: PyReadonlyArray1<'py, i64>,
+        instrument: PyReadonlyArray1<'py, i64>,
+        quantity: PyReadonlyArray1<'py, f64>,
+        balances: PyReadonlyArray2<'py, f64>,
+        model: &str,
+        threads: usize,
+    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray3<f64>>)> {
+        let threads = check_threads(threads)?;
+        let model = Model::parse(model).map_err(core_err)?;
+        let p = PricesIn { spot, vol, forward, rate };
+        let px = p.view()?;
+        let coll = Collateral { price: slice1("asset_price", &asset_price)?, haircut: slice1("haircut", &haircut)? };
+        let book = book_view(&offsets, &instrument, &quantity, &balances)?;
+        let n_a = book.n_accounts();
+        let n_u = self.inner.n_underlyings();
+        let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?.map_err(core_err)?;
+        Ok((
+            out.block.into_pyarray(py).reshape([N_FIELDS, n_a])?,
+            out.worst.into_pyarray(py),
+            out.greeks.into_pyarray(py).reshape([4, n_a, n_u])?,
+        ))
+    }
+}
