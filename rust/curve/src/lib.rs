@@ -371,6 +371,14 @@ pub fn generator() -> G1Affine {
     G1Affine::generator()
 }
 
+pub fn identity() -> G1Affine {
+    G1Affine::identity()
+}
+
+pub fn to_affine(p: &G1Projective) -> G1Affine {
+    p.into_affine()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
