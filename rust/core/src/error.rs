@@ -25,8 +25,18 @@ pub struct InputError {
 }
 
 impl InputError {
-    pub fn new(kind: ErrorKind, field: &str, index: Option<usize>, message: impl Into<String>) -> Self {
-        Self { kind, field: field.to_owned(), index, message: message.into() }
+    pub fn new(
+        kind: ErrorKind,
+        field: &str,
+        index: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            field: field.to_owned(),
+            index,
+            message: message.into(),
+        }
     }
 
     pub fn at(kind: ErrorKind, field: &str, index: usize, message: impl Into<String>) -> Self {
@@ -60,18 +70,27 @@ pub fn check_each(
     bad: impl Fn(f64) -> bool,
 ) -> Result<()> {
     match values.iter().position(|&v| bad(v)) {
-        Some(i) => Err(InputError::at(kind, field, i, format!("{} (got {})", what, values[i]))),
+        Some(i) => Err(InputError::at(
+            kind,
+            field,
+            i,
+            format!("{} (got {})", what, values[i]),
+        )),
         None => Ok(()),
     }
 }
 
 pub fn finite(field: &str, values: &[f64]) -> Result<()> {
-    check_each(field, values, ErrorKind::NonFinite, "must be finite", |v| !v.is_finite())
+    check_each(field, values, ErrorKind::NonFinite, "must be finite", |v| {
+        !v.is_finite()
+    })
 }
 
 pub fn finite_positive(field: &str, values: &[f64]) -> Result<()> {
     finite(field, values)?;
-    check_each(field, values, ErrorKind::NonPositive, "must be > 0", |v| v <= 0.0)
+    check_each(field, values, ErrorKind::NonPositive, "must be > 0", |v| {
+        v <= 0.0
+    })
 }
 
 pub fn same_len(field: &str, len: usize, expected: usize, other: &str) -> Result<()> {

@@ -31,20 +31,39 @@ pub const PSD_JITTER: f64 = 1e-10;
 /// [-1, 1], positive semi-definite. Returns a Cholesky factor of `rho + jitter I`.
 pub fn check_correlation(field: &str, rho: &[f64], n: usize) -> Result<Vec<f64>> {
     if rho.len() != n * n {
-        return Err(InputError::whole(ErrorKind::Shape, field, format!("must be {n} x {n}")));
+        return Err(InputError::whole(
+            ErrorKind::Shape,
+            field,
+            format!("must be {n} x {n}"),
+        ));
     }
     finite(field, rho)?;
     for i in 0..n {
         if (rho[i * n + i] - 1.0).abs() > 1e-12 {
-            return Err(InputError::at(ErrorKind::Parameter, field, i * n + i, "diagonal must be 1"));
+            return Err(InputError::at(
+                ErrorKind::Parameter,
+                field,
+                i * n + i,
+                "diagonal must be 1",
+            ));
         }
         for j in 0..n {
             let (a, b) = (rho[i * n + j], rho[j * n + i]);
             if (a - b).abs() > 1e-12 {
-                return Err(InputError::at(ErrorKind::NotPositiveSemidefinite, field, i * n + j, "not symmetric"));
+                return Err(InputError::at(
+                    ErrorKind::NotPositiveSemidefinite,
+                    field,
+                    i * n + j,
+                    "not symmetric",
+                ));
             }
             if !(-1.0..=1.0).contains(&a) {
-                return Err(InputError::at(ErrorKind::Parameter, field, i * n + j, "entries must be in [-1, 1]"));
+                return Err(InputError::at(
+                    ErrorKind::Parameter,
+                    field,
+                    i * n + j,
+                    "entries must be in [-1, 1]",
+                ));
             }
         }
     }
@@ -53,7 +72,11 @@ pub fn check_correlation(field: &str, rho: &[f64], n: usize) -> Result<Vec<f64>>
         jittered[i * n + i] += PSD_JITTER;
     }
     cholesky(&jittered, n).ok_or_else(|| {
-        InputError::whole(ErrorKind::NotPositiveSemidefinite, field, "matrix is not positive semi-definite")
+        InputError::whole(
+            ErrorKind::NotPositiveSemidefinite,
+            field,
+            "matrix is not positive semi-definite",
+        )
     })
 }
 
@@ -76,9 +99,15 @@ mod tests {
     #[test]
     fn rejects_indefinite_and_asymmetric() {
         let bad = [1.0, 0.9, -0.9, 0.9, 1.0, 0.9, -0.9, 0.9, 1.0];
-        assert_eq!(check_correlation("rho", &bad, 3).unwrap_err().kind, ErrorKind::NotPositiveSemidefinite);
+        assert_eq!(
+            check_correlation("rho", &bad, 3).unwrap_err().kind,
+            ErrorKind::NotPositiveSemidefinite
+        );
         let asym = [1.0, 0.5, 0.4, 1.0];
-        assert_eq!(check_correlation("rho", &asym, 2).unwrap_err().kind, ErrorKind::NotPositiveSemidefinite);
+        assert_eq!(
+            check_correlation("rho", &asym, 2).unwrap_err().kind,
+            ErrorKind::NotPositiveSemidefinite
+        );
         let ones = [1.0; 4];
         assert!(check_correlation("rho", &ones, 2).is_ok());
     }

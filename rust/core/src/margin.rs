@@ -59,21 +59,34 @@ impl Params {
         ];
         for (name, v) in fields {
             if !v.is_finite() || v < 0.0 {
-                return Err(InputError::whole(ErrorKind::Parameter, name, format!("must be finite and >= 0 (got {v})")));
+                return Err(InputError::whole(
+                    ErrorKind::Parameter,
+                    name,
+                    format!("must be finite and >= 0 (got {v})"),
+                ));
             }
         }
         if self.im_factor <= 0.0 || self.mm_factor <= 0.0 || self.mm_factor > self.im_factor {
-            return Err(InputError::whole(ErrorKind::Parameter, "mm_factor", "need 0 < mm_factor <= im_factor"));
+            return Err(InputError::whole(
+                ErrorKind::Parameter,
+                "mm_factor",
+                "need 0 < mm_factor <= im_factor",
+            ));
         }
         if self.linear_mm > self.linear_im {
-            return Err(InputError::whole(ErrorKind::Parameter, "linear_mm", "must not exceed linear_im"));
+            return Err(InputError::whole(
+                ErrorKind::Parameter,
+                "linear_mm",
+                "must not exceed linear_im",
+            ));
         }
         Ok(())
     }
 
     /// Roll-shock rate for a bucket expiring in `t` years (§6.4).
     pub fn roll_rate(&self, t: f64) -> f64 {
-        self.min_annual_move.max((self.annual_move_risk * t).exp() - 1.0)
+        self.min_annual_move
+            .max((self.annual_move_risk * t).exp() - 1.0)
     }
 }
 
@@ -167,7 +180,11 @@ impl AccountMargin {
     }
 
     pub fn margin_ratio(&self) -> f64 {
-        if self.equity > 0.0 { self.maintenance_margin / self.equity } else { f64::INFINITY }
+        if self.equity > 0.0 {
+            self.maintenance_margin / self.equity
+        } else {
+            f64::INFINITY
+        }
     }
 }
 
@@ -215,9 +232,18 @@ pub struct Output {
 }
 
 impl Engine {
-    pub fn new(instruments: Instruments, table: ScenarioTable, params: Params, aggregation: Aggregation) -> Result<Self> {
+    pub fn new(
+        instruments: Instruments,
+        table: ScenarioTable,
+        params: Params,
+        aggregation: Aggregation,
+    ) -> Result<Self> {
         params.validate()?;
-        if let Some(i) = instruments.underlying.iter().position(|&u| u >= table.n_underlyings) {
+        if let Some(i) = instruments
+            .underlying
+            .iter()
+            .position(|&u| u >= table.n_underlyings)
+        {
             return Err(InputError::at(
                 ErrorKind::IndexOutOfRange,
                 "underlying",
@@ -226,12 +252,21 @@ impl Engine {
             ));
         }
         if let Aggregation::Correlation(rho) = &aggregation {
-            same_len("correlation", rho.len(), table.n_underlyings * table.n_underlyings, "U x U")?;
+            same_len(
+                "correlation",
+                rho.len(),
+                table.n_underlyings * table.n_underlyings,
+                "U x U",
+            )?;
         }
         let mut keys: Vec<(usize, f64)> = Vec::new();
         let mut bucket = Vec::with_capacity(instruments.len());
         for i in 0..instruments.len() {
-            let t = if instruments.kind[i].is_spot_like() { 0.0 } else { instruments.expiry[i] };
+            let t = if instruments.kind[i].is_spot_like() {
+                0.0
+            } else {
+                instruments.expiry[i]
+            };
             let key = (instruments.underlying[i], t);
             let b = match keys.iter().position(|k| *k == key) {
                 Some(b) => b,
@@ -244,7 +279,15 @@ impl Engine {
         }
         let bucket_expiry: Vec<f64> = keys.iter().map(|k| k.1).collect();
         let bucket_rate = bucket_expiry.iter().map(|&t| params.roll_rate(t)).collect();
-        Ok(Self { instruments, table, params, aggregation, bucket, bucket_expiry, bucket_rate })
+        Ok(Self {
+            instruments,
+            table,
+            params,
+            aggregation,
+            bucket,
+            bucket_expiry,
+            bucket_rate,
+        })
     }
 
     pub fn n_underlyings(&self) -> usize {
@@ -255,10 +298,20 @@ impl Engine {
         px.validate(&self.instruments, self.n_underlyings())
     }
 
-    pub fn validate_book(&self, px: &Prices<'_>, coll: &Collateral<'_>, book: &Book<'_>) -> Result<()> {
+    pub fn validate_book(
+        &self,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+    ) -> Result<()> {
         self.validate_prices(px)?;
         coll.validate()?;
-        same_len("balances", book.n_assets, coll.price.len(), "number of collateral assets")?;
+        same_len(
+            "balances",
+            book.n_assets,
+            coll.price.len(),
+            "number of collateral assets",
+        )?;
         book.validate(self.instruments.len())
     }
 
@@ -268,17 +321,31 @@ impl Engine {
         let ins = &self.instruments;
         let p = &self.params;
         let values = instrument_values(ins, px);
-        let risk = if with_risk { risk_arrays(ins, px, &self.table, &values.forward) } else { Vec::new() };
+        let risk = if with_risk {
+            risk_arrays(ins, px, &self.table, &values.forward)
+        } else {
+            Vec::new()
+        };
         let n = ins.len();
-        let (mut im_long, mut im_short, mut mm_long, mut mm_short, mut som) =
-            (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let (mut im_long, mut im_short, mut mm_long, mut mm_short, mut som) = (
+            vec![0.0; n],
+            vec![0.0; n],
+            vec![0.0; n],
+            vec![0.0; n],
+            vec![0.0; n],
+        );
         for i in 0..n {
             if ins.kind[i].is_option() {
                 let f = values.forward[i];
                 let k = ins.strike[i];
-                let otm = if ins.kind[i] == crate::model::Kind::Call { (k - f).max(0.0) } else { (f - k).max(0.0) };
+                let otm = if ins.kind[i] == crate::model::Kind::Call {
+                    (k - f).max(0.0)
+                } else {
+                    (f - k).max(0.0)
+                };
                 let notional = values.notional[i];
-                im_short[i] = notional * (p.option_im_base - otm / f).max(p.option_im_floor) + values.mtm[i];
+                im_short[i] =
+                    notional * (p.option_im_base - otm / f).max(p.option_im_floor) + values.mtm[i];
                 mm_short[i] = notional * p.option_mm + values.mtm[i];
                 som[i] = p.short_option_min * notional;
             } else {
@@ -288,7 +355,15 @@ impl Engine {
                 mm_short[i] = mm_long[i];
             }
         }
-        Prepared { values, risk, im_long, im_short, mm_long, mm_short, som }
+        Prepared {
+            values,
+            risk,
+            im_long,
+            im_short,
+            mm_long,
+            mm_short,
+            som,
+        }
     }
 
     pub fn scratch(&self) -> Scratch {
@@ -325,7 +400,11 @@ impl Engine {
         let v = &prep.values;
         let n_u = self.n_underlyings();
         let n_s = self.table.n_scenarios;
-        let mut equity: f64 = balances.iter().enumerate().map(|(j, &b)| coll.value(j, b)).sum();
+        let mut equity: f64 = balances
+            .iter()
+            .enumerate()
+            .map(|(j, &b)| coll.value(j, b))
+            .sum();
         sc.greeks.fill(0.0);
         let (mut im, mut mm, mut som) = (0.0, 0.0, 0.0);
         for (&ii, &q) in instrument.iter().zip(quantity) {
@@ -339,12 +418,20 @@ impl Engine {
             let opt = ins.kind[i].is_option();
             match model {
                 Model::Standard => {
-                    let (a, b) = if q < 0.0 { (prep.im_short[i], prep.mm_short[i]) } else { (prep.im_long[i], prep.mm_long[i]) };
+                    let (a, b) = if q < 0.0 {
+                        (prep.im_short[i], prep.mm_short[i])
+                    } else {
+                        (prep.im_long[i], prep.mm_long[i])
+                    };
                     im += q.abs() * a;
                     mm += q.abs() * b;
                 }
                 Model::Cross if opt => {
-                    let (a, b) = if q < 0.0 { (prep.im_short[i], prep.mm_short[i]) } else { (0.0, 0.0) };
+                    let (a, b) = if q < 0.0 {
+                        (prep.im_short[i], prep.mm_short[i])
+                    } else {
+                        (0.0, 0.0)
+                    };
                     im += q.abs() * a;
                     mm += q.abs() * b;
                 }
@@ -484,7 +571,13 @@ impl Engine {
     }
 
     /// Every account of `book`, in parallel over account chunks. Inputs are validated first.
-    pub fn compute(&self, px: &Prices<'_>, coll: &Collateral<'_>, book: &Book<'_>, model: Model) -> Result<Output> {
+    pub fn compute(
+        &self,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+        model: Model,
+    ) -> Result<Output> {
         self.validate_book(px, coll, book)?;
         let prep = self.prepare(px, model == Model::Portfolio);
         let n_a = book.n_accounts();
@@ -494,7 +587,12 @@ impl Engine {
         let mut greeks = vec![0.0; 4 * n_a * n_u];
         let blocks = chunked_rows(&mut block, N_FIELDS, CHUNK);
         let greek_blocks = chunked_rows(&mut greeks, 4, CHUNK * n_u);
-        let tasks: Vec<_> = blocks.into_iter().zip(greek_blocks).zip(worst.chunks_mut(CHUNK)).enumerate().collect();
+        let tasks: Vec<_> = blocks
+            .into_iter()
+            .zip(greek_blocks)
+            .zip(worst.chunks_mut(CHUNK))
+            .enumerate()
+            .collect();
         tasks.into_par_iter().for_each_init(
             || self.scratch(),
             |sc, (c, ((mut cols, mut gcols), worst_part))| {
@@ -527,11 +625,16 @@ impl Engine {
                     }
                     worst_part[k] = r.worst_scenario;
                     for (g, gcol) in gcols.iter_mut().enumerate() {
-                        gcol[k * n_u..(k + 1) * n_u].copy_from_slice(&sc.greeks[g * n_u..(g + 1) * n_u]);
+                        gcol[k * n_u..(k + 1) * n_u]
+                            .copy_from_slice(&sc.greeks[g * n_u..(g + 1) * n_u]);
                     }
                 }
             },
         );
-        Ok(Output { block, worst, greeks })
+        Ok(Output {
+            block,
+            worst,
+            greeks,
+        })
     }
 }

@@ -73,7 +73,12 @@ impl Instruments {
             .enumerate()
             .map(|(i, &c)| {
                 Kind::from_code(c).ok_or_else(|| {
-                    InputError::at(ErrorKind::Parameter, "kind", i, format!("unknown kind code {c} (0-4)"))
+                    InputError::at(
+                        ErrorKind::Parameter,
+                        "kind",
+                        i,
+                        format!("unknown kind code {c} (0-4)"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -113,10 +118,20 @@ impl Instruments {
         for i in 0..n {
             let k = kinds[i];
             if k.is_option() && strike[i] <= 0.0 {
-                return Err(InputError::at(ErrorKind::NonPositive, "strike", i, "option strike must be > 0"));
+                return Err(InputError::at(
+                    ErrorKind::NonPositive,
+                    "strike",
+                    i,
+                    "option strike must be > 0",
+                ));
             }
             if expiry[i] < 0.0 {
-                return Err(InputError::at(ErrorKind::Expired, "expiry", i, "negative time to expiry"));
+                return Err(InputError::at(
+                    ErrorKind::Expired,
+                    "expiry",
+                    i,
+                    "negative time to expiry",
+                ));
             }
             if (k.is_option() || k == Kind::Future) && expiry[i] <= 0.0 {
                 return Err(InputError::at(
@@ -127,7 +142,12 @@ impl Instruments {
                 ));
             }
             if k == Kind::Spot && settlements[i] == Settlement::Inverse {
-                return Err(InputError::at(ErrorKind::Parameter, "settlement", i, "spot must be linear"));
+                return Err(InputError::at(
+                    ErrorKind::Parameter,
+                    "settlement",
+                    i,
+                    "spot must be linear",
+                ));
             }
         }
         Ok(Self {
@@ -160,13 +180,23 @@ pub struct Prices<'a> {
 
 impl Prices<'_> {
     pub fn validate(&self, ins: &Instruments, n_underlyings: usize) -> Result<()> {
-        same_len("spot", self.spot.len(), n_underlyings, "number of underlyings")?;
+        same_len(
+            "spot",
+            self.spot.len(),
+            n_underlyings,
+            "number of underlyings",
+        )?;
         finite_positive("spot", self.spot)?;
         same_len("vol", self.vol.len(), ins.len(), "number of instruments")?;
         finite("vol", self.vol)?;
         for (i, &v) in self.vol.iter().enumerate() {
             if v < 0.0 || (v == 0.0 && ins.kind[i].is_option()) {
-                return Err(InputError::at(ErrorKind::NonPositive, "vol", i, format!("option vol must be > 0 (got {v})")));
+                return Err(InputError::at(
+                    ErrorKind::NonPositive,
+                    "vol",
+                    i,
+                    format!("option vol must be > 0 (got {v})"),
+                ));
             }
         }
         if let Some(fwd) = self.forward {
@@ -174,7 +204,11 @@ impl Prices<'_> {
             finite_positive("forward", fwd)?;
         }
         if !self.rate.is_finite() {
-            return Err(InputError::whole(ErrorKind::NonFinite, "rate", "must be finite"));
+            return Err(InputError::whole(
+                ErrorKind::NonFinite,
+                "rate",
+                "must be finite",
+            ));
         }
         Ok(())
     }
@@ -199,10 +233,20 @@ pub struct Collateral<'a> {
 impl Collateral<'_> {
     pub fn validate(&self) -> Result<()> {
         finite_positive("asset_price", self.price)?;
-        same_len("haircut", self.haircut.len(), self.price.len(), "asset_price")?;
+        same_len(
+            "haircut",
+            self.haircut.len(),
+            self.price.len(),
+            "asset_price",
+        )?;
         finite("haircut", self.haircut)?;
         if let Some(j) = self.haircut.iter().position(|&h| !(0.0..1.0).contains(&h)) {
-            return Err(InputError::at(ErrorKind::Parameter, "haircut", j, "must be in [0, 1)"));
+            return Err(InputError::at(
+                ErrorKind::Parameter,
+                "haircut",
+                j,
+                "must be in [0, 1)",
+            ));
         }
         Ok(())
     }
@@ -210,7 +254,11 @@ impl Collateral<'_> {
     /// Haircut value of one balance: held assets marked down, borrowed ones grossed up.
     pub fn value(&self, j: usize, balance: f64) -> f64 {
         let (p, h) = (self.price[j], self.haircut[j]);
-        if balance >= 0.0 { balance * p * (1.0 - h) } else { balance * p * (1.0 + h) }
+        if balance >= 0.0 {
+            balance * p * (1.0 - h)
+        } else {
+            balance * p * (1.0 + h)
+        }
     }
 }
 
@@ -236,13 +284,27 @@ impl Book<'_> {
     pub fn validate(&self, n_instruments: usize) -> Result<()> {
         let off = self.offsets;
         if off.is_empty() {
-            return Err(InputError::whole(ErrorKind::Offsets, "offsets", "needs A + 1 >= 1 entries"));
+            return Err(InputError::whole(
+                ErrorKind::Offsets,
+                "offsets",
+                "needs A + 1 >= 1 entries",
+            ));
         }
         if off[0] != 0 {
-            return Err(InputError::at(ErrorKind::Offsets, "offsets", 0, "must start at 0"));
+            return Err(InputError::at(
+                ErrorKind::Offsets,
+                "offsets",
+                0,
+                "must start at 0",
+            ));
         }
         if let Some(a) = off.windows(2).position(|w| w[1] < w[0]) {
-            return Err(InputError::at(ErrorKind::Offsets, "offsets", a + 1, "offsets must be non-decreasing"));
+            return Err(InputError::at(
+                ErrorKind::Offsets,
+                "offsets",
+                a + 1,
+                "offsets must be non-decreasing",
+            ));
         }
         let n = self.instrument.len();
         if off[off.len() - 1] != n as i64 {
@@ -250,12 +312,22 @@ impl Book<'_> {
                 ErrorKind::Offsets,
                 "offsets",
                 off.len() - 1,
-                format!("last offset {} must equal the number of rows {n}", off[off.len() - 1]),
+                format!(
+                    "last offset {} must equal the number of rows {n}",
+                    off[off.len() - 1]
+                ),
             ));
         }
         same_len("quantity", self.quantity.len(), n, "instrument")?;
-        same_len("balances", self.balances.len(), self.n_accounts() * self.n_assets, "accounts x assets")?;
-        if let Some(i) = first_where(self.instrument, |&x| x < 0 || x as u64 >= n_instruments as u64) {
+        same_len(
+            "balances",
+            self.balances.len(),
+            self.n_accounts() * self.n_assets,
+            "accounts x assets",
+        )?;
+        if let Some(i) = first_where(self.instrument, |&x| {
+            x < 0 || x as u64 >= n_instruments as u64
+        }) {
             return Err(InputError::at(
                 ErrorKind::IndexOutOfRange,
                 "instrument",
@@ -264,10 +336,20 @@ impl Book<'_> {
             ));
         }
         if let Some(i) = first_where(self.quantity, |q| !q.is_finite()) {
-            return Err(InputError::at(ErrorKind::NonFinite, "quantity", i, "must be finite"));
+            return Err(InputError::at(
+                ErrorKind::NonFinite,
+                "quantity",
+                i,
+                "must be finite",
+            ));
         }
         if let Some(i) = first_where(self.balances, |b| !b.is_finite()) {
-            return Err(InputError::at(ErrorKind::NonFinite, "balances", i, "must be finite"));
+            return Err(InputError::at(
+                ErrorKind::NonFinite,
+                "balances",
+                i,
+                "must be finite",
+            ));
         }
         Ok(())
     }

@@ -8,9 +8,14 @@ pub fn chunked_rows<T>(buf: &mut [T], n_rows: usize, chunk: usize) -> Vec<Vec<&m
         return Vec::new();
     }
     let row_len = buf.len() / n_rows;
-    let mut rows: Vec<_> = buf.chunks_mut(row_len).map(|r| r.chunks_mut(chunk)).collect();
+    let mut rows: Vec<_> = buf
+        .chunks_mut(row_len)
+        .map(|r| r.chunks_mut(chunk))
+        .collect();
     let n_chunks = row_len.div_ceil(chunk);
-    (0..n_chunks).map(|_| rows.iter_mut().filter_map(Iterator::next).collect()).collect()
+    (0..n_chunks)
+        .map(|_| rows.iter_mut().filter_map(Iterator::next).collect())
+        .collect()
 }
 
 #[cfg(test)]

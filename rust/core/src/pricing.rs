@@ -35,40 +35,77 @@ pub fn black76(is_call: bool, f: f64, k: f64, t: f64, vol: f64, rate: f64) -> Gr
     let d2 = d1 - sd;
     let pdf1 = norm_pdf(d1);
     let (price, delta) = if is_call {
-        (disc * (f * norm_cdf(d1) - k * norm_cdf(d2)), disc * norm_cdf(d1))
+        (
+            disc * (f * norm_cdf(d1) - k * norm_cdf(d2)),
+            disc * norm_cdf(d1),
+        )
     } else {
-        (disc * (k * norm_cdf(-d2) - f * norm_cdf(-d1)), -disc * norm_cdf(-d1))
+        (
+            disc * (k * norm_cdf(-d2) - f * norm_cdf(-d1)),
+            -disc * norm_cdf(-d1),
+        )
     };
     let gamma = disc * pdf1 / (f * sd);
     let vega = disc * f * pdf1 * sqrt_t;
     let theta = rate * price - disc * f * pdf1 * vol / (2.0 * sqrt_t);
-    Greeks { price, delta, gamma, vega, theta }
+    Greeks {
+        price,
+        delta,
+        gamma,
+        vega,
+        theta,
+    }
 }
 
 /// Black-76 over equal-length columns, validated, in parallel; returns a `5 x n` block
 /// (price, delta, gamma, vega, theta rows).
-pub fn black76_batch(is_call: &[bool], f: &[f64], k: &[f64], t: &[f64], vol: &[f64], rate: &[f64]) -> Result<Vec<f64>> {
+pub fn black76_batch(
+    is_call: &[bool],
+    f: &[f64],
+    k: &[f64],
+    t: &[f64],
+    vol: &[f64],
+    rate: &[f64],
+) -> Result<Vec<f64>> {
     let n = is_call.len();
-    for (field, col) in [("forward", f), ("strike", k), ("t", t), ("vol", vol), ("rate", rate)] {
+    for (field, col) in [
+        ("forward", f),
+        ("strike", k),
+        ("t", t),
+        ("vol", vol),
+        ("rate", rate),
+    ] {
         same_len(field, col.len(), n, "is_call")?;
     }
     finite_positive("forward", f)?;
     finite_positive("strike", k)?;
     finite_positive("vol", vol)?;
     finite("t", t)?;
-    check_each("t", t, ErrorKind::Expired, "time to expiry must be > 0", |x| x <= 0.0)?;
+    check_each(
+        "t",
+        t,
+        ErrorKind::Expired,
+        "time to expiry must be > 0",
+        |x| x <= 0.0,
+    )?;
     finite("rate", rate)?;
     let mut out = vec![0.0; 5 * n];
-    chunked_rows(&mut out, 5, BATCH_CHUNK).into_par_iter().enumerate().for_each(|(c, mut rows)| {
-        let start = c * BATCH_CHUNK;
-        for j in 0..rows[0].len() {
-            let i = start + j;
-            let g = black76(is_call[i], f[i], k[i], t[i], vol[i], rate[i]);
-            for (row, x) in rows.iter_mut().zip([g.price, g.delta, g.gamma, g.vega, g.theta]) {
-                row[j] = x;
+    chunked_rows(&mut out, 5, BATCH_CHUNK)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(c, mut rows)| {
+            let start = c * BATCH_CHUNK;
+            for j in 0..rows[0].len() {
+                let i = start + j;
+                let g = black76(is_call[i], f[i], k[i], t[i], vol[i], rate[i]);
+                for (row, x) in rows
+                    .iter_mut()
+                    .zip([g.price, g.delta, g.gamma, g.vega, g.theta])
+                {
+                    row[j] = x;
+                }
             }
-        }
-    });
+        });
     Ok(out)
 }
 

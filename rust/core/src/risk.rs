@@ -8,21 +8,32 @@ use crate::values::usd_value;
 
 /// `I x S` row-major (instrument-major): each instrument's scenarios are contiguous, so an
 /// account's scenario P&L is a sequence of contiguous multiply-adds.
-pub fn risk_arrays(ins: &Instruments, px: &Prices<'_>, table: &ScenarioTable, forward: &[f64]) -> Vec<f64> {
+pub fn risk_arrays(
+    ins: &Instruments,
+    px: &Prices<'_>,
+    table: &ScenarioTable,
+    forward: &[f64],
+) -> Vec<f64> {
     let s_count = table.n_scenarios;
     let mut out = vec![0.0; ins.len() * s_count];
-    out.par_chunks_mut(s_count.max(1)).enumerate().for_each(|(i, row)| {
-        let u = ins.underlying[i];
-        let spot = px.spot[u];
-        let f = forward[i];
-        let vol = px.vol[i];
-        let base = usd_value(ins, i, f, vol, px.rate, spot);
-        let opt = ins.kind[i].is_option();
-        for (s, cell) in row.iter_mut().enumerate() {
-            let (m, v, w) = table.cell(s, u);
-            let vol_s = if opt { table.shocked_vol(vol, v, ins.expiry[i]) } else { vol };
-            *cell = w * (usd_value(ins, i, f * (1.0 + m), vol_s, px.rate, spot) - base);
-        }
-    });
+    out.par_chunks_mut(s_count.max(1))
+        .enumerate()
+        .for_each(|(i, row)| {
+            let u = ins.underlying[i];
+            let spot = px.spot[u];
+            let f = forward[i];
+            let vol = px.vol[i];
+            let base = usd_value(ins, i, f, vol, px.rate, spot);
+            let opt = ins.kind[i].is_option();
+            for (s, cell) in row.iter_mut().enumerate() {
+                let (m, v, w) = table.cell(s, u);
+                let vol_s = if opt {
+                    table.shocked_vol(vol, v, ins.expiry[i])
+                } else {
+                    vol
+                };
+                *cell = w * (usd_value(ins, i, f * (1.0 + m), vol_s, px.rate, spot) - base);
+            }
+        });
     out
 }

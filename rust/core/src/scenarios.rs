@@ -36,22 +36,41 @@ impl ScenarioTable {
     ) -> Result<Self> {
         let cells = n_scenarios * n_underlyings;
         if n_scenarios == 0 || n_underlyings == 0 {
-            return Err(InputError::whole(ErrorKind::Shape, "moves", "needs at least one scenario and one underlying"));
+            return Err(InputError::whole(
+                ErrorKind::Shape,
+                "moves",
+                "needs at least one scenario and one underlying",
+            ));
         }
         same_len("moves", moves.len(), cells, "scenarios x underlyings")?;
-        same_len("vol_shocks", vol_shocks.len(), cells, "scenarios x underlyings")?;
+        same_len(
+            "vol_shocks",
+            vol_shocks.len(),
+            cells,
+            "scenarios x underlyings",
+        )?;
         same_len("weights", weights.len(), cells, "scenarios x underlyings")?;
         finite("moves", moves)?;
         finite("vol_shocks", vol_shocks)?;
         finite("weights", weights)?;
         let bad = |field: &str, vals: &[f64], ok: &dyn Fn(f64) -> bool, rule: &str| -> Result<()> {
             match vals.iter().position(|&v| !ok(v)) {
-                Some(i) => Err(InputError::at(ErrorKind::Parameter, field, i, format!("entries must be {rule}"))),
+                Some(i) => Err(InputError::at(
+                    ErrorKind::Parameter,
+                    field,
+                    i,
+                    format!("entries must be {rule}"),
+                )),
                 None => Ok(()),
             }
         };
         bad("moves", moves, &|m| m > -1.0, "> -1")?;
-        bad("vol_shocks", vol_shocks, &|v| (-1.0..=1.0).contains(&v), "in [-1, 1]")?;
+        bad(
+            "vol_shocks",
+            vol_shocks,
+            &|v| (-1.0..=1.0).contains(&v),
+            "in [-1, 1]",
+        )?;
         bad("weights", weights, &|w| w >= 0.0, ">= 0")?;
         for (field, v) in [
             ("vol_up", vol_up),
@@ -61,7 +80,11 @@ impl ScenarioTable {
             ("min_vol_up", min_vol_up),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(InputError::whole(ErrorKind::Parameter, field, format!("must be finite and >= 0 (got {v})")));
+                return Err(InputError::whole(
+                    ErrorKind::Parameter,
+                    field,
+                    format!("must be finite and >= 0 (got {v})"),
+                ));
             }
         }
         Ok(Self {
@@ -89,7 +112,11 @@ impl ScenarioTable {
             return vol;
         }
         let dte = (365.0 * t).max(1.0);
-        let p = if dte < 30.0 { self.power_short } else { self.power_long };
+        let p = if dte < 30.0 {
+            self.power_short
+        } else {
+            self.power_long
+        };
         let mult = (30.0 / dte).powf(p);
         if v > 0.0 {
             (vol * (1.0 + v * self.vol_up * mult)).max(self.min_vol_up)

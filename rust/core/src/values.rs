@@ -6,10 +6,21 @@ use crate::pricing::{Greeks, black76};
 /// Black-76 of an option instrument, or zero Greeks with `price = 0` for delta-one kinds.
 fn option_greeks(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64) -> Greeks {
     match ins.kind[i] {
-        Kind::Call | Kind::Put => {
-            black76(ins.kind[i] == Kind::Call, f, ins.strike[i], ins.expiry[i], vol, rate)
-        }
-        _ => Greeks { price: 0.0, delta: 0.0, gamma: 0.0, vega: 0.0, theta: 0.0 },
+        Kind::Call | Kind::Put => black76(
+            ins.kind[i] == Kind::Call,
+            f,
+            ins.strike[i],
+            ins.expiry[i],
+            vol,
+            rate,
+        ),
+        _ => Greeks {
+            price: 0.0,
+            delta: 0.0,
+            gamma: 0.0,
+            vega: 0.0,
+            theta: 0.0,
+        },
     }
 }
 
@@ -52,7 +63,14 @@ pub fn instrument_values(ins: &Instruments, px: &Prices<'_>) -> Values {
         let g = option_greeks(ins, i, f, px.vol[i], px.rate);
         let inverse = ins.settlement[i] == Settlement::Inverse;
         let (mark, mtm, delta, gamma, vega, theta) = match (kind.is_option(), inverse) {
-            (true, false) => (g.price, cs * g.price, cs * f * g.delta, cs * f * f * g.gamma, cs * g.vega, cs * g.theta),
+            (true, false) => (
+                g.price,
+                cs * g.price,
+                cs * f * g.delta,
+                cs * f * f * g.gamma,
+                cs * g.vega,
+                cs * g.theta,
+            ),
             (true, true) => {
                 let k = s * cs;
                 (
@@ -70,7 +88,11 @@ pub fn instrument_values(ins: &Instruments, px: &Prices<'_>) -> Values {
             }
             (false, true) => (f, 0.0, s * cs / f, -2.0 * s * cs / f, 0.0, 0.0),
         };
-        let notional = if inverse && !kind.is_option() { cs } else { cs * f };
+        let notional = if inverse && !kind.is_option() {
+            cs
+        } else {
+            cs * f
+        };
         v.mark_price.push(mark);
         v.mtm.push(mtm);
         v.delta.push(delta);
@@ -105,7 +127,8 @@ mod tests {
         let ins = universe();
         let s = 60_000.0;
         for m in [-0.5, -0.1, 0.2, 1.0] {
-            let pnl = usd_value(&ins, 1, s * (1.0 + m), 0.0, 0.0, s) - usd_value(&ins, 1, s, 0.0, 0.0, s);
+            let pnl =
+                usd_value(&ins, 1, s * (1.0 + m), 0.0, 0.0, s) - usd_value(&ins, 1, s, 0.0, 0.0, s);
             let expect = 10.0 * (1.0 - 1.0 / (1.0 + m));
             assert!((pnl - expect).abs() < 1e-9, "{m}: {pnl} vs {expect}");
         }
@@ -117,7 +140,12 @@ mod tests {
         let spot = [60_000.0];
         let vol = [0.0, 0.0, 0.6, 0.7, 0.0];
         let fwd = [60_000.0, 60_000.0, 61_000.0, 62_000.0, 61_500.0];
-        let px = Prices { spot: &spot, vol: &vol, forward: Some(&fwd), rate: 0.03 };
+        let px = Prices {
+            spot: &spot,
+            vol: &vol,
+            forward: Some(&fwd),
+            rate: 0.03,
+        };
         let v = instrument_values(&ins, &px);
         for i in 0..ins.len() {
             let f = v.forward[i];
@@ -125,8 +153,16 @@ mod tests {
             let h = f * 1e-4;
             let d = f * (w(f + h) - w(f - h)) / (2.0 * h);
             let g = f * f * (w(f + h) - 2.0 * w(f) + w(f - h)) / (h * h);
-            assert!((d - v.delta[i]).abs() <= 1e-6 * (1.0 + d.abs()), "delta {i}: {d} {}", v.delta[i]);
-            assert!((g - v.gamma[i]).abs() <= 1e-3 * (1.0 + g.abs()), "gamma {i}: {g} {}", v.gamma[i]);
+            assert!(
+                (d - v.delta[i]).abs() <= 1e-6 * (1.0 + d.abs()),
+                "delta {i}: {d} {}",
+                v.delta[i]
+            );
+            assert!(
+                (g - v.gamma[i]).abs() <= 1e-3 * (1.0 + g.abs()),
+                "gamma {i}: {g} {}",
+                v.gamma[i]
+            );
             if ins.kind[i].is_option() {
                 assert!((w(f) - v.mtm[i]).abs() < 1e-9 * (1.0 + w(f).abs()));
             }

@@ -21,7 +21,8 @@ fn engine(aggregation: Aggregation) -> Engine {
     let moves = [-0.1, -0.2, 0.0, 0.0, 0.1, 0.2, -0.1, 0.2, 0.1, -0.2];
     let shocks = [1.0, 1.0, 0.0, 0.0, -1.0, -1.0, 0.0, 0.0, 0.0, 0.0];
     let weights = [1.0; 10];
-    let table = ScenarioTable::new(&moves, &shocks, &weights, 5, 2, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
+    let table =
+        ScenarioTable::new(&moves, &shocks, &weights, 5, 2, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
     Engine::new(ins, table, Params::default(), aggregation).unwrap()
 }
 
@@ -31,15 +32,27 @@ const PRICE: [f64; 2] = [1.0, 100.0];
 const HAIRCUT: [f64; 2] = [0.0, 0.1];
 
 fn prices() -> Prices<'static> {
-    Prices { spot: &SPOT, vol: &VOL, forward: None, rate: 0.02 }
+    Prices {
+        spot: &SPOT,
+        vol: &VOL,
+        forward: None,
+        rate: 0.02,
+    }
 }
 
 fn coll() -> Collateral<'static> {
-    Collateral { price: &PRICE, haircut: &HAIRCUT }
+    Collateral {
+        price: &PRICE,
+        haircut: &HAIRCUT,
+    }
 }
 
 /// Runs the whole-book path and returns (block, worst) for a book of the given accounts.
-fn run(e: &Engine, accounts: &[(Vec<i64>, Vec<f64>, [f64; 2])], model: Model) -> (Vec<f64>, Vec<i64>) {
+fn run(
+    e: &Engine,
+    accounts: &[(Vec<i64>, Vec<f64>, [f64; 2])],
+    model: Model,
+) -> (Vec<f64>, Vec<i64>) {
     let mut offsets = vec![0i64];
     let (mut ins, mut qty, mut bal) = (vec![], vec![], vec![]);
     for (i, q, b) in accounts {
@@ -48,7 +61,13 @@ fn run(e: &Engine, accounts: &[(Vec<i64>, Vec<f64>, [f64; 2])], model: Model) ->
         bal.extend_from_slice(b);
         offsets.push(ins.len() as i64);
     }
-    let book = Book { offsets: &offsets, instrument: &ins, quantity: &qty, balances: &bal, n_assets: 2 };
+    let book = Book {
+        offsets: &offsets,
+        instrument: &ins,
+        quantity: &qty,
+        balances: &bal,
+        n_assets: 2,
+    };
     let out = e.compute(&prices(), &coll(), &book, model).unwrap();
     (out.block, out.worst)
 }
@@ -61,7 +80,11 @@ fn field(block: &[f64], n_a: usize, f: usize, a: usize) -> f64 {
 #[test]
 fn single_linear_perp_by_hand() {
     let e = engine(Aggregation::Sum);
-    let (block, worst) = run(&e, &[(vec![0], vec![2.0], [1000.0, -1.0])], Model::Portfolio);
+    let (block, worst) = run(
+        &e,
+        &[(vec![0], vec![2.0], [1000.0, -1.0])],
+        Model::Portfolio,
+    );
     // Long 2 x 100: worst move of underlying 0 is -10% (first in scenario 0) -> loss 20;
     // roll: the perp bucket pays min_annual_move, 1% of 200.
     let wcl = field(&block, 1, 5, 0);
@@ -82,23 +105,44 @@ fn single_linear_perp_by_hand() {
 #[test]
 fn hedge_has_no_scenario_loss_or_roll() {
     let e = engine(Aggregation::Joint);
-    let (block, _) = run(&e, &[(vec![3, 0, 3, 0], vec![-2.5, 1.0, 2.5, -1.0], [0.0, 0.0])], Model::Portfolio);
+    let (block, _) = run(
+        &e,
+        &[(vec![3, 0, 3, 0], vec![-2.5, 1.0, 2.5, -1.0], [0.0, 0.0])],
+        Model::Portfolio,
+    );
     assert_eq!(field(&block, 1, 5, 0), 0.0);
     assert_eq!(field(&block, 1, 6, 0), 0.0);
 }
 
 #[test]
 fn netting_and_model_ordering() {
-    let rows = (vec![0i64, 1, 2, 3, 4, 5, 6], vec![1.5, -40.0, -1.0, -2.0, 3.0, -1.0, 0.7]);
-    for agg in [Aggregation::Sum, Aggregation::Joint, Aggregation::Correlation(vec![1.0, 0.3, 0.3, 1.0])] {
+    let rows = (
+        vec![0i64, 1, 2, 3, 4, 5, 6],
+        vec![1.5, -40.0, -1.0, -2.0, 3.0, -1.0, 0.7],
+    );
+    for agg in [
+        Aggregation::Sum,
+        Aggregation::Joint,
+        Aggregation::Correlation(vec![1.0, 0.3, 0.3, 1.0]),
+    ] {
         let e = engine(agg);
         let book = vec![(rows.0.clone(), rows.1.clone(), [5000.0, 0.0])];
-        let alone: Vec<_> = rows.0.iter().zip(&rows.1).map(|(&i, &q)| (vec![i], vec![q], [0.0, 0.0])).collect();
+        let alone: Vec<_> = rows
+            .0
+            .iter()
+            .zip(&rows.1)
+            .map(|(&i, &q)| (vec![i], vec![q], [0.0, 0.0]))
+            .collect();
         for model in [Model::Standard, Model::Cross, Model::Portfolio] {
             let (together, _) = run(&e, &book, model);
             let (parts, _) = run(&e, &alone, model);
-            let sum_mm: f64 = (0..alone.len()).map(|a| field(&parts, alone.len(), 2, a)).sum();
-            assert!(field(&together, 1, 2, 0) <= sum_mm * (1.0 + 1e-12), "{model:?}");
+            let sum_mm: f64 = (0..alone.len())
+                .map(|a| field(&parts, alone.len(), 2, a))
+                .sum();
+            assert!(
+                field(&together, 1, 2, 0) <= sum_mm * (1.0 + 1e-12),
+                "{model:?}"
+            );
         }
         let (std, _) = run(&e, &book, Model::Standard);
         let (cross, _) = run(&e, &book, Model::Cross);
@@ -114,15 +158,26 @@ fn thread_count_does_not_change_bits() {
         .map(|a| {
             let n = a % 7;
             let ins: Vec<i64> = (0..n).map(|k| ((a * 3 + k) % 7) as i64).collect();
-            let q: Vec<f64> = (0..n).map(|k| ((a * 31 + k * 17) % 23) as f64 - 11.0).collect();
+            let q: Vec<f64> = (0..n)
+                .map(|k| ((a * 31 + k * 17) % 23) as f64 - 11.0)
+                .collect();
             (ins, q, [1000.0 + a as f64, (a % 3) as f64 - 1.0])
         })
         .collect();
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let a = one.install(|| run(&e, &accounts, Model::Portfolio));
     let b = two.install(|| run(&e, &accounts, Model::Portfolio));
-    assert_eq!(a.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), b.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    assert_eq!(
+        a.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        b.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
     assert_eq!(a.1, b.1);
 }
 
@@ -131,29 +186,86 @@ fn bad_books_are_typed_errors() {
     let e = engine(Aggregation::Sum);
     let bal = [0.0; 4];
     let cases: [(&[i64], &[i64], &[f64], ErrorKind, &str); 5] = [
-        (&[0, 2, 1], &[0, 1], &[1.0, 1.0], ErrorKind::Offsets, "offsets"),
-        (&[1, 1, 2], &[0, 1], &[1.0, 1.0], ErrorKind::Offsets, "offsets"),
-        (&[0, 1, 3], &[0, 1], &[1.0, 1.0], ErrorKind::Offsets, "offsets"),
-        (&[0, 1, 2], &[0, 7], &[1.0, 1.0], ErrorKind::IndexOutOfRange, "instrument"),
-        (&[0, 1, 2], &[0, 1], &[1.0, f64::NAN], ErrorKind::NonFinite, "quantity"),
+        (
+            &[0, 2, 1],
+            &[0, 1],
+            &[1.0, 1.0],
+            ErrorKind::Offsets,
+            "offsets",
+        ),
+        (
+            &[1, 1, 2],
+            &[0, 1],
+            &[1.0, 1.0],
+            ErrorKind::Offsets,
+            "offsets",
+        ),
+        (
+            &[0, 1, 3],
+            &[0, 1],
+            &[1.0, 1.0],
+            ErrorKind::Offsets,
+            "offsets",
+        ),
+        (
+            &[0, 1, 2],
+            &[0, 7],
+            &[1.0, 1.0],
+            ErrorKind::IndexOutOfRange,
+            "instrument",
+        ),
+        (
+            &[0, 1, 2],
+            &[0, 1],
+            &[1.0, f64::NAN],
+            ErrorKind::NonFinite,
+            "quantity",
+        ),
     ];
     for (off, ins, q, kind, field) in cases {
-        let book = Book { offsets: off, instrument: ins, quantity: q, balances: &bal, n_assets: 2 };
-        let err = e.compute(&prices(), &coll(), &book, Model::Portfolio).unwrap_err();
+        let book = Book {
+            offsets: off,
+            instrument: ins,
+            quantity: q,
+            balances: &bal,
+            n_assets: 2,
+        };
+        let err = e
+            .compute(&prices(), &coll(), &book, Model::Portfolio)
+            .unwrap_err();
         assert_eq!((err.kind, err.field.as_str()), (kind, field), "{err}");
     }
-    let book = Book { offsets: &[0, 1], instrument: &[0], quantity: &[1.0], balances: &bal, n_assets: 2 };
-    let err = e.compute(&prices(), &coll(), &book, Model::Portfolio).unwrap_err();
+    let book = Book {
+        offsets: &[0, 1],
+        instrument: &[0],
+        quantity: &[1.0],
+        balances: &bal,
+        n_assets: 2,
+    };
+    let err = e
+        .compute(&prices(), &coll(), &book, Model::Portfolio)
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Shape);
     let vol = [0.0; 7];
-    let px = Prices { spot: &SPOT, vol: &vol, forward: None, rate: 0.0 };
-    assert_eq!(e.validate_prices(&px).unwrap_err().kind, ErrorKind::NonPositive);
+    let px = Prices {
+        spot: &SPOT,
+        vol: &vol,
+        forward: None,
+        rate: 0.0,
+    };
+    assert_eq!(
+        e.validate_prices(&px).unwrap_err().kind,
+        ErrorKind::NonPositive
+    );
 }
 
 #[test]
 fn expired_and_malformed_instruments_are_rejected() {
     let err = Instruments::new(&[3], &[0], &[100.0], &[0.0], &[1.0], &[0], 1).unwrap_err();
-    assert_eq!((err.kind, err.field.as_str(), err.index), (ErrorKind::Expired, "expiry", Some(0)));
+    assert_eq!(
+        (err.kind, err.field.as_str(), err.index),
+        (ErrorKind::Expired, "expiry", Some(0))
+    );
     let err = Instruments::new(&[9], &[0], &[1.0], &[1.0], &[1.0], &[0], 1).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Parameter);
     let err = Instruments::new(&[1], &[3], &[0.0], &[0.0], &[1.0], &[0], 1).unwrap_err();

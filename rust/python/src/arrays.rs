@@ -5,7 +5,10 @@ use pyo3::prelude::*;
 
 use crate::errors::layout_err;
 
-pub fn slice1<'a, T: numpy::Element>(field: &str, a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+pub fn slice1<'a, T: numpy::Element>(
+    field: &str,
+    a: &'a PyReadonlyArray1<'_, T>,
+) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| layout_err(field))
 }
 
@@ -21,7 +24,11 @@ pub fn slice2<'a, T: numpy::Element>(
 }
 
 /// Run `f` with the GIL released on a pool of `threads` threads.
-pub fn run_detached<T: Send>(py: Python<'_>, threads: usize, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+pub fn run_detached<T: Send>(
+    py: Python<'_>,
+    threads: usize,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()

@@ -42,5 +42,9 @@ pub fn layout_err(field: &str) -> PyErr {
 }
 
 pub fn shape_err(field: &str, message: String) -> PyErr {
-    ShapeError::new_err((format!("{field}: {message}"), field.to_owned(), None::<usize>))
+    ShapeError::new_err((
+        format!("{field}: {message}"),
+        field.to_owned(),
+        None::<usize>,
+    ))
 }

@@ -1,6 +1,8 @@
 //! Bindings for the margin engine and Black-76.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use zkmargin_core::error::{ErrorKind, InputError};
@@ -28,7 +30,11 @@ fn available_threads() -> usize {
 
 fn check_threads(threads: usize) -> PyResult<usize> {
     if threads == 0 {
-        Err(core_err(InputError::whole(ErrorKind::Parameter, "threads", "must be >= 1")))
+        Err(core_err(InputError::whole(
+            ErrorKind::Parameter,
+            "threads",
+            "must be >= 1",
+        )))
     } else {
         Ok(threads)
     }
@@ -56,7 +62,8 @@ fn black76<'py>(
     let v = slice1("vol", &vol)?;
     let r = slice1("rate", &rate)?;
     let n = c.len();
-    let out = run_detached(py, threads, || pricing::black76_batch(c, f, k, tt, v, r))?.map_err(core_err)?;
+    let out = run_detached(py, threads, || pricing::black76_batch(c, f, k, tt, v, r))?
+        .map_err(core_err)?;
     out.into_pyarray(py).reshape([5, n])
 }
 
@@ -92,7 +99,11 @@ fn parse_params(params: &Bound<'_, PyDict>) -> PyResult<Params> {
         ]
         .contains(&key.as_str())
         {
-            return Err(core_err(InputError::whole(ErrorKind::Parameter, "params", format!("unknown parameter {key:?}"))));
+            return Err(core_err(InputError::whole(
+                ErrorKind::Parameter,
+                "params",
+                format!("unknown parameter {key:?}"),
+            )));
         }
     }
     Ok(Params {
@@ -122,7 +133,11 @@ impl PricesIn<'_> {
         Ok(Prices {
             spot: slice1("spot", &self.spot)?,
             vol: slice1("vol", &self.vol)?,
-            forward: self.forward.as_ref().map(|f| slice1("forward", f)).transpose()?,
+            forward: self
+                .forward
+                .as_ref()
+                .map(|f| slice1("forward", f))
+                .transpose()?,
             rate: self.rate,
         })
     }
@@ -137,7 +152,13 @@ fn book_view<'a>(
     let (bal, rows, cols) = slice2("balances", balances)?;
     let offsets = slice1("offsets", offsets)?;
     if rows != offsets.len().saturating_sub(1) {
-        return Err(shape_err("balances", format!("has {rows} rows for {} accounts", offsets.len().saturating_sub(1))));
+        return Err(shape_err(
+            "balances",
+            format!(
+                "has {rows} rows for {} accounts",
+                offsets.len().saturating_sub(1)
+            ),
+        ));
     }
     Ok(Book {
         offsets,
@@ -177,10 +198,24 @@ impl PyEngine {
         let (v, vs, vu) = slice2("vol_shocks", &vol_shocks)?;
         let (w, ws, wu) = slice2("weights", &weights)?;
         if (vs, vu) != (n_s, n_u) || (ws, wu) != (n_s, n_u) {
-            return Err(shape_err("vol_shocks", "moves, vol_shocks and weights must have one shape".into()));
+            return Err(shape_err(
+                "vol_shocks",
+                "moves, vol_shocks and weights must have one shape".into(),
+            ));
         }
-        let table = ScenarioTable::new(m, v, w, n_s, n_u, vol_up, vol_down, power_short, power_long, min_vol_up)
-            .map_err(core_err)?;
+        let table = ScenarioTable::new(
+            m,
+            v,
+            w,
+            n_s,
+            n_u,
+            vol_up,
+            vol_down,
+            power_short,
+            power_long,
+            min_vol_up,
+        )
+        .map_err(core_err)?;
         let instruments = Instruments::new(
             slice1("kind", &kind)?,
             slice1("underlying", &underlying)?,
@@ -191,14 +226,22 @@ impl PyEngine {
             n_u,
         )
         .map_err(core_err)?;
-        let rho = correlation.as_ref().map(|c| slice2("correlation", c)).transpose()?;
+        let rho = correlation
+            .as_ref()
+            .map(|c| slice2("correlation", c))
+            .transpose()?;
         if let Some((_, r, c)) = rho {
             if r != n_u || c != n_u {
-                return Err(shape_err("correlation", format!("must be {n_u} x {n_u}, got {r} x {c}")));
+                return Err(shape_err(
+                    "correlation",
+                    format!("must be {n_u} x {n_u}, got {r} x {c}"),
+                ));
             }
         }
-        let aggregation = Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?;
-        let inner = Engine::new(instruments, table, parse_params(params)?, aggregation).map_err(core_err)?;
+        let aggregation =
+            Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?;
+        let inner = Engine::new(instruments, table, parse_params(params)?, aggregation)
+            .map_err(core_err)?;
         Ok(Self { inner })
     }
 
@@ -218,9 +261,15 @@ impl PyEngine {
     }
 
     /// (bucket id per instrument, expiry of each bucket) of the roll add-on.
-    fn roll_buckets<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>) {
+    fn roll_buckets<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>) {
         let ids: Vec<i64> = self.inner.bucket.iter().map(|&b| b as i64).collect();
-        (ids.into_pyarray(py), self.inner.bucket_expiry.clone().into_pyarray(py))
+        (
+            ids.into_pyarray(py),
+            self.inner.bucket_expiry.clone().into_pyarray(py),
+        )
     }
 
     #[pyo3(signature = (spot, vol, forward, rate))]
@@ -231,7 +280,12 @@ impl PyEngine {
         forward: Option<PyReadonlyArray1<'_, f64>>,
         rate: f64,
     ) -> PyResult<()> {
-        let p = PricesIn { spot, vol, forward, rate };
+        let p = PricesIn {
+            spot,
+            vol,
+            forward,
+            rate,
+        };
         self.inner.validate_prices(&p.view()?).map_err(core_err)
     }
 
@@ -251,9 +305,17 @@ impl PyEngine {
         quantity: PyReadonlyArray1<'_, f64>,
         balances: PyReadonlyArray2<'_, f64>,
     ) -> PyResult<()> {
-        let p = PricesIn { spot, vol, forward, rate };
+        let p = PricesIn {
+            spot,
+            vol,
+            forward,
+            rate,
+        };
         let px = p.view()?;
-        let coll = Collateral { price: slice1("asset_price", &asset_price)?, haircut: slice1("haircut", &haircut)? };
+        let coll = Collateral {
+            price: slice1("asset_price", &asset_price)?,
+            haircut: slice1("haircut", &haircut)?,
+        };
         let book = book_view(&offsets, &instrument, &quantity, &balances)?;
         let threads = available_threads();
         run_detached(py, threads, || self.inner.validate_book(&px, &coll, &book))?.map_err(core_err)
@@ -269,7 +331,12 @@ impl PyEngine {
         forward: Option<PyReadonlyArray1<'py, f64>>,
         rate: f64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let p = PricesIn { spot, vol, forward, rate };
+        let p = PricesIn {
+            spot,
+            vol,
+            forward,
+            rate,
+        };
         let px = p.view()?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let v = py.detach(|| self.inner.prepare(&px, false).values);
@@ -293,15 +360,23 @@ impl PyEngine {
         threads: usize,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let threads = check_threads(threads)?;
-        let p = PricesIn { spot, vol, forward, rate };
+        let p = PricesIn {
+            spot,
+            vol,
+            forward,
+            rate,
+        };
         let px = p.view()?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let e = &self.inner;
         let risk = run_detached(py, threads, || {
-            let fwd: Vec<f64> = (0..e.instruments.len()).map(|i| px.forward_of(&e.instruments, i)).collect();
+            let fwd: Vec<f64> = (0..e.instruments.len())
+                .map(|i| px.forward_of(&e.instruments, i))
+                .collect();
             risk_arrays(&e.instruments, &px, &e.table, &fwd)
         })?;
-        risk.into_pyarray(py).reshape([e.instruments.len(), e.table.n_scenarios])
+        risk.into_pyarray(py)
+            .reshape([e.instruments.len(), e.table.n_scenarios])
     }
 
     /// Margin of every account: (`8 x A` floats, `A` worst scenarios, `4 x A x U` Greeks).
@@ -322,16 +397,29 @@ impl PyEngine {
         balances: PyReadonlyArray2<'py, f64>,
         model: &str,
         threads: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray3<f64>>)> {
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray3<f64>>,
+    )> {
         let threads = check_threads(threads)?;
         let model = Model::parse(model).map_err(core_err)?;
-        let p = PricesIn { spot, vol, forward, rate };
+        let p = PricesIn {
+            spot,
+            vol,
+            forward,
+            rate,
+        };
         let px = p.view()?;
-        let coll = Collateral { price: slice1("asset_price", &asset_price)?, haircut: slice1("haircut", &haircut)? };
+        let coll = Collateral {
+            price: slice1("asset_price", &asset_price)?,
+            haircut: slice1("haircut", &haircut)?,
+        };
         let book = book_view(&offsets, &instrument, &quantity, &balances)?;
         let n_a = book.n_accounts();
         let n_u = self.inner.n_underlyings();
-        let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?.map_err(core_err)?;
+        let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?
+            .map_err(core_err)?;
         Ok((
             out.block.into_pyarray(py).reshape([N_FIELDS, n_a])?,
             out.worst.into_pyarray(py),

@@ -1,0 +1,98 @@
+# Type stubs for the Rust extension `zkmargin._core` (checked by `python -m mypy.stubtest zkmargin._core`).
+from typing import final
+
+import numpy as np
+from numpy.typing import NDArray
+
+# --- margin engine -----------------------------------------------------------------------
+
+def available_threads() -> int: ...
+def black76(
+    is_call: NDArray[np.bool_],
+    forward: NDArray[np.float64],
+    strike: NDArray[np.float64],
+    t: NDArray[np.float64],
+    vol: NDArray[np.float64],
+    rate: NDArray[np.float64],
+    threads: int,
+) -> NDArray[np.float64]: ...
+
+@final
+class Engine:
+    def __new__(
+        cls,
+        kind: NDArray[np.int64],
+        underlying: NDArray[np.int64],
+        strike: NDArray[np.float64],
+        expiry: NDArray[np.float64],
+        contract_size: NDArray[np.float64],
+        settlement: NDArray[np.int64],
+        moves: NDArray[np.float64],
+        vol_shocks: NDArray[np.float64],
+        weights: NDArray[np.float64],
+        vol_up: float,
+        vol_down: float,
+        power_short: float,
+        power_long: float,
+        min_vol_up: float,
+        params: dict[str, float],
+        aggregation: str,
+        correlation: NDArray[np.float64] | None = None,
+    ) -> Engine: ...
+    @property
+    def n_instruments(self) -> int: ...
+    @property
+    def n_scenarios(self) -> int: ...
+    @property
+    def n_underlyings(self) -> int: ...
+    def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
+    def validate_market(
+        self,
+        spot: NDArray[np.float64],
+        vol: NDArray[np.float64],
+        forward: NDArray[np.float64] | None,
+        rate: float,
+    ) -> None: ...
+    def validate(
+        self,
+        spot: NDArray[np.float64],
+        vol: NDArray[np.float64],
+        forward: NDArray[np.float64] | None,
+        rate: float,
+        asset_price: NDArray[np.float64],
+        haircut: NDArray[np.float64],
+        offsets: NDArray[np.int64],
+        instrument: NDArray[np.int64],
+        quantity: NDArray[np.float64],
+        balances: NDArray[np.float64],
+    ) -> None: ...
+    def instrument_values(
+        self,
+        spot: NDArray[np.float64],
+        vol: NDArray[np.float64],
+        forward: NDArray[np.float64] | None,
+        rate: float,
+    ) -> NDArray[np.float64]: ...
+    def risk_arrays(
+        self,
+        spot: NDArray[np.float64],
+        vol: NDArray[np.float64],
+        forward: NDArray[np.float64] | None,
+        rate: float,
+        threads: int,
+    ) -> NDArray[np.float64]: ...
+    def compute(
+        self,
+        spot: NDArray[np.float64],
+        vol: NDArray[np.float64],
+        forward: NDArray[np.float64] | None,
+        rate: float,
+        asset_price: NDArray[np.float64],
+        haircut: NDArray[np.float64],
+        offsets: NDArray[np.int64],
+        instrument: NDArray[np.int64],
+        quantity: NDArray[np.float64],
+        balances: NDArray[np.float64],
+        model: str,
+        threads: int,
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]: ...
