@@ -1,0 +1,81 @@
+"""Dynamic margin (docs/margin-model.md §10 onwards): requirements that move with the
+market, and the numbers a protocol needs to see the trade-off.
+
+- volatility: log returns, EWMA and rolling volatility, annualisation, dynamic scan ranges,
+  anti-procyclical volatility and rate-limited requirement paths;
+- joint scenarios: historical, filtered historical and seeded Monte Carlo;
+- fused per-account VaR / ES in Rust and the SPAN 2-style combination;
+- liquidity, concentration and size add-ons, and liquidation-horizon haircuts;
+- health, partial liquidation and the batch liquidation scan;
+- Kupiec's proportion-of-failures backtest.
+
+``zkmargin.dynamic.reference`` implements every formula in pure Python.
+"""
+
+from .backtest import kupiec
+from .joint import (
+    filtered_historical_scenarios,
+    historical_scenarios,
+    joint_table,
+    monte_carlo_scenarios,
+)
+from .liquidation import (
+    LiquidationScan,
+    health,
+    liquidation_scan,
+    liquidation_targets,
+    scan_margin,
+)
+from .risk import (
+    Addons,
+    HaircutRule,
+    LiquidityRule,
+    addons,
+    dynamic_collateral,
+    instrument_notional,
+    joint_risk_arrays,
+    scenario_pnl,
+    span2_margin,
+    var_es,
+)
+from .volatility import (
+    annualise,
+    apc_volatility,
+    cap_path,
+    dynamic_span_table,
+    ewma_volatility,
+    log_returns,
+    rolling_volatility,
+    scan_ranges,
+)
+
+__all__ = [
+    "Addons",
+    "HaircutRule",
+    "LiquidationScan",
+    "LiquidityRule",
+    "addons",
+    "annualise",
+    "apc_volatility",
+    "cap_path",
+    "dynamic_collateral",
+    "dynamic_span_table",
+    "ewma_volatility",
+    "filtered_historical_scenarios",
+    "health",
+    "historical_scenarios",
+    "instrument_notional",
+    "joint_risk_arrays",
+    "joint_table",
+    "kupiec",
+    "liquidation_scan",
+    "liquidation_targets",
+    "log_returns",
+    "monte_carlo_scenarios",
+    "rolling_volatility",
+    "scan_margin",
+    "scan_ranges",
+    "scenario_pnl",
+    "span2_margin",
+    "var_es",
+]

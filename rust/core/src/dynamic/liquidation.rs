@@ -1,0 +1,258 @@
+//! Health, partial liquidation and the batch liquidation scan (docs/margin-model.md §10.8).
+//!
+//! A partial liquidation closes the same fraction `f` of every position of the account
+//! (pro rata, so hedges stay hedged). Every base margin model of §4-§6 is positively
+//! homogeneous of degree one in the quantity vector, so the base requirement after the
+//! close-out is exactly `(1 - f)` times today's; the add-ons are re-evaluated at the
+//! scaled quantities.
+
+use rayon::prelude::*;
+
+use super::addons::AddonRule;
+use super::param_in;
+use crate::error::{ErrorKind, InputError, Result, finite, same_len};
+use crate::model::Book;
+
+/// Liquidation inputs per account (from the base engine) and the penalty rule.
+#[derive(Debug, Clone, Copy)]
+pub struct LiquidationInputs<'a> {
+    pub equity: &'a [f64],
+    /// Base maintenance margin (liquidatable when equity < MM + add-ons).
+    pub maintenance: &'a [f64],
+    /// Base requirement to restore after a partial close-out (IM, or a buffered MM).
+    pub target: &'a [f64],
+    /// Liquidation penalty as a fraction of the notional closed.
+    pub penalty: f64,
+}
+
+/// Outcome of liquidating one account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Liquidation {
+    pub account: usize,
+    /// `MM + add-ons - equity > 0`.
+    pub shortfall: f64,
+    /// Fraction of every position closed, in (0, 1].
+    pub fraction: f64,
+    /// Whole-account fallback: no partial close-out restores the target.
+    pub full: bool,
+    /// Loss the account cannot cover after a full close-out (bad debt), else 0.
+    pub bad_debt: f64,
+}
+
+const BISECTION_STEPS: usize = 64;
+
+/// Per-account quantities the search needs, computed once.
+struct AccountCosts {
+    /// `sum |q| N (penalty + half_spread)`: equity lost per unit of `f`.
+    penalty_cost: f64,
+    spread_cost: f64,
+}
+
+fn costs(
+    rule: &AddonRule<'_>,
+    book: &Book<'_>,
+    rows: std::ops::Range<usize>,
+    penalty: f64,
+) -> AccountCosts {
+    let mut c = AccountCosts {
+        penalty_cost: 0.0,
+        spread_cost: 0.0,
+    };
+    for r in rows {
+        let i = book.instrument[r] as usize;
+        let x = book.quantity[r].abs() * rule.notional[i];
+        c.penalty_cost += penalty * x;
+        c.spread_cost += rule.half_spread[i] * x;
+    }
+    c
+}
+
+/// Health after closing fraction `f`: `E - f (penalty + spread) - [(1 - f) T + addons((1 - f) q)]`.
+fn health_after(
+    f: f64,
+    equity: f64,
+    target: f64,
+    c: &AccountCosts,
+    rule: &AddonRule<'_>,
+    book: &Book<'_>,
+    rows: std::ops::Range<usize>,
+) -> f64 {
+    let keep = 1.0 - f;
+    equity
+        - f * (c.penalty_cost + c.spread_cost)
+        - (keep * target + rule.account(book, rows, keep).total())
+}
+
+/// Liquidate account `a` if it is below maintenance; `None` when it is healthy.
+///
+/// The health after a close-out is concave in `f` (linear terms minus add-ons that are
+/// convex in the kept quantity), so `{f : health >= 0}` is an interval ending at 1 and the
+/// smallest `f` is found by bisection with the invariant `health(lo) < 0 <= health(hi)`.
+pub fn liquidate_one(
+    a: usize,
+    inp: &LiquidationInputs<'_>,
+    rule: &AddonRule<'_>,
+    book: &Book<'_>,
+) -> Option<Liquidation> {
+    let rows = book.rows(a);
+    let (e, mm, tgt) = (inp.equity[a], inp.maintenance[a], inp.target[a]);
+    let requirement = mm + rule.account(book, rows.clone(), 1.0).total();
+    if e >= requirement {
+        return None;
+    }
+    let shortfall = requirement - e;
+    let c = costs(rule, book, rows.clone(), inp.penalty);
+    let h = |f: f64| health_after(f, e, tgt, &c, rule, book, rows.clone());
+    if h(1.0) < 0.0 {
+        // The penalty is paid only out of what is left; the spread is a market cost.
+        let bad_debt = (c.spread_cost - e).max(0.0);
+        return Some(Liquidation {
+            account: a,
+            shortfall,
+            fraction: 1.0,
+            full: true,
+            bad_debt,
+        });
+    }
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    if h(lo) >= 0.0 {
+        // Below maintenance but already at the (lower) target: close the least possible.
+        return Some(Liquidation {
+            account: a,
+            shortfall,
+            fraction: 0.0,
+            full: false,
+            bad_debt: 0.0,
+        });
+    }
+    for _ in 0..BISECTION_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if h(mid) >= 0.0 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(Liquidation {
+        account: a,
+        shortfall,
+        fraction: hi,
+        full: hi >= 1.0,
+        bad_debt: 0.0,
+    })
+}
+
+fn validate(inp: &LiquidationInputs<'_>, rule: &AddonRule<'_>, book: &Book<'_>) -> Result<()> {
+    let n_ins = rule.notional.len();
+    rule.validate(n_ins)?;
+    book.validate(n_ins)?;
+    let n = book.n_accounts();
+    for (field, v) in [
+        ("equity", inp.equity),
+        ("maintenance", inp.maintenance),
+        ("target", inp.target),
+    ] {
+        same_len(field, v.len(), n, "accounts")?;
+        finite(field, v)?;
+    }
+    if let Some(a) = inp.maintenance.iter().position(|&m| m < 0.0) {
+        return Err(InputError::at(
+            ErrorKind::Parameter,
+            "maintenance",
+            a,
+            "must be >= 0",
+        ));
+    }
+    if let Some(a) = inp.target.iter().position(|&m| m < 0.0) {
+        return Err(InputError::at(
+            ErrorKind::Parameter,
+            "target",
+            a,
+            "must be >= 0",
+        ));
+    }
+    param_in("penalty", inp.penalty, 0.0, 1.0)
+}
+
+/// Every liquidatable account with its partial-liquidation size, ordered by shortfall
+/// (largest first; ties by account index, so the order is deterministic).
+pub fn liquidation_scan(
+    inp: &LiquidationInputs<'_>,
+    rule: &AddonRule<'_>,
+    book: &Book<'_>,
+) -> Result<Vec<Liquidation>> {
+    validate(inp, rule, book)?;
+    let mut out: Vec<Liquidation> = (0..book.n_accounts())
+        .into_par_iter()
+        .with_min_len(256)
+        .filter_map(|a| liquidate_one(a, inp, rule, book))
+        .collect();
+    out.par_sort_unstable_by(|x, y| {
+        y.shortfall
+            .total_cmp(&x.shortfall)
+            .then(x.account.cmp(&y.account))
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule<'a>(notional: &'a [f64], zeros: &'a [f64], depth: &'a [f64]) -> AddonRule<'a> {
+        AddonRule {
+            notional,
+            half_spread: zeros,
+            depth,
+            base_ratio: zeros,
+            share: 1.0,
+            rate: 0.0,
+            imf: 0.0,
+        }
+    }
+
+    #[test]
+    fn closed_form_without_addons() {
+        // E = 40, MM = 50, IM = 100, notional 1000, penalty 2%: f = (IM - E) / (IM - pen N) = 60 / 80.
+        let book = Book {
+            offsets: &[0, 1],
+            instrument: &[0],
+            quantity: &[1.0],
+            balances: &[],
+            n_assets: 0,
+        };
+        let r = rule(&[1000.0], &[0.0], &[1e9]);
+        let inp = LiquidationInputs {
+            equity: &[40.0],
+            maintenance: &[50.0],
+            target: &[100.0],
+            penalty: 0.02,
+        };
+        let l = liquidation_scan(&inp, &r, &book).unwrap();
+        assert_eq!(l.len(), 1);
+        assert!((l[0].fraction - 0.75).abs() < 1e-12 && !l[0].full);
+        assert!((l[0].shortfall - 10.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn insolvent_accounts_fall_back_to_full() {
+        let book = Book {
+            offsets: &[0, 1, 2],
+            instrument: &[0, 0],
+            quantity: &[1.0, 1.0],
+            balances: &[],
+            n_assets: 0,
+        };
+        let r = rule(&[1000.0], &[0.0], &[1e9]);
+        let inp = LiquidationInputs {
+            equity: &[-5.0, 60.0],
+            maintenance: &[50.0, 50.0],
+            target: &[100.0, 100.0],
+            penalty: 0.02,
+        };
+        let l = liquidation_scan(&inp, &r, &book).unwrap();
+        assert_eq!(l[0].account, 0);
+        assert!(l[0].full && l[0].bad_debt == 5.0 && l[0].fraction == 1.0);
+        assert_eq!(l.len(), 1);
+    }
+}
