@@ -69,7 +69,8 @@ class Instruments:
 
     @property
     def is_option(self) -> NDArray[np.bool_]:
-        return (self.kind == Kind.CALL) | (self.kind == Kind.PUT)
+        out: NDArray[np.bool_] = (self.kind == Kind.CALL) | (self.kind == Kind.PUT)
+        return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,6 +7,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -30,10 +31,16 @@ def _usd(x: float) -> str:
 
 
 def _margin_section(ex: Exchange, threads: int, top: int, timings: list[tuple[str, float]]) -> MarginResult:
-    eng = _timed(timings, "build engine (Deribit 35-scenario table)", lambda: MarginEngine(ex.instruments, threads=threads))
+    eng = _timed(
+        timings,
+        "build engine (Deribit 35-scenario table)",
+        lambda: MarginEngine(ex.instruments, threads=threads),
+    )
     _timed(timings, "risk arrays (instruments x scenarios)", lambda: eng.risk_arrays(ex.market))
     results = {
-        model: _timed(timings, f"{model} margin, all accounts", lambda m=model: eng.compute(ex.accounts, ex.market, m))
+        model: _timed(
+            timings, f"{model} margin, all accounts", partial(eng.compute, ex.accounts, ex.market, model)
+        )
         for model in MODELS
     }
     pm = results["portfolio"]
@@ -65,7 +72,9 @@ def _margin_section(ex: Exchange, threads: int, top: int, timings: list[tuple[st
 
 def demo(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="zkmargin demo", description=__doc__)
-    parser.add_argument("--accounts", type=int, default=100_000, help="accounts to generate (default 100,000)")
+    parser.add_argument(
+        "--accounts", type=int, default=100_000, help="accounts to generate (default 100,000)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--top", type=int, default=10, help="accounts to list closest to liquidation")

@@ -60,9 +60,7 @@ class EngineBase:
             )
         self.instruments = instruments
         self.scenarios = (
-            scenarios
-            if scenarios is not None
-            else deribit_scenarios(max(instruments.n_underlyings, 1))
+            scenarios if scenarios is not None else deribit_scenarios(max(instruments.n_underlyings, 1))
         )
         self.params = params if params is not None else MarginParams()
         self.aggregation = aggregation
@@ -108,14 +106,19 @@ class EngineBase:
         self._native.validate(*_market_args(market), *_account_args(accounts))
 
     def validate_market(self, market: Market) -> None:
-        self._native.validate_market(*_market_args(market))
+        m = market
+        self._native.validate_market(m.spot, m.vol, m.forward, m.rate)
 
 
-def _market_args(m: Market) -> tuple[Any, ...]:
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+def _market_args(m: Market) -> tuple[F64, F64, F64 | None, float, F64, F64]:
     return (m.spot, m.vol, m.forward, m.rate, m.asset_price, m.haircut)
 
 
-def _account_args(a: Accounts) -> tuple[Any, ...]:
+def _account_args(a: Accounts) -> tuple[I64, I64, F64, F64]:
     return (a.offsets, a.instrument, a.quantity, a.balances)
 
 

@@ -46,7 +46,5 @@ class Market:
         object.__setattr__(self, "rate", r)
         fwd = None if forward is None else _arrays.f64("forward", forward)
         if fwd is not None and fwd.shape != v.shape:
-            raise ShapeError(
-                f"forward: length {fwd.shape[0]} does not match vol ({v.shape[0]})", "forward"
-            )
+            raise ShapeError(f"forward: length {fwd.shape[0]} does not match vol ({v.shape[0]})", "forward")
         object.__setattr__(self, "forward", fwd)

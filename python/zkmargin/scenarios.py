@@ -70,8 +70,8 @@ class ScenarioTable:
         ):
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"{name} must be finite and >= 0, got {value!r}", name)
-        for name, value in (("moves", m), ("vol_shocks", v), ("weights", w)):
-            object.__setattr__(self, name, value)
+        for name, arr in (("moves", m), ("vol_shocks", v), ("weights", w)):
+            object.__setattr__(self, name, arr)
         object.__setattr__(self, "vol_up", float(vol_up))
         object.__setattr__(self, "vol_down", float(vol_down))
         object.__setattr__(self, "power_short", float(power_short))
@@ -161,6 +161,12 @@ def span_scenarios(
     shocks = np.array([np.full(n_underlyings, v) for _, v, _ in rows])
     weights = np.array([np.full(n_underlyings, w) for _, _, w in rows])
     return ScenarioTable(
-        moves, shocks, weights, vol_up=vol_range, vol_down=vol_range,
-        power_short=0.0, power_long=0.0, min_vol_up=0.0,
+        moves,
+        shocks,
+        weights,
+        vol_up=vol_range,
+        vol_down=vol_range,
+        power_short=0.0,
+        power_long=0.0,
+        min_vol_up=0.0,
     )
