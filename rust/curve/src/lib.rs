@@ -308,13 +308,16 @@ pub fn fold(lo: &[G1Affine], hi: &[G1Affine], a: Fr, b: Fr) -> Result<Vec<G1Affi
             right: hi.len(),
         });
     }
+    // a = 1 is the common case: the prover keeps a uniform factor aside and folds as
+    // lo_i + b * hi_i, which costs one scalar multiplication per element instead of two.
+    let one = a == Fr::from(1u64);
+    let f = |(l, h): (&G1Affine, &G1Affine)| -> G1Projective {
+        if one { *h * b + l } else { *l * a + *h * b }
+    };
     let proj: Vec<G1Projective> = if lo.len() < PARALLEL_THRESHOLD / 8 {
-        lo.iter().zip(hi).map(|(l, h)| *l * a + *h * b).collect()
+        lo.iter().zip(hi).map(f).collect()
     } else {
-        lo.par_iter()
-            .zip(hi.par_iter())
-            .map(|(l, h)| *l * a + *h * b)
-            .collect()
+        lo.par_iter().zip(hi.par_iter()).map(f).collect()
     };
     Ok(G1Projective::normalize_batch(&proj))
 }
@@ -538,12 +541,14 @@ mod tests {
             .collect();
         let (a, b) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
         let f = fold(&lo, &hi, a, b).unwrap();
+        let f1 = fold(&lo, &hi, Fr::from(1u64), b).unwrap();
         let wa: Vec<Fr> = (0..70).map(|_| Fr::rand(&mut rng)).collect();
         let wb: Vec<Fr> = (0..70).map(|_| Fr::rand(&mut rng)).collect();
         let g = fold_weighted(&lo, &hi, &wa, &wb).unwrap();
         let s = scale(&lo, &wa).unwrap();
         for i in 0..70 {
             assert_eq!(f[i], (lo[i] * a + hi[i] * b).into_affine());
+            assert_eq!(f1[i], (hi[i] * b + lo[i]).into_affine());
             assert_eq!(g[i], (lo[i] * wa[i] + hi[i] * wb[i]).into_affine());
             assert_eq!(s[i], (lo[i] * wa[i]).into_affine());
         }

@@ -1,0 +1,464 @@
+"""BN254 G1 behind one small interface, with two bit-identical backends.
+
+``native`` (default) runs on the Rust core (arkworks; multi-threaded MSM and folds with the
+GIL released). ``pyecc`` is the pure-Python reference and benchmark baseline on
+``py_ecc.optimized_bn128`` with keccak from pycryptodome; both are optional dependencies
+(the ``baselines``/``test`` extras), imported only when the backend is first used.
+
+Points and point vectors are opaque backend objects; scalars are Python ints in
+``[0, R)``. Byte encodings (docs/proof-spec.md §3) are identical across backends, which
+is what makes proofs portable between them.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import EncodingError, ParameterError
+
+__all__ = [
+    "P",
+    "R",
+    "Group",
+    "NativeGroup",
+    "PyEccGroup",
+    "get_group",
+    "scalars_to_bytes",
+]
+
+#: Base-field modulus of BN254.
+P = 0x30644E72E131A029B85045B68181585D97816A916871CA8D3C208C16D87CFD47
+#: Order of G1 (the scalar field).
+R = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+
+Point = Any
+PointVec = Any
+
+_SQRT_EXP = (P + 1) // 4  # p = 3 mod 4, so a^((p+1)/4) is a square root of a square a
+_LEGENDRE_EXP = (P - 1) // 2
+
+
+def scalars_to_bytes(xs: Sequence[int]) -> bytes:
+    """Concatenated 32-byte big-endian encodings; every x must already be in [0, R)."""
+    return b"".join(x.to_bytes(32, "big") for x in xs)
+
+
+def _check_scalar(s: int) -> int:
+    if not 0 <= s < R:
+        raise EncodingError("scalar is not in [0, r)", "scalar")
+    return s
+
+
+class Group(ABC):
+    """BN254 G1 operations the proof layer needs. Scalars are ints in [0, R)."""
+
+    name: str
+
+    # -- single points
+    @abstractmethod
+    def generator(self) -> Point: ...
+
+    @abstractmethod
+    def identity(self) -> Point: ...
+
+    @abstractmethod
+    def hash_to_curve(self, label: bytes) -> Point:
+        """keccak256 try-and-increment (docs/proof-spec.md §4)."""
+
+    @abstractmethod
+    def add(self, a: Point, b: Point) -> Point: ...
+
+    @abstractmethod
+    def neg(self, a: Point) -> Point: ...
+
+    def sub(self, a: Point, b: Point) -> Point:
+        return self.add(a, self.neg(b))
+
+    @abstractmethod
+    def mul(self, a: Point, s: int) -> Point: ...
+
+    @abstractmethod
+    def eq(self, a: Point, b: Point) -> bool: ...
+
+    @abstractmethod
+    def is_identity(self, a: Point) -> bool: ...
+
+    # -- encodings (identical bytes for every backend)
+    @abstractmethod
+    def encode(self, a: Point) -> bytes:
+        """64-byte EVM form x || y, (0, 0) for the identity."""
+
+    @abstractmethod
+    def decode(self, data: bytes) -> Point: ...
+
+    @abstractmethod
+    def encode_compressed(self, a: Point) -> bytes: ...
+
+    @abstractmethod
+    def decode_compressed(self, data: bytes) -> Point: ...
+
+    # -- vectors
+    @abstractmethod
+    def derive(self, prefix: bytes, start: int, count: int) -> PointVec:
+        """Generators with labels ``prefix || u32_be(start + i)``."""
+
+    @abstractmethod
+    def vec(self, points: Sequence[Point]) -> PointVec: ...
+
+    @abstractmethod
+    def concat(self, parts: Sequence[PointVec]) -> PointVec: ...
+
+    @abstractmethod
+    def slice(self, v: PointVec, start: int, stop: int) -> PointVec: ...
+
+    @abstractmethod
+    def length(self, v: PointVec) -> int: ...
+
+    @abstractmethod
+    def get(self, v: PointVec, i: int) -> Point: ...
+
+    @abstractmethod
+    def msm(self, points: PointVec, scalars: Sequence[int]) -> Point: ...
+
+    @abstractmethod
+    def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec:
+        """``out_i = a * lo_i + b * hi_i`` (e.g. ``G' = x^-1 G_lo + x G_hi``)."""
+
+    @abstractmethod
+    def fold_weighted(
+        self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]
+    ) -> PointVec: ...
+
+    @abstractmethod
+    def keccak256(self, data: bytes) -> bytes: ...
+
+
+# ---------------------------------------------------------------------------- native
+
+
+class NativeGroup(Group):
+    """The Rust core (``zkmargin._core``)."""
+
+    name = "native"
+
+    def __init__(self, threads: int | None = None) -> None:
+        from .. import _core
+
+        self._c = _core
+        self._P = _core.G1Point
+        self._V = _core.G1Vec
+        self.threads = threads
+
+    def generator(self) -> Point:
+        return self._P.generator()
+
+    def identity(self) -> Point:
+        return self._P.identity()
+
+    def hash_to_curve(self, label: bytes) -> Point:
+        return self._P.hash_to_curve(bytes(label))[0]
+
+    def add(self, a: Point, b: Point) -> Point:
+        return a + b
+
+    def neg(self, a: Point) -> Point:
+        return -a
+
+    def sub(self, a: Point, b: Point) -> Point:
+        return a - b
+
+    def mul(self, a: Point, s: int) -> Point:
+        return a.mul(_check_scalar(s).to_bytes(32, "big"))
+
+    def eq(self, a: Point, b: Point) -> bool:
+        return bool(a == b)
+
+    def is_identity(self, a: Point) -> bool:
+        return bool(a.is_identity())
+
+    def encode(self, a: Point) -> bytes:
+        return bytes(a.to_evm())
+
+    def decode(self, data: bytes) -> Point:
+        return self._P.from_evm(bytes(data))
+
+    def encode_compressed(self, a: Point) -> bytes:
+        return bytes(a.to_compressed())
+
+    def decode_compressed(self, data: bytes) -> Point:
+        return self._P.from_compressed(bytes(data))
+
+    def derive(self, prefix: bytes, start: int, count: int) -> PointVec:
+        return self._V.derive(bytes(prefix), start, count, self.threads)
+
+    def vec(self, points: Sequence[Point]) -> PointVec:
+        return self._V.from_points(list(points))
+
+    def concat(self, parts: Sequence[PointVec]) -> PointVec:
+        return self._V.concat(list(parts))
+
+    def slice(self, v: PointVec, start: int, stop: int) -> PointVec:
+        return v.slice(start, stop)
+
+    def length(self, v: PointVec) -> int:
+        return len(v)
+
+    def get(self, v: PointVec, i: int) -> Point:
+        return v.get(i)
+
+    def msm(self, points: PointVec, scalars: Sequence[int]) -> Point:
+        return self._c.g1_msm(points, scalars_to_bytes(scalars), self.threads)
+
+    def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec:
+        return self._c.g1_fold(lo, hi, a.to_bytes(32, "big"), b.to_bytes(32, "big"), self.threads)
+
+    def fold_weighted(
+        self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]
+    ) -> PointVec:
+        return self._c.g1_fold_weighted(
+            lo, hi, scalars_to_bytes(wa), scalars_to_bytes(wb), self.threads
+        )
+
+    def keccak256(self, data: bytes) -> bytes:
+        return bytes(self._c.keccak256(bytes(data)))
+
+
+# ---------------------------------------------------------------------------- py_ecc
+
+
+class PyEccGroup(Group):
+    """Pure Python on ``py_ecc.optimized_bn128`` (projective (x, y, z) tuples of FQ)."""
+
+    name = "pyecc"
+
+    def __init__(self) -> None:
+        try:
+            from Crypto.Hash import keccak
+            from py_ecc import optimized_bn128 as bn
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ParameterError(
+                "the pyecc backend needs py_ecc and pycryptodome (pip install zkmargin[baselines])",
+                "backend",
+            ) from e
+        self._bn = bn
+        self._keccak = keccak
+        self._FQ = bn.FQ
+        self._Z = bn.Z1
+
+    # -- single points
+    def generator(self) -> Point:
+        return self._bn.G1
+
+    def identity(self) -> Point:
+        return self._Z
+
+    def _from_xy(self, x: int, y: int) -> Point:
+        return (self._FQ(x), self._FQ(y), self._FQ(1))
+
+    def hash_to_curve(self, label: bytes) -> Point:
+        counter = 0
+        while True:
+            h = self.keccak256(bytes(label) + counter.to_bytes(4, "big"))
+            x = int.from_bytes(h, "big") % P
+            rhs = (x * x * x + 3) % P
+            if pow(rhs, _LEGENDRE_EXP, P) == 1:
+                y = pow(rhs, _SQRT_EXP, P)
+                if y & 1:
+                    y = P - y
+                return self._from_xy(x, y)
+            counter += 1
+
+    def add(self, a: Point, b: Point) -> Point:
+        return self._bn.add(a, b)
+
+    def neg(self, a: Point) -> Point:
+        return self._bn.neg(a)
+
+    def mul(self, a: Point, s: int) -> Point:
+        _check_scalar(s)
+        if s == 0 or self._bn.is_inf(a):
+            return self._Z
+        return self._bn.multiply(a, s)
+
+    def eq(self, a: Point, b: Point) -> bool:
+        return bool(self._bn.eq(a, b))
+
+    def is_identity(self, a: Point) -> bool:
+        return bool(self._bn.is_inf(a))
+
+    def _affine(self, a: Point) -> tuple[int, int] | None:
+        if self._bn.is_inf(a):
+            return None
+        x, y = self._bn.normalize(a)
+        return int(x.n), int(y.n)
+
+    # -- encodings
+    def encode(self, a: Point) -> bytes:
+        xy = self._affine(a)
+        if xy is None:
+            return bytes(64)
+        return xy[0].to_bytes(32, "big") + xy[1].to_bytes(32, "big")
+
+    def decode(self, data: bytes) -> Point:
+        if len(data) != 64:
+            raise EncodingError(f"point: expected 64 bytes, got {len(data)}", "point")
+        x = int.from_bytes(data[:32], "big")
+        y = int.from_bytes(data[32:], "big")
+        if x >= P or y >= P:
+            raise EncodingError("point: coordinate is not below the field modulus p", "point")
+        if x == 0 and y == 0:
+            return self._Z
+        if (y * y - x * x * x - 3) % P != 0:
+            raise EncodingError("point: point is not on the curve y^2 = x^3 + 3", "point")
+        return self._from_xy(x, y)
+
+    def encode_compressed(self, a: Point) -> bytes:
+        xy = self._affine(a)
+        if xy is None:
+            return b"\x40" + bytes(31)
+        out = bytearray(xy[0].to_bytes(32, "big"))
+        if xy[1] & 1:
+            out[0] |= 0x80
+        return bytes(out)
+
+    def decode_compressed(self, data: bytes) -> Point:
+        if len(data) != 32:
+            raise EncodingError(f"point: expected 32 bytes, got {len(data)}", "point")
+        flags = data[0] & 0xC0
+        body = bytes([data[0] & 0x3F]) + bytes(data[1:])
+        if flags == 0x40:
+            if any(body):
+                raise EncodingError("point: compressed point has invalid flag bits", "point")
+            return self._Z
+        if flags == 0xC0:
+            raise EncodingError("point: compressed point has invalid flag bits", "point")
+        x = int.from_bytes(body, "big")
+        if x >= P:
+            raise EncodingError("point: coordinate is not below the field modulus p", "point")
+        rhs = (x * x * x + 3) % P
+        y = pow(rhs, _SQRT_EXP, P)
+        if y * y % P != rhs:
+            raise EncodingError("point: point is not on the curve y^2 = x^3 + 3", "point")
+        if (y & 1) != (1 if flags == 0x80 else 0):
+            y = P - y
+        return self._from_xy(x, y)
+
+    # -- vectors (plain lists)
+    def derive(self, prefix: bytes, start: int, count: int) -> PointVec:
+        return [self.hash_to_curve(bytes(prefix) + (start + i).to_bytes(4, "big")) for i in range(count)]
+
+    def vec(self, points: Sequence[Point]) -> PointVec:
+        return list(points)
+
+    def concat(self, parts: Sequence[PointVec]) -> PointVec:
+        out: list[Point] = []
+        for p in parts:
+            out.extend(p)
+        return out
+
+    def slice(self, v: PointVec, start: int, stop: int) -> PointVec:
+        return list(v[start:stop])
+
+    def length(self, v: PointVec) -> int:
+        return len(v)
+
+    def get(self, v: PointVec, i: int) -> Point:
+        return v[i]
+
+    def msm(self, points: PointVec, scalars: Sequence[int]) -> Point:
+        """Straightforward Pippenger: c-bit windows, buckets, running sums."""
+        if len(points) != len(scalars):
+            raise ParameterError("msm: points and scalars differ in length", "scalars")
+        bn = self._bn
+        terms = [(p, s) for p, s in zip(points, scalars, strict=True) if s % R and not bn.is_inf(p)]
+        if not terms:
+            return self._Z
+        if len(terms) < 8:
+            acc = self._Z
+            for p, s in terms:
+                acc = bn.add(acc, bn.multiply(p, s % R))
+            return acc
+        c = max(2, min(16, (len(terms).bit_length() - 1)))
+        mask = (1 << c) - 1
+        windows = (256 + c - 1) // c
+        result = None
+        for w in reversed(range(windows)):
+            if result is not None:
+                for _ in range(c):
+                    result = bn.double(result)
+            buckets: list[Point | None] = [None] * (1 << c)
+            shift = w * c
+            for p, s in terms:
+                k = (s >> shift) & mask
+                if k:
+                    b = buckets[k]
+                    buckets[k] = p if b is None else bn.add(b, p)
+            running = None
+            total = None
+            for k in range(mask, 0, -1):
+                b = buckets[k]
+                if b is not None:
+                    running = b if running is None else bn.add(running, b)
+                if running is not None:
+                    total = running if total is None else bn.add(total, running)
+            if total is not None:
+                result = total if result is None else bn.add(result, total)
+        return self._Z if result is None else result
+
+    def _mul2(self, p: Point, a: int, q: Point, b: int) -> Point:
+        """a*p + b*q with one shared doubling chain (Shamir's trick)."""
+        bn = self._bn
+        pq = bn.add(p, q)
+        acc = self._Z
+        for i in range(max(a.bit_length(), b.bit_length()) - 1, -1, -1):
+            acc = bn.double(acc)
+            ba, bb = (a >> i) & 1, (b >> i) & 1
+            if ba and bb:
+                acc = bn.add(acc, pq)
+            elif ba:
+                acc = bn.add(acc, p)
+            elif bb:
+                acc = bn.add(acc, q)
+        return acc
+
+    def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec:
+        if len(lo) != len(hi):
+            raise ParameterError("fold: halves differ in length", "hi")
+        return [self._mul2(p, a, q, b) for p, q in zip(lo, hi, strict=True)]
+
+    def fold_weighted(
+        self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]
+    ) -> PointVec:
+        if not len(lo) == len(hi) == len(wa) == len(wb):
+            raise ParameterError("fold: lengths differ", "wb")
+        return [self._mul2(p, x, q, y) for p, q, x, y in zip(lo, hi, wa, wb, strict=True)]
+
+    def keccak256(self, data: bytes) -> bytes:
+        return bytes(self._keccak.new(digest_bits=256, data=bytes(data)).digest())
+
+
+_GROUPS: dict[str, Group] = {}
+_LOCK = threading.Lock()
+
+
+def get_group(backend: str | Group = "native") -> Group:
+    """The shared instance of a backend (``"native"`` or ``"pyecc"``), or ``backend``
+    itself if it already is a :class:`Group`."""
+    if isinstance(backend, Group):
+        return backend
+    with _LOCK:
+        g = _GROUPS.get(backend)
+        if g is None:
+            if backend == "native":
+                g = NativeGroup()
+            elif backend == "pyecc":
+                g = PyEccGroup()
+            else:
+                raise ParameterError(
+                    f"backend must be 'native' or 'pyecc', got {backend!r}", "backend"
+                )
+            _GROUPS[backend] = g
+        return g

@@ -1,0 +1,562 @@
+"""Aggregated Bulletproofs range proofs over BN254 G1 (docs/proof-spec.md §6-7).
+
+Proves that each of m committed values lies in ``[0, 2^n)``. The core works on
+*linear-form commitments*: each value commitment ``V_j`` is a public integer combination
+``sum_k C_jk X_k + c_j G`` of base points ``X_k``. A plain range proof is the special
+case ``V_j = X_j``; the solvency proof uses the general form so that the verifier derives
+every constraint commitment itself and folds them into the single verification MSM.
+
+Proof layout (``2 log2(n m) + 9`` elements, 32 bytes each):
+``A, S, T1, T2, t_hat, tau_x, mu, L_1..L_k, R_1..R_k, a, b``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import EncodingError, ParameterError, ProofError
+from ._scalars import Rng, inner, powers, random_scalar, system_rng
+from .generators import Generators, generators
+from .group import R, Group, get_group
+from .transcript import Transcript
+
+__all__ = [
+    "VALID_N",
+    "LinearForm",
+    "RangeProof",
+    "batch_verify_range",
+    "prove_range",
+    "verify_range",
+]
+
+VALID_N = (8, 16, 32, 64)
+#: Largest aggregation accepted (n * m <= 2^18 generators).
+MAX_M = 4096
+RANGE_VERSION = 1
+_MAGIC = b"ZKMR"
+
+
+@dataclass(frozen=True)
+class LinearForm:
+    """``sum coef * X[index] + const * G`` with integer (possibly negative) coefficients."""
+
+    terms: tuple[tuple[int, int], ...]
+    const: int = 0
+
+
+def padded_m(count: int) -> int:
+    """Smallest power of two >= count (at least 1)."""
+    m = 1
+    while m < count:
+        m *= 2
+    return m
+
+
+def check_nm(n: int, m: int) -> None:
+    if n not in VALID_N:
+        raise ParameterError(f"n must be one of {VALID_N}, got {n}", "n")
+    if m < 1 or m & (m - 1) or m > MAX_M:
+        raise ParameterError(f"m must be a power of two in [1, {MAX_M}], got {m}", "m")
+
+
+@dataclass(frozen=True)
+class RangeProof:
+    """Points as 32-byte compressed encodings, scalars as ints in [0, r)."""
+
+    n: int
+    m: int
+    A: bytes
+    S: bytes
+    T1: bytes
+    T2: bytes
+    t_hat: int
+    tau_x: int
+    mu: int
+    L: tuple[bytes, ...]
+    R: tuple[bytes, ...]
+    a: int
+    b: int
+
+    @property
+    def size_elements(self) -> int:
+        return 4 + 3 + len(self.L) + len(self.R) + 2
+
+    def body_bytes(self) -> bytes:
+        """The (2 log2(nm) + 9) * 32 bytes of the proof proper."""
+        sc = [self.t_hat, self.tau_x, self.mu]
+        return b"".join(
+            [self.A, self.S, self.T1, self.T2]
+            + [s.to_bytes(32, "big") for s in sc]
+            + list(self.L)
+            + list(self.R)
+            + [self.a.to_bytes(32, "big"), self.b.to_bytes(32, "big")]
+        )
+
+    def to_bytes(self) -> bytes:
+        """Versioned: ``b"ZKMR" || version || log2(n) || log2(m) || body``."""
+        return (
+            _MAGIC
+            + bytes([RANGE_VERSION, self.n.bit_length() - 1, self.m.bit_length() - 1])
+            + self.body_bytes()
+        )
+
+    @classmethod
+    def from_body(cls, data: bytes, n: int, m: int, backend: str | Group = "native") -> RangeProof:
+        check_nm(n, m)
+        k = (n * m).bit_length() - 1
+        want = (2 * k + 9) * 32
+        if len(data) != want:
+            raise EncodingError(f"range proof: expected {want} bytes, got {len(data)}", "proof")
+        group = get_group(backend)
+        chunks = [bytes(data[i : i + 32]) for i in range(0, want, 32)]
+        pts_idx = [0, 1, 2, 3, *range(7, 7 + 2 * k)]
+        for i in pts_idx:
+            p = group.decode_compressed(chunks[i])
+            if group.is_identity(p):
+                raise EncodingError(f"range proof: element {i} is the identity", "proof", i)
+        sc = [int.from_bytes(chunks[i], "big") for i in (4, 5, 6, 7 + 2 * k, 8 + 2 * k)]
+        for j, s in enumerate(sc):
+            if s >= R:
+                raise EncodingError("range proof: scalar is not below r", "proof", j)
+        return cls(
+            n=n,
+            m=m,
+            A=chunks[0],
+            S=chunks[1],
+            T1=chunks[2],
+            T2=chunks[3],
+            t_hat=sc[0],
+            tau_x=sc[1],
+            mu=sc[2],
+            L=tuple(chunks[7 : 7 + k]),
+            R=tuple(chunks[7 + k : 7 + 2 * k]),
+            a=sc[3],
+            b=sc[4],
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, backend: str | Group = "native") -> RangeProof:
+        if len(data) < 7 or data[:4] != _MAGIC:
+            raise EncodingError("range proof: bad magic", "proof")
+        if data[4] != RANGE_VERSION:
+            raise EncodingError(f"range proof: unknown version {data[4]}", "proof")
+        if data[5] > 6 or data[6] > 12:
+            raise EncodingError("range proof: bad n or m", "proof")
+        n, m = 1 << data[5], 1 << data[6]
+        if n not in VALID_N:
+            raise EncodingError(f"range proof: n = {n} not supported", "proof")
+        return cls.from_body(data[7:], n, m, backend)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "zkmargin.RangeProof", "version": RANGE_VERSION, "hex": self.to_bytes().hex()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> RangeProof:
+        if obj.get("type") != "zkmargin.RangeProof":
+            raise EncodingError("not a zkmargin.RangeProof JSON object", "type")
+        try:
+            raw = bytes.fromhex(str(obj["hex"]))
+        except (KeyError, ValueError) as e:
+            raise EncodingError("range proof JSON: missing or invalid hex", "hex") from e
+        return cls.from_bytes(raw, backend)
+
+
+def _bits(v: int, n: int) -> list[int]:
+    return [(v >> i) & 1 for i in range(n)]
+
+
+def _fold_scalars(lo: Sequence[int], hi: Sequence[int], x: int, y: int) -> list[int]:
+    return [(p * x + q * y) % R for p, q in zip(lo, hi, strict=True)]
+
+
+def _append_point(t: Transcript, group: Group, label: bytes, p: Any) -> None:
+    if group.is_identity(p):
+        # An identity A, S, T_i, L_i or R_i happens with negligible probability for an
+        # honest prover; the verifier rejects it, so the prover must not emit it.
+        raise ProofError(f"{label.decode()} is the identity; retry with fresh randomness")
+    t.append(label, group.encode(p))
+
+
+def prove_core(
+    group: Group,
+    gens: Generators,
+    t: Transcript,
+    values: Sequence[int],
+    blindings: Sequence[int],
+    n: int,
+    rng: Rng,
+    *,
+    check_range: bool = True,
+) -> RangeProof:
+    """Prove ``values[j] in [0, 2^n)`` for the commitments ``values[j] G + blindings[j] H``
+    (already bound into ``t`` by the caller). Pads to a power of two with zero values."""
+    m = padded_m(len(values))
+    check_nm(n, m)
+    if len(blindings) != len(values):
+        raise ParameterError("values and blindings differ in length", "blindings")
+    if check_range:
+        for j, v in enumerate(values):
+            if not 0 <= v < (1 << n):
+                raise ParameterError(f"value {j} is not in [0, 2^{n})", "values", j)
+    vals = [v % R for v in values] + [0] * (m - len(values))
+    gam = [g % R for g in blindings] + [0] * (m - len(values))
+    N = n * m
+    g_vec, h_vec = gens.vectors(N)
+    G, H = gens.G, gens.H
+
+    t.append(b"dom-sep", b"rangeproof")
+    t.append_u64(b"n", n)
+    t.append_u64(b"m", m)
+
+    # Low n bits of each value: for an out-of-range value this is the wrong witness and the
+    # proof fails verification (used by the soundness tests through check_range=False).
+    a_L: list[int] = []
+    for v in vals:
+        a_L.extend(_bits(v, n))
+    a_R = [(x - 1) % R for x in a_L]
+    alpha = random_scalar(rng)
+    s_L = [random_scalar(rng) for _ in range(N)]
+    s_R = [random_scalar(rng) for _ in range(N)]
+    rho = random_scalar(rng)
+    tau1 = random_scalar(rng)
+    tau2 = random_scalar(rng)
+
+    gh = group.concat([g_vec, h_vec, group.vec([H])])
+    # a_R has entries 0 or r - 1; A = sum_{bit=1} g_i - sum_{bit=0} h_i + alpha H computed as
+    # one MSM with 0/1 scalars and a negation, which keeps the scalars one bit wide.
+    A = group.sub(
+        group.msm(gh, [*a_L, *[0] * N, alpha]),
+        group.msm(h_vec, [1 - x for x in a_L]),
+    )
+    S = group.msm(gh, [*s_L, *s_R, rho])
+    _append_point(t, group, b"A", A)
+    _append_point(t, group, b"S", S)
+    y = t.challenge(b"y")
+    z = t.challenge(b"z")
+
+    yp = powers(y, N)
+    zz = powers(z, m + 2)  # z^0 .. z^{m+1}
+    two = powers(2, n)
+    d = [zz[2 + j] * two[b] % R for j in range(m) for b in range(n)]
+    l0 = [(x - z) % R for x in a_L]
+    l1 = s_L
+    r0 = [(yp[i] * (a_R[i] + z) + d[i]) % R for i in range(N)]
+    r1 = [yp[i] * s_R[i] % R for i in range(N)]
+    t1 = (inner(l0, r1) + inner(l1, r0)) % R
+    t2 = inner(l1, r1)
+    GH = group.vec([G, H])
+    T1 = group.msm(GH, [t1, tau1])
+    T2 = group.msm(GH, [t2, tau2])
+    _append_point(t, group, b"T1", T1)
+    _append_point(t, group, b"T2", T2)
+    x = t.challenge(b"x")
+
+    tau_x = (tau2 * x * x + tau1 * x + sum(zz[2 + j] * gam[j] for j in range(m))) % R
+    mu = (alpha + rho * x) % R
+    lv = [(p + q * x) % R for p, q in zip(l0, l1, strict=True)]
+    rv = [(p + q * x) % R for p, q in zip(r0, r1, strict=True)]
+    t_hat = inner(lv, rv)
+    t.append_scalar(b"t_hat", t_hat)
+    t.append_scalar(b"tau_x", tau_x)
+    t.append_scalar(b"mu", mu)
+    w = t.challenge(b"w")
+    Q = group.mul(G, w)
+
+    # Inner-product argument on P = <l, g> + <r, h'> + t_hat Q with h'_i = y^-i h_i.
+    # The true generators are kept as (stored points, weights): g_true_i = fg * g_i and
+    # h_true_i = hw_i * h_i. Both weight vectors stay geometric (fg uniform, hw_i = C y^-i),
+    # so hi_i / lo_i is one constant per round and each fold is lo_i + c * hi_i: one
+    # scalar multiplication per element. L and R are unchanged by this bookkeeping.
+    yinv = pow(y, -1, R)
+    hw = powers(yinv, N)
+    fg = 1
+    a, b = lv, rv
+    gv, hv = g_vec, h_vec
+    Ls: list[bytes] = []
+    Rs: list[bytes] = []
+    t.append_u64(b"ipa-n", N)
+    size = N
+    Qv = group.vec([Q])
+    while size > 1:
+        half = size // 2
+        a_lo, a_hi, b_lo, b_hi = a[:half], a[half:], b[:half], b[half:]
+        g_lo, g_hi = group.slice(gv, 0, half), group.slice(gv, half, size)
+        h_lo, h_hi = group.slice(hv, 0, half), group.slice(hv, half, size)
+        c_L = inner(a_lo, b_hi)
+        c_R = inner(a_hi, b_lo)
+        bh = [p * q % R for p, q in zip(b_hi, hw[:half], strict=True)]
+        bl = [p * q % R for p, q in zip(b_lo, hw[half:], strict=True)]
+        Lp = group.msm(group.concat([g_hi, h_lo, Qv]), [*(v * fg % R for v in a_lo), *bh, c_L])
+        Rp = group.msm(group.concat([g_lo, h_hi, Qv]), [*(v * fg % R for v in a_hi), *bl, c_R])
+        _append_point(t, group, b"L", Lp)
+        _append_point(t, group, b"R", Rp)
+        Ls.append(group.encode_compressed(Lp))
+        Rs.append(group.encode_compressed(Rp))
+        u = t.challenge(b"u")
+        ui = pow(u, -1, R)
+        a = _fold_scalars(a_lo, a_hi, u, ui)
+        b = _fold_scalars(b_lo, b_hi, ui, u)
+        # g' = u^-1 g_lo + u g_hi = (fg u^-1) * (g_lo + u^2 g_hi)
+        gv = group.fold(g_lo, g_hi, 1, u * u % R)
+        fg = fg * ui % R
+        # h' = u hw_lo h_lo + u^-1 hw_hi h_hi = (u hw_lo) * (h_lo + u^-2 kappa h_hi)
+        kappa = hw[half] * pow(hw[0], -1, R) % R
+        hv = group.fold(h_lo, h_hi, 1, ui * ui % R * kappa % R)
+        hw = [u * q % R for q in hw[:half]]
+        size = half
+
+    return RangeProof(
+        n=n,
+        m=m,
+        A=group.encode_compressed(A),
+        S=group.encode_compressed(S),
+        T1=group.encode_compressed(T1),
+        T2=group.encode_compressed(T2),
+        t_hat=t_hat,
+        tau_x=tau_x,
+        mu=mu,
+        L=tuple(Ls),
+        R=tuple(Rs),
+        a=a[0],
+        b=b[0],
+    )
+
+
+@dataclass
+class MsmCheck:
+    """One proof's verification equation ``sum scalars * points == identity``, split into
+    the shared generators (g, h, G, H) and the proof's own points."""
+
+    g: list[int]
+    h: list[int]
+    G: int
+    H: int
+    points: list[Any]
+    scalars: list[int]
+
+
+def verify_core(
+    group: Group,
+    t: Transcript,
+    proof: RangeProof,
+    bases: Sequence[Any],
+    forms: Sequence[LinearForm],
+    n: int,
+    weight: int,
+) -> MsmCheck | None:
+    """Replay the transcript and return the weighted verification equation, or ``None``
+    if the proof is structurally invalid (wrong n/m, identity points, zero challenge).
+    ``forms[j]`` defines ``V_j`` over ``bases``; forms beyond ``len(forms)`` are padding
+    commitments to zero."""
+    try:
+        return _verify_core(group, t, proof, bases, forms, n, weight)
+    except (EncodingError, ZeroDivisionError):
+        return None
+
+
+def _verify_core(
+    group: Group,
+    t: Transcript,
+    proof: RangeProof,
+    bases: Sequence[Any],
+    forms: Sequence[LinearForm],
+    n: int,
+    weight: int,
+) -> MsmCheck | None:
+    m = padded_m(len(forms))
+    if proof.n != n or proof.m != m:
+        return None
+    check_nm(n, m)
+    N = n * m
+    k = N.bit_length() - 1
+    if len(proof.L) != k or len(proof.R) != k:
+        return None
+    dec = group.decode_compressed
+    A, S, T1, T2 = dec(proof.A), dec(proof.S), dec(proof.T1), dec(proof.T2)
+    Ls = [dec(p) for p in proof.L]
+    Rs = [dec(p) for p in proof.R]
+    for p in (A, S, T1, T2, *Ls, *Rs):
+        if group.is_identity(p):
+            return None
+    for s in (proof.t_hat, proof.tau_x, proof.mu, proof.a, proof.b):
+        if not 0 <= s < R:
+            return None
+
+    t.append(b"dom-sep", b"rangeproof")
+    t.append_u64(b"n", n)
+    t.append_u64(b"m", m)
+    t.append(b"A", group.encode(A))
+    t.append(b"S", group.encode(S))
+    y = t.challenge(b"y")
+    z = t.challenge(b"z")
+    t.append(b"T1", group.encode(T1))
+    t.append(b"T2", group.encode(T2))
+    x = t.challenge(b"x")
+    t.append_scalar(b"t_hat", proof.t_hat)
+    t.append_scalar(b"tau_x", proof.tau_x)
+    t.append_scalar(b"mu", proof.mu)
+    w = t.challenge(b"w")
+    t.append_u64(b"ipa-n", N)
+    us: list[int] = []
+    for Lp, Rp in zip(Ls, Rs, strict=True):
+        t.append(b"L", group.encode(Lp))
+        t.append(b"R", group.encode(Rp))
+        us.append(t.challenge(b"u"))
+
+    # s_i = prod_t u_t^{+1 if bit (k-t) of i is set else -1}; round 1 owns the top bit.
+    uinv = [pow(u, -1, R) for u in us]
+    s = [1]
+    for j in range(k - 1, -1, -1):
+        s = [v * uinv[j] % R for v in s] + [v * us[j] % R for v in s]
+    # s_i^-1 flips every exponent, i.e. it is s at the complementary index.
+    yinv = pow(y, -1, R)
+    ypinv = powers(yinv, N)
+    yp_sum = sum(powers(y, N)) % R
+    zz = powers(z, m + 3)
+    two = powers(2, n)
+    a, b = proof.a, proof.b
+    c = weight  # random weight combining the two checks (and batches)
+    g_sc = [(-z - a * s[i]) % R for i in range(N)]
+    h_sc = [
+        (z + (zz[2 + i // n] * two[i % n] - b * s[N - 1 - i]) * ypinv[i]) % R for i in range(N)
+    ]
+    delta = ((z - z * z) * yp_sum - sum(zz[3 + j] for j in range(m)) * ((1 << n) - 1)) % R
+    # Check 1 times c: sum_j z^{2+j} V_j + delta G + x T1 + x^2 T2 - t_hat G - tau_x H = 0,
+    # with V_j = sum_k C_jk X_k + c_j G expanded so V_j is never materialised.
+    base_sc = [0] * len(bases)
+    const_sc = 0
+    for j, f in enumerate(forms):
+        zj = zz[2 + j]
+        for idx, coef in f.terms:
+            base_sc[idx] += zj * coef
+        const_sc += zj * f.const
+    G_sc = (w * (proof.t_hat - a * b) + c * (delta - proof.t_hat + const_sc)) % R
+    H_sc = (-proof.mu - c * proof.tau_x) % R
+    pts = [A, S, T1, T2, *Ls, *Rs, *bases]
+    scs = [
+        1,
+        x,
+        c * x % R,
+        c * x * x % R,
+        *[u * u % R for u in us],
+        *[v * v % R for v in uinv],
+        *[c * v % R for v in base_sc],
+    ]
+    return MsmCheck(g=g_sc, h=h_sc, G=G_sc, H=H_sc, points=pts, scalars=scs)
+
+
+def _random_weight() -> int:
+    return secrets.randbelow(R - 1) + 1
+
+
+def evaluate_checks(group: Group, gens: Generators, checks: Sequence[tuple[int, MsmCheck]]) -> bool:
+    """Sum ``weight * check`` over all checks and test the single MSM for the identity."""
+    if not checks:
+        return True
+    Nmax = max(len(ch.g) for _, ch in checks)
+    g_vec, h_vec = gens.vectors(Nmax)
+    g_tot = [0] * Nmax
+    h_tot = [0] * Nmax
+    G_tot = 0
+    H_tot = 0
+    pts: list[Any] = []
+    scs: list[int] = []
+    for wgt, ch in checks:
+        for i, v in enumerate(ch.g):
+            g_tot[i] += wgt * v
+        for i, v in enumerate(ch.h):
+            h_tot[i] += wgt * v
+        G_tot += wgt * ch.G
+        H_tot += wgt * ch.H
+        pts.extend(ch.points)
+        scs.extend(wgt * v % R for v in ch.scalars)
+    allp = group.concat([g_vec, h_vec, group.vec([gens.G, gens.H, *pts])])
+    total = group.msm(
+        allp,
+        [*(v % R for v in g_tot), *(v % R for v in h_tot), G_tot % R, H_tot % R, *scs],
+    )
+    return group.is_identity(total)
+
+
+# ------------------------------------------------------------------ plain range proofs
+
+
+def _range_transcript(group: Group, gens: Generators, commitments: Sequence[bytes]) -> Transcript:
+    t = Transcript(group.keccak256, b"zkmargin/rangeproof/v1")
+    t.append(b"generators", gens.label_digest())
+    t.append_u64(b"count", len(commitments))
+    for c in commitments:
+        t.append(b"V", group.encode(group.decode_compressed(c)))
+    return t
+
+
+def prove_range(
+    values: Sequence[int],
+    blindings: Sequence[int] | None = None,
+    n: int = 64,
+    *,
+    backend: str | Group = "native",
+    rng: Rng | None = None,
+) -> tuple[list[bytes], RangeProof]:
+    """Commit each value (fresh blindings unless given) and prove all lie in ``[0, 2^n)``.
+    Returns (compressed commitments, proof). The proof pads to a power of two."""
+    group = get_group(backend)
+    gens = generators(group)
+    rng = rng or system_rng
+    if not values:
+        raise ParameterError("at least one value is required", "values")
+    m = padded_m(len(values))
+    check_nm(n, m)
+    for j, v in enumerate(values):
+        if not 0 <= v < (1 << n):
+            raise ParameterError(f"value {j} is not in [0, 2^{n})", "values", j)
+    bl = list(blindings) if blindings is not None else [random_scalar(rng) for _ in values]
+    if len(bl) != len(values):
+        raise ParameterError("values and blindings differ in length", "blindings")
+    GH = group.vec([gens.G, gens.H])
+    coms = [group.encode_compressed(group.msm(GH, [v % R, g % R])) for v, g in zip(values, bl, strict=True)]
+    t = _range_transcript(group, gens, coms)
+    proof = prove_core(group, gens, t, values, bl, n, rng)
+    return coms, proof
+
+
+def _range_check(
+    group: Group, gens: Generators, commitments: Sequence[bytes], proof: RangeProof, n: int, weight: int
+) -> MsmCheck | None:
+    try:
+        V = [group.decode_compressed(c) for c in commitments]
+    except EncodingError:
+        return None
+    if not V or any(group.is_identity(v) for v in V):
+        return None
+    t = _range_transcript(group, gens, commitments)
+    forms = [LinearForm(((j, 1),)) for j in range(len(V))]
+    return verify_core(group, t, proof, V, forms, n, weight)
+
+
+def verify_range(
+    commitments: Sequence[bytes], proof: RangeProof, n: int = 64, *, backend: str | Group = "native"
+) -> bool:
+    """True iff ``proof`` shows every committed value is in ``[0, 2^n)``."""
+    group = get_group(backend)
+    gens = generators(group)
+    ch = _range_check(group, gens, commitments, proof, n, _random_weight())
+    return ch is not None and evaluate_checks(group, gens, [(1, ch)])
+
+
+def batch_verify_range(
+    items: Sequence[tuple[Sequence[bytes], RangeProof, int]], *, backend: str | Group = "native"
+) -> bool:
+    """All (commitments, proof, n) valid, checked with one MSM under random weights."""
+    group = get_group(backend)
+    gens = generators(group)
+    checks: list[tuple[int, MsmCheck]] = []
+    for coms, proof, n in items:
+        ch = _range_check(group, gens, coms, proof, n, _random_weight())
+        if ch is None:
+            return False
+        checks.append((_random_weight(), ch))
+    return evaluate_checks(group, gens, checks)
