@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::linalg::check_correlation;
-use crate::model::{Book, Collateral, Instruments, Prices};
+use crate::model::{Book, Collateral, Instruments, Kind, Prices};
 use crate::parallel::chunked_rows;
 use crate::risk::risk_arrays;
 use crate::scenarios::ScenarioTable;
@@ -148,21 +148,33 @@ impl Aggregation {
     }
 }
 
+/// What one contract of an instrument contributes, packed so the hot loop touches one
+/// record per position row instead of a dozen parallel arrays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unit {
+    pub underlying: usize,
+    pub bucket: usize,
+    pub is_option: bool,
+    pub mtm: f64,
+    /// delta, gamma, vega, theta (§2.3).
+    pub greeks: [f64; 4],
+    /// Standard-model requirements per contract for a long and a short row: (IM, MM).
+    pub long_req: (f64, f64),
+    pub short_req: (f64, f64),
+    /// Short-option minimum per short contract (0 for delta-one instruments).
+    pub som: f64,
+}
+
 /// Per-instrument numbers for one market state, computed once and shared by all accounts.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub values: Values,
     /// `I x S` risk arrays; empty unless the portfolio model was prepared.
     pub risk: Vec<f64>,
-    im_long: Vec<f64>,
-    im_short: Vec<f64>,
-    mm_long: Vec<f64>,
-    mm_short: Vec<f64>,
-    /// Short-option minimum per short contract (0 for delta-one instruments).
-    som: Vec<f64>,
+    pub units: Vec<Unit>,
 }
 
-/// One account's outcome. Greeks go to the scratch's `greeks` (4 x U).
+/// One account's outcome. Greeks go to the scratch's `greeks` (U x 4).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AccountMargin {
     pub equity: f64,
@@ -200,7 +212,7 @@ pub struct Scratch {
     bucket: Vec<f64>,
     bucket_seen: Vec<bool>,
     touched_b: Vec<usize>,
-    /// `delta, gamma, vega, theta` per underlying, `4 x U`, of the last evaluated account.
+    /// `delta, gamma, vega, theta` of the last evaluated account, `U x 4` (underlying-major).
     pub greeks: Vec<f64>,
 }
 
@@ -326,43 +338,46 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let n = ins.len();
-        let (mut im_long, mut im_short, mut mm_long, mut mm_short, mut som) = (
-            vec![0.0; n],
-            vec![0.0; n],
-            vec![0.0; n],
-            vec![0.0; n],
-            vec![0.0; n],
-        );
-        for i in 0..n {
-            if ins.kind[i].is_option() {
-                let f = values.forward[i];
-                let k = ins.strike[i];
-                let otm = if ins.kind[i] == crate::model::Kind::Call {
-                    (k - f).max(0.0)
-                } else {
-                    (f - k).max(0.0)
-                };
+        let units = (0..ins.len())
+            .map(|i| {
                 let notional = values.notional[i];
-                im_short[i] =
-                    notional * (p.option_im_base - otm / f).max(p.option_im_floor) + values.mtm[i];
-                mm_short[i] = notional * p.option_mm + values.mtm[i];
-                som[i] = p.short_option_min * notional;
-            } else {
-                im_long[i] = p.linear_im * values.notional[i];
-                mm_long[i] = p.linear_mm * values.notional[i];
-                im_short[i] = im_long[i];
-                mm_short[i] = mm_long[i];
-            }
-        }
+                let f = values.forward[i];
+                let (long_req, short_req, som) = if ins.kind[i].is_option() {
+                    let k = ins.strike[i];
+                    let otm = if ins.kind[i] == Kind::Call {
+                        (k - f).max(0.0)
+                    } else {
+                        (f - k).max(0.0)
+                    };
+                    let im = notional * (p.option_im_base - otm / f).max(p.option_im_floor)
+                        + values.mtm[i];
+                    let mm = notional * p.option_mm + values.mtm[i];
+                    ((0.0, 0.0), (im, mm), p.short_option_min * notional)
+                } else {
+                    let req = (p.linear_im * notional, p.linear_mm * notional);
+                    (req, req, 0.0)
+                };
+                Unit {
+                    underlying: ins.underlying[i],
+                    bucket: self.bucket[i],
+                    is_option: ins.kind[i].is_option(),
+                    mtm: values.mtm[i],
+                    greeks: [
+                        values.delta[i],
+                        values.gamma[i],
+                        values.vega[i],
+                        values.theta[i],
+                    ],
+                    long_req,
+                    short_req,
+                    som,
+                }
+            })
+            .collect();
         Prepared {
             values,
             risk,
-            im_long,
-            im_short,
-            mm_long,
-            mm_short,
-            som,
+            units,
         }
     }
 
@@ -396,9 +411,6 @@ impl Engine {
         model: Model,
         sc: &mut Scratch,
     ) -> AccountMargin {
-        let ins = &self.instruments;
-        let v = &prep.values;
-        let n_u = self.n_underlyings();
         let n_s = self.table.n_scenarios;
         let mut equity: f64 = balances
             .iter()
@@ -406,70 +418,41 @@ impl Engine {
             .map(|(j, &b)| coll.value(j, b))
             .sum();
         sc.greeks.fill(0.0);
-        let (mut im, mut mm, mut som) = (0.0, 0.0, 0.0);
-        for (&ii, &q) in instrument.iter().zip(quantity) {
-            let i = ii as usize;
-            let u = ins.underlying[i];
-            equity += q * v.mtm[i];
-            sc.greeks[u] += q * v.delta[i];
-            sc.greeks[n_u + u] += q * v.gamma[i];
-            sc.greeks[2 * n_u + u] += q * v.vega[i];
-            sc.greeks[3 * n_u + u] += q * v.theta[i];
-            let opt = ins.kind[i].is_option();
-            match model {
-                Model::Standard => {
-                    let (a, b) = if q < 0.0 {
-                        (prep.im_short[i], prep.mm_short[i])
-                    } else {
-                        (prep.im_long[i], prep.mm_long[i])
-                    };
-                    im += q.abs() * a;
-                    mm += q.abs() * b;
-                }
-                Model::Cross if opt => {
-                    let (a, b) = if q < 0.0 {
-                        (prep.im_short[i], prep.mm_short[i])
-                    } else {
-                        (0.0, 0.0)
-                    };
-                    im += q.abs() * a;
-                    mm += q.abs() * b;
-                }
-                Model::Cross => {
-                    sc.touched_u[u] = true;
-                    sc.net[u] += q * v.delta[i];
-                }
-                Model::Portfolio => {
-                    sc.touched_u[u] = true;
-                    let row = &prep.risk[i * n_s..(i + 1) * n_s];
-                    for (acc, r) in sc.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
-                        *acc += q * r;
-                    }
-                    let b = self.bucket[i];
-                    if !sc.bucket_seen[b] {
-                        sc.bucket_seen[b] = true;
-                        sc.touched_b.push(b);
-                    }
-                    sc.bucket[b] += q * v.delta[i];
-                    if q < 0.0 {
-                        som += -q * prep.som[i];
-                    }
-                }
-            }
-        }
+        let rows = instrument
+            .iter()
+            .zip(quantity)
+            .map(|(&i, &q)| (i as usize, q));
         let mut out = AccountMargin {
-            equity,
-            initial_margin: im,
-            maintenance_margin: mm,
+            equity: 0.0,
+            initial_margin: 0.0,
+            maintenance_margin: 0.0,
             scenario_loss: 0.0,
             roll_addon: 0.0,
             short_option_addon: 0.0,
             worst_scenario: -1,
         };
+        // One loop per model keeps the per-row work branch-free on the model.
         match model {
-            Model::Standard => {}
-            Model::Cross => {
-                for u in 0..n_u {
+            Model::Standard | Model::Cross => {
+                let cross = model == Model::Cross;
+                for (i, q) in rows {
+                    let unit = &prep.units[i];
+                    equity += q * unit.mtm;
+                    add_greeks(&mut sc.greeks, unit, q);
+                    if cross && !unit.is_option {
+                        sc.touched_u[unit.underlying] = true;
+                        sc.net[unit.underlying] += q * unit.greeks[0];
+                    } else {
+                        let (im, mm) = if q < 0.0 {
+                            unit.short_req
+                        } else {
+                            unit.long_req
+                        };
+                        out.initial_margin += q.abs() * im;
+                        out.maintenance_margin += q.abs() * mm;
+                    }
+                }
+                for u in 0..self.n_underlyings() {
                     if sc.touched_u[u] {
                         out.initial_margin += self.params.linear_im * sc.net[u].abs();
                         out.maintenance_margin += self.params.linear_mm * sc.net[u].abs();
@@ -479,6 +462,27 @@ impl Engine {
                 }
             }
             Model::Portfolio => {
+                let mut som = 0.0;
+                for (i, q) in rows {
+                    let unit = &prep.units[i];
+                    let u = unit.underlying;
+                    equity += q * unit.mtm;
+                    add_greeks(&mut sc.greeks, unit, q);
+                    sc.touched_u[u] = true;
+                    let row = &prep.risk[i * n_s..(i + 1) * n_s];
+                    for (acc, r) in sc.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
+                        *acc += q * r;
+                    }
+                    let b = unit.bucket;
+                    if !sc.bucket_seen[b] {
+                        sc.bucket_seen[b] = true;
+                        sc.touched_b.push(b);
+                    }
+                    sc.bucket[b] += q * unit.greeks[0];
+                    if q < 0.0 {
+                        som += -q * unit.som;
+                    }
+                }
                 let (wcl, worst) = self.worst_case_loss(sc);
                 let mut roll = 0.0;
                 for &b in &sc.touched_b {
@@ -496,6 +500,7 @@ impl Engine {
                 out.maintenance_margin = self.params.mm_factor * base;
             }
         }
+        out.equity = equity;
         out
     }
 
@@ -625,8 +630,9 @@ impl Engine {
                     }
                     worst_part[k] = r.worst_scenario;
                     for (g, gcol) in gcols.iter_mut().enumerate() {
-                        gcol[k * n_u..(k + 1) * n_u]
-                            .copy_from_slice(&sc.greeks[g * n_u..(g + 1) * n_u]);
+                        for (u, x) in gcol[k * n_u..(k + 1) * n_u].iter_mut().enumerate() {
+                            *x = sc.greeks[4 * u + g];
+                        }
                     }
                 }
             },
@@ -636,5 +642,13 @@ impl Engine {
             worst,
             greeks,
         })
+    }
+}
+
+/// Adds `q` contracts' Greeks to the `U x 4` per-underlying accumulator.
+fn add_greeks(acc: &mut [f64], unit: &Unit, q: f64) {
+    let slot = &mut acc[4 * unit.underlying..4 * unit.underlying + 4];
+    for (a, g) in slot.iter_mut().zip(unit.greeks) {
+        *a += q * g;
     }
 }
