@@ -87,14 +87,10 @@ def quantlib(x: dict[str, NDArray[Any]]) -> list[NDArray[np.float64]]:
         *(x[n].tolist() for n in ("is_call", "forward", "strike", "t", "vol", "rate")), strict=True
     ):
         kind = ql.Option.Call if c else ql.Option.Put
-        calc = ql.BlackCalculator(
-            ql.PlainVanillaPayoff(kind, k), f, v * math.sqrt(t), math.exp(-r * t)
-        )
+        calc = ql.BlackCalculator(ql.PlainVanillaPayoff(kind, k), f, v * math.sqrt(t), math.exp(-r * t))
         # QuantLib's theta(spot, T) is -(ln(D) V + ln(F/S) S delta_S + var/2 S^2 gamma_S) / T,
         # the calendar-time derivative with the forward fixed once spot = forward: our theta.
-        out.append(
-            (calc.value(), calc.deltaForward(), calc.gammaForward(), calc.vega(t), calc.theta(f, t))
-        )
+        out.append((calc.value(), calc.deltaForward(), calc.gammaForward(), calc.vega(t), calc.theta(f, t)))
     return [np.array(col) for col in zip(*out, strict=True)]
 
 
@@ -189,9 +185,7 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize(("field", "value", "error"), BAD_VALUES)
-def test_bad_values_raise_typed_errors(
-    impl: str, field: str, value: float, error: type[Exception]
-) -> None:
+def test_bad_values_raise_typed_errors(impl: str, field: str, value: float, error: type[Exception]) -> None:
     args = args_with(field, value)
     before = {k: np.copy(v) for k, v in args.items()}
     with pytest.raises(error) as info:

@@ -131,9 +131,7 @@ class MarginEngine(EngineBase):
         vol = market.vol[:, None]
         shocked = self._shocked_vol(np.broadcast_to(vol, moves.shape), shocks)
         today = self._usd_value(market, f, market.vol)
-        return weights * (
-            self._usd_value(market, f[:, None] * (1.0 + moves), shocked) - today[:, None]
-        )
+        return weights * (self._usd_value(market, f[:, None] * (1.0 + moves), shocked) - today[:, None])
 
     def risk_arrays(self, market: Market) -> F64:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
@@ -208,9 +206,7 @@ class MarginEngine(EngineBase):
         )
         t_b = keys[:, 1] if keys.size else np.zeros(0)
         rate = np.maximum(p.min_annual_move, np.expm1(p.annual_move_risk * t_b))
-        return _Priced(
-            ins.underlying, opt, cs, f, values, im, mm, bucket.ravel().astype(np.int64), rate
-        )
+        return _Priced(ins.underlying, opt, cs, f, values, im, mm, bucket.ravel().astype(np.int64), rate)
 
     # -- per-account ---------------------------------------------------------------------
 
@@ -230,9 +226,7 @@ class MarginEngine(EngineBase):
         fields: dict[str, Any] = {
             k: np.ascontiguousarray(v) for k, v in zip(ACCOUNT_FIELDS, floats, strict=True)
         }
-        fields.update(
-            (k, np.ascontiguousarray(v)) for k, v in zip(GREEK_FIELDS, greeks, strict=True)
-        )
+        fields.update((k, np.ascontiguousarray(v)) for k, v in zip(GREEK_FIELDS, greeks, strict=True))
         return MarginResult(model=model, worst_scenario=worst, **fields)
 
     def _chunk(

@@ -149,9 +149,7 @@ def _listing() -> tuple[Instruments, Market, list[str], NDArray[np.float64]]:
 def _lot(instruments: Instruments) -> NDArray[np.float64]:
     """Smallest tradable quantity of each instrument."""
     spot_lot = np.array([ul.spot_lot for ul in _UNDERLYINGS])[instruments.underlying]
-    return np.where(
-        instruments.kind == Kind.SPOT, spot_lot, np.where(instruments.is_option, 0.1, 1.0)
-    )
+    return np.where(instruments.kind == Kind.SPOT, spot_lot, np.where(instruments.is_option, 0.1, 1.0))
 
 
 def _draw(
@@ -213,9 +211,7 @@ def generate_exchange(n_accounts: int = 100_000, seed: int = 0) -> Exchange:
     fwd = market.forward
     # USD notional of one contract (inverse delta-one contracts: their USD face)
     delta_one_inverse = ~instruments.is_option & (instruments.settlement == Settlement.INVERSE)
-    notional = np.where(
-        delta_one_inverse, instruments.contract_size, instruments.contract_size * fwd
-    )
+    notional = np.where(delta_one_inverse, instruments.contract_size, instruments.contract_size * fwd)
 
     # rows per account: 1 + geometric tail, mean about 10, at most 40
     n_rows = np.minimum(rng.geometric(1.0 / 11.0, size=n_accounts), 40)
@@ -243,9 +239,7 @@ def generate_exchange(n_accounts: int = 100_000, seed: int = 0) -> Exchange:
     premium = _option_premium(instruments, market, fwd)
     mtm = np.bincount(acct, weights=qty * premium[ins], minlength=n_accounts)
     # collateral against gross notional: median 35%, a few percent of accounts thinly funded
-    usd_value = gross * np.exp(rng.normal(np.log(0.35), 0.55, size=n_accounts)) - np.minimum(
-        mtm, 0.0
-    )
+    usd_value = gross * np.exp(rng.normal(np.log(0.35), 0.55, size=n_accounts)) - np.minimum(mtm, 0.0)
     balances = np.zeros((n_accounts, len(ASSETS)))
     coin = rng.random(n_accounts)
     share = rng.uniform(0.2, 1.0, size=n_accounts)

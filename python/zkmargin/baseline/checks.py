@@ -28,9 +28,7 @@ def _first(
         raise err(f"{field}[{k}] = {arr[k]!r}: {rule}", field, k)
 
 
-def black76_arguments(
-    is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any
-) -> Columns:
+def black76_arguments(is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any) -> Columns:
     """(is_call, [forward, strike, t, vol, rate], shape): flat, equal-length, validated."""
     calls, cols, shape = broadcast_inputs(is_call, forward, strike, t, vol, rate)
     named = dict(zip(("forward", "strike", "t", "vol", "rate"), cols, strict=True))

@@ -218,6 +218,4 @@ class MarginEngine(EngineBase):
             (name, np.array(g, dtype=np.float64).reshape(n_a, n_u))
             for name, g in zip(GREEK_FIELDS, greeks, strict=True)
         )
-        return MarginResult(
-            model=model, worst_scenario=np.array(worst_out, dtype=np.int64), **fields
-        )
+        return MarginResult(model=model, worst_scenario=np.array(worst_out, dtype=np.int64), **fields)

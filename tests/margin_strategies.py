@@ -1,0 +1,226 @@
+"""Hypothesis strategies for small, valid margin problems, shared by the engine tests.
+
+A ``Case`` is everything an engine needs: instruments of every kind and settlement, a
+market (with or without explicit forwards), a raw CSR book (empty accounts, repeated
+instruments within an account, zero quantities), a scenario table (Deribit, SPAN or a
+custom joint table), parameters and an aggregation rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+
+from zkmargin import (
+    Accounts,
+    Instruments,
+    Kind,
+    MarginParams,
+    Market,
+    ScenarioTable,
+    Settlement,
+    deribit_scenarios,
+    span_scenarios,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    instruments: Instruments
+    market: Market
+    accounts: Accounts
+    scenarios: ScenarioTable
+    params: MarginParams
+    aggregation: str
+    correlation: NDArray[np.float64] | None
+
+    def engine(self, cls: type[Any], **overrides: Any) -> Any:
+        kw: dict[str, Any] = {
+            "scenarios": self.scenarios,
+            "params": self.params,
+            "aggregation": self.aggregation,
+            "correlation": self.correlation,
+        }
+        kw.update(overrides)
+        return cls(self.instruments, **kw)
+
+    def with_accounts(self, accounts: Accounts) -> Case:
+        return replace(self, accounts=accounts)
+
+
+def _floats(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+# a few shared expiries so roll buckets really merge rows of different instruments
+_EXPIRIES = st.one_of(st.sampled_from([1 / 365, 7 / 365, 30 / 365, 0.25, 1.0]), _floats(0.5 / 365, 2.0))
+
+
+@st.composite
+def instrument_specs(draw: st.DrawFn, n_underlyings: int) -> dict[str, Any]:
+    kind = draw(st.sampled_from(list(Kind)))
+    settlement = Settlement.LINEAR if kind == Kind.SPOT else draw(st.sampled_from(list(Settlement)))
+    is_option = kind in (Kind.CALL, Kind.PUT)
+    dated = kind in (Kind.FUTURE, Kind.CALL, Kind.PUT)
+    return {
+        "kind": int(kind),
+        "underlying": draw(st.integers(0, n_underlyings - 1)),
+        "moneyness": draw(_floats(0.5, 2.0)) if is_option else 0.0,
+        # spot and perpetual expiries are ignored; a non-zero one checks they stay at T = 0
+        "expiry": draw(_EXPIRIES) if dated else draw(st.sampled_from([0.0, 0.25])),
+        "contract_size": draw(st.sampled_from([0.001, 0.01, 1.0, 10.0, 100.0]) | _floats(0.001, 100.0)),
+        "settlement": int(settlement),
+        "vol": draw(_floats(0.05, 2.0)) if is_option else draw(st.sampled_from([0.0, 0.3])),
+        "basis": draw(_floats(0.8, 1.25)),
+    }
+
+
+def _correlation(draw: st.DrawFn, n: int) -> NDArray[np.float64]:
+    vecs = np.array(
+        draw(st.lists(st.lists(_floats(-1.0, 1.0), min_size=n, max_size=n), min_size=n, max_size=n))
+    )
+    vecs += np.eye(n)  # keeps every row away from zero length
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    rho = np.clip(vecs @ vecs.T, -1.0, 1.0)
+    rho = 0.5 * (rho + rho.T)
+    np.fill_diagonal(rho, 1.0)
+    # the normalised Gram matrix is PSD; a small ridge keeps rounding from making it not so
+    rho = (rho + 1e-9 * np.eye(n)) / (1.0 + 1e-9)
+    np.fill_diagonal(rho, 1.0)
+    return rho
+
+
+@st.composite
+def scenario_tables(draw: st.DrawFn, n_underlyings: int) -> ScenarioTable:
+    u = n_underlyings
+    which = draw(st.sampled_from(["deribit", "span", "custom"]))
+    if which == "deribit":
+        return deribit_scenarios(
+            u,
+            price_range=np.array(draw(st.lists(_floats(0.02, 0.4), min_size=u, max_size=u))),
+            buckets=draw(st.integers(1, 4)),
+            extended_factor=draw(st.sampled_from([0.0, 0.5, 1.0])),
+        )
+    if which == "span":
+        return span_scenarios(
+            u,
+            scan_range=np.array(draw(st.lists(_floats(0.02, 0.3), min_size=u, max_size=u))),
+            vol_range=draw(_floats(0.0, 0.5)),
+        )
+    n_s = draw(st.integers(1, 6))
+
+    def table(strategy: st.SearchStrategy[float]) -> NDArray[np.float64]:
+        rows = draw(st.lists(st.lists(strategy, min_size=u, max_size=u), min_size=n_s, max_size=n_s))
+        return np.array(rows, dtype=np.float64)
+
+    return ScenarioTable(
+        table(_floats(-0.9, 2.0)),
+        table(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]) | _floats(-1.0, 1.0)),
+        table(st.sampled_from([0.0, 1.0]) | _floats(0.0, 1.0)),
+        vol_up=draw(_floats(0.0, 1.0)),
+        vol_down=draw(_floats(0.0, 1.0)),
+        power_short=draw(_floats(0.0, 0.5)),
+        power_long=draw(_floats(0.0, 0.5)),
+        min_vol_up=draw(_floats(0.0, 0.6)),
+    )
+
+
+@st.composite
+def margin_params(draw: st.DrawFn) -> MarginParams:
+    if draw(st.booleans()):
+        return MarginParams()
+    linear_im = draw(_floats(0.0, 0.3))
+    im_factor = draw(_floats(0.5, 2.0))
+    return MarginParams(
+        linear_im=linear_im,
+        linear_mm=linear_im * draw(_floats(0.0, 1.0)),
+        option_im_base=draw(_floats(0.0, 0.3)),
+        option_im_floor=draw(_floats(0.0, 0.2)),
+        option_mm=draw(_floats(0.0, 0.2)),
+        im_factor=im_factor,
+        mm_factor=im_factor * draw(_floats(0.05, 1.0)),
+        annual_move_risk=draw(_floats(0.0, 0.3)),
+        min_annual_move=draw(_floats(0.0, 0.05)),
+        short_option_min=draw(_floats(0.0, 0.01)),
+    )
+
+
+@st.composite
+def books(
+    draw: st.DrawFn,
+    n_instruments: int,
+    max_accounts: int = 6,
+    max_rows: int = 6,
+    n_assets: int = 2,
+) -> tuple[list[int], list[int], list[float], list[list[float]]]:
+    """(offsets, instrument, quantity, balances) of a raw CSR book."""
+    quantity = st.sampled_from([0.0, 1.0, -1.0]) | _floats(-50.0, 50.0)
+    rows_of = st.lists(st.tuples(st.integers(0, n_instruments - 1), quantity), max_size=max_rows)
+    accounts = draw(st.lists(rows_of, max_size=max_accounts))
+    # repeat an instrument inside an account as two consecutive rows, sometimes netting to zero
+    for rows in accounts:
+        if rows and draw(st.booleans()):
+            i, q = rows[0]
+            rows.append((i, draw(st.sampled_from([-q, 2 * q, 0.5]))))
+    offsets = [0]
+    instrument: list[int] = []
+    qty: list[float] = []
+    for rows in accounts:
+        instrument += [i for i, _ in rows]
+        qty += [q for _, q in rows]
+        offsets.append(len(instrument))
+    balance = _floats(-1e4, 1e5) | st.just(0.0)
+    balances = [draw(st.lists(balance, min_size=n_assets, max_size=n_assets)) for _ in accounts]
+    return offsets, instrument, qty, balances
+
+
+@st.composite
+def cases(
+    draw: st.DrawFn,
+    aggregations: tuple[str, ...] = ("sum", "joint", "correlation"),
+    max_accounts: int = 6,
+) -> Case:
+    n_u = draw(st.integers(1, 3))
+    specs = draw(st.lists(instrument_specs(n_u), min_size=1, max_size=8))
+    spot = np.array(draw(st.lists(_floats(0.01, 1e5), min_size=n_u, max_size=n_u)))
+    und = np.array([s["underlying"] for s in specs])
+    fwd = spot[und] * np.array([s["basis"] for s in specs])
+    strike = np.array([s["moneyness"] for s in specs]) * fwd
+    instruments = Instruments(
+        [s["kind"] for s in specs],
+        und,
+        strike,
+        [s["expiry"] for s in specs],
+        [s["contract_size"] for s in specs],
+        [s["settlement"] for s in specs],
+    )
+    n_j = draw(st.integers(1, 3))
+    market = Market(
+        spot=spot,
+        vol=[s["vol"] for s in specs],
+        asset_price=draw(st.lists(_floats(0.5, 1e5), min_size=n_j, max_size=n_j)),
+        haircut=draw(st.lists(st.just(0.0) | _floats(0.0, 0.5), min_size=n_j, max_size=n_j)),
+        rate=draw(_floats(-0.02, 0.1)),
+        forward=fwd if draw(st.booleans()) else None,
+    )
+    offsets, instrument, qty, balances = draw(books(len(specs), max_accounts, n_assets=n_j))
+    accounts = Accounts(
+        np.array(offsets, dtype=np.int64),
+        np.array(instrument, dtype=np.int64),
+        np.array(qty, dtype=np.float64),
+        np.array(balances, dtype=np.float64).reshape(len(offsets) - 1, n_j),
+    )
+    aggregation = draw(st.sampled_from(aggregations))
+    return Case(
+        instruments,
+        market,
+        accounts,
+        draw(scenario_tables(n_u)),
+        draw(margin_params()),
+        aggregation,
+        _correlation(draw, n_u) if aggregation == "correlation" else None,
+    )

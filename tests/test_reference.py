@@ -1,0 +1,224 @@
+"""The three implementations of docs/margin-model.md agree: the Rust engine, the
+pure-Python reference and the NumPy engine, on every model and aggregation.
+
+Agreement is to 1e-9 relative, with an absolute floor of 1e-12 times the account's gross
+magnitude (the sum of the absolute values of the terms being added), which is what
+different but correct summation orders and libm implementations can differ by when a
+result is a near-cancellation of large terms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from numpy.typing import NDArray
+
+import zkmargin
+from margin_strategies import Case, cases
+from zkmargin import baseline, numpy_engine
+from zkmargin.errors import IndexOutOfRangeError, NonFiniteError, OffsetsError
+from zkmargin.results import GREEK_FIELDS, INSTRUMENT_FIELDS, MODELS, MarginResult
+from zkmargin.synthetic import generate_exchange
+
+ENGINES: dict[str, type[Any]] = {
+    "rust": zkmargin.MarginEngine,
+    "python": baseline.MarginEngine,
+    "numpy": numpy_engine.MarginEngine,
+}
+REL = 1e-9
+FLOOR = 1e-12
+MONEY_FIELDS = (
+    "equity",
+    "initial_margin",
+    "maintenance_margin",
+    "free_collateral",
+    "scenario_loss",
+    "roll_addon",
+    "short_option_addon",
+)
+
+
+def close(got: NDArray[Any], want: NDArray[Any], atol: NDArray[Any] | float) -> NDArray[np.bool_]:
+    return np.asarray(np.abs(got - want) <= REL * np.abs(want) + atol)
+
+
+def assert_close(name: str, got: NDArray[Any], want: NDArray[Any], atol: Any) -> None:
+    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+    ok = close(got, want, atol)
+    assert ok.all(), f"{name}: {got[~ok]} != {want[~ok]} at {np.argwhere(~ok)[:5].tolist()}"
+
+
+class Reference:
+    """The reference engine's per-instrument numbers and, from them, the magnitudes the
+    tolerances are scaled by and each account's per-underlying scenario P&L."""
+
+    def __init__(self, case: Case) -> None:
+        eng = case.engine(baseline.MarginEngine)
+        self.risk = eng.risk_arrays(case.market)
+        self.values = eng.instrument_values(case.market)
+        ins, mkt, acc = case.instruments, case.market, case.accounts
+        spot = mkt.spot[ins.underlying]
+        fwd = spot if mkt.forward is None else mkt.forward
+        cs = ins.contract_size
+        v = self.values
+        # USD size of one contract's values under the largest scenario move (an inverse
+        # contract's coin value grows like 1 / (1 + m) as the price falls)
+        down = 1.0 / (1.0 + case.scenarios.moves.min())
+        self.per_contract = (
+            cs * (spot + fwd + spot / fwd + 1.0) * (2.0 + down + case.scenarios.moves.max())
+            + np.abs(v.mtm)
+            + np.abs(v.delta)
+            + np.abs(self.risk).max(axis=1, initial=0.0)
+        )
+        # option Greeks scale with 1 / (vol sqrt T) (gamma), sqrt T (vega), vol / sqrt T (theta)
+        vol_t = mkt.vol * np.sqrt(ins.expiry)
+        self.greek_factor = 1.0 + np.where(
+            ins.is_option,
+            1.0 / np.where(ins.is_option, vol_t, 1.0)
+            + np.sqrt(ins.expiry)
+            + vol_t / np.where(ins.is_option, ins.expiry, 1.0)
+            + abs(mkt.rate),
+            0.0,
+        )
+        per_contract = self.per_contract
+        self.acct = np.repeat(np.arange(len(acc)), np.diff(acc.offsets))
+        rows_abs = np.abs(acc.quantity)
+        coll = np.abs(acc.balances) * mkt.asset_price * (1.0 + mkt.haircut)
+        self.money = coll.sum(axis=1) + np.bincount(
+            self.acct, weights=rows_abs * per_contract[acc.instrument], minlength=len(acc)
+        )
+        n_u = case.scenarios.n_underlyings
+        key = self.acct * n_u + ins.underlying[acc.instrument]
+        self.greek_gross = {
+            name: np.bincount(
+                key,
+                weights=np.abs(acc.quantity * getattr(v, name.removeprefix("net_"))[acc.instrument]),
+                minlength=len(acc) * n_u,
+            ).reshape(len(acc), n_u)
+            for name in GREEK_FIELDS
+        }
+        # P[u, a, s]: scenario P&L of account a's rows on underlying u
+        self.pnl = np.zeros((n_u, len(acc), case.scenarios.n_scenarios))
+        np.add.at(
+            self.pnl,
+            (ins.underlying[acc.instrument], self.acct),
+            acc.quantity[:, None] * self.risk[acc.instrument],
+        )
+
+
+def check_worst_scenario(case: Case, ref: Reference, res: MarginResult) -> None:
+    """``worst_scenario`` must attain the worst-case loss (ties within tolerance are
+    indistinguishable across implementations, so any of them is accepted)."""
+    tol = FLOOR * ref.money + REL * res.scenario_loss
+    for a, s in enumerate(res.worst_scenario.tolist()):
+        wcl = res.scenario_loss[a]
+        if wcl <= tol[a]:
+            continue
+        assert 0 <= s < case.scenarios.n_scenarios, (a, s)
+        if case.aggregation == "joint":
+            assert -ref.pnl[:, a, s].sum() >= wcl - tol[a]
+        else:
+            losses = np.maximum(0.0, (-ref.pnl[:, a, :]).max(axis=1))
+            top = np.flatnonzero(losses >= losses.max() - tol[a])
+            assert np.any(-ref.pnl[top, a, s] >= losses[top] - tol[a]), (a, s)
+
+
+def check_internal_consistency(res: MarginResult, model: str) -> None:
+    assert res.model == model
+    assert np.array_equal(res.free_collateral, res.equity - res.initial_margin)
+    pos = res.equity > 0.0
+    assert np.array_equal(res.margin_ratio[pos], res.maintenance_margin[pos] / res.equity[pos])
+    assert np.all(np.isposinf(res.margin_ratio[~pos]))
+    assert res.worst_scenario.dtype == np.int64
+    if model != "portfolio":
+        assert np.all(res.worst_scenario == -1)
+        for name in ("scenario_loss", "roll_addon", "short_option_addon"):
+            assert np.all(getattr(res, name) == 0.0), name
+
+
+def check_case(case: Case, models: tuple[str, ...] = MODELS) -> None:
+    ref = Reference(case)
+    engines = {name: case.engine(cls) for name, cls in ENGINES.items()}
+    for name, eng in engines.items():
+        risk = eng.risk_arrays(case.market)
+        assert risk.dtype == np.float64 and risk.flags.c_contiguous
+        assert_close(f"{name} risk_arrays", risk, ref.risk, FLOOR * ref.per_contract[:, None])
+        vals = eng.instrument_values(case.market)
+        for field in INSTRUMENT_FIELDS:
+            atol = FLOOR * ref.per_contract * ref.greek_factor
+            assert_close(f"{name} {field}", getattr(vals, field), getattr(ref.values, field), atol)
+    for model in models:
+        results = {name: eng.compute(case.accounts, case.market, model) for name, eng in engines.items()}
+        want = results["python"]
+        for name, res in results.items():
+            check_internal_consistency(res, model)
+            for field in MONEY_FIELDS:
+                assert_close(
+                    f"{name} {model} {field}",
+                    getattr(res, field),
+                    getattr(want, field),
+                    FLOOR * ref.money,
+                )
+            for field in GREEK_FIELDS:
+                atol = FLOOR * ref.greek_gross[field]
+                assert_close(f"{name} {model} {field}", getattr(res, field), getattr(want, field), atol)
+            if model == "portfolio":
+                check_worst_scenario(case, ref, res)
+
+
+@settings(max_examples=120, deadline=None)
+@given(cases())
+def test_engines_agree_on_random_books(case: Case) -> None:
+    check_case(case)
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "joint", "correlation"])
+def test_engines_agree_on_synthetic_exchange(aggregation: str) -> None:
+    ex = generate_exchange(500, seed=7)
+    case = Case(
+        ex.instruments,
+        ex.market,
+        ex.accounts,
+        zkmargin.deribit_scenarios(2),
+        zkmargin.MarginParams(),
+        aggregation,
+        np.array([[1.0, 0.8], [0.8, 1.0]]) if aggregation == "correlation" else None,
+    )
+    check_case(case, MODELS if aggregation == "sum" else ("portfolio",))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("mutate", "error", "field"),
+    [
+        (
+            lambda a: (a.offsets, np.array([0, 99]), a.quantity, a.balances),
+            IndexOutOfRangeError,
+            "instrument",
+        ),
+        (
+            lambda a: (a.offsets, a.instrument, np.array([1.0, np.nan]), a.balances),
+            NonFiniteError,
+            "quantity",
+        ),
+        (
+            lambda a: (np.array([0, 2, 1, 2]), a.instrument, a.quantity, np.zeros((3, 1))),
+            OffsetsError,
+            "offsets",
+        ),
+    ],
+    ids=["instrument", "quantity", "offsets"],
+)
+def test_every_engine_validates_before_computing(
+    engine: str, mutate: Any, error: type[Exception], field: str
+) -> None:
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [0])
+    mkt = zkmargin.Market([100.0], [0.0], [1.0], [0.0])
+    good = zkmargin.Accounts([0, 2], [0, 0], [1.0, 2.0], [[10.0]])
+    bad = zkmargin.Accounts(*mutate(good))
+    with pytest.raises(error) as info:
+        ENGINES[engine](ins).compute(bad, mkt)
+    assert info.value.field == field  # type: ignore[attr-defined]
