@@ -47,9 +47,7 @@ class LiquidationScan:
 
 def health(margin: MarginResult, extra_requirement: Any = 0.0) -> NDArray[np.float64]:
     """``equity - (maintenance margin + add-ons)``; liquidatable where negative."""
-    return margin.equity - (
-        margin.maintenance_margin + np.asarray(extra_requirement, dtype=np.float64)
-    )
+    return margin.equity - (margin.maintenance_margin + np.asarray(extra_requirement, dtype=np.float64))
 
 
 def liquidation_targets(
@@ -103,6 +101,4 @@ def scan_margin(
 ) -> LiquidationScan:
     """:func:`liquidation_scan` fed from an engine result."""
     tgt = liquidation_targets(margin, target, buffer)
-    return liquidation_scan(
-        accounts, margin.equity, margin.maintenance_margin, tgt, rule, penalty, threads
-    )
+    return liquidation_scan(accounts, margin.equity, margin.maintenance_margin, tgt, rule, penalty, threads)

@@ -53,18 +53,14 @@ def annualise(vol: Sequence[float], periods_per_year: float) -> list[float]:
 
 
 # ---------------------------------------------------------------- scan ranges (§10.2-10.3)
-def scan_ranges(
-    sigma: Sequence[float], k: float, horizon: float, floor: float, cap: float
-) -> list[float]:
+def scan_ranges(sigma: Sequence[float], k: float, horizon: float, floor: float, cap: float) -> list[float]:
     return [min(max(k * s * math.sqrt(horizon), floor), cap) for s in sigma]
 
 
 def apc_vol(
     current: Sequence[float], lookback: Sequence[float], stressed: Sequence[float], w: float
 ) -> list[float]:
-    return [
-        max(lb, (1.0 - w) * c + w * s) for c, lb, s in zip(current, lookback, stressed, strict=True)
-    ]
+    return [max(lb, (1.0 - w) * c + w * s) for c, lb, s in zip(current, lookback, stressed, strict=True)]
 
 
 def cap_path(targets: Sequence[Sequence[float]], max_rise: float) -> Matrix:
@@ -180,9 +176,7 @@ def var_es(
     var, es = [], []
     for a in range(len(offsets) - 1):
         lo, hi = offsets[a], offsets[a + 1]
-        losses = sorted(
-            (-p for p in account_pnl(risk, instrument[lo:hi], quantity[lo:hi])), reverse=True
-        )
+        losses = sorted((-p for p in account_pnl(risk, instrument[lo:hi], quantity[lo:hi])), reverse=True)
         var.append(losses[k - 1])
         es.append(sum(losses[:k]) / k)
     return var, es
@@ -216,6 +210,11 @@ class LiquidityParams:
         self.share, self.rate, self.imf = share, rate, imf
 
 
+def nonlinear(p: LiquidityParams, x: float, threshold: float, base_ratio: float) -> tuple[float, float]:
+    """(concentration add-on, size premium) of one row of USD notional ``x``."""
+    return p.rate * max(x - threshold, 0.0), max(p.imf * math.sqrt(x) - 0.2 * base_ratio, 0.0) * x
+
+
 def addons(
     p: LiquidityParams, instrument: Sequence[int], quantity: Sequence[float], scale: float = 1.0
 ) -> tuple[float, float, float]:
@@ -223,8 +222,9 @@ def addons(
     for i, q in zip(instrument, quantity, strict=True):
         x = scale * abs(q) * p.notional[i]
         closeout += p.half_spread[i] * x
-        concentration += p.rate * max(x - p.share * p.depth[i], 0.0)
-        premium += max(p.imf * math.sqrt(x) - 0.2 * p.base_ratio[i], 0.0) * x
+        c, s = nonlinear(p, x, p.share * p.depth[i], p.base_ratio[i])
+        concentration += c
+        premium += s
     return closeout, concentration, premium
 
 
@@ -243,9 +243,7 @@ def haircut(
     return min(base + z * sigma * math.sqrt(days / 365.0), cap)
 
 
-def collateral_value(
-    balances: Sequence[float], price: Sequence[float], haircuts: Sequence[float]
-) -> float:
+def collateral_value(balances: Sequence[float], price: Sequence[float], haircuts: Sequence[float]) -> float:
     total = 0.0
     for b, p, h in zip(balances, price, haircuts, strict=True):
         total += b * p * (1.0 - h) if b >= 0.0 else b * p * (1.0 + h)
@@ -262,23 +260,31 @@ def liquidate(
     instrument: Sequence[int],
     quantity: Sequence[float],
 ) -> tuple[float, float, bool, float] | None:
-    """(shortfall, fraction, full, bad_debt) or ``None`` for a healthy account."""
-    requirement = maintenance + sum(addons(p, instrument, quantity))
+    """(shortfall, fraction, full, bad_debt) or ``None`` for a healthy account.
+
+    Close-out costs are linear in size; only rows whose concentration or size add-on is
+    non-zero at full size ("active") are re-evaluated at the kept size."""
+    notional = spread = nonlin = 0.0
+    active = []
+    for i, q in zip(instrument, quantity, strict=True):
+        x = abs(q) * p.notional[i]
+        notional += x
+        spread += p.half_spread[i] * x
+        row = (x, p.share * p.depth[i], p.base_ratio[i])
+        g = sum(nonlinear(p, *row))
+        if g > 0.0:
+            nonlin += g
+            active.append(row)
+    requirement = maintenance + spread + nonlin
     if equity >= requirement:
         return None
     shortfall = requirement - equity
-    pen = sum(penalty * abs(q) * p.notional[i] for i, q in zip(instrument, quantity, strict=True))
-    spread = sum(
-        p.half_spread[i] * abs(q) * p.notional[i] for i, q in zip(instrument, quantity, strict=True)
-    )
+    pen = penalty * notional
 
     def h(f: float) -> float:
         keep = 1.0 - f
-        return (
-            equity
-            - f * (pen + spread)
-            - (keep * target + sum(addons(p, instrument, quantity, keep)))
-        )
+        g = sum(sum(nonlinear(p, keep * x, thr, mr)) for x, thr, mr in active)
+        return equity - f * (pen + spread) - (keep * target + keep * spread + g)
 
     if h(1.0) < 0.0:
         return shortfall, 1.0, True, max(spread - equity, 0.0)
@@ -307,9 +313,7 @@ def liquidation_scan(
     rows = []
     for a in range(len(offsets) - 1):
         lo, hi = offsets[a], offsets[a + 1]
-        r = liquidate(
-            equity[a], maintenance[a], target[a], penalty, p, instrument[lo:hi], quantity[lo:hi]
-        )
+        r = liquidate(equity[a], maintenance[a], target[a], penalty, p, instrument[lo:hi], quantity[lo:hi])
         if r is not None:
             rows.append((a, *r))
     rows.sort(key=lambda t: (-t[1], t[0]))

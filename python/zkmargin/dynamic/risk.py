@@ -43,14 +43,10 @@ def var_es(
     Rust: memory beyond the inputs is one length-``S`` vector per thread."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     c = float(confidence)
-    return _core.dyn_var_es(
-        r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
-    )
+    return _core.dyn_var_es(r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads))
 
 
-def scenario_pnl(
-    risk_arrays: Any, accounts: Accounts, threads: int | None = None
-) -> NDArray[np.float64]:
+def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = None) -> NDArray[np.float64]:
     """Per-account P&L under each scenario, ``A x S`` (for a few named stress scenarios)."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     return _core.dyn_scenario_pnl(
@@ -58,9 +54,7 @@ def scenario_pnl(
     )
 
 
-def span2_margin(
-    x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any
-) -> NDArray[np.float64]:
+def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:
     """``x max(0, VaR or ES) + (1 - x) max(0, stress) + liquidity + concentration``."""
     return _core.dyn_span2(
         float(x),
@@ -75,9 +69,7 @@ def instrument_notional(engine: MarginEngine, market: Market) -> NDArray[np.floa
     """USD value a close-out trades per contract, from the core's own valuation (§2.3):
     ``|delta|`` (USD delta) for delta-one instruments, ``|mtm|`` (the premium) for options."""
     vals = engine.instrument_values(market)
-    return np.ascontiguousarray(
-        np.where(engine.instruments.is_option, np.abs(vals.mtm), np.abs(vals.delta))
-    )
+    return np.ascontiguousarray(np.where(engine.instruments.is_option, np.abs(vals.mtm), np.abs(vals.delta)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -94,23 +94,18 @@ def cap_path(targets: Any, max_rise: float = 0.25) -> NDArray[np.float64]:
     return out.reshape(arr.shape)
 
 
-def dynamic_span_table(
-    sigma: Any,
-    k: float = 3.5,
-    horizon: float = 2.0 / 365.0,
-    floor: float = 0.05,
-    cap: float = 0.45,
+def span_table_from_ranges(
+    ranges: Any,
     vol_range_at_reference: float = 0.25,
     reference_range: float = 0.16,
     vol_cap: float = 1.0,
 ) -> ScenarioTable:
-    """SPAN's 16-scenario table with a per-underlying price range ``R_u`` from
-    :func:`scan_ranges` and vol shocks scaled likewise:
-    ``V_u = min(vol_cap, vol_range_at_reference * R_u / reference_range)``.
+    """SPAN's 16-scenario table with price range ``R_u`` per underlying and vol shocks
+    scaled likewise: ``V_u = min(vol_cap, vol_range_at_reference * R_u / reference_range)``.
 
     The table's ``vol_up = vol_down = max_u V_u`` and each underlying's shock levels are
     multiplied by ``V_u / max V``, so underlying ``u`` sees exactly ``vol * (1 +- V_u)``."""
-    ranges = scan_ranges(sigma, k, horizon, floor, cap)
+    r = _arrays.f64("ranges", np.atleast_1d(ranges))
     for name, value in (
         ("vol_range_at_reference", vol_range_at_reference),
         ("reference_range", reference_range),
@@ -118,9 +113,9 @@ def dynamic_span_table(
     ):
         if not (np.isfinite(value) and value > 0):
             raise ParameterError(f"{name} must be finite and > 0, got {value!r}", name)
-    vranges = np.minimum(vol_cap, vol_range_at_reference * ranges / reference_range)
+    vranges = np.minimum(vol_cap, vol_range_at_reference * r / reference_range)
     vmax = float(vranges.max())
-    base = span_scenarios(ranges.shape[0], scan_range=ranges, vol_range=vmax)
+    base = span_scenarios(r.shape[0], scan_range=r, vol_range=vmax)
     shocks = np.ascontiguousarray(base.vol_shocks * (vranges / vmax))
     return ScenarioTable(
         base.moves,
@@ -132,3 +127,18 @@ def dynamic_span_table(
         power_long=0.0,
         min_vol_up=0.0,
     )
+
+
+def dynamic_span_table(
+    sigma: Any,
+    k: float = 3.5,
+    horizon: float = 2.0 / 365.0,
+    floor: float = 0.05,
+    cap: float = 0.45,
+    vol_range_at_reference: float = 0.25,
+    reference_range: float = 0.16,
+    vol_cap: float = 1.0,
+) -> ScenarioTable:
+    """:func:`span_table_from_ranges` of :func:`scan_ranges` of annualised ``sigma``."""
+    ranges = scan_ranges(sigma, k, horizon, floor, cap)
+    return span_table_from_ranges(ranges, vol_range_at_reference, reference_range, vol_cap)

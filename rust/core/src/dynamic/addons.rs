@@ -70,6 +70,15 @@ impl AddonRule<'_> {
         param_in("imf", self.imf, 0.0, f64::MAX)
     }
 
+    /// (concentration add-on, size premium) of one row of USD notional `x`, with the
+    /// concentration threshold `share * depth` and the row's base ratio `MR`.
+    pub fn nonlinear(&self, x: f64, threshold: f64, base_ratio: f64) -> (f64, f64) {
+        let concentration = self.rate * (x - threshold).max(0.0);
+        // max(MR, 0.8 MR + f sqrt(x)) - MR, per USD of notional.
+        let premium = (self.imf * x.sqrt() - 0.2 * base_ratio).max(0.0) * x;
+        (concentration, premium)
+    }
+
     /// Add-ons of rows `rows` with every quantity scaled by `scale >= 0` (a partial
     /// close-out keeps `scale = 1 - f` of each position).
     pub fn account(&self, book: &Book<'_>, rows: std::ops::Range<usize>, scale: f64) -> Addons {
@@ -78,9 +87,9 @@ impl AddonRule<'_> {
             let i = book.instrument[r] as usize;
             let x = scale * book.quantity[r].abs() * self.notional[i];
             out.closeout += self.half_spread[i] * x;
-            out.concentration += self.rate * (x - self.share * self.depth[i]).max(0.0);
-            // max(MR, 0.8 MR + f sqrt(x)) - MR, per USD of notional.
-            out.size_premium += (self.imf * x.sqrt() - 0.2 * self.base_ratio[i]).max(0.0) * x;
+            let (c, p) = self.nonlinear(x, self.share * self.depth[i], self.base_ratio[i]);
+            out.concentration += c;
+            out.size_premium += p;
         }
         out
     }

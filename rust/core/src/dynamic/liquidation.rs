@@ -41,71 +41,73 @@ pub struct Liquidation {
 
 const BISECTION_STEPS: usize = 64;
 
-/// Per-account quantities the search needs, computed once.
-struct AccountCosts {
-    /// `sum |q| N (penalty + half_spread)`: equity lost per unit of `f`.
-    penalty_cost: f64,
-    spread_cost: f64,
+/// A row whose concentration or size add-on is non-zero at full size: only these rows make
+/// the requirement non-linear in the kept fraction (an add-on that is zero at full size
+/// stays zero for every smaller size, both being non-decreasing in size).
+#[derive(Debug, Clone, Copy)]
+pub struct ActiveRow {
+    pub notional: f64,
+    pub threshold: f64,
+    pub base_ratio: f64,
 }
 
-fn costs(
-    rule: &AddonRule<'_>,
-    book: &Book<'_>,
-    rows: std::ops::Range<usize>,
-    penalty: f64,
-) -> AccountCosts {
-    let mut c = AccountCosts {
-        penalty_cost: 0.0,
-        spread_cost: 0.0,
-    };
-    for r in rows {
-        let i = book.instrument[r] as usize;
-        let x = book.quantity[r].abs() * rule.notional[i];
-        c.penalty_cost += penalty * x;
-        c.spread_cost += rule.half_spread[i] * x;
-    }
-    c
-}
-
-/// Health after closing fraction `f`: `E - f (penalty + spread) - [(1 - f) T + addons((1 - f) q)]`.
-fn health_after(
-    f: f64,
-    equity: f64,
-    target: f64,
-    c: &AccountCosts,
-    rule: &AddonRule<'_>,
-    book: &Book<'_>,
-    rows: std::ops::Range<usize>,
-) -> f64 {
-    let keep = 1.0 - f;
-    equity
-        - f * (c.penalty_cost + c.spread_cost)
-        - (keep * target + rule.account(book, rows, keep).total())
+fn nonlinear_addon(rule: &AddonRule<'_>, r: &ActiveRow, x: f64) -> f64 {
+    let (c, p) = rule.nonlinear(x, r.threshold, r.base_ratio);
+    c + p
 }
 
 /// Liquidate account `a` if it is below maintenance; `None` when it is healthy.
 ///
-/// The health after a close-out is concave in `f` (linear terms minus add-ons that are
-/// convex in the kept quantity), so `{f : health >= 0}` is an interval ending at 1 and the
+/// After closing fraction `f` (keeping `k = 1 - f`) the health is
+/// `E - f (P + C) - k T - k C - sum_active g(k x)`, with `P` the penalty and `C` the half
+/// spread on the full notional (close-out costs are linear in size) and `g` the
+/// concentration and size add-ons of the active rows. It is concave in `f` (the add-ons
+/// are convex in the kept size), so `{f : health >= 0}` is an interval ending at 1 and the
 /// smallest `f` is found by bisection with the invariant `health(lo) < 0 <= health(hi)`.
+/// `active` is per-thread scratch.
 pub fn liquidate_one(
     a: usize,
     inp: &LiquidationInputs<'_>,
     rule: &AddonRule<'_>,
     book: &Book<'_>,
+    active: &mut Vec<ActiveRow>,
 ) -> Option<Liquidation> {
-    let rows = book.rows(a);
     let (e, mm, tgt) = (inp.equity[a], inp.maintenance[a], inp.target[a]);
-    let requirement = mm + rule.account(book, rows.clone(), 1.0).total();
+    let (mut notional, mut spread, mut nonlinear) = (0.0, 0.0, 0.0);
+    active.clear();
+    for r in book.rows(a) {
+        let i = book.instrument[r] as usize;
+        let x = book.quantity[r].abs() * rule.notional[i];
+        notional += x;
+        spread += rule.half_spread[i] * x;
+        let row = ActiveRow {
+            notional: x,
+            threshold: rule.share * rule.depth[i],
+            base_ratio: rule.base_ratio[i],
+        };
+        let g = nonlinear_addon(rule, &row, x);
+        if g > 0.0 {
+            nonlinear += g;
+            active.push(row);
+        }
+    }
+    let requirement = mm + spread + nonlinear;
     if e >= requirement {
         return None;
     }
     let shortfall = requirement - e;
-    let c = costs(rule, book, rows.clone(), inp.penalty);
-    let h = |f: f64| health_after(f, e, tgt, &c, rule, book, rows.clone());
+    let penalty = inp.penalty * notional;
+    let h = |f: f64| {
+        let keep = 1.0 - f;
+        let g: f64 = active
+            .iter()
+            .map(|r| nonlinear_addon(rule, r, keep * r.notional))
+            .sum();
+        e - f * (penalty + spread) - (keep * tgt + keep * spread + g)
+    };
     if h(1.0) < 0.0 {
         // The penalty is paid only out of what is left; the spread is a market cost.
-        let bad_debt = (c.spread_cost - e).max(0.0);
+        let bad_debt = (spread - e).max(0.0);
         return Some(Liquidation {
             account: a,
             shortfall,
@@ -185,7 +187,10 @@ pub fn liquidation_scan(
     let mut out: Vec<Liquidation> = (0..book.n_accounts())
         .into_par_iter()
         .with_min_len(256)
-        .filter_map(|a| liquidate_one(a, inp, rule, book))
+        .map_init(Vec::new, |active, a| {
+            liquidate_one(a, inp, rule, book, active)
+        })
+        .flatten()
         .collect();
     out.par_sort_unstable_by(|x, y| {
         y.shortfall
