@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from numpy.typing import NDArray
 
 import zkmargin
-from margin_strategies import Case, cases
+from margin_strategies import FLOOR, Case, Reference, cases
 from zkmargin import baseline, numpy_engine
 from zkmargin.errors import IndexOutOfRangeError, NonFiniteError, OffsetsError
 from zkmargin.results import GREEK_FIELDS, INSTRUMENT_FIELDS, MODELS, MarginResult
@@ -29,7 +29,6 @@ ENGINES: dict[str, type[Any]] = {
     "numpy": numpy_engine.MarginEngine,
 }
 REL = 1e-9
-FLOOR = 1e-12
 MONEY_FIELDS = (
     "equity",
     "initial_margin",
@@ -49,64 +48,6 @@ def assert_close(name: str, got: NDArray[Any], want: NDArray[Any], atol: Any) ->
     assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
     ok = close(got, want, atol)
     assert ok.all(), f"{name}: {got[~ok]} != {want[~ok]} at {np.argwhere(~ok)[:5].tolist()}"
-
-
-class Reference:
-    """The reference engine's per-instrument numbers and, from them, the magnitudes the
-    tolerances are scaled by and each account's per-underlying scenario P&L."""
-
-    def __init__(self, case: Case) -> None:
-        eng = case.engine(baseline.MarginEngine)
-        self.risk = eng.risk_arrays(case.market)
-        self.values = eng.instrument_values(case.market)
-        ins, mkt, acc = case.instruments, case.market, case.accounts
-        spot = mkt.spot[ins.underlying]
-        fwd = spot if mkt.forward is None else mkt.forward
-        cs = ins.contract_size
-        v = self.values
-        # USD size of one contract's values under the largest scenario move (an inverse
-        # contract's coin value grows like 1 / (1 + m) as the price falls)
-        down = 1.0 / (1.0 + case.scenarios.moves.min())
-        self.per_contract = (
-            cs * (spot + fwd + spot / fwd + 1.0) * (2.0 + down + case.scenarios.moves.max())
-            + np.abs(v.mtm)
-            + np.abs(v.delta)
-            + np.abs(self.risk).max(axis=1, initial=0.0)
-        )
-        # option Greeks scale with 1 / (vol sqrt T) (gamma), sqrt T (vega), vol / sqrt T (theta)
-        vol_t = mkt.vol * np.sqrt(ins.expiry)
-        self.greek_factor = 1.0 + np.where(
-            ins.is_option,
-            1.0 / np.where(ins.is_option, vol_t, 1.0)
-            + np.sqrt(ins.expiry)
-            + vol_t / np.where(ins.is_option, ins.expiry, 1.0)
-            + abs(mkt.rate),
-            0.0,
-        )
-        per_contract = self.per_contract
-        self.acct = np.repeat(np.arange(len(acc)), np.diff(acc.offsets))
-        rows_abs = np.abs(acc.quantity)
-        coll = np.abs(acc.balances) * mkt.asset_price * (1.0 + mkt.haircut)
-        self.money = coll.sum(axis=1) + np.bincount(
-            self.acct, weights=rows_abs * per_contract[acc.instrument], minlength=len(acc)
-        )
-        n_u = case.scenarios.n_underlyings
-        key = self.acct * n_u + ins.underlying[acc.instrument]
-        self.greek_gross = {
-            name: np.bincount(
-                key,
-                weights=np.abs(acc.quantity * getattr(v, name.removeprefix("net_"))[acc.instrument]),
-                minlength=len(acc) * n_u,
-            ).reshape(len(acc), n_u)
-            for name in GREEK_FIELDS
-        }
-        # P[u, a, s]: scenario P&L of account a's rows on underlying u
-        self.pnl = np.zeros((n_u, len(acc), case.scenarios.n_scenarios))
-        np.add.at(
-            self.pnl,
-            (ins.underlying[acc.instrument], self.acct),
-            acc.quantity[:, None] * self.risk[acc.instrument],
-        )
 
 
 def check_worst_scenario(case: Case, ref: Reference, res: MarginResult) -> None:
