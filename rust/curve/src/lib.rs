@@ -312,7 +312,11 @@ pub fn fold(lo: &[G1Affine], hi: &[G1Affine], a: Fr, b: Fr) -> Result<Vec<G1Affi
     // lo_i + b * hi_i, which costs one scalar multiplication per element instead of two.
     let one = a == Fr::from(1u64);
     let f = |(l, h): (&G1Affine, &G1Affine)| -> G1Projective {
-        if one { *h * b + l } else { *l * a + *h * b }
+        if one {
+            mul(h, &b) + l
+        } else {
+            mul(l, &a) + mul(h, &b)
+        }
     };
     let proj: Vec<G1Projective> = if lo.len() < PARALLEL_THRESHOLD / 8 {
         lo.iter().zip(hi).map(f).collect()
@@ -348,7 +352,7 @@ pub fn fold_weighted(
         .par_iter()
         .zip(hi.par_iter())
         .zip(wa.par_iter().zip(wb.par_iter()))
-        .map(|((l, h), (x, y))| *l * *x + *h * *y)
+        .map(|((l, h), (x, y))| mul(l, x) + mul(h, y))
         .collect();
     Ok(G1Projective::normalize_batch(&proj))
 }
@@ -365,9 +369,16 @@ pub fn scale(points: &[G1Affine], w: &[Fr]) -> Result<Vec<G1Affine>> {
     let proj: Vec<G1Projective> = points
         .par_iter()
         .zip(w.par_iter())
-        .map(|(p, s)| *p * *s)
+        .map(|(p, s)| mul(p, s))
         .collect();
     Ok(G1Projective::normalize_batch(&proj))
+}
+
+/// `s * p` through the projective path, which for BN254 G1 is the GLV endomorphism
+/// method (arkworks' affine `*` is plain double-and-add, about twice as slow).
+#[inline]
+pub fn mul(p: &G1Affine, s: &Fr) -> G1Projective {
+    G1Projective::from(*p) * s
 }
 
 pub fn generator() -> G1Affine {

@@ -1,0 +1,848 @@
+"""Zero-knowledge portfolio-margin solvency (docs/proof-spec.md §2, §9-10).
+
+Claim: for the committed positions ``q`` and balances ``b`` of one account,
+
+    collateral(b) + sum_i mtm_i q_i  >=  mm_factor * (WCL(q) + roll(q) + som(q))
+
+under the engine's portfolio-margin model, with every real coefficient rounded so that
+the proven inequality implies the real-valued one. The prover splits each quantity
+``q = p - s`` (p, s >= 0) and each balance ``b = b+ - b-``; every non-negative variable
+then gets its coefficient rounded *down*, which is exactly "requirements up, collateral
+down". Maxima and absolute values become committed slacks (``l'_k`` for worst-case loss
+per group, ``u'_e`` for the roll add-on per expiry bucket), and every constraint is one
+value of a single aggregated Bulletproofs range proof whose commitment the verifier
+derives itself from public integer coefficients.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import EncodingError, InsolventError, ParameterError, ProofError
+from ._codec import I128_MAX, I128_MIN, Reader, i128, u32, u64
+from ._scalars import Rng, random_scalar, system_rng
+from .commitments import AccountCommitment, AccountOpening
+from .generators import generators
+from .group import R, Group, get_group
+from .rangeproof import (
+    LinearForm,
+    MsmCheck,
+    RangeProof,
+    _random_weight,
+    check_nm,
+    evaluate_checks,
+    padded_m,
+    prove_core,
+    verify_core,
+)
+from .transcript import Transcript
+
+__all__ = [
+    "MONEY_DECIMALS",
+    "SolvencyProof",
+    "SolvencyStatement",
+    "batch_verify_solvency",
+    "build_statement",
+    "constraint_forms",
+    "prove_solvency",
+    "proven_requirement",
+    "verify_solvency",
+]
+
+STATEMENT_VERSION = 1
+PROOF_VERSION = 1
+#: Public money scale: constraint values are integers in units of 1e-10 USD.
+MONEY_DECIMALS = 10
+#: Every derived constraint value must stay below this in absolute value for all inputs
+#: the range proofs allow, so that "V mod r in [0, 2^n)" implies the integer V is in
+#: [0, 2^n) (r > 2^253; docs/proof-spec.md §2.4).
+WRAP_LIMIT = 1 << 250
+_MODES = ("full", "subset")
+_AGGS = ("sum", "joint")
+_ST_MAGIC = b"ZKMT"
+_PR_MAGIC = b"ZKMS"
+
+
+# ------------------------------------------------------------------ exact rounding
+
+
+def _ratio(x: float) -> tuple[int, int]:
+    if not math.isfinite(x):
+        raise ParameterError(f"non-finite engine output {x!r}", "engine")
+    return float(x).as_integer_ratio()
+
+
+def _floor_ceil(num: int, den: int) -> tuple[int, int]:
+    lo = num // den
+    return lo, lo + (1 if num % den else 0)
+
+
+def _scaled(values: Sequence[float], factor_num: int, factor_den: int) -> tuple[list[int], list[int]]:
+    """floor and ceil of ``v * factor`` computed exactly on the doubles' binary values."""
+    lo: list[int] = []
+    hi: list[int] = []
+    for v in values:
+        n, d = _ratio(float(v))
+        a, b = _floor_ceil(n * factor_num, d * factor_den)
+        lo.append(a)
+        hi.append(b)
+    return lo, hi
+
+
+# ------------------------------------------------------------------ the statement
+
+
+@dataclass(frozen=True)
+class SolvencyStatement:
+    """Everything public about one solvency claim. Coefficient arrays hold the floor
+    (``*_lo``) and ceiling (``*_hi``) of the exact scaled real coefficient; ``loss`` is
+    instrument-major (``len(instruments) x n_scenarios``)."""
+
+    account_id: str
+    epoch: int
+    mode: str
+    aggregation: str
+    n: int
+    universe_size: int
+    instruments: tuple[int, ...]
+    quantity_decimals: int
+    money_decimals: int
+    balance_decimals: tuple[int, ...]
+    n_scenarios: int
+    n_groups: int
+    groups: tuple[int, ...]
+    n_buckets: int
+    buckets: tuple[int, ...]
+    loss_lo: tuple[int, ...]
+    loss_hi: tuple[int, ...]
+    roll_lo: tuple[int, ...]
+    roll_hi: tuple[int, ...]
+    mtm_lo: tuple[int, ...]
+    mtm_hi: tuple[int, ...]
+    som_hi: tuple[int, ...]
+    coll_lo: tuple[int, ...]
+    coll_hi: tuple[int, ...]
+    _forms: list[LinearForm] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        forms = _build_forms(self)
+        _wrap_check(self, forms)
+        object.__setattr__(self, "_forms", forms)
+
+    # -- validation: a malformed statement is an EncodingError, never a silent wrap
+    def _validate(self) -> None:
+        def bad(msg: str, fld: str) -> EncodingError:
+            return EncodingError(f"statement: {msg}", fld)
+
+        if not isinstance(self.account_id, str) or len(self.account_id.encode()) > 255:
+            raise bad("account_id must be a str of at most 255 UTF-8 bytes", "account_id")
+        if not 0 <= self.epoch < 1 << 64:
+            raise bad("epoch must fit in u64", "epoch")
+        if self.mode not in _MODES:
+            raise bad(f"mode must be one of {_MODES}", "mode")
+        if self.aggregation not in _AGGS:
+            raise bad(f"aggregation must be one of {_AGGS}", "aggregation")
+        try:
+            check_nm(self.n, 1)
+        except ParameterError as e:
+            raise bad(str(e), "n") from None
+        ic = len(self.instruments)
+        J = len(self.balance_decimals)
+        S = self.n_scenarios
+        if not 0 <= self.universe_size < 1 << 24 or not 1 <= S < 1 << 16:
+            raise bad("universe_size or n_scenarios out of range", "universe_size")
+        if any(b <= a for a, b in zip(self.instruments, self.instruments[1:], strict=False)):
+            raise bad("instruments must be strictly increasing", "instruments")
+        if self.instruments and not (0 <= self.instruments[0] and self.instruments[-1] < self.universe_size):
+            raise bad("instrument index outside the universe", "instruments")
+        if self.mode == "full" and self.instruments != tuple(range(self.universe_size)):
+            raise bad("full mode commits every instrument of the universe", "instruments")
+        if not 0 <= self.quantity_decimals <= 18 or not 0 <= self.money_decimals <= 18:
+            raise bad("decimals out of range", "decimals")
+        if any(not 0 <= d <= 18 for d in self.balance_decimals):
+            raise bad("balance decimals out of range", "balance_decimals")
+        lens = {
+            "groups": (self.groups, ic),
+            "buckets": (self.buckets, ic),
+            "loss_lo": (self.loss_lo, ic * S),
+            "loss_hi": (self.loss_hi, ic * S),
+            "roll_lo": (self.roll_lo, ic),
+            "roll_hi": (self.roll_hi, ic),
+            "mtm_lo": (self.mtm_lo, ic),
+            "mtm_hi": (self.mtm_hi, ic),
+            "som_hi": (self.som_hi, ic),
+            "coll_lo": (self.coll_lo, J),
+            "coll_hi": (self.coll_hi, J),
+        }
+        for name, (arr, want) in lens.items():
+            if len(arr) != want:
+                raise bad(f"{name} has length {len(arr)}, expected {want}", name)
+            if any(not isinstance(v, int) or not I128_MIN <= v <= I128_MAX for v in arr):
+                raise bad(f"{name} entries must be 128-bit signed integers", name)
+        if not 1 <= self.n_groups <= max(1, ic) or any(not 0 <= g < self.n_groups for g in self.groups):
+            raise bad("group index out of range", "groups")
+        if self.aggregation == "joint" and self.n_groups != 1:
+            raise bad("joint aggregation has exactly one loss group", "n_groups")
+        if not 0 <= self.n_buckets <= ic or any(not 0 <= b < self.n_buckets for b in self.buckets):
+            raise bad("bucket index out of range", "buckets")
+        for lo_name, hi_name in (("loss_lo", "loss_hi"), ("roll_lo", "roll_hi"), ("mtm_lo", "mtm_hi")):
+            lo, hi = getattr(self, lo_name), getattr(self, hi_name)
+            if any(h - v not in (0, 1) for v, h in zip(lo, hi, strict=True)):
+                raise bad(f"{hi_name} must be {lo_name} or {lo_name} + 1 (floor/ceil)", hi_name)
+        if any(v < 0 for v in self.som_hi):
+            raise bad("som_hi must be >= 0", "som_hi")
+        if any(lo < 0 or hi < lo for lo, hi in zip(self.coll_lo, self.coll_hi, strict=True)):
+            raise bad("collateral coefficients need 0 <= coll_lo <= coll_hi", "coll_hi")
+
+    @property
+    def n_values(self) -> int:
+        """Constraint values before padding to a power of two."""
+        return len(self._forms)
+
+    @property
+    def m(self) -> int:
+        return padded_m(self.n_values)
+
+    @property
+    def n_aux(self) -> int:
+        """Commitments the prover adds: P_i, B+_j, L'_k, U'_e."""
+        return len(self.instruments) + len(self.balance_decimals) + self.n_groups + self.n_buckets
+
+    # -- binary and JSON forms
+    def to_bytes(self) -> bytes:
+        aid = self.account_id.encode()
+        parts = [
+            _ST_MAGIC,
+            bytes(
+                [
+                    STATEMENT_VERSION,
+                    _MODES.index(self.mode),
+                    _AGGS.index(self.aggregation),
+                    self.n,
+                    self.quantity_decimals,
+                    self.money_decimals,
+                ]
+            ),
+            u64(self.epoch),
+            bytes([len(aid)]) + aid,
+            u32(self.universe_size),
+            u32(self.n_scenarios),
+            u32(self.n_groups),
+            u32(self.n_buckets),
+            u32(len(self.instruments)),
+            u32(len(self.balance_decimals)),
+            bytes(self.balance_decimals),
+        ]
+        for arr in (self.instruments, self.groups, self.buckets):
+            parts.extend(u32(v) for v in arr)
+        for arr in (
+            self.loss_lo,
+            self.loss_hi,
+            self.roll_lo,
+            self.roll_hi,
+            self.mtm_lo,
+            self.mtm_hi,
+            self.som_hi,
+            self.coll_lo,
+            self.coll_hi,
+        ):
+            parts.extend(i128(v) for v in arr)
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SolvencyStatement:
+        r = Reader(data, "statement")
+        if r.take(4) != _ST_MAGIC:
+            raise EncodingError("statement: bad magic", "statement")
+        ver, mode, agg, n, dq, dm = r.take(6)
+        if ver != STATEMENT_VERSION:
+            raise EncodingError(f"statement: unknown version {ver}", "statement")
+        if mode >= len(_MODES) or agg >= len(_AGGS):
+            raise EncodingError("statement: bad mode or aggregation", "statement")
+        epoch = r.u64()
+        try:
+            aid = r.take(r.u8()).decode()
+        except UnicodeDecodeError as e:
+            raise EncodingError("statement: account_id is not UTF-8", "account_id") from e
+        U, S, K, E, ic, J = (r.u32() for _ in range(6))
+        if ic > 1 << 20 or J > 1 << 16 or S > 1 << 16:
+            raise EncodingError("statement: implausible sizes", "statement")
+        bdec = tuple(r.take(J))
+        ins, grp, bkt = r.u32s(ic), r.u32s(ic), r.u32s(ic)
+        arrs = [r.i128s(c) for c in (ic * S, ic * S, ic, ic, ic, ic, ic, J, J)]
+        r.done()
+        return cls(
+            aid, epoch, _MODES[mode], _AGGS[agg], n, U, ins, dq, dm, bdec, S, K, grp, E, bkt, *arrs
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": STATEMENT_VERSION}
+        for name in _JSON_FIELDS:
+            v = getattr(self, name)
+            out[name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> SolvencyStatement:
+        if obj.get("type") != "zkmargin.SolvencyStatement" or obj.get("version") != STATEMENT_VERSION:
+            raise EncodingError("not a version-1 zkmargin.SolvencyStatement", "type")
+        try:
+            kw = {
+                name: (tuple(int(x) for x in obj[name]) if isinstance(obj[name], list) else obj[name])
+                for name in _JSON_FIELDS
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise EncodingError(f"statement JSON: {e}", "json") from e
+        for name in ("epoch", "n", "universe_size", "quantity_decimals", "money_decimals", "n_scenarios", "n_groups", "n_buckets"):
+            if not isinstance(kw[name], int) or isinstance(kw[name], bool):
+                raise EncodingError(f"statement JSON: {name} must be an integer", name)
+        return cls(**kw)
+
+
+_JSON_FIELDS = (
+    "account_id",
+    "epoch",
+    "mode",
+    "aggregation",
+    "n",
+    "universe_size",
+    "instruments",
+    "quantity_decimals",
+    "money_decimals",
+    "balance_decimals",
+    "n_scenarios",
+    "n_groups",
+    "groups",
+    "n_buckets",
+    "buckets",
+    "loss_lo",
+    "loss_hi",
+    "roll_lo",
+    "roll_hi",
+    "mtm_lo",
+    "mtm_hi",
+    "som_hi",
+    "coll_lo",
+    "coll_hi",
+)
+
+
+# ------------------------------------------------------------------ constraints
+
+
+class _Layout:
+    """Base-point indices: Q_i, B_j (issuer's), then P_i, B+_j, L'_k, U'_e (prover's)."""
+
+    def __init__(self, st: SolvencyStatement) -> None:
+        ic, J = len(st.instruments), len(st.balance_decimals)
+        self.Q = 0
+        self.B = ic
+        self.P = ic + J
+        self.Bp = 2 * ic + J
+        self.L = 2 * ic + 2 * J
+        self.U = 2 * ic + 2 * J + st.n_groups
+        self.total = self.U + st.n_buckets
+
+
+def _lin(acc: dict[int, int], lay: _Layout, i: int, lo: int, hi: int) -> None:
+    """Add a real coefficient x (floor lo, ceil hi) on q_i = p_i - s_i, rounded down on
+    both non-negative parts: lo * p_i - hi * s_i = (lo - hi) P_i + hi Q_i."""
+    if lo != hi:
+        acc[lay.P + i] = acc.get(lay.P + i, 0) + lo - hi
+    if hi:
+        acc[lay.Q + i] = acc.get(lay.Q + i, 0) + hi
+
+
+def _form(acc: dict[int, int], const: int = 0) -> LinearForm:
+    return LinearForm(tuple(sorted((k, v) for k, v in acc.items() if v)), const)
+
+
+def _build_forms(st: SolvencyStatement) -> list[LinearForm]:
+    """The constraint list in its canonical order (docs/proof-spec.md §2.3)."""
+    lay = _Layout(st)
+    ic, J, S = len(st.instruments), len(st.balance_decimals), st.n_scenarios
+    forms: list[LinearForm] = []
+    for i in range(ic):  # p_i >= 0
+        forms.append(_form({lay.P + i: 1}))
+    for i in range(ic):  # s_i = p_i - q_i >= 0
+        forms.append(_form({lay.P + i: 1, lay.Q + i: -1}))
+    for j in range(J):  # b+_j >= 0, b-_j = b+_j - b_j >= 0
+        forms.append(_form({lay.Bp + j: 1}))
+        forms.append(_form({lay.Bp + j: 1, lay.B + j: -1}))
+    members: list[list[int]] = [[] for _ in range(st.n_groups)]
+    for i, g in enumerate(st.groups):
+        members[g].append(i)
+    for k in range(st.n_groups):  # l'_k >= 0 and l'_k + mm * P_k[s] >= 0 for every s
+        forms.append(_form({lay.L + k: 1}))
+        for s in range(S):
+            acc = {lay.L + k: 1}
+            for i in members[k]:
+                _lin(acc, lay, i, st.loss_lo[i * S + s], st.loss_hi[i * S + s])
+            forms.append(_form(acc))
+    bmem: list[list[int]] = [[] for _ in range(st.n_buckets)]
+    for i, e in enumerate(st.buckets):
+        bmem[e].append(i)
+    for e in range(st.n_buckets):  # u'_e >= y D_e and u'_e >= -y D_e
+        acc = {lay.U + e: 1}
+        for i in bmem[e]:
+            _lin(acc, lay, i, -st.roll_hi[i], -st.roll_lo[i])
+        forms.append(_form(acc))
+        acc = {lay.U + e: 1}
+        for i in bmem[e]:
+            _lin(acc, lay, i, st.roll_lo[i], st.roll_hi[i])
+        forms.append(_form(acc))
+    # final: collateral + mtm - som - sum l' - sum u' >= 0
+    acc = {}
+    for j in range(J):  # floor(lo_j) b+ - ceil(hi_j) b- = (lo - hi) B+ + hi B
+        acc[lay.Bp + j] = st.coll_lo[j] - st.coll_hi[j]
+        acc[lay.B + j] = st.coll_hi[j]
+    for i in range(ic):
+        _lin(acc, lay, i, st.mtm_lo[i], st.mtm_hi[i])
+        if st.som_hi[i]:  # - som_hi * s_i = - som_hi P_i + som_hi Q_i
+            acc[lay.P + i] = acc.get(lay.P + i, 0) - st.som_hi[i]
+            acc[lay.Q + i] = acc.get(lay.Q + i, 0) + st.som_hi[i]
+    for k in range(st.n_groups):
+        acc[lay.L + k] = -1
+    for e in range(st.n_buckets):
+        acc[lay.U + e] = -1
+    forms.append(_form(acc))
+    return forms
+
+
+def constraint_forms(st: SolvencyStatement) -> list[LinearForm]:
+    """The statement's constraints as linear forms over the base points (see _Layout)."""
+    return list(st._forms)
+
+
+def _wrap_check(st: SolvencyStatement, forms: Sequence[LinearForm]) -> None:
+    """Static no-wraparound check: with every range-proved variable in [0, 2^n) (so each
+    q_i, b_j in (-2^n, 2^n)) and each u'_e bounded through its first defining constraint,
+    every constraint's integer value must stay below WRAP_LIMIT in absolute value."""
+    lay = _Layout(st)
+    bound = [1 << st.n] * lay.total
+    ic, J = len(st.instruments), len(st.balance_decimals)
+    first_u = 2 * ic + 2 * J + st.n_groups * (1 + st.n_scenarios)
+    for e in range(st.n_buckets):
+        f = forms[first_u + 2 * e]
+        bound[lay.U + e] = (1 << st.n) + sum(abs(c) * (1 << st.n) for k, c in f.terms if k != lay.U + e)
+    for j, f in enumerate(forms):
+        tot = abs(f.const) + sum(abs(c) * bound[k] for k, c in f.terms)
+        if tot >= WRAP_LIMIT:
+            raise EncodingError(
+                f"statement: constraint {j} could reach 2^{tot.bit_length() - 1}, too close to r",
+                "statement",
+                j,
+            )
+
+
+# ------------------------------------------------------------------ building from the engine
+
+
+def build_statement(
+    engine: Any,
+    market: Any,
+    commitment: AccountCommitment,
+    account_id: str,
+    epoch: int,
+    *,
+    mode: str | None = None,
+    n: int = 64,
+    money_decimals: int = MONEY_DECIMALS,
+) -> SolvencyStatement:
+    """The public statement for ``commitment`` from the engine's outputs at ``market``:
+    risk arrays, instrument values, roll buckets and parameters. Everything here is
+    public, so a verifier rebuilds it and compares (docs/proof-spec.md §9)."""
+    agg = engine.aggregation
+    if agg not in _AGGS:
+        raise ParameterError(
+            f"aggregation {agg!r} is not provable: the proof covers 'sum' and 'joint' "
+            "(the correlation model's square root is not piecewise linear)",
+            "aggregation",
+        )
+    ins_all = engine.instruments
+    I = len(ins_all)
+    ins = commitment.instruments
+    if mode is None:
+        mode = "full" if ins == tuple(range(I)) else "subset"
+    if mode not in _MODES:
+        raise ParameterError(f"mode must be one of {_MODES}", "mode")
+    if ins and ins[-1] >= I:
+        raise ParameterError("commitment names an instrument outside the engine's universe", "instruments")
+    J = int(np.asarray(market.asset_price).shape[0])
+    if len(commitment.balance_decimals) != J:
+        raise ParameterError("commitment has a different number of assets than the market", "balances")
+    dq = commitment.quantity_decimals
+    dm = money_decimals
+    params = engine.params
+    f_num, f_den = _ratio(float(params.mm_factor))
+    risk = np.asarray(engine.risk_arrays(market), dtype=np.float64)
+    S = int(risk.shape[1])
+    vals = engine.instrument_values(market)
+    bucket_of, bucket_T = engine.roll_buckets()
+    idx = np.asarray(ins, dtype=np.int64)
+
+    def scale(k: int) -> tuple[int, int]:
+        return (10**k, 1) if k >= 0 else (1, 10 ** (-k))
+
+    sq_num, sq_den = scale(dm - dq)
+    # loss coefficients mm * R[i, s] (money units per quantity unit)
+    loss_lo, loss_hi = _scaled(risk[idx].ravel().tolist(), f_num * sq_num, f_den * sq_den)
+    # roll: mm * rate(T_e) * delta_i; rate rounded up one ulp to cover libm differences
+    rates = []
+    for T in np.asarray(bucket_T, dtype=np.float64):
+        r_ = max(float(params.min_annual_move), math.exp(float(params.annual_move_risk) * float(T)) - 1.0)
+        rates.append(math.nextafter(r_, math.inf))
+    bucket_ids = np.asarray(bucket_of, dtype=np.int64)[idx]
+    uniq_b = sorted(set(bucket_ids.tolist()))
+    bmap = {b: k for k, b in enumerate(uniq_b)}
+    delta = np.asarray(vals.delta, dtype=np.float64)[idx]
+    roll_lo: list[int] = []
+    roll_hi: list[int] = []
+    for b, d in zip(bucket_ids.tolist(), delta.tolist(), strict=True):
+        rn, rd = _ratio(rates[b])
+        dn, dd = _ratio(d)
+        lo, hi = _floor_ceil(f_num * rn * dn * sq_num, f_den * rd * dd * sq_den)
+        roll_lo.append(lo)
+        roll_hi.append(hi)
+    mtm_lo, mtm_hi = _scaled(np.asarray(vals.mtm, dtype=np.float64)[idx].tolist(), sq_num, sq_den)
+    # short-option minimum: mm * short_option_min * cs * F on the short part s_i
+    fwd = (
+        np.asarray(market.forward, dtype=np.float64)
+        if market.forward is not None
+        else np.asarray(market.spot, dtype=np.float64)[ins_all.underlying]
+    )
+    kn, kd = _ratio(float(params.short_option_min))
+    is_opt = np.asarray(ins_all.is_option)[idx].tolist()
+    som_hi: list[int] = []
+    for i, opt in zip(ins, is_opt, strict=True):
+        if not opt:
+            som_hi.append(0)
+            continue
+        cn, cd = _ratio(float(ins_all.contract_size[i]))
+        fn, fd = _ratio(float(fwd[i]))
+        som_hi.append(_floor_ceil(f_num * kn * cn * fn * sq_num, f_den * kd * cd * fd * sq_den)[1])
+    coll_lo: list[int] = []
+    coll_hi: list[int] = []
+    for j in range(J):
+        pn, pd = _ratio(float(market.asset_price[j]))
+        hn, hd = _ratio(float(market.haircut[j]))
+        bn, bd = scale(dm - commitment.balance_decimals[j])
+        coll_lo.append(_floor_ceil(pn * (hd - hn) * bn, pd * hd * bd)[0])
+        coll_hi.append(_floor_ceil(pn * (hd + hn) * bn, pd * hd * bd)[1])
+    if agg == "joint":
+        groups = [0] * len(ins)
+        n_groups = 1
+    else:
+        und = np.asarray(ins_all.underlying, dtype=np.int64)[idx].tolist()
+        uniq = sorted(set(und))
+        gmap = {u: k for k, u in enumerate(uniq)}
+        groups = [gmap[u] for u in und]
+        n_groups = max(1, len(uniq))
+    return SolvencyStatement(
+        account_id=str(account_id),
+        epoch=int(epoch),
+        mode=mode,
+        aggregation=agg,
+        n=int(n),
+        universe_size=I,
+        instruments=tuple(ins),
+        quantity_decimals=dq,
+        money_decimals=dm,
+        balance_decimals=tuple(commitment.balance_decimals),
+        n_scenarios=S,
+        n_groups=n_groups,
+        groups=tuple(groups),
+        n_buckets=len(uniq_b),
+        buckets=tuple(bmap[b] for b in bucket_ids.tolist()),
+        loss_lo=tuple(loss_lo),
+        loss_hi=tuple(loss_hi),
+        roll_lo=tuple(roll_lo),
+        roll_hi=tuple(roll_hi),
+        mtm_lo=tuple(mtm_lo),
+        mtm_hi=tuple(mtm_hi),
+        som_hi=tuple(som_hi),
+        coll_lo=tuple(coll_lo),
+        coll_hi=tuple(coll_hi),
+    )
+
+
+# ------------------------------------------------------------------ witness
+
+
+def _witness(st: SolvencyStatement, op: AccountOpening) -> list[int]:
+    """Integer values of every base variable for the honest prover: p = max(q, 0),
+    b+ = max(b, 0), and the smallest slacks l'_k, u'_e that satisfy their constraints."""
+    lay = _Layout(st)
+    ic, J = len(st.instruments), len(st.balance_decimals)
+    x = [0] * lay.total
+    for i, q in enumerate(op.quantities):
+        x[lay.Q + i] = q
+        x[lay.P + i] = max(q, 0)
+    for j, b in enumerate(op.balances):
+        x[lay.B + j] = b
+        x[lay.Bp + j] = max(b, 0)
+    forms = st._forms
+    pos = 2 * ic + 2 * J
+    for k in range(st.n_groups):
+        worst = 0
+        for s in range(st.n_scenarios):
+            f = forms[pos + 1 + s]
+            rest = sum(c * x[b] for b, c in f.terms if b != lay.L + k)
+            worst = max(worst, -rest)
+        x[lay.L + k] = worst
+        pos += 1 + st.n_scenarios
+    for e in range(st.n_buckets):
+        need = 0
+        for f in (forms[pos], forms[pos + 1]):
+            need = max(need, -sum(c * x[b] for b, c in f.terms if b != lay.U + e))
+        x[lay.U + e] = need
+        pos += 2
+    return x
+
+
+def proven_requirement(st: SolvencyStatement, op: AccountOpening) -> tuple[int, int]:
+    """(proven equity lower bound, proven requirement upper bound) in money units for the
+    honest witness: the proof shows equity_proven - requirement_proven >= 0."""
+    x = _witness(st, op)
+    lay = _Layout(st)
+    final = st._forms[-1]
+    req = 0
+    eq = 0
+    for b, c in final.terms:
+        if lay.L <= b < lay.total:
+            req -= c * x[b]
+        else:
+            eq += c * x[b]
+    # som enters the final form on P/Q; separate it back out for reporting
+    som = sum(h * max(-q, 0) for h, q in zip(st.som_hi, op.quantities, strict=True))
+    return eq + som, req + som
+
+
+# ------------------------------------------------------------------ proof object
+
+
+@dataclass(frozen=True)
+class SolvencyProof:
+    """Prover commitments ``P_i, B+_j, L'_k, U'_e`` (compressed) and the range proof."""
+
+    aux: tuple[bytes, ...]
+    range_proof: RangeProof
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """``b"ZKMS" || version || log2 n || log2 m || u32 n_aux || aux || range body``."""
+        rp = self.range_proof
+        return b"".join(
+            [
+                _PR_MAGIC,
+                bytes([PROOF_VERSION, rp.n.bit_length() - 1, rp.m.bit_length() - 1]),
+                u32(len(self.aux)),
+                *self.aux,
+                rp.body_bytes(),
+            ]
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, backend: str | Group = "native") -> SolvencyProof:
+        r = Reader(data, "proof")
+        if r.take(4) != _PR_MAGIC:
+            raise EncodingError("proof: bad magic", "proof")
+        ver, ln, lm = r.take(3)
+        if ver != PROOF_VERSION:
+            raise EncodingError(f"proof: unknown version {ver}", "proof")
+        if ln > 6 or lm > 12:
+            raise EncodingError("proof: bad n or m", "proof")
+        n, m = 1 << ln, 1 << lm
+        try:
+            check_nm(n, m)
+        except ParameterError as e:
+            raise EncodingError(f"proof: {e}", "proof") from None
+        na = r.u32()
+        if na > 1 << 20:
+            raise EncodingError("proof: implausible size", "proof")
+        aux = tuple(r.take(32) for _ in range(na))
+        k = (n * m).bit_length() - 1
+        body = r.take((2 * k + 9) * 32)
+        r.done()
+        group = get_group(backend)
+        for i, a in enumerate(aux):
+            if group.is_identity(group.decode_compressed(a)):
+                raise EncodingError("proof: identity commitment", "proof", i)
+        return cls(aux, RangeProof.from_body(body, n, m, backend))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "zkmargin.SolvencyProof", "version": PROOF_VERSION, "hex": self.to_bytes().hex()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> SolvencyProof:
+        if obj.get("type") != "zkmargin.SolvencyProof" or obj.get("version") != PROOF_VERSION:
+            raise EncodingError("not a version-1 zkmargin.SolvencyProof", "type")
+        try:
+            raw = bytes.fromhex(str(obj["hex"]))
+        except (KeyError, ValueError) as e:
+            raise EncodingError("proof JSON: missing or invalid hex", "hex") from e
+        return cls.from_bytes(raw, backend)
+
+
+# ------------------------------------------------------------------ prove / verify
+
+
+def _transcript(
+    group: Group, st: SolvencyStatement, com: AccountCommitment, aux_enc: Sequence[bytes]
+) -> Transcript:
+    t = Transcript(group.keccak256, b"zkmargin/solvency/v1")
+    t.append(b"protocol-version", bytes([PROOF_VERSION]))
+    t.append(b"generators", generators(group).label_digest())
+    t.append(b"statement", st.to_bytes())
+    t.append(b"commitment", com.to_bytes())
+    t.append_u64(b"values", st.n_values)
+    for a in aux_enc:
+        t.append(b"aux", a)
+    return t
+
+
+def _check_pairing(st: SolvencyStatement, com: AccountCommitment) -> str | None:
+    if st.instruments != com.instruments:
+        return "statement and commitment name different instruments"
+    if st.balance_decimals != com.balance_decimals or st.quantity_decimals != com.quantity_decimals:
+        return "statement and commitment use different decimal scales"
+    return None
+
+
+def prove_solvency(
+    statement: SolvencyStatement,
+    commitment: AccountCommitment,
+    opening: AccountOpening,
+    *,
+    backend: str | Group = "native",
+    rng: Rng | None = None,
+    _unchecked: bool = False,
+) -> SolvencyProof:
+    """Prove the statement for the committed account. Raises ``InsolventError`` when the
+    account does not satisfy it (including when only the conservative rounding makes it
+    fail), ``ParameterError`` when a value does not fit the n-bit range, and
+    ``ProofError`` when the opening does not open the commitment."""
+    group = get_group(backend)
+    gens = generators(group)
+    rng = rng or system_rng
+    st = statement
+    why = _check_pairing(st, commitment)
+    if why:
+        raise ParameterError(why, "commitment")
+    ic, J = len(st.instruments), len(st.balance_decimals)
+    op = opening
+    if len(op.quantities) != ic or len(op.balances) != J:
+        raise ParameterError("opening does not match the commitment's shape", "opening")
+    Qs, Bs = commitment.points(group)
+    GH = group.vec([gens.G, gens.H])
+    for pts, vals, bls, name in (
+        (Qs, op.quantities, op.position_blindings, "positions"),
+        (Bs, op.balances, op.balance_blindings, "balances"),
+    ):
+        for k, (pt, v, r_) in enumerate(zip(pts, vals, bls, strict=True)):
+            if not group.eq(pt, group.msm(GH, [v % R, r_ % R])):
+                raise ProofError(f"opening does not open commitment {name}[{k}]")
+    bound = 1 << st.n
+    if not _unchecked:
+        for k, q in enumerate(op.quantities):
+            if not -bound < q < bound:
+                raise ParameterError(f"quantity {k} exceeds the {st.n}-bit bound", "quantities", k)
+        for k, b in enumerate(op.balances):
+            if not -bound < b < bound:
+                raise ParameterError(f"balance {k} exceeds the {st.n}-bit bound", "balances", k)
+    x = _witness(st, op)
+    lay = _Layout(st)
+    blind = [0] * lay.total
+    blind[lay.Q : lay.Q + ic] = list(op.position_blindings)
+    blind[lay.B : lay.B + J] = list(op.balance_blindings)
+    for k in range(lay.P, lay.total):
+        blind[k] = random_scalar(rng)
+    values: list[int] = []
+    gammas: list[int] = []
+    for f in st._forms:
+        values.append(sum(c * x[b] for b, c in f.terms) + f.const)
+        gammas.append(sum(c * blind[b] for b, c in f.terms) % R)
+    final = values[-1]
+    if final < 0 and not _unchecked:
+        eq, req = proven_requirement(st, op)
+        raise InsolventError(
+            f"account {st.account_id!r} is not solvent under the proven statement: equity "
+            f"{eq / 10**st.money_decimals:.6f} < maintenance margin {req / 10**st.money_decimals:.6f} "
+            "(USD, conservatively rounded)"
+        )
+    if not _unchecked:
+        for j, v in enumerate(values):
+            if not 0 <= v < bound:
+                raise ParameterError(
+                    f"constraint value {j} = {v} does not fit in {st.n} bits (account too "
+                    "large for this n or money scale)",
+                    "n",
+                    j,
+                )
+    aux_pts = [group.msm(GH, [x[k] % R, blind[k]]) for k in range(lay.P, lay.total)]
+    for p in aux_pts:
+        if group.is_identity(p):
+            raise ProofError("identity auxiliary commitment; retry with fresh randomness")
+    aux = [group.encode_compressed(p) for p in aux_pts]
+    t = _transcript(group, st, commitment, [group.encode(p) for p in aux_pts])
+    vals_mod = [v % R for v in values] if _unchecked else values
+    rp = prove_core(group, gens, t, vals_mod, gammas, st.n, rng, check_range=not _unchecked)
+    return SolvencyProof(tuple(aux), rp)
+
+
+def _solvency_check(
+    group: Group, st: SolvencyStatement, com: AccountCommitment, proof: SolvencyProof, weight: int
+) -> MsmCheck | None:
+    if _check_pairing(st, com) is not None:
+        return None
+    if len(proof.aux) != st.n_aux:
+        return None
+    try:
+        Qs, Bs = com.points(group)
+        aux = [group.decode_compressed(a) for a in proof.aux]
+    except EncodingError:
+        return None
+    if any(group.is_identity(p) for p in aux):
+        return None
+    t = _transcript(group, st, com, [group.encode(p) for p in aux])
+    return verify_core(group, t, proof.range_proof, [*Qs, *Bs, *aux], st._forms, st.n, weight)
+
+
+def verify_solvency(
+    statement: SolvencyStatement,
+    commitment: AccountCommitment,
+    proof: SolvencyProof,
+    *,
+    backend: str | Group = "native",
+) -> bool:
+    """True iff ``proof`` proves ``statement`` for ``commitment``. Never raises for a
+    well-formed but invalid proof."""
+    group = get_group(backend)
+    ch = _solvency_check(group, statement, commitment, proof, _random_weight())
+    return ch is not None and evaluate_checks(group, generators(group), [(1, ch)])
+
+
+def batch_verify_solvency(
+    items: Sequence[tuple[SolvencyStatement, AccountCommitment, SolvencyProof]],
+    *,
+    backend: str | Group = "native",
+) -> bool:
+    """True iff every (statement, commitment, proof) verifies; one MSM for all of them,
+    each equation under an independent random weight."""
+    group = get_group(backend)
+    checks: list[tuple[int, MsmCheck]] = []
+    for st, com, pr in items:
+        ch = _solvency_check(group, st, com, pr, _random_weight())
+        if ch is None:
+            return False
+        checks.append((_random_weight(), ch))
+    return evaluate_checks(group, generators(group), checks)
