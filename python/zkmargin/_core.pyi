@@ -15,7 +15,7 @@ def black76(
     vol: NDArray[np.float64],
     rate: NDArray[np.float64],
     threads: int,
-) -> NDArray[np.float64]: ...
+) -> list[NDArray[np.float64]]: ...
 
 @final
 class Engine:
@@ -95,4 +95,4 @@ class Engine:
         balances: NDArray[np.float64],
         model: str,
         threads: int,
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]: ...
+    ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], list[NDArray[np.float64]]]: ...

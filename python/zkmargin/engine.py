@@ -132,10 +132,10 @@ class MarginEngine(EngineBase):
 
     def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
         self._check_model(model)
-        block, worst, greeks = self._native.compute(
+        fields_out, worst, greeks = self._native.compute(
             *_market_args(market), *_account_args(accounts), model, self.threads
         )
-        fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, block, strict=True))
+        fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
         return MarginResult(model=model, worst_scenario=worst, **fields)
 

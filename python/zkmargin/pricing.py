@@ -24,9 +24,11 @@ class Greeks(NamedTuple):
 
 
 def broadcast_inputs(
-    is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any
+    is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any, keep_scalars: bool = False
 ) -> tuple[NDArray[np.bool_], list[NDArray[np.float64]], tuple[int, ...]]:
-    """Validate dtypes and layouts, then broadcast to one shape (copies only what broadcasts)."""
+    """Validate dtypes and layouts and broadcast to one shape, returned flat. Inputs that
+    already have that shape are not copied. With ``keep_scalars`` single values stay
+    length-1 arrays (the Rust core broadcasts those itself, saving a copy per column)."""
     calls = np.asarray(is_call)
     if calls.dtype != np.bool_:
         raise DTypeError("is_call must be a bool or a bool array", "is_call")
@@ -38,9 +40,13 @@ def broadcast_inputs(
         shape = np.broadcast_shapes(calls.shape, *(c.shape for c in cols))
     except ValueError as exc:
         raise ShapeError(f"inputs do not broadcast together: {exc}", "forward") from exc
-    calls_b = np.ascontiguousarray(np.broadcast_to(calls, shape)).ravel()
-    flat = [np.ascontiguousarray(np.broadcast_to(c, shape)).ravel() for c in cols]
-    return calls_b, flat, shape
+
+    def flat(a: NDArray[Any]) -> NDArray[Any]:
+        if (keep_scalars and a.size == 1) or a.shape == shape:
+            return np.ascontiguousarray(a).reshape(-1)
+        return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+
+    return flat(calls), [flat(c) for c in cols], shape
 
 
 def black76(
@@ -60,6 +66,10 @@ def black76(
     """
     from .engine import default_threads
 
-    calls, (f, k, tt, v, r), shape = broadcast_inputs(is_call, forward, strike, t, vol, rate)
-    block = _core.black76(calls, f, k, tt, v, r, threads if threads is not None else default_threads())
-    return Greeks(*(row.reshape(shape) for row in block))
+    calls, (f, k, tt, v, r), shape = broadcast_inputs(
+        is_call, forward, strike, t, vol, rate, keep_scalars=True
+    )
+    if 0 in shape:
+        return Greeks(*(np.empty(shape) for _ in Greeks._fields))
+    rows = _core.black76(calls, f, k, tt, v, r, threads if threads is not None else default_threads())
+    return Greeks(*(row.reshape(shape) for row in rows))

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::linalg::check_correlation;
 use crate::model::{Book, Collateral, Instruments, Kind, Prices};
-use crate::parallel::chunked_rows;
+use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::risk_arrays;
 use crate::scenarios::ScenarioTable;
 use crate::values::{Values, instrument_values};
@@ -235,12 +235,13 @@ const CHUNK: usize = 2048;
 /// Per-account float outputs, in the order of `zkmargin.results.ACCOUNT_FIELDS`.
 pub const N_FIELDS: usize = 8;
 
-/// Whole-book outputs: `N_FIELDS x A` floats, `A` worst-scenario indices, `4 x A x U` Greeks.
+/// Whole-book outputs: `N_FIELDS` rows of `A` floats, `A` worst-scenario indices, and 4
+/// Greeks rows of `A x U` (row-major) each.
 #[derive(Debug, Clone)]
 pub struct Output {
-    pub block: Vec<f64>,
+    pub fields: Vec<Vec<f64>>,
     pub worst: Vec<i64>,
-    pub greeks: Vec<f64>,
+    pub greeks: Vec<Vec<f64>>,
 }
 
 impl Engine {
@@ -587,11 +588,11 @@ impl Engine {
         let prep = self.prepare(px, model == Model::Portfolio);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
-        let mut block = vec![0.0; N_FIELDS * n_a];
+        let mut fields = zeroed_rows(N_FIELDS, n_a);
         let mut worst = vec![-1i64; n_a];
-        let mut greeks = vec![0.0; 4 * n_a * n_u];
-        let blocks = chunked_rows(&mut block, N_FIELDS, CHUNK);
-        let greek_blocks = chunked_rows(&mut greeks, 4, CHUNK * n_u);
+        let mut greeks = zeroed_rows(4, n_a * n_u);
+        let blocks = chunk_groups(fields.iter_mut().map(Vec::as_mut_slice), CHUNK);
+        let greek_blocks = chunk_groups(greeks.iter_mut().map(Vec::as_mut_slice), CHUNK * n_u);
         let tasks: Vec<_> = blocks
             .into_iter()
             .zip(greek_blocks)
@@ -638,7 +639,7 @@ impl Engine {
             },
         );
         Ok(Output {
-            block,
+            fields,
             worst,
             greeks,
         })

@@ -5,7 +5,7 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, Result, check_each, finite, finite_positive, same_len};
-use crate::parallel::chunked_rows;
+use crate::parallel::{chunk_groups, zeroed_rows};
 
 /// Price and sensitivities of one option; conventions in docs/margin-model.md §2.1.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,17 +34,12 @@ pub fn black76(is_call: bool, f: f64, k: f64, t: f64, vol: f64, rate: f64) -> Gr
     let d1 = ((f / k).ln() + 0.5 * sd * sd) / sd;
     let d2 = d1 - sd;
     let pdf1 = norm_pdf(d1);
-    let (price, delta) = if is_call {
-        (
-            disc * (f * norm_cdf(d1) - k * norm_cdf(d2)),
-            disc * norm_cdf(d1),
-        )
-    } else {
-        (
-            disc * (k * norm_cdf(-d2) - f * norm_cdf(-d1)),
-            -disc * norm_cdf(-d1),
-        )
-    };
+    // A put uses N(-d) directly rather than 1 - N(d), which would cancel in the tails.
+    let sign = if is_call { 1.0 } else { -1.0 };
+    let n1 = norm_cdf(sign * d1);
+    let n2 = norm_cdf(sign * d2);
+    let price = sign * disc * (f * n1 - k * n2);
+    let delta = sign * disc * n1;
     let gamma = disc * pdf1 / (f * sd);
     let vega = disc * f * pdf1 * sqrt_t;
     let theta = rate * price - disc * f * pdf1 * vol / (2.0 * sqrt_t);
@@ -57,47 +52,76 @@ pub fn black76(is_call: bool, f: f64, k: f64, t: f64, vol: f64, rate: f64) -> Gr
     }
 }
 
-/// Black-76 over equal-length columns, validated, in parallel; returns a `5 x n` block
-/// (price, delta, gamma, vega, theta rows).
-pub fn black76_batch(
-    is_call: &[bool],
-    f: &[f64],
-    k: &[f64],
-    t: &[f64],
-    vol: &[f64],
-    rate: &[f64],
-) -> Result<Vec<f64>> {
-    let n = is_call.len();
-    for (field, col) in [
-        ("forward", f),
-        ("strike", k),
-        ("t", t),
-        ("vol", vol),
-        ("rate", rate),
-    ] {
-        same_len(field, col.len(), n, "is_call")?;
+/// One input column of a batch: either one value per option or a single broadcast value.
+#[derive(Debug, Clone, Copy)]
+pub struct Column<'a, T> {
+    pub name: &'static str,
+    pub values: &'a [T],
+}
+
+impl<T: Copy> Column<'_, T> {
+    fn get(&self, i: usize) -> T {
+        if self.values.len() == 1 {
+            self.values[0]
+        } else {
+            self.values[i]
+        }
     }
-    finite_positive("forward", f)?;
-    finite_positive("strike", k)?;
-    finite_positive("vol", vol)?;
-    finite("t", t)?;
+}
+
+/// Black-76 over columns of length `n` or 1 (broadcast), validated, in parallel; returns
+/// the five rows price, delta, gamma, vega, theta.
+pub fn black76_batch(
+    is_call: Column<'_, bool>,
+    f: Column<'_, f64>,
+    k: Column<'_, f64>,
+    t: Column<'_, f64>,
+    vol: Column<'_, f64>,
+    rate: Column<'_, f64>,
+) -> Result<Vec<Vec<f64>>> {
+    let floats = [f, k, t, vol, rate];
+    let n = floats
+        .iter()
+        .map(|c| c.values.len())
+        .chain([is_call.values.len()])
+        .max()
+        .unwrap_or(0);
+    for c in floats {
+        if c.values.len() != n && c.values.len() != 1 {
+            same_len(c.name, c.values.len(), n, "the longest input")?;
+        }
+    }
+    if is_call.values.len() != n && is_call.values.len() != 1 {
+        same_len(is_call.name, is_call.values.len(), n, "the longest input")?;
+    }
+    finite_positive(f.name, f.values)?;
+    finite_positive(k.name, k.values)?;
+    finite_positive(vol.name, vol.values)?;
+    finite(t.name, t.values)?;
     check_each(
-        "t",
-        t,
+        t.name,
+        t.values,
         ErrorKind::Expired,
         "time to expiry must be > 0",
         |x| x <= 0.0,
     )?;
-    finite("rate", rate)?;
-    let mut out = vec![0.0; 5 * n];
-    chunked_rows(&mut out, 5, BATCH_CHUNK)
+    finite(rate.name, rate.values)?;
+    let mut out = zeroed_rows(5, n);
+    chunk_groups(out.iter_mut().map(Vec::as_mut_slice), BATCH_CHUNK)
         .into_par_iter()
         .enumerate()
         .for_each(|(c, mut rows)| {
             let start = c * BATCH_CHUNK;
             for j in 0..rows[0].len() {
                 let i = start + j;
-                let g = black76(is_call[i], f[i], k[i], t[i], vol[i], rate[i]);
+                let g = black76(
+                    is_call.get(i),
+                    f.get(i),
+                    k.get(i),
+                    t.get(i),
+                    vol.get(i),
+                    rate.get(i),
+                );
                 for (row, x) in rows
                     .iter_mut()
                     .zip([g.price, g.delta, g.gamma, g.vega, g.theta])

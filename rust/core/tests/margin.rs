@@ -69,12 +69,13 @@ fn run(
         n_assets: 2,
     };
     let out = e.compute(&prices(), &coll(), &book, model).unwrap();
-    (out.block, out.worst)
+    (out.fields, out.worst)
 }
 
-fn field(block: &[f64], n_a: usize, f: usize, a: usize) -> f64 {
-    assert_eq!(block.len(), N_FIELDS * n_a);
-    block[f * n_a + a]
+fn field(fields: &[Vec<f64>], n_a: usize, f: usize, a: usize) -> f64 {
+    assert_eq!(fields.len(), N_FIELDS);
+    assert_eq!(fields[f].len(), n_a);
+    fields[f][a]
 }
 
 #[test]

@@ -1,14 +1,12 @@
 //! Bindings for the margin engine and Black-76.
 
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use zkmargin_core::error::{ErrorKind, InputError};
-use zkmargin_core::margin::{Aggregation, Engine, Model, N_FIELDS, Params};
+use zkmargin_core::margin::{Aggregation, Engine, Model, Params};
 use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
-use zkmargin_core::pricing;
+use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::risk::risk_arrays;
 use zkmargin_core::scenarios::ScenarioTable;
 
@@ -40,8 +38,8 @@ fn check_threads(threads: usize) -> PyResult<usize> {
     }
 }
 
-/// Black-76 price and Greeks over equal-length arrays; returns a `5 x n` block
-/// (price, delta, gamma, vega, theta).
+/// Black-76 price and Greeks over arrays of one length `n` or length 1 (broadcast);
+/// returns the rows price, delta, gamma, vega, theta.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn black76<'py>(
@@ -53,18 +51,38 @@ fn black76<'py>(
     vol: PyReadonlyArray1<'py, f64>,
     rate: PyReadonlyArray1<'py, f64>,
     threads: usize,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
+) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let threads = check_threads(threads)?;
-    let c = slice1("is_call", &is_call)?;
-    let f = slice1("forward", &forward)?;
-    let k = slice1("strike", &strike)?;
-    let tt = slice1("t", &t)?;
-    let v = slice1("vol", &vol)?;
-    let r = slice1("rate", &rate)?;
-    let n = c.len();
-    let out = run_detached(py, threads, || pricing::black76_batch(c, f, k, tt, v, r))?
-        .map_err(core_err)?;
-    out.into_pyarray(py).reshape([5, n])
+    let calls = column("is_call", &is_call)?;
+    let (f, k, tt, v, r) = (
+        column("forward", &forward)?,
+        column("strike", &strike)?,
+        column("t", &t)?,
+        column("vol", &vol)?,
+        column("rate", &rate)?,
+    );
+    let rows = run_detached(py, threads, || {
+        pricing::black76_batch(calls, f, k, tt, v, r)
+    })?
+    .map_err(core_err)?;
+    Ok(rows.into_iter().map(|r| r.into_pyarray(py)).collect())
+}
+
+/// The per-account outputs of `compute` as numpy arrays (see `zkmargin.results`).
+type AccountArrays<'py> = (
+    Vec<Bound<'py, PyArray1<f64>>>,
+    Bound<'py, PyArray1<i64>>,
+    Vec<Bound<'py, PyArray2<f64>>>,
+);
+
+fn column<'a, T: numpy::Element>(
+    name: &'static str,
+    a: &'a PyReadonlyArray1<'_, T>,
+) -> PyResult<Column<'a, T>> {
+    Ok(Column {
+        name,
+        values: slice1(name, a)?,
+    })
 }
 
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
@@ -379,9 +397,9 @@ impl PyEngine {
             .reshape([e.instruments.len(), e.table.n_scenarios])
     }
 
-    /// Margin of every account: (`8 x A` floats, `A` worst scenarios, `4 x A x U` Greeks).
+    /// Margin of every account: (8 rows of `A` floats, `A` worst scenarios, 4 Greeks `A x U`).
     #[pyo3(signature = (spot, vol, forward, rate, asset_price, haircut, offsets, instrument, quantity, balances, model, threads))]
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    #[allow(clippy::too_many_arguments)]
     fn compute<'py>(
         &self,
         py: Python<'py>,
@@ -397,11 +415,7 @@ impl PyEngine {
         balances: PyReadonlyArray2<'py, f64>,
         model: &str,
         threads: usize,
-    ) -> PyResult<(
-        Bound<'py, PyArray2<f64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray3<f64>>,
-    )> {
+    ) -> PyResult<AccountArrays<'py>> {
         let threads = check_threads(threads)?;
         let model = Model::parse(model).map_err(core_err)?;
         let p = PricesIn {
@@ -416,14 +430,18 @@ impl PyEngine {
             haircut: slice1("haircut", &haircut)?,
         };
         let book = book_view(&offsets, &instrument, &quantity, &balances)?;
-        let n_a = book.n_accounts();
-        let n_u = self.inner.n_underlyings();
+        let (n_a, n_u) = (book.n_accounts(), self.inner.n_underlyings());
         let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?
             .map_err(core_err)?;
+        let greeks = out
+            .greeks
+            .into_iter()
+            .map(|g| g.into_pyarray(py).reshape([n_a, n_u]))
+            .collect::<PyResult<_>>()?;
         Ok((
-            out.block.into_pyarray(py).reshape([N_FIELDS, n_a])?,
+            out.fields.into_iter().map(|f| f.into_pyarray(py)).collect(),
             out.worst.into_pyarray(py),
-            out.greeks.into_pyarray(py).reshape([4, n_a, n_u])?,
+            greeks,
         ))
     }
 }
