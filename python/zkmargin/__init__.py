@@ -10,7 +10,7 @@ Quick tour::
     res.maintenance_margin
 """
 
-from . import errors, scenarios, synthetic
+from . import baseline, errors, numpy_engine, scenarios, synthetic
 from .book import Accounts, Instruments, Kind, Settlement
 from .engine import MarginEngine, default_threads
 from .market import Market
@@ -34,10 +34,12 @@ __all__ = [
     "ScenarioTable",
     "Settlement",
     "__version__",
+    "baseline",
     "black76",
     "default_threads",
     "deribit_scenarios",
     "errors",
+    "numpy_engine",
     "scenarios",
     "span_scenarios",
     "synthetic",
