@@ -1,0 +1,76 @@
+"""Zero-knowledge solvency proofs for zkmargin accounts on BN254 (docs/proof-spec.md).
+
+An account proves that its committed collateral covers its committed positions'
+portfolio-margin maintenance requirement in every scenario, revealing neither.
+
+    from zkmargin import proof
+    com, op = proof.commit_account(accounts, a, n_instruments=len(instruments),
+                                   balance_decimals=proof.default_balance_decimals(market.asset_price))
+    st = proof.build_statement(engine, market, com, "alice", epoch=42)
+    pr = proof.prove_solvency(st, com, op)          # InsolventError if not solvent
+    assert proof.verify_solvency(st, com, pr)
+"""
+
+from . import demo
+from .commitments import (
+    QUANTITY_DECIMALS,
+    AccountCommitment,
+    AccountOpening,
+    LedgerUpdate,
+    balance_to_units,
+    commit,
+    commit_account,
+    default_balance_decimals,
+    quantity_to_units,
+)
+from .generators import Generators, generators
+from .group import P, R, Group, NativeGroup, PyEccGroup, get_group
+from .rangeproof import LinearForm, RangeProof, batch_verify_range, prove_range, verify_range
+from .solvency import (
+    MONEY_DECIMALS,
+    SolvencyProof,
+    SolvencyStatement,
+    batch_verify_solvency,
+    build_statement,
+    constraint_forms,
+    prove_solvency,
+    proven_requirement,
+    verify_solvency,
+)
+from .transcript import Transcript
+
+__all__ = [
+    "MONEY_DECIMALS",
+    "QUANTITY_DECIMALS",
+    "AccountCommitment",
+    "AccountOpening",
+    "Generators",
+    "Group",
+    "LedgerUpdate",
+    "LinearForm",
+    "NativeGroup",
+    "P",
+    "PyEccGroup",
+    "R",
+    "RangeProof",
+    "SolvencyProof",
+    "SolvencyStatement",
+    "Transcript",
+    "balance_to_units",
+    "batch_verify_range",
+    "batch_verify_solvency",
+    "build_statement",
+    "commit",
+    "commit_account",
+    "constraint_forms",
+    "default_balance_decimals",
+    "demo",
+    "generators",
+    "get_group",
+    "prove_range",
+    "prove_solvency",
+    "proven_requirement",
+    "quantity_to_units",
+    "verify_range",
+    "verify_solvency",
+]
