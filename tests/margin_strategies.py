@@ -92,8 +92,9 @@ def _correlation(draw: st.DrawFn, n: int) -> NDArray[np.float64]:
     vecs = np.array(
         draw(st.lists(st.lists(_floats(-1.0, 1.0), min_size=n, max_size=n), min_size=n, max_size=n))
     )
-    vecs += np.eye(n)  # keeps every row away from zero length
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    # unit rows make a unit diagonal; a (near-)zero row stands for an uncorrelated factor
+    vecs = np.where(norms > 1e-3, vecs / np.maximum(norms, 1e-3), np.eye(n))
     rho = np.clip(vecs @ vecs.T, -1.0, 1.0)
     rho = 0.5 * (rho + rho.T)
     np.fill_diagonal(rho, 1.0)
