@@ -215,7 +215,12 @@ class MarginEngine(EngineBase):
         self._check_model(model)
         self.validate(accounts, market)
         priced = self._price(market)
-        risk = self._risk(market, priced.fwd) if model == "portfolio" else None
+        risk = None
+        if model == "portfolio":
+            full = self._risk(market, priced.fwd)
+            # one risk matrix per underlying, other instruments' rows zeroed, so that
+            # positions x risk_u is that underlying's scenario P&L
+            risk = [np.where((priced.underlying == u)[:, None], full, 0.0) for u in range(self.n_underlyings)]
         parts = [
             self._chunk(accounts, market, priced, risk, model, a0, min(a0 + CHUNK, len(accounts)))
             for a0 in range(0, max(len(accounts), 1), CHUNK)
@@ -234,7 +239,7 @@ class MarginEngine(EngineBase):
         accounts: Accounts,
         market: Market,
         priced: _Priced,
-        risk: F64 | None,
+        risk: list[F64] | None,
         model: str,
         a0: int,
         a1: int,
@@ -269,7 +274,7 @@ class MarginEngine(EngineBase):
         worst = np.full(n, -1, dtype=np.int64)
         if model == "portfolio":
             assert risk is not None
-            wcl, worst = self._worst_case(risk, priced, ins, q, local)
+            wcl, worst = self._worst_case(risk, ins, q, local)
             n_b = priced.bucket_rate.shape[0]
             net = np.bincount(
                 acct * n_b + priced.bucket[ins],
@@ -302,8 +307,7 @@ class MarginEngine(EngineBase):
 
     def _worst_case(
         self,
-        risk: F64,
-        priced: _Priced,
+        risk: list[F64],
         ins: NDArray[np.int64],
         q: F64,
         local_offsets: NDArray[np.int64],
@@ -312,14 +316,8 @@ class MarginEngine(EngineBase):
         from scipy.sparse import csr_matrix
 
         n = local_offsets.shape[0] - 1
-        positions = csr_matrix((q, ins, local_offsets), shape=(n, risk.shape[0]))
-        # P[u] = positions x (risk arrays of underlying u's instruments), (n, S) each
-        pnl = np.stack(
-            [
-                np.asarray(positions @ np.where((priced.underlying == u)[:, None], risk, 0.0))
-                for u in range(self.n_underlyings)
-            ]
-        )
+        positions = csr_matrix((q, ins, local_offsets), shape=(n, len(self.instruments)))
+        pnl = np.stack([np.asarray(positions @ risk_u) for risk_u in risk])  # (U, n, S)
         rows = np.arange(n)
         if self.aggregation == "joint":
             loss = -pnl.sum(axis=0)

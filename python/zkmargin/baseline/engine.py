@@ -42,8 +42,8 @@ class MarginEngine(EngineBase):
                 strict=True,
             )
         ):
-            marked_to_index = fwd is None or k in (Kind.SPOT, Kind.PERPETUAL)
-            f = spot[u] if marked_to_index else fwd[i]  # type: ignore[index]
+            # spot and perpetuals are marked to the index whatever forward is given (§1.2)
+            f = fwd[i] if fwd is not None and k not in (Kind.SPOT, Kind.PERPETUAL) else spot[u]
             out.append(Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i]))
         return out
 

@@ -147,9 +147,8 @@ class Contract:
         return mark, mtm, cs * f, 0.0, 0.0, 0.0
 
     def notional(self) -> float:
-        """``N_i`` of §4."""
-        if self.is_option:
-            return self.cs * self.fwd
-        if self.inverse:
+        """``N_i`` of §4: USD face for inverse delta-one contracts, ``cs F`` otherwise
+        (``F`` is already the index for spot and perpetuals)."""
+        if self.inverse and not self.is_option:
             return self.cs
         return self.cs * self.fwd
