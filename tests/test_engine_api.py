@@ -303,3 +303,9 @@ def test_demo_cli_runs(capsys: pytest.CaptureFixture[str]) -> None:
     for text in ("Capital required", "portfolio", "closest to liquidation", "Timings"):
         assert text in out
     assert main(["nonsense"]) == 2
+
+
+def test_extension_is_a_release_build() -> None:
+    from zkmargin import _core
+
+    assert _core.debug_build() is False

@@ -1,12 +1,22 @@
 # Type stubs for the Rust extension `zkmargin._core` (checked by `python -m mypy.stubtest zkmargin._core`).
-from typing import final
+from typing import TypeAlias, final
 
 import numpy as np
 from numpy.typing import NDArray
 
 # --- margin engine -----------------------------------------------------------------------
 
+_F64 = NDArray[np.float64]
+_I64 = NDArray[np.int64]
+# (spot, vol, forward or None, rate)
+_Prices: TypeAlias = tuple[_F64, _F64, _F64 | None, float]
+# (asset_price, haircut)
+_CollateralAssets: TypeAlias = tuple[_F64, _F64]
+# (offsets, instrument, quantity, balances)
+_Book: TypeAlias = tuple[_I64, _I64, _F64, _F64]
+
 def available_threads() -> int: ...
+def debug_build() -> bool: ...
 def black76(
     is_call: NDArray[np.bool_],
     forward: NDArray[np.float64],
@@ -46,53 +56,10 @@ class Engine:
     @property
     def n_underlyings(self) -> int: ...
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
-    def validate_market(
-        self,
-        spot: NDArray[np.float64],
-        vol: NDArray[np.float64],
-        forward: NDArray[np.float64] | None,
-        rate: float,
-    ) -> None: ...
-    def validate(
-        self,
-        spot: NDArray[np.float64],
-        vol: NDArray[np.float64],
-        forward: NDArray[np.float64] | None,
-        rate: float,
-        asset_price: NDArray[np.float64],
-        haircut: NDArray[np.float64],
-        offsets: NDArray[np.int64],
-        instrument: NDArray[np.int64],
-        quantity: NDArray[np.float64],
-        balances: NDArray[np.float64],
-    ) -> None: ...
-    def instrument_values(
-        self,
-        spot: NDArray[np.float64],
-        vol: NDArray[np.float64],
-        forward: NDArray[np.float64] | None,
-        rate: float,
-    ) -> NDArray[np.float64]: ...
-    def risk_arrays(
-        self,
-        spot: NDArray[np.float64],
-        vol: NDArray[np.float64],
-        forward: NDArray[np.float64] | None,
-        rate: float,
-        threads: int,
-    ) -> NDArray[np.float64]: ...
+    def validate_market(self, prices: _Prices) -> None: ...
+    def validate(self, prices: _Prices, collateral: _CollateralAssets, book: _Book) -> None: ...
+    def instrument_values(self, prices: _Prices) -> NDArray[np.float64]: ...
+    def risk_arrays(self, prices: _Prices, threads: int) -> NDArray[np.float64]: ...
     def compute(
-        self,
-        spot: NDArray[np.float64],
-        vol: NDArray[np.float64],
-        forward: NDArray[np.float64] | None,
-        rate: float,
-        asset_price: NDArray[np.float64],
-        haircut: NDArray[np.float64],
-        offsets: NDArray[np.int64],
-        instrument: NDArray[np.int64],
-        quantity: NDArray[np.float64],
-        balances: NDArray[np.float64],
-        model: str,
-        threads: int,
+        self, prices: _Prices, collateral: _CollateralAssets, book: _Book, model: str, threads: int
     ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], list[NDArray[np.float64]]]: ...

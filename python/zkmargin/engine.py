@@ -103,22 +103,25 @@ class EngineBase:
 
     def validate(self, accounts: Accounts, market: Market) -> None:
         """Raise the typed error for the first bad value in ``accounts`` or ``market``."""
-        self._native.validate(*_market_args(market), *_account_args(accounts))
+        self._native.validate(_prices(market), _collateral(market), _book(accounts))
 
     def validate_market(self, market: Market) -> None:
-        m = market
-        self._native.validate_market(m.spot, m.vol, m.forward, m.rate)
+        self._native.validate_market(_prices(market))
 
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 
-def _market_args(m: Market) -> tuple[F64, F64, F64 | None, float, F64, F64]:
-    return (m.spot, m.vol, m.forward, m.rate, m.asset_price, m.haircut)
+def _prices(m: Market) -> tuple[F64, F64, F64 | None, float]:
+    return (m.spot, m.vol, m.forward, m.rate)
 
 
-def _account_args(a: Accounts) -> tuple[I64, I64, F64, F64]:
+def _collateral(m: Market) -> tuple[F64, F64]:
+    return (m.asset_price, m.haircut)
+
+
+def _book(a: Accounts) -> tuple[I64, I64, F64, F64]:
     return (a.offsets, a.instrument, a.quantity, a.balances)
 
 
@@ -133,7 +136,7 @@ class MarginEngine(EngineBase):
     def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
         self._check_model(model)
         fields_out, worst, greeks = self._native.compute(
-            *_market_args(market), *_account_args(accounts), model, self.threads
+            _prices(market), _collateral(market), _book(accounts), model, self.threads
         )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
@@ -141,12 +144,10 @@ class MarginEngine(EngineBase):
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
-        m = market
-        return self._native.risk_arrays(m.spot, m.vol, m.forward, m.rate, self.threads)
+        return self._native.risk_arrays(_prices(market), self.threads)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
-        m = market
-        block = self._native.instrument_values(m.spot, m.vol, m.forward, m.rate)
+        block = self._native.instrument_values(_prices(market))
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -17,7 +17,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_function(wrap_pyfunction!(black76, m)?)?;
     m.add_function(wrap_pyfunction!(available_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(debug_build, m)?)?;
     Ok(())
+}
+
+/// True when the extension was compiled without optimisation (debug assertions on); the
+/// package is meant to be installed as a release build.
+#[pyfunction]
+fn debug_build() -> bool {
+    cfg!(debug_assertions)
 }
 
 /// Number of hardware threads rayon would use by default.
@@ -92,99 +100,96 @@ pub struct PyEngine {
     pub inner: Engine,
 }
 
-fn param(params: &Bound<'_, PyDict>, name: &str, default: f64) -> PyResult<f64> {
-    match params.get_item(name)? {
-        Some(v) => v.extract::<f64>(),
-        None => Ok(default),
-    }
-}
-
 fn parse_params(params: &Bound<'_, PyDict>) -> PyResult<Params> {
-    let d = Params::default();
-    for key in params.keys() {
+    let mut p = Params::default();
+    for (key, value) in params.iter() {
         let key: String = key.extract()?;
-        if ![
-            "linear_im",
-            "linear_mm",
-            "option_im_base",
-            "option_im_floor",
-            "option_mm",
-            "im_factor",
-            "mm_factor",
-            "annual_move_risk",
-            "min_annual_move",
-            "short_option_min",
-        ]
-        .contains(&key.as_str())
-        {
-            return Err(core_err(InputError::whole(
-                ErrorKind::Parameter,
-                "params",
-                format!("unknown parameter {key:?}"),
-            )));
-        }
+        let slot = match key.as_str() {
+            "linear_im" => &mut p.linear_im,
+            "linear_mm" => &mut p.linear_mm,
+            "option_im_base" => &mut p.option_im_base,
+            "option_im_floor" => &mut p.option_im_floor,
+            "option_mm" => &mut p.option_mm,
+            "im_factor" => &mut p.im_factor,
+            "mm_factor" => &mut p.mm_factor,
+            "annual_move_risk" => &mut p.annual_move_risk,
+            "min_annual_move" => &mut p.min_annual_move,
+            "short_option_min" => &mut p.short_option_min,
+            _ => {
+                let msg = format!("unknown parameter {key:?}");
+                return Err(core_err(InputError::whole(
+                    ErrorKind::Parameter,
+                    "params",
+                    msg,
+                )));
+            }
+        };
+        *slot = value.extract()?;
     }
-    Ok(Params {
-        linear_im: param(params, "linear_im", d.linear_im)?,
-        linear_mm: param(params, "linear_mm", d.linear_mm)?,
-        option_im_base: param(params, "option_im_base", d.option_im_base)?,
-        option_im_floor: param(params, "option_im_floor", d.option_im_floor)?,
-        option_mm: param(params, "option_mm", d.option_mm)?,
-        im_factor: param(params, "im_factor", d.im_factor)?,
-        mm_factor: param(params, "mm_factor", d.mm_factor)?,
-        annual_move_risk: param(params, "annual_move_risk", d.annual_move_risk)?,
-        min_annual_move: param(params, "min_annual_move", d.min_annual_move)?,
-        short_option_min: param(params, "short_option_min", d.short_option_min)?,
-    })
+    Ok(p)
 }
 
-/// Borrowed market prices; `forward=None` means forwards equal spot.
-struct PricesIn<'py> {
-    spot: PyReadonlyArray1<'py, f64>,
-    vol: PyReadonlyArray1<'py, f64>,
-    forward: Option<PyReadonlyArray1<'py, f64>>,
-    rate: f64,
-}
+/// Market prices as the tuple `(spot, vol, forward or None, rate)`.
+#[derive(FromPyObject)]
+struct PricesIn<'py>(
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+    Option<PyReadonlyArray1<'py, f64>>,
+    f64,
+);
 
 impl PricesIn<'_> {
     fn view(&self) -> PyResult<Prices<'_>> {
         Ok(Prices {
-            spot: slice1("spot", &self.spot)?,
-            vol: slice1("vol", &self.vol)?,
-            forward: self
-                .forward
-                .as_ref()
-                .map(|f| slice1("forward", f))
-                .transpose()?,
-            rate: self.rate,
+            spot: slice1("spot", &self.0)?,
+            vol: slice1("vol", &self.1)?,
+            forward: self.2.as_ref().map(|f| slice1("forward", f)).transpose()?,
+            rate: self.3,
         })
     }
 }
 
-fn book_view<'a>(
-    offsets: &'a PyReadonlyArray1<'_, i64>,
-    instrument: &'a PyReadonlyArray1<'_, i64>,
-    quantity: &'a PyReadonlyArray1<'_, f64>,
-    balances: &'a PyReadonlyArray2<'_, f64>,
-) -> PyResult<Book<'a>> {
-    let (bal, rows, cols) = slice2("balances", balances)?;
-    let offsets = slice1("offsets", offsets)?;
-    if rows != offsets.len().saturating_sub(1) {
-        return Err(shape_err(
-            "balances",
-            format!(
-                "has {rows} rows for {} accounts",
-                offsets.len().saturating_sub(1)
-            ),
-        ));
+/// Collateral assets as the tuple `(asset_price, haircut)`.
+#[derive(FromPyObject)]
+struct CollateralIn<'py>(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>);
+
+impl CollateralIn<'_> {
+    fn view(&self) -> PyResult<Collateral<'_>> {
+        Ok(Collateral {
+            price: slice1("asset_price", &self.0)?,
+            haircut: slice1("haircut", &self.1)?,
+        })
     }
-    Ok(Book {
-        offsets,
-        instrument: slice1("instrument", instrument)?,
-        quantity: slice1("quantity", quantity)?,
-        balances: bal,
-        n_assets: cols,
-    })
+}
+
+/// The account book as the tuple `(offsets, instrument, quantity, balances)`.
+#[derive(FromPyObject)]
+struct BookIn<'py>(
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray2<'py, f64>,
+);
+
+impl BookIn<'_> {
+    fn view(&self) -> PyResult<Book<'_>> {
+        let (balances, rows, cols) = slice2("balances", &self.3)?;
+        let offsets = slice1("offsets", &self.0)?;
+        let n_accounts = offsets.len().saturating_sub(1);
+        if rows != n_accounts {
+            return Err(shape_err(
+                "balances",
+                format!("has {rows} rows for {n_accounts} accounts"),
+            ));
+        }
+        Ok(Book {
+            offsets,
+            instrument: slice1("instrument", &self.1)?,
+            quantity: slice1("quantity", &self.2)?,
+            balances,
+            n_assets: cols,
+        })
+    }
 }
 
 #[pymethods]
@@ -290,72 +295,35 @@ impl PyEngine {
         )
     }
 
-    #[pyo3(signature = (spot, vol, forward, rate))]
-    fn validate_market(
-        &self,
-        spot: PyReadonlyArray1<'_, f64>,
-        vol: PyReadonlyArray1<'_, f64>,
-        forward: Option<PyReadonlyArray1<'_, f64>>,
-        rate: f64,
-    ) -> PyResult<()> {
-        let p = PricesIn {
-            spot,
-            vol,
-            forward,
-            rate,
-        };
-        self.inner.validate_prices(&p.view()?).map_err(core_err)
+    /// Checks market prices against the instruments (typed error on the first problem).
+    fn validate_market(&self, prices: PricesIn<'_>) -> PyResult<()> {
+        self.inner
+            .validate_prices(&prices.view()?)
+            .map_err(core_err)
     }
 
-    #[pyo3(signature = (spot, vol, forward, rate, asset_price, haircut, offsets, instrument, quantity, balances))]
-    #[allow(clippy::too_many_arguments)]
+    /// Checks prices, collateral and the account book (typed error on the first problem).
     fn validate(
         &self,
         py: Python<'_>,
-        spot: PyReadonlyArray1<'_, f64>,
-        vol: PyReadonlyArray1<'_, f64>,
-        forward: Option<PyReadonlyArray1<'_, f64>>,
-        rate: f64,
-        asset_price: PyReadonlyArray1<'_, f64>,
-        haircut: PyReadonlyArray1<'_, f64>,
-        offsets: PyReadonlyArray1<'_, i64>,
-        instrument: PyReadonlyArray1<'_, i64>,
-        quantity: PyReadonlyArray1<'_, f64>,
-        balances: PyReadonlyArray2<'_, f64>,
+        prices: PricesIn<'_>,
+        collateral: CollateralIn<'_>,
+        book: BookIn<'_>,
     ) -> PyResult<()> {
-        let p = PricesIn {
-            spot,
-            vol,
-            forward,
-            rate,
-        };
-        let px = p.view()?;
-        let coll = Collateral {
-            price: slice1("asset_price", &asset_price)?,
-            haircut: slice1("haircut", &haircut)?,
-        };
-        let book = book_view(&offsets, &instrument, &quantity, &balances)?;
-        let threads = available_threads();
-        run_detached(py, threads, || self.inner.validate_book(&px, &coll, &book))?.map_err(core_err)
+        let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
+        run_detached(py, available_threads(), || {
+            self.inner.validate_book(&px, &coll, &book)
+        })?
+        .map_err(core_err)
     }
 
     /// Per-instrument `6 x I` block: mark_price, mtm, delta, gamma, vega, theta.
-    #[pyo3(signature = (spot, vol, forward, rate))]
     fn instrument_values<'py>(
         &self,
         py: Python<'py>,
-        spot: PyReadonlyArray1<'py, f64>,
-        vol: PyReadonlyArray1<'py, f64>,
-        forward: Option<PyReadonlyArray1<'py, f64>>,
-        rate: f64,
+        prices: PricesIn<'py>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let p = PricesIn {
-            spot,
-            vol,
-            forward,
-            rate,
-        };
-        let px = p.view()?;
+        let px = prices.view()?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let v = py.detach(|| self.inner.prepare(&px, false).values);
         let n = self.inner.instruments.len();
@@ -367,24 +335,14 @@ impl PyEngine {
     }
 
     /// Weighted P&L per contract, `I x S`.
-    #[pyo3(signature = (spot, vol, forward, rate, threads))]
     fn risk_arrays<'py>(
         &self,
         py: Python<'py>,
-        spot: PyReadonlyArray1<'py, f64>,
-        vol: PyReadonlyArray1<'py, f64>,
-        forward: Option<PyReadonlyArray1<'py, f64>>,
-        rate: f64,
+        prices: PricesIn<'py>,
         threads: usize,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let threads = check_threads(threads)?;
-        let p = PricesIn {
-            spot,
-            vol,
-            forward,
-            rate,
-        };
-        let px = p.view()?;
+        let px = prices.view()?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let e = &self.inner;
         let risk = run_detached(py, threads, || {
@@ -398,38 +356,18 @@ impl PyEngine {
     }
 
     /// Margin of every account: (8 rows of `A` floats, `A` worst scenarios, 4 Greeks `A x U`).
-    #[pyo3(signature = (spot, vol, forward, rate, asset_price, haircut, offsets, instrument, quantity, balances, model, threads))]
-    #[allow(clippy::too_many_arguments)]
     fn compute<'py>(
         &self,
         py: Python<'py>,
-        spot: PyReadonlyArray1<'py, f64>,
-        vol: PyReadonlyArray1<'py, f64>,
-        forward: Option<PyReadonlyArray1<'py, f64>>,
-        rate: f64,
-        asset_price: PyReadonlyArray1<'py, f64>,
-        haircut: PyReadonlyArray1<'py, f64>,
-        offsets: PyReadonlyArray1<'py, i64>,
-        instrument: PyReadonlyArray1<'py, i64>,
-        quantity: PyReadonlyArray1<'py, f64>,
-        balances: PyReadonlyArray2<'py, f64>,
+        prices: PricesIn<'py>,
+        collateral: CollateralIn<'py>,
+        book: BookIn<'py>,
         model: &str,
         threads: usize,
     ) -> PyResult<AccountArrays<'py>> {
         let threads = check_threads(threads)?;
         let model = Model::parse(model).map_err(core_err)?;
-        let p = PricesIn {
-            spot,
-            vol,
-            forward,
-            rate,
-        };
-        let px = p.view()?;
-        let coll = Collateral {
-            price: slice1("asset_price", &asset_price)?,
-            haircut: slice1("haircut", &haircut)?,
-        };
-        let book = book_view(&offsets, &instrument, &quantity, &balances)?;
+        let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
         let (n_a, n_u) = (book.n_accounts(), self.inner.n_underlyings());
         let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?
             .map_err(core_err)?;
