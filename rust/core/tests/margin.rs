@@ -52,7 +52,7 @@ fn run(
     e: &Engine,
     accounts: &[(Vec<i64>, Vec<f64>, [f64; 2])],
     model: Model,
-) -> (Vec<f64>, Vec<i64>) {
+) -> (Vec<Vec<f64>>, Vec<i64>) {
     let mut offsets = vec![0i64];
     let (mut ins, mut qty, mut bal) = (vec![], vec![], vec![]);
     for (i, q, b) in accounts {
@@ -175,10 +175,8 @@ fn thread_count_does_not_change_bits() {
         .unwrap();
     let a = one.install(|| run(&e, &accounts, Model::Portfolio));
     let b = two.install(|| run(&e, &accounts, Model::Portfolio));
-    assert_eq!(
-        a.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-        b.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-    );
+    let bits = |f: &[Vec<f64>]| f.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a.0), bits(&b.0));
     assert_eq!(a.1, b.1);
 }
 
