@@ -147,9 +147,9 @@ mod tests {
             rate: 0.03,
         };
         let v = instrument_values(&ins, &px);
-        for i in 0..ins.len() {
+        for (i, &vol_i) in vol.iter().enumerate() {
             let f = v.forward[i];
-            let w = |x: f64| usd_value(&ins, i, x, vol[i], 0.03, spot[0]);
+            let w = |x: f64| usd_value(&ins, i, x, vol_i, 0.03, spot[0]);
             let h = f * 1e-4;
             let d = f * (w(f + h) - w(f - h)) / (2.0 * h);
             let g = f * f * (w(f + h) - 2.0 * w(f) + w(f - h)) / (h * h);

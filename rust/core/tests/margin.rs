@@ -180,11 +180,14 @@ fn thread_count_does_not_change_bits() {
     assert_eq!(a.1, b.1);
 }
 
+/// (offsets, instrument, quantity, expected kind, expected field)
+type BadBook = (&'static [i64], &'static [i64], &'static [f64], ErrorKind, &'static str);
+
 #[test]
 fn bad_books_are_typed_errors() {
     let e = engine(Aggregation::Sum);
     let bal = [0.0; 4];
-    let cases: [(&[i64], &[i64], &[f64], ErrorKind, &str); 5] = [
+    let cases: [BadBook; 5] = [
         (
             &[0, 2, 1],
             &[0, 1],
