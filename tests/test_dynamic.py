@@ -26,9 +26,7 @@ RTOL = 1e-12
 
 
 def close(a: object, b: object, rtol: float = RTOL, atol: float = 1e-12) -> None:
-    np.testing.assert_allclose(
-        np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol, atol=atol
-    )
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol, atol=atol)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +63,7 @@ def test_volatility_matches_reference(history: np.ndarray) -> None:
     close(rets, ref.log_returns(history.tolist()))
     close(d.ewma_volatility(rets, 0.97), ref.ewma_vol(rets.tolist(), 0.97))
     close(d.rolling_volatility(rets, 20), ref.rolling_vol(rets.tolist(), 20))
-    np.testing.assert_allclose(
-        d.rolling_volatility(rets, 20)[-1], rets[-20:].std(axis=0, ddof=1), rtol=1e-12
-    )
+    np.testing.assert_allclose(d.rolling_volatility(rets, 20)[-1], rets[-20:].std(axis=0, ddof=1), rtol=1e-12)
     close(d.annualise(np.array([0.02, 0.03])), ref.annualise([0.02, 0.03], 365.0))
     # The regime change is visible: EWMA today is about 3x the calm-period estimate.
     ewma = d.ewma_volatility(rets)
@@ -179,9 +175,7 @@ def _csr(accounts: zkmargin.Accounts) -> tuple[list[int], list[int], list[float]
     return accounts.offsets.tolist(), accounts.instrument.tolist(), accounts.quantity.tolist()
 
 
-def test_var_es_matches_reference(
-    exchange: zkmargin.synthetic.Exchange, history: np.ndarray
-) -> None:
+def test_var_es_matches_reference(exchange: zkmargin.synthetic.Exchange, history: np.ndarray) -> None:
     moves = d.filtered_historical_scenarios(d.log_returns(history))
     risk = d.joint_risk_arrays(exchange.instruments, exchange.market, moves)
     for conf in (0.9, 0.99):
@@ -225,9 +219,7 @@ def test_tail_count_rounding() -> None:
 
 
 @pytest.mark.parametrize("conf", [0.0, 1.0, -0.5, 1.5, float("nan")])
-def test_confidence_outside_unit_interval(
-    exchange: zkmargin.synthetic.Exchange, conf: float
-) -> None:
+def test_confidence_outside_unit_interval(exchange: zkmargin.synthetic.Exchange, conf: float) -> None:
     risk = np.zeros((len(exchange.instruments), 10))
     with pytest.raises(ParameterError) as info:
         d.var_es(risk, exchange.accounts, conf)
@@ -287,9 +279,7 @@ def _rule(exchange: zkmargin.synthetic.Exchange, **kw: float) -> d.LiquidityRule
     rng = np.random.default_rng(8)
     n = len(exchange.instruments)
     args = {"share": 0.05, "rate": 0.2, "imf": 2e-4} | kw
-    return d.LiquidityRule(
-        notional, rng.uniform(0, 0.002, n), rng.uniform(2e4, 2e6, n), 0.05, **args
-    )
+    return d.LiquidityRule(notional, rng.uniform(0, 0.002, n), rng.uniform(2e4, 2e6, n), 0.05, **args)
 
 
 def _ref_params(rule: d.LiquidityRule) -> ref.LiquidityParams:
@@ -308,9 +298,7 @@ def test_addons_match_reference(exchange: zkmargin.synthetic.Exchange) -> None:
     rule = _rule(exchange)
     got = d.addons(rule, exchange.accounts)
     p = _ref_params(rule)
-    want = np.array(
-        [ref.addons(p, *_csr_rows(exchange.accounts, a)) for a in range(len(exchange.accounts))]
-    )
+    want = np.array([ref.addons(p, *_csr_rows(exchange.accounts, a)) for a in range(len(exchange.accounts))])
     close(np.c_[got.closeout, got.concentration, got.size_premium], want, rtol=1e-10, atol=1e-9)
     assert got.concentration.max() > 0 and got.size_premium.max() > 0
     # Options use the premium, delta-one the USD delta (core valuation).
@@ -351,9 +339,7 @@ def test_haircuts_grow_with_vol_and_size() -> None:
         ]
         close(h[a], hs)
         close(value[a], ref.collateral_value(bal[a].tolist(), price, hs))
-    assert (
-        h[2, 2] > h[0, 2] and h[0, 0] == 0.0
-    )  # size raises the haircut; a stablecoin keeps its base
+    assert h[2, 2] > h[0, 2] and h[0, 0] == 0.0  # size raises the haircut; a stablecoin keeps its base
     _, h2 = d.dynamic_collateral(bal, price, 2 * np.array(sigma), depth, base, rule)
     assert np.all(h2[:, 1:] > h[:, 1:])
 
@@ -403,9 +389,7 @@ def _health_after(
     from the kept positions themselves, not by scaling)."""
     kept = [(1 - f) * q for q in qty]
     closed = sum(f * abs(q) * p.notional[i] for i, q in zip(ins, qty, strict=True))
-    spread = sum(
-        f * abs(q) * p.notional[i] * p.half_spread[i] for i, q in zip(ins, qty, strict=True)
-    )
+    spread = sum(f * abs(q) * p.notional[i] * p.half_spread[i] for i, q in zip(ins, qty, strict=True))
     return e - pen * closed - spread - ((1 - f) * tgt + sum(ref.addons(p, ins, kept)))
 
 
@@ -483,9 +467,7 @@ def test_bad_histories_are_typed() -> None:
 
 
 # ------------------------------------------------------------------ backtest
-@pytest.mark.parametrize(
-    ("n", "x", "p"), [(250, 5, 0.01), (1000, 3, 0.01), (500, 0, 0.01), (100, 40, 0.05)]
-)
+@pytest.mark.parametrize(("n", "x", "p"), [(250, 5, 0.01), (1000, 3, 0.01), (500, 0, 0.01), (100, 40, 0.05)])
 def test_kupiec_against_scipy(n: int, x: int, p: float) -> None:
     lr, pval = d.kupiec(n, x, p)
     phat = x / n

@@ -7,7 +7,7 @@ import pytest
 
 import zkmargin
 from zkmargin import dynamic as d
-from zkmargin.dynamic import backtest as bt
+from zkmargin.dynamic import backtesting as bt
 from zkmargin.dynamic import stress as st
 from zkmargin.errors import ParameterError, ShapeError
 
@@ -167,3 +167,70 @@ def test_backtest_static_vs_dynamic(exchange: zkmargin.synthetic.Exchange) -> No
         bt.backtest(
             exchange.instruments, small, exchange.market, np.ascontiguousarray(px[:30]), ASSET_UNDERLYING
         )
+
+
+# ------------------------------------------------------------------ liquidation price
+def _small_universe() -> tuple[zkmargin.Instruments, zkmargin.Market]:
+    ins = zkmargin.Instruments(
+        kind=[1, 3, 4, 1],
+        underlying=[0, 0, 0, 1],
+        strike=[0.0, 62_000.0, 55_000.0, 0.0],
+        expiry=[0.0, 0.1, 0.2, 0.0],
+        contract_size=[1.0, 1.0, 1.0, 1.0],
+        settlement=[0, 0, 0, 0],
+    )
+    mkt = zkmargin.Market(
+        spot=[60_000.0, 3_000.0],
+        vol=[0.0, 0.6, 0.65, 0.0],
+        asset_price=[1.0, 60_000.0, 3_000.0],
+        haircut=[0.0, 0.05, 0.07],
+        rate=0.0,
+    )
+    return ins, mkt
+
+
+def test_liquidation_price_closed_form_cross() -> None:
+    ins, mkt = _small_universe()
+    mm = zkmargin.MarginParams().linear_mm
+    for q, cash in ((2.0, 20_000.0), (-1.5, 15_000.0)):
+        down, up = d.liquidation_price(ins, [0], [q], [cash, 0.0, 0.0], mkt, ASSET_UNDERLYING, model="cross")
+        v = q * 60_000.0
+        # cash + v m = mm |v| (1 + m)  =>  m = (mm |v| - cash) / (v - mm |v|)
+        m = (mm * abs(v) - cash) / (v - mm * abs(v))
+        got = down if q > 0 else up
+        assert got == pytest.approx(60_000.0 * (1 + m), rel=1e-9)
+        assert np.isnan(up if q > 0 else down)
+
+
+def test_liquidation_price_rust_equals_reference_engine() -> None:
+    from zkmargin.baseline import MarginEngine as ReferenceEngine
+
+    ins, mkt = _small_universe()
+    # Short strangle plus a long perp hedge, part of the collateral in BTC: both sides bind.
+    args = (ins, [0, 1, 2], [0.3, -2.0, -2.0], [40_000.0, 0.1, 0.0], mkt, ASSET_UNDERLYING)
+    fast = d.liquidation_price(*args, steps=40)
+    slow = d.liquidation_price(*args, steps=40, engine_cls=ReferenceEngine)
+    assert np.all(np.isfinite(fast)) and fast[0] < 60_000.0 < fast[1]
+    np.testing.assert_allclose(fast, slow, rtol=1e-9)
+    # At the liquidation price equity equals maintenance margin (the gap changes sign there).
+    acc = zkmargin.Accounts([0, 3], [0, 1, 2], [0.3, -2.0, -2.0], [[40_000.0, 0.1, 0.0]])
+    eng = zkmargin.MarginEngine(ins)
+    for price, eps in ((fast[0], -1e-4), (fast[1], 1e-4)):
+        gaps = []
+        for p in (price * (1 - eps), price * (1 + eps)):
+            shocked = d.shocked_market(mkt, ins, [p / 60_000.0 - 1, 0.0], ASSET_UNDERLYING)
+            risk = d.joint_risk_arrays(ins, mkt, [[p / 60_000.0 - 1, 0.0]])
+            pnl = np.array([0.3, -2.0, -2.0]) @ risk[[0, 1, 2], 0]
+            coll = d.collateral_value(eng, [[40_000.0, 0.1, 0.0]], shocked)[0]
+            coll0 = d.collateral_value(eng, [[40_000.0, 0.1, 0.0]], mkt)[0]
+            eq = eng.compute(acc, mkt, "cross").equity[0] + pnl + coll - coll0
+            gaps.append(eq - eng.compute(acc, shocked, "portfolio").maintenance_margin[0])
+        assert gaps[0] > 0 > gaps[1]
+
+
+def test_liquidation_price_needs_one_underlying() -> None:
+    ins, mkt = _small_universe()
+    with pytest.raises(ParameterError):
+        d.liquidation_price(ins, [0, 3], [1.0, 1.0], [1e4, 0.0, 0.0], mkt, ASSET_UNDERLYING)
+    down, up = d.liquidation_price(ins, [0], [5.0], [100.0, 0.0, 0.0], mkt, ASSET_UNDERLYING)
+    assert down == up == 60_000.0  # already below maintenance

@@ -6,13 +6,14 @@ market, and the numbers a protocol needs to see the trade-off.
 - joint scenarios: historical, filtered historical and seeded Monte Carlo;
 - fused per-account VaR / ES in Rust and the SPAN 2-style combination;
 - liquidity, concentration and size add-ons, and liquidation-horizon haircuts;
-- health, partial liquidation and the batch liquidation scan;
-- Kupiec's proportion-of-failures backtest.
+- health, partial liquidation, the batch liquidation scan and liquidation prices;
+- named stress scenarios and liquidation cascades (partial vs full);
+- static vs dynamic margin backtests with Kupiec's proportion-of-failures test.
 
 ``zkmargin.dynamic.reference`` implements every formula in pure Python.
 """
 
-from .backtest import kupiec
+from .backtesting import PolicyBacktest, backtest, kupiec
 from .joint import (
     filtered_historical_scenarios,
     historical_scenarios,
@@ -22,6 +23,7 @@ from .joint import (
 from .liquidation import (
     LiquidationScan,
     health,
+    liquidation_price,
     liquidation_scan,
     liquidation_targets,
     scan_margin,
@@ -38,6 +40,16 @@ from .risk import (
     span2_margin,
     var_es,
 )
+from .shift import collateral_value, shocked_market
+from .stress import (
+    DEFAULT_STRESSES,
+    CascadeResult,
+    StressReport,
+    StressScenario,
+    cascade,
+    stress_table,
+    stress_test,
+)
 from .volatility import (
     annualise,
     apc_volatility,
@@ -47,17 +59,26 @@ from .volatility import (
     log_returns,
     rolling_volatility,
     scan_ranges,
+    span_table_from_ranges,
 )
 
 __all__ = [
+    "DEFAULT_STRESSES",
     "Addons",
+    "CascadeResult",
     "HaircutRule",
     "LiquidationScan",
     "LiquidityRule",
+    "PolicyBacktest",
+    "StressReport",
+    "StressScenario",
     "addons",
     "annualise",
     "apc_volatility",
+    "backtest",
     "cap_path",
+    "cascade",
+    "collateral_value",
     "dynamic_collateral",
     "dynamic_span_table",
     "ewma_volatility",
@@ -68,6 +89,7 @@ __all__ = [
     "joint_risk_arrays",
     "joint_table",
     "kupiec",
+    "liquidation_price",
     "liquidation_scan",
     "liquidation_targets",
     "log_returns",
@@ -76,6 +98,10 @@ __all__ = [
     "scan_margin",
     "scan_ranges",
     "scenario_pnl",
+    "shocked_market",
     "span2_margin",
+    "span_table_from_ranges",
+    "stress_table",
+    "stress_test",
     "var_es",
 ]

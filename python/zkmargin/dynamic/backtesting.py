@@ -19,7 +19,7 @@ from ..scenarios import span_scenarios
 from .joint import joint_table
 from .reference import kupiec as _kupiec
 from .risk import _threads, scenario_pnl
-from .stress import shocked_market
+from .shift import shocked_market
 from .volatility import (
     annualise,
     apc_volatility,

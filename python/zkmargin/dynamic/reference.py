@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 Matrix = list[list[float]]
 
 SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
 MASK64 = (1 << 64) - 1
 PSD_JITTER = 1e-10  # the core's linalg::PSD_JITTER
-BISECTION_STEPS = 64
+FRACTION_TOLERANCE = 1e-12  # the core's liquidation::FRACTION_TOLERANCE
+MAX_ITERATIONS = 200
 
 
 # ---------------------------------------------------------------- volatility (§10.1)
@@ -215,6 +216,21 @@ def nonlinear(p: LiquidityParams, x: float, threshold: float, base_ratio: float)
     return p.rate * max(x - threshold, 0.0), max(p.imf * math.sqrt(x) - 0.2 * base_ratio, 0.0) * x
 
 
+def nonlinear_with_slope(
+    p: LiquidityParams, x: float, threshold: float, base_ratio: float
+) -> tuple[float, float]:
+    """Sum of :func:`nonlinear` and its derivative in ``x`` (right derivative at kinks)."""
+    root = p.imf * math.sqrt(x)
+    value = slope = 0.0
+    if x > threshold:
+        value += p.rate * (x - threshold)
+        slope += p.rate
+    if root > 0.2 * base_ratio:
+        value += (root - 0.2 * base_ratio) * x
+        slope += 1.5 * root - 0.2 * base_ratio
+    return value, slope
+
+
 def addons(
     p: LiquidityParams, instrument: Sequence[int], quantity: Sequence[float], scale: float = 1.0
 ) -> tuple[float, float, float]:
@@ -281,23 +297,59 @@ def liquidate(
     shortfall = requirement - equity
     pen = penalty * notional
 
-    def h(f: float) -> float:
+    def h(f: float) -> tuple[float, float]:
         keep = 1.0 - f
-        g = sum(sum(nonlinear(p, keep * x, thr, mr)) for x, thr, mr in active)
-        return equity - f * (pen + spread) - (keep * target + keep * spread + g)
+        g = dg = 0.0
+        for x, thr, mr in active:
+            v, slope = nonlinear_with_slope(p, keep * x, thr, mr)
+            g += v
+            dg += x * slope
+        return equity - f * (pen + spread) - (keep * target + keep * spread + g), target - pen + dg
 
-    if h(1.0) < 0.0:
+    h_one = h(1.0)[0]
+    if h_one < 0.0:
         return shortfall, 1.0, True, max(spread - equity, 0.0)
-    lo, hi = 0.0, 1.0
-    if h(lo) >= 0.0:
+    h_zero, d_zero = h(0.0)
+    if h_zero >= 0.0:
         return shortfall, 0.0, False, 0.0
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        if h(mid) >= 0.0:
-            hi = mid
-        else:
-            lo = mid
-    return shortfall, hi, hi >= 1.0, 0.0
+    f = smallest_root(h, (0.0, h_zero, d_zero), (1.0, h_one))
+    return shortfall, f, f >= 1.0, 0.0
+
+
+def smallest_root(
+    h: Callable[[float], tuple[float, float]], lo0: tuple[float, float, float], hi0: tuple[float, float]
+) -> float:
+    """Newton from the left, secant from the right (each followed by a half-tolerance probe
+    to the other side when rounding put it on the wrong side), bisection when a round
+    fails to halve the bracket; stops at width ``FRACTION_TOLERANCE``, returns the right end."""
+    half_tol = 0.5 * FRACTION_TOLERANCE
+    br = [lo0[0], lo0[1], lo0[2], hi0[0], hi0[1]]  # lo, h_lo, d_lo, hi, h_hi
+
+    def step(c: float) -> bool:
+        lo, hi = br[0], br[3]
+        c = 0.5 * (lo + hi) if math.isnan(c) else min(max(c, lo + half_tol), hi - half_tol)
+        hc, dc = h(c)
+        if hc >= 0.0:
+            br[3], br[4] = c, hc
+            return True
+        br[0], br[1], br[2] = c, hc, dc
+        return False
+
+    for _ in range(MAX_ITERATIONS):
+        width = br[3] - br[0]
+        if width <= FRACTION_TOLERANCE:
+            break
+        newton = br[0] - br[1] / br[2] if br[2] > 0.0 else math.nan
+        if step(newton) and br[3] - br[0] > FRACTION_TOLERANCE:
+            step(br[3] - half_tol)
+        if br[3] - br[0] <= FRACTION_TOLERANCE:
+            break
+        secant = br[0] - br[1] * (br[3] - br[0]) / (br[4] - br[1])
+        if not step(secant) and br[3] - br[0] > FRACTION_TOLERANCE:
+            step(br[0] + half_tol)
+        if br[3] - br[0] > 0.5 * width and br[3] - br[0] > FRACTION_TOLERANCE:
+            step(0.5 * (br[0] + br[3]))
+    return br[3]
 
 
 def liquidation_scan(

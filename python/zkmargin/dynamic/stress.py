@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
 from ..errors import ParameterError, ShapeError
@@ -22,6 +21,7 @@ from ..params import MarginParams
 from ..scenarios import ScenarioTable
 from .liquidation import liquidation_scan
 from .risk import LiquidityRule, _threads, scenario_pnl
+from .shift import collateral_value, shocked_market
 
 
 @dataclass(frozen=True)
@@ -76,42 +76,6 @@ def stress_table(
     )
 
 
-def shocked_market(
-    market: Market, instruments: Instruments, move: Any, asset_underlying: Any, vol_multiplier: float = 1.0
-) -> Market:
-    """Today's market after relative moves ``move`` (per underlying): spots and forwards
-    scale by ``1 + m``, every implied vol by ``vol_multiplier``, and each collateral asset
-    mapped to an underlying (``asset_underlying[j] >= 0``; ``-1`` for stable assets) moves
-    with it."""
-    m = np.asarray(move, dtype=np.float64)
-    au = _arrays.i64("asset_underlying", asset_underlying)
-    _arrays.same_length("asset_underlying", au, market.asset_price.shape[0], "asset_price")
-    if np.any(au >= m.shape[0]) or np.any(au < -1):
-        raise ParameterError("asset_underlying entries must be -1 or an underlying index", "asset_underlying")
-    factor = 1.0 + m
-    asset = market.asset_price * np.where(au >= 0, factor[np.maximum(au, 0)], 1.0)
-    fwd = None if market.forward is None else market.forward * factor[instruments.underlying]
-    return Market(
-        market.spot * factor,
-        market.vol * vol_multiplier,
-        np.ascontiguousarray(asset),
-        market.haircut,
-        market.rate,
-        None if fwd is None else np.ascontiguousarray(fwd),
-    )
-
-
-def _collateral(engine: MarginEngine, accounts: Accounts, market: Market) -> NDArray[np.float64]:
-    """§3 collateral value per account, computed by the core on the balances alone."""
-    empty = Accounts(
-        np.zeros(len(accounts) + 1, dtype=np.int64),
-        np.zeros(0, dtype=np.int64),
-        np.zeros(0),
-        accounts.balances,
-    )
-    return engine.compute(empty, market, "cross").equity
-
-
 @dataclass(frozen=True, eq=False)
 class StressReport:
     names: list[str]
@@ -138,11 +102,11 @@ def stress_test(
     eng = MarginEngine(instruments, scenarios=table, threads=_threads(threads))
     equity = eng.compute(accounts, market, "cross").equity
     pnl = scenario_pnl(eng.risk_arrays(market), accounts, threads)
-    coll0 = _collateral(eng, accounts, market)
+    coll0 = collateral_value(eng, accounts.balances, market)
     after = np.empty_like(pnl)
     for k, s in enumerate(stresses):
         shocked = shocked_market(market, instruments, table.moves[k], asset_underlying, s.vol_multiplier)
-        after[:, k] = equity + pnl[:, k] + (_collateral(eng, accounts, shocked) - coll0)
+        after[:, k] = equity + pnl[:, k] + (collateral_value(eng, accounts.balances, shocked) - coll0)
     return StressReport(
         [s.name for s in stresses], after, (after < 0).sum(axis=0), np.maximum(-after, 0.0).sum(axis=0)
     )
@@ -200,7 +164,7 @@ def cascade(
     th = _threads(threads)
     base_eng = MarginEngine(instruments, params=params, threads=th)
     equity0 = base_eng.compute(accounts, market, "cross").equity
-    coll0 = _collateral(base_eng, accounts, market)
+    coll0 = collateral_value(base_eng, accounts.balances, market)
     qty = accounts.quantity.copy()
     row_account = np.repeat(np.arange(len(accounts)), np.diff(accounts.offsets))
     liquidator = np.zeros(len(instruments))
@@ -223,7 +187,7 @@ def cascade(
             equity0
             + scenario_pnl(risk, book, th)[:, 0]
             + realised
-            + (_collateral(base_eng, accounts, shocked) - coll0)
+            + (collateral_value(base_eng, accounts.balances, shocked) - coll0)
         )
         margin = base_eng.compute(book, shocked, "portfolio")
         scan = liquidation_scan(

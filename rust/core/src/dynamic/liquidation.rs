@@ -39,7 +39,9 @@ pub struct Liquidation {
     pub bad_debt: f64,
 }
 
-const BISECTION_STEPS: usize = 64;
+/// The search stops once the bracket `[lo, hi]` is this narrow (in units of `f`).
+pub const FRACTION_TOLERANCE: f64 = 1e-12;
+const MAX_ITERATIONS: usize = 200;
 
 /// A row whose concentration or size add-on is non-zero at full size: only these rows make
 /// the requirement non-linear in the kept fraction (an add-on that is zero at full size
@@ -56,14 +58,41 @@ fn nonlinear_addon(rule: &AddonRule<'_>, r: &ActiveRow, x: f64) -> f64 {
     c + p
 }
 
+/// Health after closing fraction `f` and its derivative in `f`.
+#[allow(clippy::too_many_arguments)]
+fn health(
+    f: f64,
+    e: f64,
+    tgt: f64,
+    penalty: f64,
+    spread: f64,
+    rule: &AddonRule<'_>,
+    active: &[ActiveRow],
+) -> (f64, f64) {
+    let keep = 1.0 - f;
+    let (mut g, mut dg) = (0.0, 0.0);
+    for r in active {
+        let (v, slope) = rule.nonlinear_with_slope(keep * r.notional, r.threshold, r.base_ratio);
+        g += v;
+        dg += r.notional * slope;
+    }
+    (
+        e - f * (penalty + spread) - (keep * tgt + keep * spread + g),
+        tgt - penalty + dg,
+    )
+}
+
 /// Liquidate account `a` if it is below maintenance; `None` when it is healthy.
 ///
 /// After closing fraction `f` (keeping `k = 1 - f`) the health is
 /// `E - f (P + C) - k T - k C - sum_active g(k x)`, with `P` the penalty and `C` the half
 /// spread on the full notional (close-out costs are linear in size) and `g` the
 /// concentration and size add-ons of the active rows. It is concave in `f` (the add-ons
-/// are convex in the kept size), so `{f : health >= 0}` is an interval ending at 1 and the
-/// smallest `f` is found by bisection with the invariant `health(lo) < 0 <= health(hi)`.
+/// are convex in the kept size), so `{f : health >= 0}` is an interval ending at 1. The
+/// search keeps `health(lo) < 0 <= health(hi)` and alternates a Newton step from `lo`
+/// (which, by concavity, stays left of the root) and a secant step (which stays right),
+/// with a bisection whenever a round fails to halve the bracket, until
+/// `hi - lo <= FRACTION_TOLERANCE`; it returns `hi`, so the target is always met.
 /// `active` is per-thread scratch.
 pub fn liquidate_one(
     a: usize,
@@ -74,22 +103,13 @@ pub fn liquidate_one(
 ) -> Option<Liquidation> {
     let (e, mm, tgt) = (inp.equity[a], inp.maintenance[a], inp.target[a]);
     let (mut notional, mut spread, mut nonlinear) = (0.0, 0.0, 0.0);
-    active.clear();
     for r in book.rows(a) {
         let i = book.instrument[r] as usize;
         let x = book.quantity[r].abs() * rule.notional[i];
         notional += x;
         spread += rule.half_spread[i] * x;
-        let row = ActiveRow {
-            notional: x,
-            threshold: rule.share * rule.depth[i],
-            base_ratio: rule.base_ratio[i],
-        };
-        let g = nonlinear_addon(rule, &row, x);
-        if g > 0.0 {
-            nonlinear += g;
-            active.push(row);
-        }
+        let (c, p) = rule.nonlinear(x, rule.share * rule.depth[i], rule.base_ratio[i]);
+        nonlinear += c + p;
     }
     let requirement = mm + spread + nonlinear;
     if e >= requirement {
@@ -97,15 +117,22 @@ pub fn liquidate_one(
     }
     let shortfall = requirement - e;
     let penalty = inp.penalty * notional;
-    let h = |f: f64| {
-        let keep = 1.0 - f;
-        let g: f64 = active
-            .iter()
-            .map(|r| nonlinear_addon(rule, r, keep * r.notional))
-            .sum();
-        e - f * (penalty + spread) - (keep * tgt + keep * spread + g)
-    };
-    if h(1.0) < 0.0 {
+    // Second pass, for liquidatable accounts only: the rows the search must re-evaluate.
+    active.clear();
+    for r in book.rows(a) {
+        let i = book.instrument[r] as usize;
+        let row = ActiveRow {
+            notional: book.quantity[r].abs() * rule.notional[i],
+            threshold: rule.share * rule.depth[i],
+            base_ratio: rule.base_ratio[i],
+        };
+        if nonlinear_addon(rule, &row, row.notional) > 0.0 {
+            active.push(row);
+        }
+    }
+    let h = |f: f64| health(f, e, tgt, penalty, spread, rule, active);
+    let (h_one, _) = h(1.0);
+    if h_one < 0.0 {
         // The penalty is paid only out of what is left; the spread is a market cost.
         let bad_debt = (spread - e).max(0.0);
         return Some(Liquidation {
@@ -116,8 +143,8 @@ pub fn liquidate_one(
             bad_debt,
         });
     }
-    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
-    if h(lo) >= 0.0 {
+    let (h_zero, d_zero) = h(0.0);
+    if h_zero >= 0.0 {
         // Below maintenance but already at the (lower) target: close the least possible.
         return Some(Liquidation {
             account: a,
@@ -127,21 +154,94 @@ pub fn liquidate_one(
             bad_debt: 0.0,
         });
     }
-    for _ in 0..BISECTION_STEPS {
-        let mid = 0.5 * (lo + hi);
-        if h(mid) >= 0.0 {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
+    let fraction = smallest_root(h, (0.0, h_zero, d_zero), (1.0, h_one));
     Some(Liquidation {
         account: a,
         shortfall,
-        fraction: hi,
-        full: hi >= 1.0,
+        fraction,
+        full: fraction >= 1.0,
         bad_debt: 0.0,
     })
+}
+
+/// Smallest `f` in `[lo, hi]` with `h(f) >= 0` for a concave `h` with `h(lo) < 0 <= h(hi)`.
+///
+/// In exact arithmetic a Newton step from `lo` lands left of the root and a secant step
+/// right of it. When rounding puts a step on the wrong side, the step is (numerically) on
+/// the root, so a probe half a tolerance to the other side closes the bracket at once.
+fn smallest_root(h: impl Fn(f64) -> (f64, f64), lo0: (f64, f64, f64), hi0: (f64, f64)) -> f64 {
+    let half_tol = 0.5 * FRACTION_TOLERANCE;
+    let (mut lo, mut h_lo, mut d_lo) = lo0;
+    let (mut hi, mut h_hi) = hi0;
+    // Evaluates `c`, moves the bracket end on its side; true when `h(c) >= 0`.
+    let step =
+        |c: f64, lo: &mut f64, h_lo: &mut f64, d_lo: &mut f64, hi: &mut f64, h_hi: &mut f64| {
+            // Keep candidates half a tolerance inside the bracket, so a step that lands on an
+            // end (a root found to rounding) still moves the other end.
+            let c = if c.is_nan() {
+                0.5 * (*lo + *hi)
+            } else {
+                c.max(*lo + half_tol).min(*hi - half_tol)
+            };
+            let (hc, dc) = h(c);
+            if hc >= 0.0 {
+                (*hi, *h_hi) = (c, hc);
+                true
+            } else {
+                (*lo, *h_lo, *d_lo) = (c, hc, dc);
+                false
+            }
+        };
+    for _ in 0..MAX_ITERATIONS {
+        let width = hi - lo;
+        if width <= FRACTION_TOLERANCE {
+            break;
+        }
+        let newton = if d_lo > 0.0 {
+            lo - h_lo / d_lo
+        } else {
+            f64::NAN
+        };
+        if step(newton, &mut lo, &mut h_lo, &mut d_lo, &mut hi, &mut h_hi)
+            && hi - lo > FRACTION_TOLERANCE
+        {
+            step(
+                hi - half_tol,
+                &mut lo,
+                &mut h_lo,
+                &mut d_lo,
+                &mut hi,
+                &mut h_hi,
+            );
+        }
+        if hi - lo <= FRACTION_TOLERANCE {
+            break;
+        }
+        let secant = lo - h_lo * (hi - lo) / (h_hi - h_lo);
+        if !step(secant, &mut lo, &mut h_lo, &mut d_lo, &mut hi, &mut h_hi)
+            && hi - lo > FRACTION_TOLERANCE
+        {
+            step(
+                lo + half_tol,
+                &mut lo,
+                &mut h_lo,
+                &mut d_lo,
+                &mut hi,
+                &mut h_hi,
+            );
+        }
+        if hi - lo > 0.5 * width && hi - lo > FRACTION_TOLERANCE {
+            step(
+                0.5 * (lo + hi),
+                &mut lo,
+                &mut h_lo,
+                &mut d_lo,
+                &mut hi,
+                &mut h_hi,
+            );
+        }
+    }
+    hi
 }
 
 fn validate(inp: &LiquidationInputs<'_>, rule: &AddonRule<'_>, book: &Book<'_>) -> Result<()> {
