@@ -298,9 +298,9 @@ def test_correlation_between_sum_and_joint_bounds(ex: Exchange) -> None:
 def test_demo_cli_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from zkmargin.cli import main
 
-    assert main(["demo", "--accounts", "1500", "--top", "3"]) == 0
+    assert main(["demo", "--accounts", "1500", "--top", "3", "--proofs", "1"]) == 0
     out = capsys.readouterr().out
-    for text in ("Capital required", "portfolio", "closest to liquidation", "Timings"):
+    for text in ("Capital required", "portfolio", "closest to liquidation", "Timings", "solvency proofs"):
         assert text in out
     assert main(["nonsense"]) == 2
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 import numpy as np
 
 from .engine import MarginEngine, default_threads
-from .results import MODELS, MarginResult
+from .results import MODELS
 from .synthetic import Exchange, generate_exchange
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ def _usd(x: float) -> str:
     return f"{x / 1e6:,.2f}M"
 
 
-def _margin_section(ex: Exchange, threads: int, top: int, timings: list[tuple[str, float]]) -> MarginResult:
+def _margin_section(ex: Exchange, threads: int, top: int, timings: list[tuple[str, float]]) -> MarginEngine:
     eng = _timed(
         timings,
         "build engine (Deribit 35-scenario table)",
@@ -67,7 +67,22 @@ def _margin_section(ex: Exchange, threads: int, top: int, timings: list[tuple[st
             f"  {a:>8} {pm.equity[a]:>14,.0f} {pm.maintenance_margin[a]:>14,.0f} "
             f"{pm.margin_ratio[a]:>8.3f} {pm.worst_scenario[a]:>11} {counts[a]:>9}"
         )
-    return pm
+    return eng
+
+
+def _proof_section(
+    eng: MarginEngine, ex: Exchange, n: int, mode: str, timings: list[tuple[str, float]]
+) -> None:
+    from .proof.demo import run_sample
+
+    report = _timed(
+        timings,
+        f"commit + prove + verify {n} accounts ({mode})",
+        lambda: run_sample(eng, ex.accounts, ex.market, n, mode=mode),
+    )
+    print()
+    for line in report.lines():
+        print(line)
 
 
 def demo(argv: Sequence[str]) -> int:
@@ -78,6 +93,8 @@ def demo(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--top", type=int, default=10, help="accounts to list closest to liquidation")
+    parser.add_argument("--proofs", type=int, default=4, help="accounts to prove solvent (0 to skip)")
+    parser.add_argument("--proof-mode", choices=("subset", "full"), default="subset")
     args = parser.parse_args(argv)
     if args.accounts < 1:
         parser.error("--accounts must be >= 1")
@@ -88,7 +105,9 @@ def demo(argv: Sequence[str]) -> int:
         f"zkmargin demo: {len(ex.instruments)} instruments on {ex.instruments.n_underlyings} underlyings, "
         f"{len(ex.accounts):,} accounts, {ex.accounts.n_rows:,} positions, {threads} threads"
     )
-    _margin_section(ex, threads, args.top, timings)
+    eng = _margin_section(ex, threads, args.top, timings)
+    if args.proofs > 0:
+        _proof_section(eng, ex, args.proofs, args.proof_mode, timings)
     print("\nTimings")
     for label, seconds in timings:
         print(f"  {label:<48} {seconds * 1e3:>10.1f} ms")
@@ -98,7 +117,7 @@ def demo(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        print("usage: zkmargin demo [--accounts N] [--seed S] [--threads T] [--top K]")
+        print("usage: zkmargin demo [--accounts N] [--seed S] [--threads T] [--top K] [--proofs P]")
         return 0 if args else 2
     if args[0] != "demo":
         print(f"zkmargin: unknown command {args[0]!r} (try: zkmargin demo)", file=sys.stderr)
