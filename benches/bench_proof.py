@@ -63,10 +63,15 @@ class Table:
         self.rows.append([str(c) for c in cells])
 
     def render(self) -> str:
-        widths = [max(len(c), *(len(r[i]) for r in self.rows)) if self.rows else len(c) for i, c in enumerate(self.cols)]
+        widths = [
+            max(len(c), *(len(r[i]) for r in self.rows)) if self.rows else len(c)
+            for i, c in enumerate(self.cols)
+        ]
         line = "| " + " | ".join(c.ljust(w) for c, w in zip(self.cols, widths, strict=True)) + " |"
         sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-        body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in self.rows]
+        body = [
+            "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in self.rows
+        ]
         return "\n".join([f"\n### {self.title}", line, sep, *body])
 
 
@@ -89,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(s, flush=True)
         out.append(s)
 
-    emit(f"zkmargin proof benchmarks ({'quick' if quick else 'full'} run), threads={zkmargin.default_threads()}")
+    emit(
+        f"zkmargin proof benchmarks ({'quick' if quick else 'full'} run), "
+        f"threads={zkmargin.default_threads()}"
+    )
 
     # 1. aggregated range proof, native vs pyecc ---------------------------------------
     n, m = (8, 2) if quick else (64, 16)
@@ -99,12 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     backends = ["native"] if args.no_pyecc else ["native", "pyecc"]
     for be in backends:
         (coms, pr), tp = timed(lambda be=be: prove_range(vals, n=n, backend=be), 1 if be == "pyecc" else 3)
-        ok, tv = timed(lambda be=be, coms=coms, pr=pr: verify_range(coms, pr, n, backend=be), 1 if be == "pyecc" else 5)
+        ok, tv = timed(
+            lambda be=be, coms=coms, pr=pr: verify_range(coms, pr, n, backend=be), 1 if be == "pyecc" else 5
+        )
         assert ok
         res_rp[be] = (tp, tv)
         t1.add(be, fmt_s(tp), fmt_s(tv), f"{len(pr.body_bytes())} B ({pr.size_elements} elements)")
     if "pyecc" in res_rp:
-        t1.add("speed-up", f"{res_rp['pyecc'][0] / res_rp['native'][0]:.0f}x", f"{res_rp['pyecc'][1] / res_rp['native'][1]:.0f}x", "")
+        t1.add(
+            "speed-up",
+            f"{res_rp['pyecc'][0] / res_rp['native'][0]:.0f}x",
+            f"{res_rp['pyecc'][1] / res_rp['native'][1]:.0f}x",
+            "",
+        )
     emit(t1.render())
 
     # 2. solvency proof under the Deribit preset, native vs pyecc ----------------------
@@ -117,10 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         eng = zkmargin.MarginEngine(ex.instruments)  # the Deribit 35-scenario preset
     mres = eng.compute(ex.accounts, ex.market, "portfolio")
     bd = default_balance_decimals(ex.market.asset_price)
-    I = len(ex.instruments)
+    n_ins = len(ex.instruments)
     npos = 3 if quick else 10
     acct = pick_accounts(ex, mres, npos, 1)[0]
-    com, op = commit_account(ex.accounts, acct, n_instruments=I, balance_decimals=bd, mode="subset")
+    com, op = commit_account(ex.accounts, acct, n_instruments=n_ins, balance_decimals=bd, mode="subset")
     st = build_statement(eng, ex.market, com, f"account-{acct}", 1)
     t2 = Table(
         f"Solvency proof, {npos} positions, subset mode, {st.n_scenarios} scenarios "
@@ -131,12 +146,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     sv_backends = ["native"] if (args.no_pyecc or quick) else ["native", "pyecc"]
     for be in sv_backends:
         pr, tp = timed(lambda be=be: prove_solvency(st, com, op, backend=be), 1 if be == "pyecc" else 2)
-        ok, tv = timed(lambda be=be, pr=pr: verify_solvency(st, com, pr, backend=be), 1 if be == "pyecc" else 3)
+        ok, tv = timed(
+            lambda be=be, pr=pr: verify_solvency(st, com, pr, backend=be), 1 if be == "pyecc" else 3
+        )
         assert ok
         res_sv[be] = (tp, tv)
         t2.add(be, fmt_s(tp), fmt_s(tv), f"{pr.size_bytes} B")
     if "pyecc" in res_sv:
-        t2.add("speed-up", f"{res_sv['pyecc'][0] / res_sv['native'][0]:.0f}x", f"{res_sv['pyecc'][1] / res_sv['native'][1]:.0f}x", "")
+        t2.add(
+            "speed-up",
+            f"{res_sv['pyecc'][0] / res_sv['native'][0]:.0f}x",
+            f"{res_sv['pyecc'][1] / res_sv['native'][1]:.0f}x",
+            "",
+        )
     emit(t2.render())
 
     # 3. batch verification ----------------------------------------------------------------
@@ -145,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = []
     t0 = time.perf_counter()
     for a in accts:
-        c, o = commit_account(ex.accounts, a, n_instruments=I, balance_decimals=bd, mode="subset")
+        c, o = commit_account(ex.accounts, a, n_instruments=n_ins, balance_decimals=bd, mode="subset")
         s = build_statement(eng, ex.market, c, f"account-{a}", 1)
         items.append((s, c, prove_solvency(s, c, o)))
     t_prove_all = time.perf_counter() - t0
@@ -154,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert ok
     ms = sorted({p.range_proof.m for _, _, p in items})
     t3 = Table(
-        f"Batch verification of {len(items)} solvency proofs (m in {ms}; proving them took {t_prove_all:.1f} s)",
+        f"Batch verification of {len(items)} solvency proofs "
+        f"(m in {ms}; proving them took {t_prove_all:.1f} s)",
         ["method", "total", "per proof"],
     )
     t3.add("one by one", fmt_s(t_single), fmt_s(t_single / len(items)))
@@ -174,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 4b. solvency proofs: subset vs full mode --------------------------------------------
     t5 = Table(
-        f"Solvency proofs by hiding mode (native, universe of {I} instruments, {st.n_scenarios} scenarios)",
+        f"Solvency proofs by hiding mode "
+        f"(native, universe of {n_ins} instruments, {st.n_scenarios} scenarios)",
         ["mode", "positions", "values", "m", "prove", "verify", "size"],
     )
     full_positions = 2 if quick else npos
@@ -186,7 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             und = sub.underlying
             keep = np.concatenate([np.nonzero(und == 0)[0][:6], np.nonzero(und == 1)[0][:6]])
             small = zkmargin.Instruments(
-                sub.kind[keep], sub.underlying[keep], sub.strike[keep], sub.expiry[keep], sub.contract_size[keep], sub.settlement[keep]
+                sub.kind[keep],
+                sub.underlying[keep],
+                sub.strike[keep],
+                sub.expiry[keep],
+                sub.contract_size[keep],
+                sub.settlement[keep],
             )
             mk = ex.market
             fwd = None if mk.forward is None else mk.forward[keep]
@@ -196,12 +225,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             c, o = commit_account(acc2, 0, n_instruments=12, balance_decimals=bd, mode="full")
             s = build_statement(e2, mkt, c, "q", 1)
         else:
-            c, o = commit_account(ex.accounts, a, n_instruments=I, balance_decimals=bd, mode=mode)
+            c, o = commit_account(ex.accounts, a, n_instruments=n_ins, balance_decimals=bd, mode=mode)
             s = build_statement(eng, ex.market, c, f"account-{a}", 1)
         pr, tp = timed(lambda s=s, c=c, o=o: prove_solvency(s, c, o), 1)
         ok, tv = timed(lambda s=s, c=c, pr=pr: verify_solvency(s, c, pr), 2)
         assert ok
-        t5.add(mode, len(o.quantities) if mode == "subset" else f"{int(np.count_nonzero(o.quantities))} of {len(o.quantities)}", s.n_values, s.m, fmt_s(tp), fmt_s(tv), f"{pr.size_bytes} B")
+        t5.add(
+            mode,
+            len(o.quantities)
+            if mode == "subset"
+            else f"{int(np.count_nonzero(o.quantities))} of {len(o.quantities)}",
+            s.n_values,
+            s.m,
+            fmt_s(tp),
+            fmt_s(tv),
+            f"{pr.size_bytes} B",
+        )
     emit(t5.render())
     return 0
 

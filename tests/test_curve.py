@@ -35,8 +35,8 @@ def _ref_hash_to_curve(label: bytes) -> tuple[int, int]:
 
 
 def test_constants_match_py_ecc() -> None:
-    assert P == bn.field_modulus
-    assert R == bn.curve_order
+    assert bn.field_modulus == P
+    assert bn.curve_order == R
     assert NAT.encode(NAT.generator()) == (1).to_bytes(32, "big") + (2).to_bytes(32, "big")
     assert PY.encode(PY.generator()) == NAT.encode(NAT.generator())
 

@@ -134,7 +134,7 @@ def test_native_and_pyecc_identical_bytes_and_cross_verify() -> None:
 
 
 def test_encodings_roundtrip_and_strictness() -> None:
-    coms, pr = _small()
+    _coms, pr = _small()
     raw = pr.to_bytes()
     assert RangeProof.from_bytes(raw) == pr
     assert RangeProof.from_json(pr.to_json()) == pr

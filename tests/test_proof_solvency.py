@@ -57,7 +57,12 @@ def account(rows: dict[int, float], usdc: float, btc: float = 0.0) -> Accounts:
 
 
 def setup(
-    rows: dict[int, float], usdc: float, btc: float = 0.0, mode: str = "subset", aid: str = "alice", epoch: int = 7
+    rows: dict[int, float],
+    usdc: float,
+    btc: float = 0.0,
+    mode: str = "subset",
+    aid: str = "alice",
+    epoch: int = 7,
 ) -> tuple[Accounts, SolvencyStatement, AccountCommitment, AccountOpening]:
     acc = account(rows, usdc, btc)
     com, op = commit_account(acc, 0, n_instruments=NI, balance_decimals=BD, mode=mode)
@@ -81,7 +86,7 @@ def rounding_bound(stm: SolvencyStatement, op: AccountOpening) -> float:
     plus the balance floor to its decimals (one balance unit at the collateral price)."""
     units = 4 * sum(abs(q) for q in op.quantities) + sum(abs(b) for b in op.balances)
     floor_loss = sum(
-        float(MARKET.asset_price[j]) * (1 + float(MARKET.haircut[j])) * 10.0 ** -d for j, d in enumerate(BD)
+        float(MARKET.asset_price[j]) * (1 + float(MARKET.haircut[j])) * 10.0**-d for j, d in enumerate(BD)
     )
     return units * 10.0**-stm.money_decimals + floor_loss
 
@@ -138,7 +143,7 @@ def test_solvent_by_engine_but_within_rounding_is_refused_not_forged() -> None:
 
 
 def test_out_of_bound_quantity_cannot_wrap() -> None:
-    acc, stm, com, op = setup({1: 1.0}, usdc=50_000.0)
+    _acc, stm, com, op = setup({1: 1.0}, usdc=50_000.0)
     for bad_q in ((R - 1) // 2, 1 << 64, -(1 << 64)):
         blind = 987654321
         Q = commit(bad_q, blind)
@@ -160,7 +165,7 @@ def test_quantity_scale_and_bound_refused() -> None:
     with pytest.raises(ParameterError, match="bound"):
         commit_account(account({1: 1e13}, 1.0), 0, n_instruments=NI, balance_decimals=BD)
     # float noise such as 48 * 0.1 is accepted as the exact decimal 4.8
-    com, op = commit_account(account({1: 48 * 0.1}, 1.0), 0, n_instruments=NI, balance_decimals=BD)
+    _com, op = commit_account(account({1: 48 * 0.1}, 1.0), 0, n_instruments=NI, balance_decimals=BD)
     assert op.quantities == (4_800_000,)
 
 
@@ -179,7 +184,9 @@ def test_every_public_input_is_bound(base: Any) -> None:
         "aggregation": replace(stm, aggregation="joint"),
         "loss": replace(stm, loss_lo=bump(stm.loss_lo, i0), loss_hi=bump(stm.loss_hi, i0)),
         "loss_last": replace(
-            stm, loss_lo=bump(stm.loss_lo, len(stm.loss_lo) - 1), loss_hi=bump(stm.loss_hi, len(stm.loss_hi) - 1)
+            stm,
+            loss_lo=bump(stm.loss_lo, len(stm.loss_lo) - 1),
+            loss_hi=bump(stm.loss_hi, len(stm.loss_hi) - 1),
         ),
         "roll": replace(stm, roll_lo=bump(stm.roll_lo, i0), roll_hi=bump(stm.roll_hi, i0)),
         "mtm": replace(stm, mtm_lo=bump(stm.mtm_lo, 1), mtm_hi=bump(stm.mtm_hi, 1)),
@@ -212,7 +219,7 @@ def test_every_public_input_is_bound(base: Any) -> None:
 
 
 def test_m_is_bound(base: Any) -> None:
-    _, stm, com, op, pr = base
+    _, stm, com, _op, pr = base
     # a proof made for a statement with a different number of values (m) does not verify
     _, stm2, com2, op2 = setup({1: 2.5}, usdc=40_000.0)
     pr2 = prove_solvency(stm2, com2, op2)
@@ -227,7 +234,7 @@ def test_replay_across_account_and_epoch(base: Any) -> None:
         assert not verify_solvency(st2, com, pr)
         assert verify_solvency(st2, com, prove_solvency(st2, com, op))
     # the same positions committed for another account: the proof does not transfer
-    com_b, op_b = commit_account(acc, 0, n_instruments=NI, balance_decimals=BD)
+    com_b, _op_b = commit_account(acc, 0, n_instruments=NI, balance_decimals=BD)
     assert not verify_solvency(stm, com_b, pr)
 
 
@@ -325,7 +332,7 @@ def test_serialization_roundtrips(base: Any) -> None:
 
 
 def test_homomorphic_trade_updates() -> None:
-    acc, stm, com, op = setup({1: 1.0}, usdc=100_000.0)
+    _acc, _stm, com, op = setup({1: 1.0}, usdc=100_000.0)
     ups = [
         LedgerUpdate.trade(1, -0.4),  # existing position
         LedgerUpdate.trade(3, 2.0),  # new instrument: inserted in order
@@ -335,7 +342,10 @@ def test_homomorphic_trade_updates() -> None:
         com, op = com.apply(u), op.apply(u, com)
     assert com.instruments == (1, 3)
     assert op.quantities == (600_000, 2_000_000)
-    for pts, vals, bls in ((com.positions, op.quantities, op.position_blindings), (com.balances, op.balances, op.balance_blindings)):
+    for pts, vals, bls in (
+        (com.positions, op.quantities, op.position_blindings),
+        (com.balances, op.balances, op.balance_blindings),
+    ):
         for c, v, r in zip(pts, vals, bls, strict=True):
             assert c == commit(v, r)
     stm2 = build_statement(ENG, MARKET, com, "alice", 8)
@@ -359,12 +369,12 @@ def test_batch_verification(base: Any) -> None:
 
 
 def test_full_mode_hides_the_book_and_verifies() -> None:
-    acc, stm, com, op = setup({2: -1.0, 5: 4.0}, usdc=80_000.0, mode="full")
+    _acc, stm, com, op = setup({2: -1.0, 5: 4.0}, usdc=80_000.0, mode="full")
     assert stm.mode == "full" and com.instruments == tuple(range(NI))
     pr = prove_solvency(stm, com, op)
     assert verify_solvency(stm, com, pr)
     # a different book over the same universe has the same public shape
-    _, stm2, com2, _ = setup({0: 1.0}, usdc=80_000.0, mode="full")
+    _, stm2, _com2, _ = setup({0: 1.0}, usdc=80_000.0, mode="full")
     assert len(stm2.to_bytes()) == len(stm.to_bytes())
     assert stm2.n_values == stm.n_values
 
@@ -377,7 +387,7 @@ def test_correlation_aggregation_is_refused() -> None:
 
 
 def test_mismatched_statement_and_commitment() -> None:
-    _, stm, com, op = setup({1: 1.0}, usdc=100_000.0)
+    _, stm, _com, _op = setup({1: 1.0}, usdc=100_000.0)
     _, _, com2, op2 = setup({1: 1.0, 3: 1.0}, usdc=100_000.0)
     with pytest.raises(ParameterError):
         prove_solvency(stm, com2, op2)

@@ -24,7 +24,7 @@ from .commitments import (
     quantity_to_units,
 )
 from .generators import Generators, generators
-from .group import P, R, Group, NativeGroup, PyEccGroup, get_group
+from .group import Group, NativeGroup, P, PyEccGroup, R, get_group
 from .rangeproof import LinearForm, RangeProof, batch_verify_range, prove_range, verify_range
 from .solvency import (
     MONEY_DECIMALS,

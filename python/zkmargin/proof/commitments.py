@@ -23,7 +23,7 @@ from ..errors import EncodingError, IndexOutOfRangeError, ParameterError
 from ._codec import Reader, u32
 from ._scalars import Rng, random_scalar, system_rng
 from .generators import generators
-from .group import R, Group, get_group
+from .group import Group, R, get_group
 
 __all__ = [
     "MAX_UNITS",
@@ -62,7 +62,7 @@ def quantity_to_units(q: float, decimals: int = QUANTITY_DECIMALS, field: str = 
     qf = float(q)
     if not math.isfinite(qf):
         raise ParameterError(f"{field}: {q!r} is not finite", field)
-    k = round(qf * 10**decimals)
+    k = int(round(qf * 10**decimals))
     # The committed integer k is the exact decimal position; the engine's double may carry
     # float noise from arithmetic such as 48 * 0.1 = 4.800000000000001. Accept the double
     # if it is within 16 ulps of k 10^-d (int / int is correctly rounded), refuse otherwise.
@@ -80,7 +80,7 @@ def balance_to_units(b: float, decimals: int, field: str = "balance") -> int:
     bf = float(b)
     if not math.isfinite(bf):
         raise ParameterError(f"{field}: {b!r} is not finite", field)
-    k = math.floor(Fraction(bf) * 10**decimals)
+    k = int(math.floor(Fraction(bf) * 10**decimals))
     if abs(k) > MAX_UNITS:
         raise ParameterError(f"{field}: {b!r} exceeds the bound {MAX_UNITS} units", field)
     return k
@@ -114,7 +114,12 @@ class LedgerUpdate:
         cls, instrument: int, quantity: float, decimals: int = QUANTITY_DECIMALS, rng: Rng | None = None
     ) -> LedgerUpdate:
         """A trade of ``quantity`` contracts with a fresh blinding change."""
-        return cls("position", int(instrument), quantity_to_units(quantity, decimals), random_scalar(rng or system_rng))
+        return cls(
+            "position",
+            int(instrument),
+            quantity_to_units(quantity, decimals),
+            random_scalar(rng or system_rng),
+        )
 
     @classmethod
     def transfer(cls, asset: int, units: int, rng: Rng | None = None) -> LedgerUpdate:
@@ -170,7 +175,9 @@ class AccountCommitment:
             if not 0 <= update.index < len(self.balances):
                 raise IndexOutOfRangeError("update: asset index out of range", "index", update.index)
             bal = list(self.balances)
-            bal[update.index] = group.encode_compressed(group.add(group.decode_compressed(bal[update.index]), delta))
+            bal[update.index] = group.encode_compressed(
+                group.add(group.decode_compressed(bal[update.index]), delta)
+            )
             return replace(self, balances=tuple(bal))
         if update.kind != "position":
             raise ParameterError("update.kind must be 'position' or 'balance'", "kind")
@@ -305,17 +312,13 @@ def commit_account(
         held[i] = held.get(i, 0) + quantity_to_units(
             float(accounts.quantity[row]), quantity_decimals, "quantity"
         )
-    if mode == "full":
-        ins = list(range(n_instruments))
-    else:
-        ins = sorted(held)
+    ins = list(range(n_instruments)) if mode == "full" else sorted(held)
     qs = [held.get(i, 0) for i in ins]
     bal_row = accounts.balances[index]
     if len(balance_decimals) != bal_row.shape[0]:
         raise ParameterError("balance_decimals must have one entry per asset", "balance_decimals")
     bs = [
-        balance_to_units(float(b), int(d), "balances")
-        for b, d in zip(bal_row, balance_decimals, strict=True)
+        balance_to_units(float(b), int(d), "balances") for b, d in zip(bal_row, balance_decimals, strict=True)
     ]
     rq = [random_scalar(rng) for _ in qs]
     rb = [random_scalar(rng) for _ in bs]

@@ -78,7 +78,7 @@ def run_sample(
     rng = np.random.default_rng(seed)
     pick = rng.choice(eligible, size=min(n, eligible.size), replace=False) if eligible.size else eligible
     bd = default_balance_decimals(market.asset_price, MONEY_DECIMALS)
-    I = len(engine.instruments)
+    n_ins = len(engine.instruments)
     items: list[tuple[Any, Any, SolvencyProof]] = []
     t_commit: list[float] = []
     t_prove: list[float] = []
@@ -90,7 +90,7 @@ def run_sample(
     for a in sorted(int(x) for x in pick):
         t0 = time.perf_counter()
         com, op = commit_account(
-            accounts, a, n_instruments=I, balance_decimals=bd, mode=mode, backend=group
+            accounts, a, n_instruments=n_ins, balance_decimals=bd, mode=mode, backend=group
         )
         t_commit.append(time.perf_counter() - t0)
         st = build_statement(engine, market, com, f"account-{a}", epoch, mode=mode, n=bits)
@@ -122,7 +122,7 @@ def run_sample(
         backend=group.name,
         mode=mode,
         bits=bits,
-        sampled=int(len(pick)),
+        sampled=len(pick),
         proven=len(items),
         insolvent=insolvent,
         refused=refused,

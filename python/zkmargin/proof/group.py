@@ -12,6 +12,7 @@ is what makes proofs portable between them.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -20,11 +21,11 @@ from typing import Any
 from ..errors import EncodingError, ParameterError
 
 __all__ = [
-    "P",
-    "R",
     "Group",
     "NativeGroup",
+    "P",
     "PyEccGroup",
+    "R",
     "get_group",
     "scalars_to_bytes",
 ]
@@ -128,9 +129,7 @@ class Group(ABC):
         """``out_i = a * lo_i + b * hi_i`` (e.g. ``G' = x^-1 G_lo + x G_hi``)."""
 
     @abstractmethod
-    def fold_weighted(
-        self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]
-    ) -> PointVec: ...
+    def fold_weighted(self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]) -> PointVec: ...
 
     @abstractmethod
     def keccak256(self, data: bytes) -> bytes: ...
@@ -147,9 +146,11 @@ class NativeGroup(Group):
     def __init__(self, threads: int | None = None) -> None:
         from .. import _core
 
-        self._c = _core
-        self._P = _core.G1Point
-        self._V = _core.G1Vec
+        # typed as Any: the stub section for these classes lives in _core_curve.pyi.part
+        core: Any = _core
+        self._c: Any = core
+        self._P: Any = core.G1Point
+        self._V: Any = core.G1Vec
         self.threads = threads
 
     def generator(self) -> Point:
@@ -215,12 +216,8 @@ class NativeGroup(Group):
     def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec:
         return self._c.g1_fold(lo, hi, a.to_bytes(32, "big"), b.to_bytes(32, "big"), self.threads)
 
-    def fold_weighted(
-        self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]
-    ) -> PointVec:
-        return self._c.g1_fold_weighted(
-            lo, hi, scalars_to_bytes(wa), scalars_to_bytes(wb), self.threads
-        )
+    def fold_weighted(self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]) -> PointVec:
+        return self._c.g1_fold_weighted(lo, hi, scalars_to_bytes(wa), scalars_to_bytes(wb), self.threads)
 
     def keccak256(self, data: bytes) -> bytes:
         return bytes(self._c.keccak256(bytes(data)))
@@ -236,15 +233,15 @@ class PyEccGroup(Group):
 
     def __init__(self) -> None:
         try:
-            from Crypto.Hash import keccak
-            from py_ecc import optimized_bn128 as bn
+            keccak: Any = importlib.import_module("Crypto.Hash.keccak")
+            bn: Any = importlib.import_module("py_ecc.optimized_bn128")
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ParameterError(
                 "the pyecc backend needs py_ecc and pycryptodome (pip install zkmargin[baselines])",
                 "backend",
             ) from e
-        self._bn = bn
-        self._keccak = keccak
+        self._bn: Any = bn
+        self._keccak: Any = keccak
         self._FQ = bn.FQ
         self._Z = bn.Z1
 
@@ -429,9 +426,7 @@ class PyEccGroup(Group):
             raise ParameterError("fold: halves differ in length", "hi")
         return [self._mul2(p, a, q, b) for p, q in zip(lo, hi, strict=True)]
 
-    def fold_weighted(
-        self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]
-    ) -> PointVec:
+    def fold_weighted(self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]) -> PointVec:
         if not len(lo) == len(hi) == len(wa) == len(wb):
             raise ParameterError("fold: lengths differ", "wb")
         return [self._mul2(p, x, q, y) for p, q, x, y in zip(lo, hi, wa, wb, strict=True)]
@@ -457,8 +452,6 @@ def get_group(backend: str | Group = "native") -> Group:
             elif backend == "pyecc":
                 g = PyEccGroup()
             else:
-                raise ParameterError(
-                    f"backend must be 'native' or 'pyecc', got {backend!r}", "backend"
-                )
+                raise ParameterError(f"backend must be 'native' or 'pyecc', got {backend!r}", "backend")
             _GROUPS[backend] = g
         return g

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import EncodingError, ParameterError, ProofError
 from ._scalars import Rng, inner, powers, random_scalar, system_rng
 from .generators import Generators, generators
-from .group import R, Group, get_group
+from .group import Group, R, get_group
 from .transcript import Transcript
 
 __all__ = [
@@ -381,8 +381,8 @@ def _verify_core(
     for p in (A, S, T1, T2, *Ls, *Rs):
         if group.is_identity(p):
             return None
-    for s in (proof.t_hat, proof.tau_x, proof.mu, proof.a, proof.b):
-        if not 0 <= s < R:
+    for sc in (proof.t_hat, proof.tau_x, proof.mu, proof.a, proof.b):
+        if not 0 <= sc < R:
             return None
 
     t.append(b"dom-sep", b"rangeproof")
@@ -420,9 +420,7 @@ def _verify_core(
     a, b = proof.a, proof.b
     c = weight  # random weight combining the two checks (and batches)
     g_sc = [(-z - a * s[i]) % R for i in range(N)]
-    h_sc = [
-        (z + (zz[2 + i // n] * two[i % n] - b * s[N - 1 - i]) * ypinv[i]) % R for i in range(N)
-    ]
+    h_sc = [(z + (zz[2 + i // n] * two[i % n] - b * s[N - 1 - i]) * ypinv[i]) % R for i in range(N)]
     delta = ((z - z * z) * yp_sum - sum(zz[3 + j] for j in range(m)) * ((1 << n) - 1)) % R
     # Check 1 times c: sum_j z^{2+j} V_j + delta G + x T1 + x^2 T2 - t_hat G - tau_x H = 0,
     # with V_j = sum_k C_jk X_k + c_j G expanded so V_j is never materialised.

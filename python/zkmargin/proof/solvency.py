@@ -28,7 +28,7 @@ from ._codec import I128_MAX, I128_MIN, Reader, i128, u32, u64
 from ._scalars import Rng, random_scalar, system_rng
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
-from .group import R, Group, get_group
+from .group import Group, R, get_group
 from .rangeproof import (
     LinearForm,
     MsmCheck,
@@ -159,7 +159,7 @@ class SolvencyStatement:
             raise bad("universe_size or n_scenarios out of range", "universe_size")
         if any(b <= a for a, b in zip(self.instruments, self.instruments[1:], strict=False)):
             raise bad("instruments must be strictly increasing", "instruments")
-        if self.instruments and not (0 <= self.instruments[0] and self.instruments[-1] < self.universe_size):
+        if self.instruments and not (self.instruments[0] >= 0 and self.instruments[-1] < self.universe_size):
             raise bad("instrument index outside the universe", "instruments")
         if self.mode == "full" and self.instruments != tuple(range(self.universe_size)):
             raise bad("full mode commits every instrument of the universe", "instruments")
@@ -277,9 +277,7 @@ class SolvencyStatement:
         ins, grp, bkt = r.u32s(ic), r.u32s(ic), r.u32s(ic)
         arrs = [r.i128s(c) for c in (ic * S, ic * S, ic, ic, ic, ic, ic, J, J)]
         r.done()
-        return cls(
-            aid, epoch, _MODES[mode], _AGGS[agg], n, U, ins, dq, dm, bdec, S, K, grp, E, bkt, *arrs
-        )
+        return cls(aid, epoch, _MODES[mode], _AGGS[agg], n, U, ins, dq, dm, bdec, S, K, grp, E, bkt, *arrs)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": STATEMENT_VERSION}
@@ -299,10 +297,21 @@ class SolvencyStatement:
             }
         except (KeyError, TypeError, ValueError) as e:
             raise EncodingError(f"statement JSON: {e}", "json") from e
-        for name in ("epoch", "n", "universe_size", "quantity_decimals", "money_decimals", "n_scenarios", "n_groups", "n_buckets"):
+        for name in (
+            "epoch",
+            "n",
+            "universe_size",
+            "quantity_decimals",
+            "money_decimals",
+            "n_scenarios",
+            "n_groups",
+            "n_buckets",
+        ):
             if not isinstance(kw[name], int) or isinstance(kw[name], bool):
                 raise EncodingError(f"statement JSON: {name} must be an integer", name)
-        return cls(**kw)
+        ctor: Any = cls  # field types are checked by __post_init__'s validation
+        out: SolvencyStatement = ctor(**kw)
+        return out
 
 
 _JSON_FIELDS = (
@@ -466,13 +475,13 @@ def build_statement(
             "aggregation",
         )
     ins_all = engine.instruments
-    I = len(ins_all)
+    n_ins = len(ins_all)
     ins = commitment.instruments
     if mode is None:
-        mode = "full" if ins == tuple(range(I)) else "subset"
+        mode = "full" if ins == tuple(range(n_ins)) else "subset"
     if mode not in _MODES:
         raise ParameterError(f"mode must be one of {_MODES}", "mode")
-    if ins and ins[-1] >= I:
+    if ins and ins[-1] >= n_ins:
         raise ParameterError("commitment names an instrument outside the engine's universe", "instruments")
     J = int(np.asarray(market.asset_price).shape[0])
     if len(commitment.balance_decimals) != J:
@@ -550,7 +559,7 @@ def build_statement(
         mode=mode,
         aggregation=agg,
         n=int(n),
-        universe_size=I,
+        universe_size=n_ins,
         instruments=tuple(ins),
         quantity_decimals=dq,
         money_decimals=dm,
