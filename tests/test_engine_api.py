@@ -309,3 +309,27 @@ def test_extension_is_a_release_build() -> None:
     from zkmargin import _core
 
     assert _core.debug_build() is False
+
+
+def _child_margin(conn: Any, ex: Exchange) -> None:
+    conn.send(zkmargin.MarginEngine(ex.instruments, threads=2).compute(ex.accounts, ex.market).equity)
+    conn.close()
+
+
+def test_engine_works_in_a_forked_child(ex: Exchange) -> None:
+    """Worker pools are per process: a child forked after the parent used them must not
+    wait on threads that do not exist in it."""
+    import multiprocessing
+    import warnings
+
+    expected = zkmargin.MarginEngine(ex.instruments, threads=2).compute(ex.accounts, ex.market).equity
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python >= 3.12)
+        proc = ctx.Process(target=_child_margin, args=(child, ex))
+        proc.start()
+    assert parent.poll(120), "child did not answer: deadlock in a forked process"
+    np.testing.assert_array_equal(parent.recv(), expected)
+    proc.join(30)
+    assert proc.exitcode == 0

@@ -1,7 +1,10 @@
 //! Borrowing numpy arrays as slices without copies, with typed errors for bad layouts.
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use std::sync::{Arc, Mutex};
+
 use pyo3::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::errors::layout_err;
 
@@ -23,15 +26,35 @@ pub fn slice2<'a, T: numpy::Element>(
     Ok((s, rows, cols))
 }
 
+/// Worker pools by thread count, kept across calls (building one spawns its threads) and
+/// tagged with the process id: after `fork` the child has none of the parent's threads, so
+/// a pool inherited from the parent would never run a job; the child builds its own.
+static POOLS: Mutex<Vec<(u32, usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
+
+fn pool(threads: usize) -> PyResult<Arc<ThreadPool>> {
+    let pid = std::process::id();
+    let mut pools = POOLS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    pools.retain(|(p, _, _)| *p == pid);
+    if let Some((_, _, pool)) = pools.iter().find(|(_, n, _)| *n == threads) {
+        return Ok(Arc::clone(pool));
+    }
+    let pool = ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("thread pool: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.push((pid, threads, Arc::clone(&pool)));
+    Ok(pool)
+}
+
 /// Run `f` with the GIL released on a pool of `threads` threads.
 pub fn run_detached<T: Send>(
     py: Python<'_>,
     threads: usize,
     f: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("thread pool: {e}")))?;
+    let pool = pool(threads.max(1))?;
     Ok(py.detach(|| pool.install(f)))
 }
