@@ -483,3 +483,11 @@ def test_kupiec_known_value() -> None:
     assert math.isclose(lr, 1.956, abs_tol=1e-3) and math.isclose(pval, 0.162, abs_tol=1e-3)
     with pytest.raises(ParameterError):
         d.kupiec(10, 11, 0.01)
+
+
+def test_scan_is_thread_count_independent(exchange: zkmargin.synthetic.Exchange) -> None:
+    res, rule = _scan_inputs(exchange)
+    one = d.scan_margin(exchange.accounts, res, rule, threads=1)
+    two = d.scan_margin(exchange.accounts, res, rule, threads=2)
+    for field in ("account", "shortfall", "fraction", "full", "bad_debt"):
+        assert np.array_equal(getattr(one, field), getattr(two, field))
