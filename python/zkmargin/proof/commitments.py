@@ -62,11 +62,12 @@ def quantity_to_units(q: float, decimals: int = QUANTITY_DECIMALS, field: str = 
     qf = float(q)
     if not math.isfinite(qf):
         raise ParameterError(f"{field}: {q!r} is not finite", field)
-    k = int(round(qf * 10**decimals))
+    scale: int = 10**decimals
+    k = round(qf * scale)
     # The committed integer k is the exact decimal position; the engine's double may carry
     # float noise from arithmetic such as 48 * 0.1 = 4.800000000000001. Accept the double
     # if it is within 16 ulps of k 10^-d (int / int is correctly rounded), refuse otherwise.
-    if abs(k / 10**decimals - qf) > 16 * math.ulp(qf):
+    if abs(k / scale - qf) > 16 * math.ulp(qf):
         raise ParameterError(
             f"{field}: {q!r} is not a multiple of the public quantity scale 1e-{decimals}", field
         )
@@ -80,7 +81,8 @@ def balance_to_units(b: float, decimals: int, field: str = "balance") -> int:
     bf = float(b)
     if not math.isfinite(bf):
         raise ParameterError(f"{field}: {b!r} is not finite", field)
-    k = int(math.floor(Fraction(bf) * 10**decimals))
+    scale: int = 10**decimals
+    k = math.floor(Fraction(bf) * scale)
     if abs(k) > MAX_UNITS:
         raise ParameterError(f"{field}: {b!r} exceeds the bound {MAX_UNITS} units", field)
     return k
