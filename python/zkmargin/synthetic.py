@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .book import Accounts, Instruments, Kind, Settlement
+from .errors import ParameterError
 from .market import Market
 from .pricing import black76
 
@@ -185,13 +186,13 @@ def _distinct_rows(
     n_ins = und.size
     ins = _draw(rng, row_und, und, weight)
     key = acct * n_ins + ins
-    for _ in range(_REDRAWS + 1):
+    for redraw in range(_REDRAWS + 1):
         # stable argsort of an account-sorted key only has to order within each account
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
         repeat = np.zeros(key.size, dtype=bool)
         repeat[1:] = sorted_key[1:] == sorted_key[:-1]
-        if not repeat.any():
+        if redraw == _REDRAWS or not repeat.any():
             break
         again = order[repeat]
         ins[again] = _draw(rng, row_und[again], und, weight)
@@ -202,8 +203,8 @@ def _distinct_rows(
 
 def generate_exchange(n_accounts: int = 100_000, seed: int = 0) -> Exchange:
     """A synthetic venue with ``n_accounts`` accounts; the same ``seed`` gives the same venue."""
-    if n_accounts < 0:
-        raise ValueError("n_accounts must be >= 0")
+    if not isinstance(n_accounts, (int, np.integer)) or n_accounts < 0:
+        raise ParameterError(f"n_accounts must be an int >= 0, got {n_accounts!r}", "n_accounts")
     rng = np.random.default_rng(seed)
     instruments, market, names, weight = _listing()
     und = instruments.underlying
