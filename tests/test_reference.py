@@ -163,3 +163,17 @@ def test_every_engine_validates_before_computing(
     with pytest.raises(error) as info:
         ENGINES[engine](ins).compute(bad, mkt)
     assert info.value.field == field  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "joint", "correlation"])
+def test_numpy_engine_results_do_not_depend_on_chunking(aggregation: str) -> None:
+    ex = generate_exchange(300, seed=11)
+    rho = np.array([[1.0, -0.3], [-0.3, 1.0]]) if aggregation == "correlation" else None
+    whole = numpy_engine.MarginEngine(ex.instruments, aggregation=aggregation, correlation=rho)
+    chunked = numpy_engine.MarginEngine(ex.instruments, aggregation=aggregation, correlation=rho)
+    chunked.chunk_size = 7  # 43 chunks, the last one partial
+    for model in MODELS:
+        a = whole.compute(ex.accounts, ex.market, model)
+        b = chunked.compute(ex.accounts, ex.market, model)
+        for field in (*MONEY_FIELDS, "margin_ratio", "worst_scenario", *GREEK_FIELDS):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), (model, field)

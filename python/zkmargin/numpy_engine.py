@@ -74,6 +74,9 @@ class MarginEngine(EngineBase):
     """Same constructor and methods as :class:`zkmargin.MarginEngine`; ``threads`` is
     ignored (NumPy's own kernels are single-threaded here)."""
 
+    #: accounts per chunk; results do not depend on it, only peak memory does
+    chunk_size: int = CHUNK
+
     # -- per-instrument ------------------------------------------------------------------
 
     def _forward(self, market: Market) -> F64:
@@ -222,8 +225,8 @@ class MarginEngine(EngineBase):
             # positions x risk_u is that underlying's scenario P&L
             risk = [np.where((priced.underlying == u)[:, None], full, 0.0) for u in range(self.n_underlyings)]
         parts = [
-            self._chunk(accounts, market, priced, risk, model, a0, min(a0 + CHUNK, len(accounts)))
-            for a0 in range(0, max(len(accounts), 1), CHUNK)
+            self._chunk(accounts, market, priced, risk, model, a0, min(a0 + self.chunk_size, len(accounts)))
+            for a0 in range(0, max(len(accounts), 1), self.chunk_size)
         ]
         floats = np.concatenate([c[0] for c in parts], axis=1)
         worst = np.concatenate([c[1] for c in parts])
