@@ -181,7 +181,13 @@ fn thread_count_does_not_change_bits() {
 }
 
 /// (offsets, instrument, quantity, expected kind, expected field)
-type BadBook = (&'static [i64], &'static [i64], &'static [f64], ErrorKind, &'static str);
+type BadBook = (
+    &'static [i64],
+    &'static [i64],
+    &'static [f64],
+    ErrorKind,
+    &'static str,
+);
 
 #[test]
 fn bad_books_are_typed_errors() {
