@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 import zkmargin
 from margin_strategies import FLOOR, Case, Reference, cases, scenario_tables
-from zkmargin import Accounts, Instruments, Kind, Market, Settlement
+from zkmargin import Accounts, Instruments, Kind, Market, Settlement, baseline
 from zkmargin.results import ACCOUNT_FIELDS, GREEK_FIELDS, MODELS, MarginResult
 from zkmargin.synthetic import generate_exchange
 
@@ -197,6 +197,23 @@ def test_wider_nested_deribit_grid_never_lowers_the_loss(case: Case, k: int, dat
     a = _with_scenarios(case, narrow).compute(case.accounts, case.market).scenario_loss
     b = _with_scenarios(case, wide).compute(case.accounts, case.market).scenario_loss
     assert np.all(b >= a * (1 - REL) - FLOOR * Reference(case).money)
+
+
+@pytest.mark.parametrize("engine", [zkmargin.MarginEngine, baseline.MarginEngine])
+def test_same_bucket_count_is_not_monotone_for_option_books(engine: type[Any]) -> None:
+    """Why the test above nests the grids: with 4 buckets, widening the range from 0.20 to
+    0.24 moves the grid off this call fly's worst point, and its loss falls."""
+    strikes = [80.0, 90.0, 100.0, 110.0, 120.0]
+    ins = Instruments([Kind.CALL] * 5, [0] * 5, strikes, [0.05] * 5, [1.0] * 5, [0] * 5)
+    mkt = Market([100.0], [0.5] * 5, [1.0], [0.0], forward=[100.0] * 5)
+    acc = Accounts([0, 5], np.arange(5), [-3.0, 1.0, 3.0, 0.5, 1.0], [[0.0]])
+    narrow, wide = (
+        engine(ins, scenarios=zkmargin.deribit_scenarios(1, r, 4, extended_moves=()))
+        .compute(acc, mkt)
+        .scenario_loss[0]
+        for r in (0.20, 0.24)
+    )
+    assert wide < narrow * (1 - 1e-3)
 
 
 @settings(max_examples=50, deadline=None)
