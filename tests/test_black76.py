@@ -133,10 +133,10 @@ def test_put_call_parity(x: dict[str, NDArray[Any]]) -> None:
     assert np.all(np.abs((c.theta - p.theta) - r * disc * (f - k)) <= 1e-13 * scale)
 
 
-@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", ["python", "numpy"])
 @settings(max_examples=60, deadline=None)
 @given(x=option_inputs())
-def test_implementations_agree_with_rust(impl: str, x: dict[str, NDArray[Any]]) -> None:
+def test_baselines_agree_with_rust(impl: str, x: dict[str, NDArray[Any]]) -> None:
     assert_greeks_close(call(IMPLEMENTATIONS[impl], x), call(zkmargin.black76, x), x)
 
 
