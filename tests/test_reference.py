@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from numpy.typing import NDArray
 
 import zkmargin
-from margin_strategies import FLOOR, Case, Reference, cases
+from margin_strategies import FLOOR, Case, Reference, cases, engine_settings
 from zkmargin import baseline, numpy_engine
 from zkmargin.errors import IndexOutOfRangeError, NonFiniteError, OffsetsError
 from zkmargin.results import GREEK_FIELDS, INSTRUMENT_FIELDS, MODELS, MarginResult
@@ -110,7 +110,7 @@ def check_case(case: Case, models: tuple[str, ...] = MODELS) -> None:
                 check_worst_scenario(case, ref, res)
 
 
-@settings(max_examples=120, deadline=None)
+@engine_settings(120)
 @given(cases())
 def test_engines_agree_on_random_books(case: Case) -> None:
     check_case(case)
