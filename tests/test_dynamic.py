@@ -491,3 +491,24 @@ def test_scan_is_thread_count_independent(exchange: zkmargin.synthetic.Exchange)
     two = d.scan_margin(exchange.accounts, res, rule, threads=2)
     for field in ("account", "shortfall", "fraction", "full", "bad_debt"):
         assert np.array_equal(getattr(one, field), getattr(two, field))
+
+
+def test_scan_bad_book_is_typed(exchange: zkmargin.synthetic.Exchange) -> None:
+    from zkmargin.errors import IndexOutOfRangeError, OffsetsError
+
+    res, rule = _scan_inputs(exchange)
+    acc = exchange.accounts
+    ins = acc.instrument.copy()
+    ins[17] = len(exchange.instruments)
+    with pytest.raises(IndexOutOfRangeError) as info:
+        d.scan_margin(zkmargin.Accounts(acc.offsets, ins, acc.quantity, acc.balances), res, rule)
+    assert (info.value.field, info.value.index) == ("instrument", 17)
+    qty = acc.quantity.copy()
+    qty[5] = np.nan
+    with pytest.raises(NonFiniteError) as info:
+        d.scan_margin(zkmargin.Accounts(acc.offsets, acc.instrument, qty, acc.balances), res, rule)
+    assert (info.value.field, info.value.index) == ("quantity", 5)
+    off = acc.offsets.copy()
+    off[3], off[4] = off[4], off[3]
+    with pytest.raises(OffsetsError):
+        d.scan_margin(zkmargin.Accounts(off, acc.instrument, acc.quantity, acc.balances), res, rule)

@@ -82,6 +82,10 @@ fn health(
     )
 }
 
+/// A malformed book seen during the scan (see [`liquidate_one`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidBook;
+
 /// The per-instrument constants of the scan in one 32-byte record, so a row costs one
 /// cache line instead of four.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +119,10 @@ pub fn instrument_terms(rule: &AddonRule<'_>) -> Vec<InstrumentTerms> {
 /// (which, by concavity, stays left of the root) and a secant step (which stays right),
 /// with a bisection whenever a round fails to halve the bracket, until
 /// `hi - lo <= FRACTION_TOLERANCE`; it returns `hi`, so the target is always met.
-/// `active` is per-thread scratch.
+/// `active` is per-thread scratch. The account's offsets and rows are checked on the way
+/// (one pass over the book instead of a separate validation pass); on a bad offset,
+/// instrument or quantity it returns `InvalidBook` and the caller reports the canonical
+/// error from `Book::validate`.
 pub fn liquidate_one(
     a: usize,
     inp: &LiquidationInputs<'_>,
@@ -123,12 +130,20 @@ pub fn liquidate_one(
     terms: &[InstrumentTerms],
     book: &Book<'_>,
     active: &mut Vec<ActiveRow>,
-) -> Option<Liquidation> {
+) -> std::result::Result<Option<Liquidation>, InvalidBook> {
     let (e, mm, tgt) = (inp.equity[a], inp.maintenance[a], inp.target[a]);
     let (mut notional, mut spread, mut nonlinear) = (0.0, 0.0, 0.0);
-    for r in book.rows(a) {
-        let t = &terms[book.instrument[r] as usize];
-        let x = book.quantity[r].abs() * t.notional;
+    let (lo, hi) = (book.offsets[a], book.offsets[a + 1]);
+    if lo < 0 || hi < lo || hi as usize > book.instrument.len() {
+        return Err(InvalidBook);
+    }
+    for r in lo as usize..hi as usize {
+        let (i, q) = (book.instrument[r], book.quantity[r]);
+        if i < 0 || i as usize >= terms.len() || !q.is_finite() {
+            return Err(InvalidBook);
+        }
+        let t = &terms[i as usize];
+        let x = q.abs() * t.notional;
         notional += x;
         spread += t.half_spread * x;
         let (c, p) = rule.nonlinear(x, t.threshold, t.base_ratio);
@@ -136,7 +151,7 @@ pub fn liquidate_one(
     }
     let requirement = mm + spread + nonlinear;
     if e >= requirement {
-        return None;
+        return Ok(None);
     }
     let shortfall = requirement - e;
     let penalty = inp.penalty * notional;
@@ -158,33 +173,33 @@ pub fn liquidate_one(
     if h_one < 0.0 {
         // The penalty is paid only out of what is left; the spread is a market cost.
         let bad_debt = (spread - e).max(0.0);
-        return Some(Liquidation {
+        return Ok(Some(Liquidation {
             account: a,
             shortfall,
             fraction: 1.0,
             full: true,
             bad_debt,
-        });
+        }));
     }
     let (h_zero, d_zero) = h(0.0);
     if h_zero >= 0.0 {
         // Below maintenance but already at the (lower) target: close the least possible.
-        return Some(Liquidation {
+        return Ok(Some(Liquidation {
             account: a,
             shortfall,
             fraction: 0.0,
             full: false,
             bad_debt: 0.0,
-        });
+        }));
     }
     let fraction = smallest_root(h, (0.0, h_zero, d_zero), (1.0, h_one));
-    Some(Liquidation {
+    Ok(Some(Liquidation {
         account: a,
         shortfall,
         fraction,
         full: fraction >= 1.0,
         bad_debt: 0.0,
-    })
+    }))
 }
 
 /// Smallest `f` in `[lo, hi]` with `h(f) >= 0` for a concave `h` with `h(lo) < 0 <= h(hi)`.
@@ -267,10 +282,16 @@ fn smallest_root(h: impl Fn(f64) -> (f64, f64), lo0: (f64, f64, f64), hi0: (f64,
     hi
 }
 
+/// Everything but the per-row checks, which the scan does in its single pass over rows.
 fn validate(inp: &LiquidationInputs<'_>, rule: &AddonRule<'_>, book: &Book<'_>) -> Result<()> {
-    let n_ins = rule.notional.len();
-    rule.validate(n_ins)?;
-    book.validate(n_ins)?;
+    rule.validate(rule.notional.len())?;
+    let n_rows = book.instrument.len();
+    let off = book.offsets;
+    let offsets_ends_ok = !off.is_empty() && off[0] == 0 && off[off.len() - 1] == n_rows as i64;
+    if !offsets_ends_ok || book.quantity.len() != n_rows || !book.balances.is_empty() {
+        // The canonical validator names the first problem.
+        book.validate(rule.notional.len())?;
+    }
     let n = book.n_accounts();
     for (field, v) in [
         ("equity", inp.equity),
@@ -308,14 +329,25 @@ pub fn liquidation_scan(
 ) -> Result<Vec<Liquidation>> {
     validate(inp, rule, book)?;
     let terms = instrument_terms(rule);
-    let mut out: Vec<Liquidation> = (0..book.n_accounts())
+    let scanned: std::result::Result<Vec<Liquidation>, InvalidBook> = (0..book.n_accounts())
         .into_par_iter()
         .with_min_len(256)
         .map_init(Vec::new, |active, a| {
-            liquidate_one(a, inp, rule, &terms, book, active)
+            liquidate_one(a, inp, rule, &terms, book, active).transpose()
         })
         .flatten()
         .collect();
+    let mut out = match scanned {
+        Ok(v) => v,
+        Err(InvalidBook) => {
+            book.validate(rule.notional.len())?;
+            return Err(InputError::whole(
+                ErrorKind::Offsets,
+                "offsets",
+                "malformed book",
+            ));
+        }
+    };
     out.par_sort_unstable_by(|x, y| {
         y.shortfall
             .total_cmp(&x.shortfall)
@@ -361,6 +393,59 @@ mod tests {
         assert_eq!(l.len(), 1);
         assert!((l[0].fraction - 0.75).abs() < 1e-12 && !l[0].full);
         assert!((l[0].shortfall - 10.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_books_report_the_canonical_error() {
+        let r = rule(&[1000.0], &[0.0], &[1e9]);
+        let inp = LiquidationInputs {
+            equity: &[40.0, 1.0],
+            maintenance: &[50.0, 1.0],
+            target: &[100.0, 1.0],
+            penalty: 0.02,
+        };
+        // (offsets, instrument, quantity, expected kind, field, index)
+        type Case<'a> = (&'a [i64], &'a [i64], &'a [f64], ErrorKind, &'a str, usize);
+        let cases: [Case<'_>; 3] = [
+            (
+                &[0, 1, 2],
+                &[0, 3],
+                &[1.0, 1.0],
+                ErrorKind::IndexOutOfRange,
+                "instrument",
+                1,
+            ),
+            (
+                &[0, 1, 2],
+                &[0, 0],
+                &[1.0, f64::NAN],
+                ErrorKind::NonFinite,
+                "quantity",
+                1,
+            ),
+            (
+                &[0, 2, 1],
+                &[0, 0],
+                &[1.0, 1.0],
+                ErrorKind::Offsets,
+                "offsets",
+                2,
+            ),
+        ];
+        for (offsets, instrument, quantity, kind, field, index) in cases {
+            let book = Book {
+                offsets,
+                instrument,
+                quantity,
+                balances: &[],
+                n_assets: 0,
+            };
+            let e = liquidation_scan(&inp, &r, &book).unwrap_err();
+            assert_eq!(
+                (e.kind, e.field.as_str(), e.index),
+                (kind, field, Some(index))
+            );
+        }
     }
 
     #[test]
