@@ -881,7 +881,7 @@ mod timing {
                 (0..3)
                     .map(|_| {
                         let t = Instant::now();
-                        std::hint::black_box(f());
+                        let _ = std::hint::black_box(f());
                         t.elapsed()
                     })
                     .min()
