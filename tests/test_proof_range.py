@@ -160,12 +160,23 @@ def test_encodings_roundtrip_and_strictness() -> None:
     # identity as A
     with pytest.raises(EncodingError):
         RangeProof.from_bytes(raw[:head] + b"\x40" + bytes(31) + raw[head + 32 :])
-    # x + p as A (keep the flag bits)
-    a = bytearray(raw[head : head + 32])
-    flags = a[0] & 0xC0
-    a[0] &= 0x3F
-    xp = (int.from_bytes(a, "big") + P).to_bytes(32, "big")
-    assert xp[0] & 0xC0 == 0
-    xp = bytes([xp[0] | flags]) + xp[1:]
-    with pytest.raises(EncodingError):
-        RangeProof.from_bytes(raw[:head] + xp + raw[head + 32 :])
+    # x + p in a point slot (keep the flag bits); x + p must stay below 2^254 to be
+    # expressible next to the flags, so use the first point of a seeded proof where it does
+    _, pr = prove_range([7, 200], [5, 6], n=8, rng=random.Random(2).randrange)
+    raw = pr.to_bytes()
+    k = (pr.n * pr.m).bit_length() - 1
+    slots = [0, 1, 2, 3, *range(7, 7 + 2 * k)]
+    for slot in slots:
+        off = head + 32 * slot
+        a = bytearray(raw[off : off + 32])
+        flags = a[0] & 0xC0
+        a[0] &= 0x3F
+        x_plus_p = int.from_bytes(a, "big") + P
+        if x_plus_p < 1 << 254:
+            xp = x_plus_p.to_bytes(32, "big")
+            bad = raw[:off] + bytes([xp[0] | flags]) + xp[1:] + raw[off + 32 :]
+            with pytest.raises(EncodingError):
+                RangeProof.from_bytes(bad)
+            break
+    else:
+        pytest.fail("no point with x + p < 2^254 in the proof")
