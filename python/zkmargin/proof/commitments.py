@@ -89,9 +89,9 @@ def balance_to_units(b: float, decimals: int, field: str = "balance") -> int:
 
 
 def default_balance_decimals(asset_price: Any, money_decimals: int = 10) -> tuple[int, ...]:
-    """Per-asset balance decimals so that one balance unit is worth about 1e-6 of a money
-    unit's inverse scale: ``floor(log10 price) + money_decimals - 6``, clamped to [0, 18].
-    Then each collateral coefficient is >= ~1e6 and its floor loses < 1e-6 relative."""
+    """Per-asset balance decimals ``clamp(floor(log10 price) + money_decimals - 6, 0, 18)``:
+    one balance unit is then worth about ``10^(money_decimals - 6)`` money units or more,
+    so each collateral coefficient is about >= 10^6 and its floor loses < 1e-6 relative."""
     out = []
     for p in np.asarray(asset_price, dtype=np.float64):
         if not (math.isfinite(p) and p > 0):
