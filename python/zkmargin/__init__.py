@@ -10,7 +10,7 @@ Quick tour::
     res.maintenance_margin
 """
 
-from . import baseline, errors, numpy_engine, scenarios, synthetic
+from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, synthetic
 from .book import Accounts, Instruments, Kind, Settlement
 from .engine import MarginEngine, default_threads
 from .market import Market
@@ -38,8 +38,10 @@ __all__ = [
     "black76",
     "default_threads",
     "deribit_scenarios",
+    "dynamic",
     "errors",
     "numpy_engine",
+    "proof",
     "scenarios",
     "span_scenarios",
     "synthetic",

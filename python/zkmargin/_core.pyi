@@ -4,6 +4,36 @@ from typing import TypeAlias, final
 import numpy as np
 from numpy.typing import NDArray
 
+__all__ = [
+    "Engine",
+    "black76",
+    "available_threads",
+    "debug_build",
+    "G1Point",
+    "G1Vec",
+    "g1_msm",
+    "g1_fold",
+    "g1_fold_weighted",
+    "g1_scale",
+    "keccak256",
+    "dyn_log_returns",
+    "dyn_ewma_vol",
+    "dyn_rolling_vol",
+    "dyn_annualise",
+    "dyn_scan_ranges",
+    "dyn_apc_vol",
+    "dyn_cap_path",
+    "dyn_historical",
+    "dyn_filtered_historical",
+    "dyn_monte_carlo",
+    "dyn_var_es",
+    "dyn_scenario_pnl",
+    "dyn_span2",
+    "dyn_addons",
+    "dyn_collateral",
+    "dyn_liquidation_scan",
+]
+
 # --- margin engine -----------------------------------------------------------------------
 
 _F64 = NDArray[np.float64]
@@ -63,3 +93,149 @@ class Engine:
     def compute(
         self, prices: _Prices, collateral: _CollateralAssets, book: _Book, model: str, threads: int
     ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], list[NDArray[np.float64]]]: ...
+
+# --- BN254 G1 (rust/python/src/curve.rs); scalars are 32-byte big-endian strings < r ---
+@final
+class G1Point:
+    @staticmethod
+    def generator() -> G1Point: ...
+    @staticmethod
+    def identity() -> G1Point: ...
+    @staticmethod
+    def from_evm(data: bytes) -> G1Point: ...
+    @staticmethod
+    def from_compressed(data: bytes) -> G1Point: ...
+    @staticmethod
+    def hash_to_curve(label: bytes) -> tuple[G1Point, int]: ...
+    def to_evm(self) -> bytes: ...
+    def to_compressed(self) -> bytes: ...
+    def is_identity(self) -> bool: ...
+    def mul(self, scalar: bytes) -> G1Point: ...
+    def __add__(self, other: G1Point, /) -> G1Point: ...
+    def __radd__(self, other: G1Point, /) -> G1Point: ...
+    def __sub__(self, other: G1Point, /) -> G1Point: ...
+    def __rsub__(self, other: G1Point, /) -> G1Point: ...
+    def __neg__(self) -> G1Point: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class G1Vec:
+    @staticmethod
+    def from_points(points: list[G1Point]) -> G1Vec: ...
+    @staticmethod
+    def concat(parts: list[G1Vec]) -> G1Vec: ...
+    @staticmethod
+    def from_evm_bytes(data: bytes) -> G1Vec: ...
+    @staticmethod
+    def derive(prefix: bytes, start: int, count: int, threads: int | None = None) -> G1Vec: ...
+    def __len__(self) -> int: ...
+    def get(self, i: int) -> G1Point: ...
+    def slice(self, start: int, stop: int) -> G1Vec: ...
+    def to_list(self) -> list[G1Point]: ...
+    def to_evm_bytes(self) -> bytes: ...
+
+def g1_msm(points: G1Vec, scalars_be: bytes, threads: int | None = None) -> G1Point: ...
+def g1_fold(lo: G1Vec, hi: G1Vec, a: bytes, b: bytes, threads: int | None = None) -> G1Vec: ...
+def g1_fold_weighted(
+    lo: G1Vec, hi: G1Vec, wa: bytes, wb: bytes, threads: int | None = None
+) -> G1Vec: ...
+def g1_scale(points: G1Vec, w: bytes, threads: int | None = None) -> G1Vec: ...
+def keccak256(data: bytes) -> bytes: ...
+
+# --- zkmargin.dynamic (issue 4): merge into _core.pyi ---------------------------------
+def dyn_log_returns(prices: NDArray[np.float64]) -> NDArray[np.float64]: ...
+def dyn_ewma_vol(returns: NDArray[np.float64], lam: float) -> NDArray[np.float64]: ...
+def dyn_rolling_vol(returns: NDArray[np.float64], window: int) -> NDArray[np.float64]: ...
+def dyn_annualise(vol_: NDArray[np.float64], periods_per_year: float) -> NDArray[np.float64]: ...
+def dyn_scan_ranges(
+    sigma: NDArray[np.float64], k: float, horizon: float, floor: float, cap: float
+) -> NDArray[np.float64]: ...
+def dyn_apc_vol(
+    current: NDArray[np.float64],
+    lookback: NDArray[np.float64],
+    stressed: NDArray[np.float64],
+    stress_weight: float,
+) -> NDArray[np.float64]: ...
+def dyn_cap_path(targets: NDArray[np.float64], max_rise: float) -> NDArray[np.float64]: ...
+def dyn_historical(returns: NDArray[np.float64], horizon: int) -> NDArray[np.float64]: ...
+def dyn_filtered_historical(
+    returns: NDArray[np.float64], lam: float, horizon: int
+) -> NDArray[np.float64]: ...
+def dyn_monte_carlo(
+    sigma: NDArray[np.float64],
+    correlation: NDArray[np.float64],
+    horizon: float,
+    n_scenarios: int,
+    seed: int,
+) -> NDArray[np.float64]: ...
+def dyn_var_es(
+    risk_arrays: NDArray[np.float64],
+    offsets: NDArray[np.int64],
+    instrument: NDArray[np.int64],
+    quantity: NDArray[np.float64],
+    confidence: float,
+    threads: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def dyn_scenario_pnl(
+    risk_arrays: NDArray[np.float64],
+    offsets: NDArray[np.int64],
+    instrument: NDArray[np.int64],
+    quantity: NDArray[np.float64],
+    threads: int,
+) -> NDArray[np.float64]: ...
+def dyn_span2(
+    x: float,
+    tail: NDArray[np.float64],
+    stress: NDArray[np.float64],
+    liquidity: NDArray[np.float64],
+    concentration: NDArray[np.float64],
+) -> NDArray[np.float64]: ...
+def dyn_addons(
+    notional: NDArray[np.float64],
+    half_spread: NDArray[np.float64],
+    depth: NDArray[np.float64],
+    base_ratio: NDArray[np.float64],
+    share: float,
+    rate: float,
+    imf: float,
+    offsets: NDArray[np.int64],
+    instrument: NDArray[np.int64],
+    quantity: NDArray[np.float64],
+    threads: int,
+) -> NDArray[np.float64]: ...
+def dyn_collateral(
+    balances: NDArray[np.float64],
+    asset_price: NDArray[np.float64],
+    sigma: NDArray[np.float64],
+    depth: NDArray[np.float64],
+    base: NDArray[np.float64],
+    z: float,
+    participation: float,
+    min_days: float,
+    cap: float,
+    threads: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def dyn_liquidation_scan(
+    equity: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+    target: NDArray[np.float64],
+    penalty: float,
+    notional: NDArray[np.float64],
+    half_spread: NDArray[np.float64],
+    depth: NDArray[np.float64],
+    base_ratio: NDArray[np.float64],
+    share: float,
+    rate: float,
+    imf: float,
+    offsets: NDArray[np.int64],
+    instrument: NDArray[np.int64],
+    quantity: NDArray[np.float64],
+    threads: int,
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+]: ...
