@@ -180,3 +180,25 @@ def test_encodings_roundtrip_and_strictness() -> None:
             break
     else:
         pytest.fail("no point with x + p < 2^254 in the proof")
+
+
+def test_native_ipa_scalars_match_python_reference() -> None:
+    from zkmargin.proof.group import Group
+
+    rnd = random.Random(5)
+
+    def sc() -> int:
+        return rnd.randrange(1, R)
+
+    checks = [
+        (8, 2, sc(), sc(), sc(), sc(), [sc() for _ in range(4)], sc()),
+        (16, 4, sc(), sc(), sc(), sc(), [sc() for _ in range(6)], sc()),
+        (64, 1, sc(), sc(), sc(), sc(), [sc() for _ in range(6)], 1),
+    ]
+    native = NAT.ipa_scalars(checks, 64)
+    reference = Group.ipa_scalars(NAT, checks, 64)
+    assert native == b"".join(v.to_bytes(32, "big") for v in reference)
+    with pytest.raises(ParameterError):
+        Group.ipa_scalars(NAT, checks, 32)  # a check longer than the vectors
+    with pytest.raises(ValueError):
+        NAT.ipa_scalars(checks, 32)

@@ -134,6 +134,47 @@ class Group(ABC):
     @abstractmethod
     def keccak256(self, data: bytes) -> bytes: ...
 
+    # -- verifier helpers (generic Python; the native backend overrides them in Rust)
+    def ipa_scalars(self, checks: Sequence[IpaCheck], length: int) -> Any:
+        """Weighted coefficients of g_0..g_{length-1} then h_0..h_{length-1} summed over
+        ``checks`` (docs/proof-spec.md §6); an opaque block for :meth:`msm_blocks`."""
+        g = [0] * length
+        h = [0] * length
+        for n, m, y, z, a, b, us, w in checks:
+            N = n * m
+            k = len(us)
+            if length < N or 1 << k != N:
+                raise ParameterError("ipa check sizes do not match", "checks")
+            uinv = [pow(u, -1, R) for u in us]
+            sv = [1]
+            for j in range(k - 1, -1, -1):
+                sv = [v * uinv[j] % R for v in sv] + [v * us[j] % R for v in sv]
+            yinv = pow(y, -1, R)
+            ypow = 1
+            zj = z * z % R
+            for j in range(m):
+                pow2 = zj
+                for t in range(n):
+                    i = j * n + t
+                    g[i] += w * (-z - a * sv[i])
+                    h[i] += w * (z + (pow2 - b * sv[N - 1 - i]) * ypow)
+                    pow2 = pow2 * 2 % R
+                    ypow = ypow * yinv % R
+                zj = zj * z % R
+        return [v % R for v in g] + [v % R for v in h]
+
+    def msm_blocks(self, points: PointVec, blocks: Sequence[Any]) -> Point:
+        """MSM with the scalars given as consecutive blocks (lists of ints, or blocks
+        returned by :meth:`ipa_scalars`)."""
+        flat: list[int] = []
+        for blk in blocks:
+            flat.extend(blk)
+        return self.msm(points, flat)
+
+
+#: (n, m, y, z, a, b, [u_1..u_k], weight) of one inner-product verification.
+IpaCheck = tuple[int, int, int, int, int, int, Sequence[int], int]
+
 
 # ---------------------------------------------------------------------------- native
 
@@ -221,6 +262,26 @@ class NativeGroup(Group):
 
     def keccak256(self, data: bytes) -> bytes:
         return bytes(self._c.keccak256(bytes(data)))
+
+    def ipa_scalars(self, checks: Sequence[IpaCheck], length: int) -> Any:
+        args = [
+            (
+                n,
+                m,
+                y.to_bytes(32, "big"),
+                z.to_bytes(32, "big"),
+                a.to_bytes(32, "big"),
+                b.to_bytes(32, "big"),
+                scalars_to_bytes(us),
+                w.to_bytes(32, "big"),
+            )
+            for n, m, y, z, a, b, us, w in checks
+        ]
+        return bytes(self._c.ipa_generator_scalars(args, length, self.threads))
+
+    def msm_blocks(self, points: PointVec, blocks: Sequence[Any]) -> Point:
+        parts = [blk if isinstance(blk, bytes) else scalars_to_bytes(blk) for blk in blocks]
+        return self._c.g1_msm_parts(points, parts, self.threads)
 
 
 # ---------------------------------------------------------------------------- py_ecc

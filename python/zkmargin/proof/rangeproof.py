@@ -328,14 +328,19 @@ def prove_core(
 @dataclass
 class MsmCheck:
     """One proof's verification equation ``sum scalars * points == identity``, split into
-    the shared generators (g, h, G, H) and the proof's own points."""
+    the inner-product data that fixes the coefficients of the shared generator vectors
+    (``ipa`` = (n, m, y, z, a, b, [u_j])), the coefficients of G and H, and the proof's
+    own points."""
 
-    g: list[int]
-    h: list[int]
+    ipa: tuple[int, int, int, int, int, int, list[int]]
     G: int
     H: int
     points: list[Any]
     scalars: list[int]
+
+    @property
+    def length(self) -> int:
+        return self.ipa[0] * self.ipa[1]
 
 
 def verify_core(
@@ -406,21 +411,11 @@ def _verify_core(
         t.append(b"R", group.encode(Rp))
         us.append(t.challenge(b"u"))
 
-    # s_i = prod_t u_t^{+1 if bit (k-t) of i is set else -1}; round 1 owns the top bit.
-    uinv = [pow(u, -1, R) for u in us]
-    s = [1]
-    for j in range(k - 1, -1, -1):
-        s = [v * uinv[j] % R for v in s] + [v * us[j] % R for v in s]
-    # s_i^-1 flips every exponent, i.e. it is s at the complementary index.
-    yinv = pow(y, -1, R)
-    ypinv = powers(yinv, N)
-    yp_sum = sum(powers(y, N)) % R
+    # sum_{i<N} y^i in closed form (y = 1 only with probability 1/r)
+    yp_sum = N % R if y == 1 else (pow(y, N, R) - 1) * pow(y - 1, -1, R) % R
     zz = powers(z, m + 3)
-    two = powers(2, n)
     a, b = proof.a, proof.b
     c = weight  # random weight combining the two checks (and batches)
-    g_sc = [(-z - a * s[i]) % R for i in range(N)]
-    h_sc = [(z + (zz[2 + i // n] * two[i % n] - b * s[N - 1 - i]) * ypinv[i]) % R for i in range(N)]
     delta = ((z - z * z) * yp_sum - sum(zz[3 + j] for j in range(m)) * ((1 << n) - 1)) % R
     # Check 1 times c: sum_j z^{2+j} V_j + delta G + x T1 + x^2 T2 - t_hat G - tau_x H = 0,
     # with V_j = sum_k C_jk X_k + c_j G expanded so V_j is never materialised.
@@ -433,6 +428,7 @@ def _verify_core(
         const_sc += zj * f.const
     G_sc = (w * (proof.t_hat - a * b) + c * (delta - proof.t_hat + const_sc)) % R
     H_sc = (-proof.mu - c * proof.tau_x) % R
+    uinv = [pow(u, -1, R) for u in us]
     pts = [A, S, T1, T2, *Ls, *Rs, *bases]
     scs = [
         1,
@@ -443,7 +439,7 @@ def _verify_core(
         *[v * v % R for v in uinv],
         *[c * v % R for v in base_sc],
     ]
-    return MsmCheck(g=g_sc, h=h_sc, G=G_sc, H=H_sc, points=pts, scalars=scs)
+    return MsmCheck(ipa=(n, m, y, z, a, b, us), G=G_sc, H=H_sc, points=pts, scalars=scs)
 
 
 def _random_weight() -> int:
@@ -454,28 +450,22 @@ def evaluate_checks(group: Group, gens: Generators, checks: Sequence[tuple[int, 
     """Sum ``weight * check`` over all checks and test the single MSM for the identity."""
     if not checks:
         return True
-    Nmax = max(len(ch.g) for _, ch in checks)
+    Nmax = max(ch.length for _, ch in checks)
     g_vec, h_vec = gens.vectors(Nmax)
-    g_tot = [0] * Nmax
-    h_tot = [0] * Nmax
     G_tot = 0
     H_tot = 0
     pts: list[Any] = []
     scs: list[int] = []
+    ipa = []
     for wgt, ch in checks:
-        for i, v in enumerate(ch.g):
-            g_tot[i] += wgt * v
-        for i, v in enumerate(ch.h):
-            h_tot[i] += wgt * v
+        ipa.append((*ch.ipa, wgt))
         G_tot += wgt * ch.G
         H_tot += wgt * ch.H
         pts.extend(ch.points)
         scs.extend(wgt * v % R for v in ch.scalars)
+    gh = group.ipa_scalars(ipa, Nmax)
     allp = group.concat([g_vec, h_vec, group.vec([gens.G, gens.H, *pts])])
-    total = group.msm(
-        allp,
-        [*(v % R for v in g_tot), *(v % R for v in h_tot), G_tot % R, H_tot % R, *scs],
-    )
+    total = group.msm_blocks(allp, [gh, [G_tot % R, H_tot % R, *scs]])
     return group.is_identity(total)
 
 

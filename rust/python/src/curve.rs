@@ -324,6 +324,72 @@ fn g1_scale(
     r.map(G1Vec::new).map_err(|e| curve_err("scale", e))
 }
 
+/// Weighted generator coefficients of many inner-product checks (see
+/// `zkmargin_curve::ipa_generator_scalars`); each check is
+/// `(n, m, y, z, a, b, u_1..u_k concatenated, weight)` with 32-byte big-endian scalars.
+/// Returns the `len` g coefficients followed by the `len` h coefficients, as bytes.
+#[pyfunction]
+#[pyo3(signature = (checks, len, threads=None))]
+#[allow(clippy::type_complexity)]
+fn ipa_generator_scalars<'py>(
+    py: Python<'py>,
+    checks: Vec<(
+        usize,
+        usize,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+    )>,
+    len: usize,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut parsed = Vec::with_capacity(checks.len());
+    for (n, m, y, z, a, b, u, w) in &checks {
+        let one = |f: &str, v: &[u8]| zc::scalar_from_be(v).map_err(|e| curve_err(f, e));
+        parsed.push(zc::IpaCheck {
+            n: *n,
+            m: *m,
+            y: one("y", y)?,
+            z: one("z", z)?,
+            a: one("a", a)?,
+            b: one("b", b)?,
+            u: scalars("u", u)?,
+            weight: one("weight", w)?,
+        });
+    }
+    let work = parsed.iter().map(|c| c.n * c.m).sum::<usize>();
+    let r = heavy(py, work / 16, threads, move || {
+        zc::ipa_generator_scalars(&parsed, len)
+    })?;
+    let (g, h) = r.map_err(|e| curve_err("ipa", e))?;
+    let mut out = Vec::with_capacity(64 * len);
+    for s in g.iter().chain(h.iter()) {
+        out.extend_from_slice(&zc::scalar_to_be(s));
+    }
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `sum scalars_i * points_i` with the scalars given as raw 32-byte big-endian strings
+/// concatenated in several parts (avoids re-encoding scalars the core produced).
+#[pyfunction]
+#[pyo3(signature = (points, parts, threads=None))]
+fn g1_msm_parts(
+    py: Python<'_>,
+    points: PyRef<'_, G1Vec>,
+    parts: Vec<Vec<u8>>,
+    threads: Option<usize>,
+) -> PyResult<G1Point> {
+    let joined: Vec<u8> = parts.concat();
+    let s = scalars("scalars", &joined)?;
+    let v = Arc::clone(&points.v);
+    let r = heavy(py, v.len() * 8, threads, move || zc::msm(&v, &s))?;
+    r.map(|p| G1Point { p: to_affine(p) })
+        .map_err(|e| curve_err("msm", e))
+}
+
 #[pyfunction]
 fn keccak256<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &zc::keccak256(data))
@@ -337,5 +403,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(g1_fold_weighted, m)?)?;
     m.add_function(wrap_pyfunction!(g1_scale, m)?)?;
     m.add_function(wrap_pyfunction!(keccak256, m)?)?;
+    m.add_function(wrap_pyfunction!(ipa_generator_scalars, m)?)?;
+    m.add_function(wrap_pyfunction!(g1_msm_parts, m)?)?;
     Ok(())
 }
