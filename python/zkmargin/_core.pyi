@@ -6,32 +6,34 @@ from numpy.typing import NDArray
 
 __all__ = [
     "Engine",
-    "black76",
-    "available_threads",
-    "debug_build",
     "G1Point",
     "G1Vec",
-    "g1_msm",
-    "g1_fold",
-    "g1_fold_weighted",
-    "g1_scale",
-    "keccak256",
-    "dyn_log_returns",
-    "dyn_ewma_vol",
-    "dyn_rolling_vol",
+    "available_threads",
+    "black76",
+    "debug_build",
+    "dyn_addons",
     "dyn_annualise",
-    "dyn_scan_ranges",
     "dyn_apc_vol",
     "dyn_cap_path",
-    "dyn_historical",
+    "dyn_collateral",
+    "dyn_ewma_vol",
     "dyn_filtered_historical",
+    "dyn_historical",
+    "dyn_liquidation_scan",
+    "dyn_log_returns",
     "dyn_monte_carlo",
-    "dyn_var_es",
+    "dyn_rolling_vol",
+    "dyn_scan_ranges",
     "dyn_scenario_pnl",
     "dyn_span2",
-    "dyn_addons",
-    "dyn_collateral",
-    "dyn_liquidation_scan",
+    "dyn_var_es",
+    "g1_fold",
+    "g1_fold_weighted",
+    "g1_msm",
+    "g1_msm_parts",
+    "g1_scale",
+    "ipa_generator_scalars",
+    "keccak256",
 ]
 
 # --- margin engine -----------------------------------------------------------------------
@@ -137,11 +139,15 @@ class G1Vec:
 
 def g1_msm(points: G1Vec, scalars_be: bytes, threads: int | None = None) -> G1Point: ...
 def g1_fold(lo: G1Vec, hi: G1Vec, a: bytes, b: bytes, threads: int | None = None) -> G1Vec: ...
-def g1_fold_weighted(
-    lo: G1Vec, hi: G1Vec, wa: bytes, wb: bytes, threads: int | None = None
-) -> G1Vec: ...
+def g1_fold_weighted(lo: G1Vec, hi: G1Vec, wa: bytes, wb: bytes, threads: int | None = None) -> G1Vec: ...
 def g1_scale(points: G1Vec, w: bytes, threads: int | None = None) -> G1Vec: ...
 def keccak256(data: bytes) -> bytes: ...
+def ipa_generator_scalars(
+    checks: list[tuple[int, int, bytes, bytes, bytes, bytes, bytes, bytes]],
+    len: int,
+    threads: int | None = None,
+) -> bytes: ...
+def g1_msm_parts(points: G1Vec, parts: list[bytes], threads: int | None = None) -> G1Point: ...
 
 # --- zkmargin.dynamic (issue 4): merge into _core.pyi ---------------------------------
 def dyn_log_returns(prices: NDArray[np.float64]) -> NDArray[np.float64]: ...

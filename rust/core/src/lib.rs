@@ -7,6 +7,7 @@ pub mod error;
 pub mod linalg;
 pub mod margin;
 pub mod model;
+pub mod normal;
 pub mod parallel;
 pub mod pricing;
 pub mod risk;

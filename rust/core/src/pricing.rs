@@ -15,11 +15,8 @@ pub struct Greeks {
     pub theta: f64,
 }
 
-#[path = "normal.rs"]
-mod normal;
-
-use normal::{INV_SQRT_2PI, Z_MAX, scaled_mills};
-pub use normal::{norm_cdf, norm_pdf};
+use crate::normal::{INV_SQRT_2PI, Z_MAX, scaled_mills};
+pub use crate::normal::{norm_cdf, norm_pdf};
 
 /// Black-76 for validated inputs (`f, k, t, vol > 0`, all finite).
 // Inline across crates: per-option callers (bindings, benchmarks) save the call and the
