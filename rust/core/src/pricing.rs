@@ -114,34 +114,25 @@ pub fn black76_batch(
     if is_call.values.len() != n && is_call.values.len() != 1 {
         same_len(is_call.name, is_call.values.len(), n, "the longest input")?;
     }
-    finite_positive(f.name, f.values)?;
-    finite_positive(k.name, k.values)?;
-    finite_positive(vol.name, vol.values)?;
-    finite(t.name, t.values)?;
-    check_each(
-        t.name,
-        t.values,
-        ErrorKind::Expired,
-        "time to expiry must be > 0",
-        |x| x <= 0.0,
-    )?;
-    finite(rate.name, rate.values)?;
+    // Validity is checked inside the parallel pricing pass (one read of the inputs instead
+    // of six); only when something is wrong do the sequential checks run, to name the first
+    // offending field and index.
     let mut out = zeroed_rows(5, n);
-    chunk_groups(out.iter_mut().map(Vec::as_mut_slice), BATCH_CHUNK)
+    let all_valid = chunk_groups(out.iter_mut().map(Vec::as_mut_slice), BATCH_CHUNK)
         .into_par_iter()
         .enumerate()
-        .for_each(|(c, mut rows)| {
+        .map(|(c, mut rows)| {
             let start = c * BATCH_CHUNK;
+            let mut valid = true;
             for j in 0..rows[0].len() {
                 let i = start + j;
-                let g = black76(
-                    is_call.get(i),
-                    f.get(i),
-                    k.get(i),
-                    t.get(i),
-                    vol.get(i),
-                    rate.get(i),
-                );
+                let (fi, ki, ti, vi, ri) = (f.get(i), k.get(i), t.get(i), vol.get(i), rate.get(i));
+                valid &= positive_finite(fi)
+                    & positive_finite(ki)
+                    & positive_finite(ti)
+                    & positive_finite(vi)
+                    & ri.is_finite();
+                let g = black76(is_call.get(i), fi, ki, ti, vi, ri);
                 for (row, x) in rows
                     .iter_mut()
                     .zip([g.price, g.delta, g.gamma, g.vega, g.theta])
@@ -149,8 +140,28 @@ pub fn black76_batch(
                     row[j] = x;
                 }
             }
-        });
+            valid
+        })
+        .reduce(|| true, |a, b| a & b);
+    if !all_valid {
+        finite_positive(f.name, f.values)?;
+        finite_positive(k.name, k.values)?;
+        finite_positive(vol.name, vol.values)?;
+        finite(t.name, t.values)?;
+        check_each(
+            t.name,
+            t.values,
+            ErrorKind::Expired,
+            "time to expiry must be > 0",
+            |x| x <= 0.0,
+        )?;
+        finite(rate.name, rate.values)?;
+    }
     Ok(out)
+}
+
+fn positive_finite(x: f64) -> bool {
+    x > 0.0 && x < f64::INFINITY
 }
 
 const BATCH_CHUNK: usize = 8192;
@@ -206,5 +217,60 @@ mod tests {
         assert!((norm_cdf(0.0) - 0.5).abs() < 1e-16);
         // N(-10) = 7.6198530241605e-24 (tabulated); relative accuracy survives the tail.
         assert!((norm_cdf(-10.0) / 7.619_853_024_160_527e-24 - 1.0).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod invalid_input_tests {
+    use super::*;
+
+    /// Pricing runs before the batch reports bad input, so it must not panic on any value.
+    #[test]
+    fn black76_never_panics_on_bad_values() {
+        let bad = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            -1.0,
+            -1e308,
+            1e-320,
+            1e308,
+        ];
+        for &x in &bad {
+            for &y in &[1.0, x] {
+                for call in [true, false] {
+                    let _ = black76(call, x, y, y, y, x);
+                    let _ = black76(call, y, x, y, x, 0.0);
+                    let _ = black76(call, 1.0, 1.0, x, y, 0.0);
+                }
+            }
+            let _ = norm_cdf(x);
+            let _ = norm_pdf(x);
+        }
+    }
+
+    #[test]
+    fn batch_names_the_first_bad_field_and_index() {
+        let ones = [1.0; 4];
+        let bad_t = [1.0, 1.0, -0.5, 1.0];
+        let col = |name, values| Column { name, values };
+        let err = black76_batch(
+            Column {
+                name: "is_call",
+                values: &[true],
+            },
+            col("forward", &ones),
+            col("strike", &ones),
+            col("t", &bad_t),
+            col("vol", &ones),
+            col("rate", &[0.0]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.kind, err.field.as_str(), err.index),
+            (ErrorKind::Expired, "t", Some(2))
+        );
     }
 }
