@@ -11,5 +11,6 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_tour_runs() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "README has no python example"
-    for code in blocks:
-        exec(compile(code, str(README), "exec"), {"__name__": "readme_tour"})
+    namespace: dict[str, object] = {"__name__": "readme_tour"}
+    for code in blocks:  # one tour: later blocks use names the earlier ones defined
+        exec(compile(code, str(README), "exec"), namespace)
