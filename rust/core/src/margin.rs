@@ -469,10 +469,19 @@ impl Engine {
                     let u = unit.underlying;
                     equity += q * unit.mtm;
                     add_greeks(&mut sc.greeks, unit, q);
-                    sc.touched_u[u] = true;
                     let row = &prep.risk[i * n_s..(i + 1) * n_s];
-                    for (acc, r) in sc.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
-                        *acc += q * r;
+                    let acc = &mut sc.pnl[u * n_s..(u + 1) * n_s];
+                    // The first row of an underlying overwrites its accumulator, so stale
+                    // P&L from the previous account never needs clearing.
+                    if sc.touched_u[u] {
+                        for (a, r) in acc.iter_mut().zip(row) {
+                            *a += q * r;
+                        }
+                    } else {
+                        sc.touched_u[u] = true;
+                        for (a, r) in acc.iter_mut().zip(row) {
+                            *a = q * r;
+                        }
                     }
                     let b = unit.bucket;
                     if !sc.bucket_seen[b] {
@@ -566,13 +575,8 @@ impl Engine {
                 (wcl, if wcl > 0.0 { worst } else { -1 })
             }
         };
-        for u in 0..n_u {
-            if sc.touched_u[u] {
-                sc.pnl[u * n_s..(u + 1) * n_s].fill(0.0);
-                sc.touched_u[u] = false;
-            }
-            sc.loss[u] = 0.0;
-        }
+        sc.touched_u.fill(false);
+        sc.loss.fill(0.0);
         result
     }
 
