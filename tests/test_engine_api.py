@@ -13,6 +13,7 @@ import zkmargin
 from zkmargin import errors
 from zkmargin.book import Accounts, Instruments
 from zkmargin.market import Market
+from zkmargin.results import ACCOUNT_FIELDS
 from zkmargin.synthetic import Exchange, generate_exchange
 
 
@@ -62,16 +63,7 @@ def _with(arr: np.ndarray, index: int, value: float) -> np.ndarray:
 def test_outputs_have_account_shapes_and_no_nan(ex: Exchange, eng: zkmargin.MarginEngine, model: str) -> None:
     res = eng.compute(ex.accounts, ex.market, model)
     n, u = len(ex.accounts), eng.n_underlyings
-    for name in (
-        "equity",
-        "initial_margin",
-        "maintenance_margin",
-        "free_collateral",
-        "margin_ratio",
-        "scenario_loss",
-        "roll_addon",
-        "short_option_addon",
-    ):
+    for name in ACCOUNT_FIELDS:
         arr = getattr(res, name)
         assert arr.shape == (n,) and arr.dtype == np.float64 and arr.flags.c_contiguous, name
         assert not np.isnan(arr).any(), name

@@ -266,6 +266,26 @@ fn dyn_span2<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// The liquidity rule from its per-instrument columns (notional, half_spread, depth,
+/// base_ratio) and scalars.
+fn addon_rule<'a>(
+    cols: [&'a F1<'_>; 4],
+    share: f64,
+    rate: f64,
+    imf: f64,
+) -> PyResult<AddonRule<'a>> {
+    let [notional, half_spread, depth, base_ratio] = cols;
+    Ok(AddonRule {
+        notional: slice1("notional", notional)?,
+        half_spread: slice1("half_spread", half_spread)?,
+        depth: slice1("depth", depth)?,
+        base_ratio: slice1("base_ratio", base_ratio)?,
+        share,
+        rate,
+        imf,
+    })
+}
+
 /// `3 x A` block: close-out cost, concentration add-on, size premium.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -284,15 +304,12 @@ fn dyn_addons<'py>(
     threads: usize,
 ) -> PyResult<Out2<'py>> {
     let threads = threads_ok(threads)?;
-    let rule = AddonRule {
-        notional: slice1("notional", &notional)?,
-        half_spread: slice1("half_spread", &half_spread)?,
-        depth: slice1("depth", &depth)?,
-        base_ratio: slice1("base_ratio", &base_ratio)?,
+    let rule = addon_rule(
+        [&notional, &half_spread, &depth, &base_ratio],
         share,
         rate,
         imf,
-    };
+    )?;
     let b = book(
         slice1("offsets", &offsets)?,
         slice1("instrument", &instrument)?,
@@ -385,15 +402,12 @@ fn dyn_liquidation_scan<'py>(
         target: slice1("target", &target)?,
         penalty,
     };
-    let rule = AddonRule {
-        notional: slice1("notional", &notional)?,
-        half_spread: slice1("half_spread", &half_spread)?,
-        depth: slice1("depth", &depth)?,
-        base_ratio: slice1("base_ratio", &base_ratio)?,
+    let rule = addon_rule(
+        [&notional, &half_spread, &depth, &base_ratio],
         share,
         rate,
         imf,
-    };
+    )?;
     let b = book(
         slice1("offsets", &offsets)?,
         slice1("instrument", &instrument)?,
