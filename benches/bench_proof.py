@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     res_rp: dict[str, tuple[float, float]] = {}
     backends = ["native"] if args.no_pyecc else ["native", "pyecc"]
     for be in backends:
-        (coms, pr), tp = timed(lambda be=be: prove_range(vals, n=n, backend=be), 1 if be == "pyecc" else 3)
+        (coms, pr), tp = timed(lambda be=be: prove_range(vals, n=n, backend=be), 1 if be == "pyecc" else 7)
         ok, tv = timed(
             lambda be=be, coms=coms, pr=pr: verify_range(coms, pr, n, backend=be), 1 if be == "pyecc" else 5
         )
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     res_sv: dict[str, tuple[float, float]] = {}
     sv_backends = ["native"] if (args.no_pyecc or quick) else ["native", "pyecc"]
     for be in sv_backends:
-        pr, tp = timed(lambda be=be: prove_solvency(st, com, op, backend=be), 1 if be == "pyecc" else 2)
+        pr, tp = timed(lambda be=be: prove_solvency(st, com, op, backend=be), 1 if be == "pyecc" else 5)
         ok, tv = timed(
             lambda be=be, pr=pr: verify_solvency(st, com, pr, backend=be), 1 if be == "pyecc" else 3
         )
