@@ -4,6 +4,7 @@
 
 pub mod dynamic;
 pub mod error;
+pub mod fastmath;
 pub mod linalg;
 pub mod margin;
 pub mod model;

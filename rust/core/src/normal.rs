@@ -40,7 +40,7 @@ const ROUND: f64 = 6_755_399_441_055_744.0;
 /// 0 <= z <= Z_MAX, relative error below 5e-16; the sqrt(2 pi) is folded in so that
 /// R(0) = 1/2 exactly. Piece j covers |y - j| <= 1/2 in y = A / (B + z): short in z near 0,
 /// where R bends, long in the tail, where R ~ 1/z is smooth in y.
-#[inline]
+#[inline(always)]
 pub(crate) fn scaled_mills(z: f64) -> f64 {
     let y = A / (B + z);
     let t = y + ROUND;
