@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, InputError, Result, same_len};
+use crate::isa::{Isa, multiversion};
 use crate::linalg::check_correlation;
 use crate::model::{Book, Collateral, Instruments, Kind, Prices};
 use crate::parallel::{chunk_groups, zeroed_rows};
@@ -402,6 +403,7 @@ impl Engine {
     /// this engine) and balances. `prep` must come from `prepare(.., true)` for the
     /// portfolio model. This is the building block for liquidation searches too.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub fn evaluate(
         &self,
         prep: &Prepared,
@@ -515,6 +517,7 @@ impl Engine {
     }
 
     /// WCL and worst scenario from the scratch's per-underlying P&L (§6.3); resets the P&L.
+    #[inline(always)]
     fn worst_case_loss(&self, sc: &mut Scratch) -> (f64, i64) {
         let n_u = self.n_underlyings();
         let n_s = self.table.n_scenarios;
@@ -588,6 +591,20 @@ impl Engine {
         book: &Book<'_>,
         model: Model,
     ) -> Result<Output> {
+        self.compute_on(Isa::best(), px, coll, book, model)
+    }
+
+    /// [`Engine::compute`] with the account loop compiled for `isa` (the portable copy
+    /// when this CPU lacks it). The bits are the same for every `isa`; this exists so that
+    /// tests and benchmarks can show it.
+    pub fn compute_on(
+        &self,
+        isa: Isa,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+        model: Model,
+    ) -> Result<Output> {
         self.validate_book(px, coll, book)?;
         let prep = self.prepare(px, model == Model::Portfolio);
         let n_a = book.n_accounts();
@@ -606,40 +623,13 @@ impl Engine {
         tasks.into_par_iter().for_each_init(
             || self.scratch(),
             |sc, (c, ((mut cols, mut gcols), worst_part))| {
-                let start = c * CHUNK;
-                for k in 0..worst_part.len() {
-                    let a = start + k;
-                    let rows = book.rows(a);
-                    let bal = &book.balances[a * book.n_assets..(a + 1) * book.n_assets];
-                    let r = self.evaluate(
-                        &prep,
-                        coll,
-                        &book.instrument[rows.clone()],
-                        &book.quantity[rows],
-                        bal,
-                        model,
-                        sc,
-                    );
-                    let fields = [
-                        r.equity,
-                        r.initial_margin,
-                        r.maintenance_margin,
-                        r.free_collateral(),
-                        r.margin_ratio(),
-                        r.scenario_loss,
-                        r.roll_addon,
-                        r.short_option_addon,
-                    ];
-                    for (col, x) in cols.iter_mut().zip(fields) {
-                        col[k] = x;
-                    }
-                    worst_part[k] = r.worst_scenario;
-                    for (g, gcol) in gcols.iter_mut().enumerate() {
-                        for (u, x) in gcol[k * n_u..(k + 1) * n_u].iter_mut().enumerate() {
-                            *x = sc.greeks[4 * u + g];
-                        }
-                    }
-                }
+                let chunk = Chunk {
+                    start: c * CHUNK,
+                    fields: &mut cols,
+                    greeks: &mut gcols,
+                    worst: worst_part,
+                };
+                fill_chunk(isa, self, &prep, coll, book, model, sc, chunk);
             },
         );
         Ok(Output {
@@ -650,7 +640,66 @@ impl Engine {
     }
 }
 
+/// One parallel task's slice of the whole-book outputs.
+struct Chunk<'a, 'b> {
+    /// Index of the first account.
+    start: usize,
+    fields: &'a mut [&'b mut [f64]],
+    greeks: &'a mut [&'b mut [f64]],
+    worst: &'b mut [i64],
+}
+
+multiversion! {
+    /// Margins the accounts of one chunk into its outputs. Compiled per instruction set:
+    /// the scenario P&L accumulation is where a portfolio pass spends its time.
+    fn fill_chunk(
+        engine: &Engine,
+        prep: &Prepared,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+        model: Model,
+        sc: &mut Scratch,
+        out: Chunk<'_, '_>,
+    ) {
+        let n_u = engine.n_underlyings();
+        for k in 0..out.worst.len() {
+            let a = out.start + k;
+            let rows = book.rows(a);
+            let bal = &book.balances[a * book.n_assets..(a + 1) * book.n_assets];
+            let r = engine.evaluate(
+                prep,
+                coll,
+                &book.instrument[rows.clone()],
+                &book.quantity[rows],
+                bal,
+                model,
+                sc,
+            );
+            let fields = [
+                r.equity,
+                r.initial_margin,
+                r.maintenance_margin,
+                r.free_collateral(),
+                r.margin_ratio(),
+                r.scenario_loss,
+                r.roll_addon,
+                r.short_option_addon,
+            ];
+            for (col, x) in out.fields.iter_mut().zip(fields) {
+                col[k] = x;
+            }
+            out.worst[k] = r.worst_scenario;
+            for (g, gcol) in out.greeks.iter_mut().enumerate() {
+                for (u, x) in gcol[k * n_u..(k + 1) * n_u].iter_mut().enumerate() {
+                    *x = sc.greeks[4 * u + g];
+                }
+            }
+        }
+    }
+}
+
 /// Adds `q` contracts' Greeks to the `U x 4` per-underlying accumulator.
+#[inline(always)]
 fn add_greeks(acc: &mut [f64], unit: &Unit, q: f64) {
     let slot = &mut acc[4 * unit.underlying..4 * unit.underlying + 4];
     for (a, g) in slot.iter_mut().zip(unit.greeks) {

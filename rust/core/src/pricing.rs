@@ -16,6 +16,7 @@ pub struct Greeks {
 }
 
 use crate::fastmath::{exp, ln};
+use crate::isa::{Isa, multiversion};
 use crate::normal::{INV_SQRT_2PI, Z_MAX, scaled_mills};
 pub use crate::normal::{norm_cdf, norm_pdf};
 
@@ -109,11 +110,11 @@ pub fn black76_batch(
     // of six); only when something is wrong do the sequential checks run, to name the first
     // offending field and index.
     let mut out = zeroed_rows(5, n);
-    let kernel = kernel();
+    let isa = Isa::best();
     let all_valid = chunk_groups(out.iter_mut().map(Vec::as_mut_slice), BATCH_CHUNK)
         .into_par_iter()
         .enumerate()
-        .map(|(c, rows)| price_rows(kernel, c * BATCH_CHUNK, rows, is_call, floats))
+        .map(|(c, rows)| price_rows(isa, c * BATCH_CHUNK, rows, is_call, floats))
         .reduce(|| true, |a, b| a & b);
     if !all_valid {
         finite_positive(f.name, f.values)?;
@@ -173,7 +174,7 @@ impl<'a, T: Copy> Input<'a, T> {
 /// Prices options `start..start + len` into the five output rows (each of length `len`);
 /// false when any input is invalid.
 fn price_rows(
-    kernel: Kernel,
+    isa: Isa,
     start: usize,
     rows: Vec<&mut [f64]>,
     is_call: Column<'_, bool>,
@@ -193,87 +194,46 @@ fn price_rows(
         let (a, b) = (start + lo, start + hi);
         let x = [0, 1, 2, 3, 4].map(|c| inputs[c].block(a, b));
         let y = [0, 1, 2, 3, 4].map(|c| out[c].next().unwrap_or_default());
-        valid &= kernel(calls.block(a, b), x, y);
+        valid &= price_block(isa, calls.block(a, b), x, y);
     }
     valid
 }
 
-/// Prices `is_call.len()` options from equal-length inputs (forward, strike, t, vol, rate)
-/// into the outputs (price, delta, gamma, vega, theta); false when any input is invalid.
-type Kernel = fn(&[bool], [&[f64]; 5], [&mut [f64]; 5]) -> bool;
-
-/// The loop every kernel compiles. `black76` is branch-free IEEE arithmetic without fused
-/// multiply-adds, so each instruction set vectorises the same operations and produces the
-/// same bits as the scalar function.
-#[inline(always)]
-fn kernel_body(is_call: &[bool], x: [&[f64]; 5], out: [&mut [f64]; 5]) -> bool {
-    // Re-slicing every column to one length lets the compiler drop the bounds checks,
-    // which would otherwise keep the loop scalar.
-    let n = is_call.len();
-    let [f, k, t, vol, rate] = x;
-    let (f, k, t, vol, rate) = (&f[..n], &k[..n], &t[..n], &vol[..n], &rate[..n]);
-    let [p, d, g, v, th] = out;
-    let (p, d, g, v, th) = (
-        &mut p[..n],
-        &mut d[..n],
-        &mut g[..n],
-        &mut v[..n],
-        &mut th[..n],
-    );
-    let mut valid = true;
-    for j in 0..n {
-        valid &= positive_finite(f[j])
-            & positive_finite(k[j])
-            & positive_finite(t[j])
-            & positive_finite(vol[j])
-            & rate[j].is_finite();
-        let r = black76(is_call[j], f[j], k[j], t[j], vol[j], rate[j]);
-        p[j] = r.price;
-        d[j] = r.delta;
-        g[j] = r.gamma;
-        v[j] = r.vega;
-        th[j] = r.theta;
-    }
-    valid
-}
-
-fn kernel_portable(is_call: &[bool], x: [&[f64]; 5], out: [&mut [f64]; 5]) -> bool {
-    kernel_body(is_call, x, out)
-}
-
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn kernel_avx2(is_call: &[bool], x: [&[f64]; 5], out: [&mut [f64]; 5]) -> bool {
-    kernel_body(is_call, x, out)
-}
-
-/// # Safety
-/// The CPU must support AVX-512 F, DQ and VL.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl")]
-unsafe fn kernel_avx512(is_call: &[bool], x: [&[f64]; 5], out: [&mut [f64]; 5]) -> bool {
-    kernel_body(is_call, x, out)
-}
-
-/// The widest kernel this CPU runs (detected at run time, so one wheel serves all x86-64).
-fn kernel() -> Kernel {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the features were detected just above, and only this branch returns it.
-            return |c, x, out| unsafe { kernel_avx512(c, x, out) };
+multiversion! {
+    /// Prices `is_call.len()` options from equal-length inputs (forward, strike, t, vol,
+    /// rate) into the outputs (price, delta, gamma, vega, theta); false when any input is
+    /// invalid. `black76` is branch-free, so each copy runs several options per
+    /// instruction and produces the same bits as the scalar function.
+    fn price_block(is_call: &[bool], x: [&[f64]; 5], out: [&mut [f64]; 5]) -> bool {
+        // Re-slicing every column to one length lets the compiler drop the bounds checks,
+        // which would otherwise keep the loop scalar.
+        let n = is_call.len();
+        let [f, k, t, vol, rate] = x;
+        let (f, k, t, vol, rate) = (&f[..n], &k[..n], &t[..n], &vol[..n], &rate[..n]);
+        let [p, d, g, v, th] = out;
+        let (p, d, g, v, th) = (
+            &mut p[..n],
+            &mut d[..n],
+            &mut g[..n],
+            &mut v[..n],
+            &mut th[..n],
+        );
+        let mut valid = true;
+        for j in 0..n {
+            valid &= positive_finite(f[j])
+                & positive_finite(k[j])
+                & positive_finite(t[j])
+                & positive_finite(vol[j])
+                & rate[j].is_finite();
+            let r = black76(is_call[j], f[j], k[j], t[j], vol[j], rate[j]);
+            p[j] = r.price;
+            d[j] = r.delta;
+            g[j] = r.gamma;
+            v[j] = r.vega;
+            th[j] = r.theta;
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above, for AVX2.
-            return |c, x, out| unsafe { kernel_avx2(c, x, out) };
-        }
+        valid
     }
-    kernel_portable
 }
 
 #[cfg(test)]
@@ -322,8 +282,8 @@ mod tests {
         }
     }
 
-    /// Every kernel this CPU can run, and the scalar function, agree to the bit: no result
-    /// depends on which instruction set computed it.
+    /// Every copy of the kernel this CPU can run agrees with the scalar function to the
+    /// bit: no result depends on which instruction set computed it.
     #[test]
     fn kernels_match_the_scalar_function_bit_for_bit() {
         let n = 1003; // not a multiple of any vector width
@@ -343,25 +303,18 @@ mod tests {
             cols[3].push(0.01 + 3.0 * u());
             cols[4].push(0.2 * u() - 0.05);
         }
-        let mut kernels: Vec<(&str, Kernel)> =
-            vec![("portable", kernel_portable), ("dispatched", kernel())];
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 was detected just above.
-            kernels.push(("avx2", |c, x, out| unsafe { kernel_avx2(c, x, out) }));
-        }
-        for (name, kernel) in kernels {
+        for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
             let mut out: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; n]);
             let [p, d, g, v, th] = &mut out;
             let x = [0, 1, 2, 3, 4].map(|c| cols[c].as_slice());
-            assert!(kernel(&calls, x, [p, d, g, v, th]));
+            assert!(price_block(isa, &calls, x, [p, d, g, v, th]));
             for i in 0..n {
                 let want = black76(
                     calls[i], cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i],
                 );
                 let want = [want.price, want.delta, want.gamma, want.vega, want.theta];
                 for (row, w) in out.iter().zip(want) {
-                    assert_eq!(row[i].to_bits(), w.to_bits(), "{name} option {i}");
+                    assert_eq!(row[i].to_bits(), w.to_bits(), "{isa:?} option {i}");
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Margin engine checks against hand-computed values and the model's invariants.
 
 use zkmargin_core::error::ErrorKind;
+use zkmargin_core::isa::Isa;
 use zkmargin_core::margin::{Aggregation, Engine, Model, N_FIELDS, Params};
 use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
 use zkmargin_core::scenarios::ScenarioTable;
@@ -53,6 +54,15 @@ fn run(
     accounts: &[(Vec<i64>, Vec<f64>, [f64; 2])],
     model: Model,
 ) -> (Vec<Vec<f64>>, Vec<i64>) {
+    run_on(Isa::best(), e, accounts, model)
+}
+
+fn run_on(
+    isa: Isa,
+    e: &Engine,
+    accounts: &[(Vec<i64>, Vec<f64>, [f64; 2])],
+    model: Model,
+) -> (Vec<Vec<f64>>, Vec<i64>) {
     let mut offsets = vec![0i64];
     let (mut ins, mut qty, mut bal) = (vec![], vec![], vec![]);
     for (i, q, b) in accounts {
@@ -68,7 +78,7 @@ fn run(
         balances: &bal,
         n_assets: 2,
     };
-    let out = e.compute(&prices(), &coll(), &book, model).unwrap();
+    let out = e.compute_on(isa, &prices(), &coll(), &book, model).unwrap();
     (out.fields, out.worst)
 }
 
@@ -153,7 +163,7 @@ fn netting_and_model_ordering() {
 }
 
 #[test]
-fn thread_count_does_not_change_bits() {
+fn thread_count_and_instruction_set_do_not_change_bits() {
     let e = engine(Aggregation::Sum);
     let accounts: Vec<_> = (0..5000)
         .map(|a| {
@@ -178,6 +188,16 @@ fn thread_count_does_not_change_bits() {
     let bits = |f: &[Vec<f64>]| f.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&a.0), bits(&b.0));
     assert_eq!(a.1, b.1);
+    for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+        for model in [Model::Standard, Model::Cross, Model::Portfolio] {
+            let (want, got) = (
+                run_on(Isa::Portable, &e, &accounts, model),
+                run_on(isa, &e, &accounts, model),
+            );
+            assert_eq!(bits(&want.0), bits(&got.0), "{isa:?} {model:?}");
+            assert_eq!(want.1, got.1);
+        }
+    }
 }
 
 /// (offsets, instrument, quantity, expected kind, expected field)
