@@ -85,6 +85,9 @@ macro_rules! multiversion {
                     }
                 }
             }
+            // Elsewhere only the portable copy exists.
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = isa;
             body($($arg),*)
         }
     };
