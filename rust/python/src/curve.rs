@@ -285,7 +285,10 @@ fn g1_fold(
     let a = zc::scalar_from_be(a).map_err(|e| curve_err("a", e))?;
     let b = zc::scalar_from_be(b).map_err(|e| curve_err("b", e))?;
     let (l, h) = (Arc::clone(&lo.v), Arc::clone(&hi.v));
-    let r = heavy(py, l.len(), threads, move || zc::fold(&l, &h, a, b))?;
+    // every element costs a scalar multiplication: even short folds are worth the pool
+    let r = heavy(py, l.len() * zc::PARALLEL_THRESHOLD, threads, move || {
+        zc::fold(&l, &h, a, b)
+    })?;
     r.map(G1Vec::new).map_err(|e| curve_err("fold", e))
 }
 
