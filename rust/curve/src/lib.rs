@@ -14,6 +14,9 @@ use tiny_keccak::{Hasher, Keccak};
 
 pub use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
 
+mod prover;
+pub use prover::RangeProver;
+
 /// Below this many terms an MSM or fold runs on the calling thread: splitting small jobs
 /// costs more in scheduling than it saves.
 pub const PARALLEL_THRESHOLD: usize = 512;
@@ -44,6 +47,10 @@ pub enum CurveError {
         left: usize,
         right: usize,
     },
+    /// A prover step called out of protocol order.
+    OutOfOrder { step: &'static str },
+    /// A challenge that must be invertible is zero.
+    ZeroChallenge,
 }
 
 impl fmt::Display for CurveError {
@@ -67,6 +74,8 @@ impl fmt::Display for CurveError {
             CurveError::Mismatch { what, left, right } => {
                 write!(f, "{what}: lengths differ ({left} vs {right})")
             }
+            CurveError::OutOfOrder { step } => write!(f, "{step} called out of protocol order"),
+            CurveError::ZeroChallenge => write!(f, "challenge is zero"),
         }
     }
 }
@@ -123,6 +132,33 @@ pub fn scalar_from_be(b: &[u8]) -> Result<Fr> {
 
 pub fn scalar_to_be(s: &Fr) -> [u8; 32] {
     be_from_bigint(s.into_bigint())
+}
+
+/// Scalars from concatenated 64-byte big-endian chunks, each reduced mod r (for uniform
+/// random scalars: the bias of a 512-bit integer mod r is below 2^-250).
+pub fn scalars_from_wide(b: &[u8]) -> Result<Vec<Fr>> {
+    if b.len() % 64 != 0 {
+        return Err(CurveError::Length {
+            what: "wide scalar vector",
+            expected: 64 * (b.len() / 64 + 1),
+            got: b.len(),
+        });
+    }
+    // x = hi 2^256 + lo with each 256-bit half brought below r by subtraction (2^256 < 6 r):
+    // a few limb operations and one multiplication, where the generic byte-wise reduction
+    // costs dozens of field operations per scalar.
+    let two_256 = Fr::from(2u64).pow([256u64]);
+    let half = |c: &[u8]| {
+        let a: [u8; 32] = c.try_into().expect("chunks_exact(64) halves");
+        let mut x = bigint_from_be(&a);
+        while x >= Fr::MODULUS {
+            x.sub_with_borrow(&Fr::MODULUS);
+        }
+        Fr::from_bigint(x).unwrap_or_default()
+    };
+    Ok(b.chunks_exact(64)
+        .map(|c| half(&c[..32]) * two_256 + half(&c[32..]))
+        .collect())
 }
 
 /// A vector of scalars from their concatenated 32-byte big-endian encodings.
@@ -816,6 +852,18 @@ mod tests {
             point_from_compressed(&big),
             Err(CurveError::CoordinateNotCanonical)
         );
+    }
+
+    #[test]
+    fn wide_scalars_reduce_mod_r() {
+        let mut rng = test_rng();
+        let mut data = vec![0xffu8; 64]; // 2^512 - 1
+        data.extend((0..64 * 50).map(|_| u8::rand(&mut rng)));
+        let got = scalars_from_wide(&data).unwrap();
+        for (c, s) in data.chunks_exact(64).zip(&got) {
+            assert_eq!(*s, Fr::from_be_bytes_mod_order(c));
+        }
+        assert!(scalars_from_wide(&data[..63]).is_err());
     }
 
     #[test]
