@@ -202,3 +202,28 @@ def test_native_ipa_scalars_match_python_reference() -> None:
         Group.ipa_scalars(NAT, checks, 32)  # a check longer than the vectors
     with pytest.raises(ValueError):
         NAT.ipa_scalars(checks, 32)
+
+
+def test_wide_randomness_reduction_matches_python() -> None:
+    from zkmargin import _core
+    from zkmargin.proof.group import scalars_to_bytes
+
+    raw = b"\xff" * 64 + random.Random(3).randbytes(64 * 40)
+    want = [int.from_bytes(raw[i : i + 64], "big") % R for i in range(0, len(raw), 64)]
+    assert _core.scalars_from_wide(raw) == scalars_to_bytes(want)
+    with pytest.raises(EncodingError):
+        _core.scalars_from_wide(raw[:-1])
+
+
+def test_native_prover_steps_in_order_only() -> None:
+    gens = generators(NAT)
+    g_vec, h_vec = gens.vectors(16)
+    rnd = NAT.random_scalars(random.Random(4).randrange, 36)
+    with pytest.raises(ValueError):  # randomness of the wrong length
+        NAT.range_prover(g_vec, h_vec, gens.G, gens.H, [5, 6], [7, 8], 8, rnd[:-32])
+    p = NAT.range_prover(g_vec, h_vec, gens.G, gens.H, [5, 6], [7, 8], 8, rnd)
+    with pytest.raises(ParameterError):
+        p.evaluate(3)
+    p.commit()
+    with pytest.raises(ParameterError):
+        p.commit()

@@ -8,6 +8,7 @@ __all__ = [
     "Engine",
     "G1Point",
     "G1Vec",
+    "RangeProver",
     "available_threads",
     "black76",
     "debug_build",
@@ -34,6 +35,7 @@ __all__ = [
     "g1_scale",
     "ipa_generator_scalars",
     "keccak256",
+    "scalars_from_wide",
 ]
 
 # --- margin engine -----------------------------------------------------------------------
@@ -148,6 +150,28 @@ def ipa_generator_scalars(
     threads: int | None = None,
 ) -> bytes: ...
 def g1_msm_parts(points: G1Vec, parts: list[bytes], threads: int | None = None) -> G1Point: ...
+def scalars_from_wide(data: bytes) -> bytes: ...
+@final
+class RangeProver:
+    def __new__(
+        cls,
+        g: G1Vec,
+        h: G1Vec,
+        g_base: G1Point,
+        h_base: G1Point,
+        values: bytes,
+        gammas: bytes,
+        n: int,
+        randomness: bytes,
+        threads: int | None = None,
+    ) -> RangeProver: ...
+    def commit(self) -> tuple[G1Point, G1Point]: ...
+    def poly(self, y: bytes, z: bytes) -> tuple[G1Point, G1Point]: ...
+    def evaluate(self, x: bytes) -> tuple[bytes, bytes, bytes]: ...
+    def ipa_begin(self, w: bytes) -> None: ...
+    def ipa_round(self) -> tuple[G1Point, G1Point]: ...
+    def ipa_fold(self, u: bytes) -> None: ...
+    def result(self) -> tuple[bytes, bytes]: ...
 
 # --- zkmargin.dynamic (issue 4): merge into _core.pyi ---------------------------------
 def dyn_log_returns(prices: NDArray[np.float64]) -> NDArray[np.float64]: ...

@@ -13,12 +13,17 @@ is what makes proofs portable between them.
 from __future__ import annotations
 
 import importlib
+import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EncodingError, ParameterError
+
+if TYPE_CHECKING:
+    from .._core import RangeProver as _CoreRangeProver
+    from ._scalars import Rng
 
 __all__ = [
     "Group",
@@ -171,6 +176,31 @@ class Group(ABC):
             flat.extend(blk)
         return self.msm(points, flat)
 
+    # -- prover helpers (pure Python here; the native backend runs them in Rust)
+    def random_scalars(self, rng: Rng, count: int) -> Any:
+        """``count`` uniform scalars (docs/proof-spec.md §6), as the opaque block
+        :meth:`range_prover` takes."""
+        from ._scalars import random_scalars  # _scalars imports R from here
+
+        return random_scalars(rng, count)
+
+    def range_prover(
+        self,
+        g_vec: PointVec,
+        h_vec: PointVec,
+        G: Point,
+        H: Point,
+        values: Sequence[int],
+        gammas: Sequence[int],
+        n: int,
+        randomness: Any,
+    ) -> Any:
+        """The witness side of one aggregated range proof (see ``_rangeprover``);
+        ``randomness`` comes from :meth:`random_scalars` with ``2 n m + 4`` scalars."""
+        from ._rangeprover import PyRangeProver
+
+        return PyRangeProver(self, g_vec, h_vec, G, H, values, gammas, n, randomness)
+
 
 #: (n, m, y, z, a, b, [u_1..u_k], weight) of one inner-product verification.
 IpaCheck = tuple[int, int, int, int, int, int, Sequence[int], int]
@@ -282,6 +312,77 @@ class NativeGroup(Group):
     def msm_blocks(self, points: PointVec, blocks: Sequence[Any]) -> Point:
         parts = [blk if isinstance(blk, bytes) else scalars_to_bytes(blk) for blk in blocks]
         return self._c.g1_msm_parts(points, parts, self.threads)
+
+    def random_scalars(self, rng: Rng, count: int) -> Any:
+        from ._scalars import random_scalars, system_rng
+
+        # the same derivation as the base class, with the reduction mod r done in Rust
+        if rng is system_rng:
+            return bytes(self._c.scalars_from_wide(secrets.token_bytes(64 * count)))
+        return scalars_to_bytes(random_scalars(rng, count))
+
+    def range_prover(
+        self,
+        g_vec: PointVec,
+        h_vec: PointVec,
+        G: Point,
+        H: Point,
+        values: Sequence[int],
+        gammas: Sequence[int],
+        n: int,
+        randomness: Any,
+    ) -> Any:
+        return _NativeRangeProver(
+            self._c.RangeProver(
+                g_vec,
+                h_vec,
+                G,
+                H,
+                scalars_to_bytes(values),
+                scalars_to_bytes(gammas),
+                n,
+                randomness,
+                self.threads,
+            )
+        )
+
+
+def _be(s: int) -> bytes:
+    return s.to_bytes(32, "big")
+
+
+def _int(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+class _NativeRangeProver:
+    """``zkmargin._core.RangeProver`` with the int scalars of ``PyRangeProver``."""
+
+    def __init__(self, p: _CoreRangeProver) -> None:
+        self._p = p
+
+    def commit(self) -> tuple[Point, Point]:
+        return self._p.commit()
+
+    def poly(self, y: int, z: int) -> tuple[Point, Point]:
+        return self._p.poly(_be(y), _be(z))
+
+    def evaluate(self, x: int) -> tuple[int, int, int]:
+        t_hat, tau_x, mu = self._p.evaluate(_be(x))
+        return _int(t_hat), _int(tau_x), _int(mu)
+
+    def ipa_begin(self, w: int) -> None:
+        self._p.ipa_begin(_be(w))
+
+    def ipa_round(self) -> tuple[Point, Point]:
+        return self._p.ipa_round()
+
+    def ipa_fold(self, u: int) -> None:
+        self._p.ipa_fold(_be(u))
+
+    def result(self) -> tuple[int, int]:
+        a, b = self._p.result()
+        return _int(a), _int(b)
 
 
 # ---------------------------------------------------------------------------- py_ecc

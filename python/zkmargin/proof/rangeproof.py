@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EncodingError, ParameterError, ProofError
-from ._scalars import Rng, inner, powers, random_scalar, system_rng
+from ._scalars import Rng, powers, random_scalar, system_rng
 from .generators import Generators, generators
 from .group import Group, R, get_group
 from .transcript import Transcript
@@ -164,14 +164,6 @@ class RangeProof:
         return cls.from_bytes(raw, backend)
 
 
-def _bits(v: int, n: int) -> list[int]:
-    return [(v >> i) & 1 for i in range(n)]
-
-
-def _fold_scalars(lo: Sequence[int], hi: Sequence[int], x: int, y: int) -> list[int]:
-    return [(p * x + q * y) % R for p, q in zip(lo, hi, strict=True)]
-
-
 def _append_point(t: Transcript, group: Group, label: bytes, p: Any) -> None:
     if group.is_identity(p):
         # An identity A, S, T_i, L_i or R_i happens with negligible probability for an
@@ -205,7 +197,6 @@ def prove_core(
     gam = [g % R for g in blindings] + [0] * (m - len(values))
     N = n * m
     g_vec, h_vec = gens.vectors(N)
-    G, H = gens.G, gens.H
 
     t.append(b"dom-sep", b"rangeproof")
     t.append_u64(b"n", n)
@@ -213,100 +204,33 @@ def prove_core(
 
     # Low n bits of each value: for an out-of-range value this is the wrong witness and the
     # proof fails verification (used by the soundness tests through check_range=False).
-    a_L: list[int] = []
-    for v in vals:
-        a_L.extend(_bits(v, n))
-    a_R = [(x - 1) % R for x in a_L]
-    alpha = random_scalar(rng)
-    s_L = [random_scalar(rng) for _ in range(N)]
-    s_R = [random_scalar(rng) for _ in range(N)]
-    rho = random_scalar(rng)
-    tau1 = random_scalar(rng)
-    tau2 = random_scalar(rng)
-
-    gh = group.concat([g_vec, h_vec, group.vec([H])])
-    # a_R has entries 0 or r - 1; A = sum_{bit=1} g_i - sum_{bit=0} h_i + alpha H computed as
-    # one MSM with 0/1 scalars and a negation, which keeps the scalars one bit wide.
-    A = group.sub(
-        group.msm(gh, [*a_L, *[0] * N, alpha]),
-        group.msm(h_vec, [1 - x for x in a_L]),
-    )
-    S = group.msm(gh, [*s_L, *s_R, rho])
+    randomness = group.random_scalars(rng, 2 * N + 4)
+    prover = group.range_prover(g_vec, h_vec, gens.G, gens.H, vals, gam, n, randomness)
+    A, S = prover.commit()
     _append_point(t, group, b"A", A)
     _append_point(t, group, b"S", S)
     y = t.challenge(b"y")
     z = t.challenge(b"z")
-
-    yp = powers(y, N)
-    zz = powers(z, m + 2)  # z^0 .. z^{m+1}
-    two = powers(2, n)
-    d = [zz[2 + j] * two[b] % R for j in range(m) for b in range(n)]
-    l0 = [(x - z) % R for x in a_L]
-    l1 = s_L
-    r0 = [(yp[i] * (a_R[i] + z) + d[i]) % R for i in range(N)]
-    r1 = [yp[i] * s_R[i] % R for i in range(N)]
-    t1 = (inner(l0, r1) + inner(l1, r0)) % R
-    t2 = inner(l1, r1)
-    GH = group.vec([G, H])
-    T1 = group.msm(GH, [t1, tau1])
-    T2 = group.msm(GH, [t2, tau2])
+    T1, T2 = prover.poly(y, z)
     _append_point(t, group, b"T1", T1)
     _append_point(t, group, b"T2", T2)
     x = t.challenge(b"x")
-
-    tau_x = (tau2 * x * x + tau1 * x + sum(zz[2 + j] * gam[j] for j in range(m))) % R
-    mu = (alpha + rho * x) % R
-    lv = [(p + q * x) % R for p, q in zip(l0, l1, strict=True)]
-    rv = [(p + q * x) % R for p, q in zip(r0, r1, strict=True)]
-    t_hat = inner(lv, rv)
+    t_hat, tau_x, mu = prover.evaluate(x)
     t.append_scalar(b"t_hat", t_hat)
     t.append_scalar(b"tau_x", tau_x)
     t.append_scalar(b"mu", mu)
-    w = t.challenge(b"w")
-    Q = group.mul(G, w)
-
-    # Inner-product argument on P = <l, g> + <r, h'> + t_hat Q with h'_i = y^-i h_i.
-    # The true generators are kept as (stored points, weights): g_true_i = fg * g_i and
-    # h_true_i = hw_i * h_i. Both weight vectors stay geometric (fg uniform, hw_i = C y^-i),
-    # so hi_i / lo_i is one constant per round and each fold is lo_i + c * hi_i: one
-    # scalar multiplication per element. L and R are unchanged by this bookkeeping.
-    yinv = pow(y, -1, R)
-    hw = powers(yinv, N)
-    fg = 1
-    a, b = lv, rv
-    gv, hv = g_vec, h_vec
+    prover.ipa_begin(t.challenge(b"w"))
     Ls: list[bytes] = []
     Rs: list[bytes] = []
     t.append_u64(b"ipa-n", N)
-    size = N
-    Qv = group.vec([Q])
-    while size > 1:
-        half = size // 2
-        a_lo, a_hi, b_lo, b_hi = a[:half], a[half:], b[:half], b[half:]
-        g_lo, g_hi = group.slice(gv, 0, half), group.slice(gv, half, size)
-        h_lo, h_hi = group.slice(hv, 0, half), group.slice(hv, half, size)
-        c_L = inner(a_lo, b_hi)
-        c_R = inner(a_hi, b_lo)
-        bh = [p * q % R for p, q in zip(b_hi, hw[:half], strict=True)]
-        bl = [p * q % R for p, q in zip(b_lo, hw[half:], strict=True)]
-        Lp = group.msm(group.concat([g_hi, h_lo, Qv]), [*(v * fg % R for v in a_lo), *bh, c_L])
-        Rp = group.msm(group.concat([g_lo, h_hi, Qv]), [*(v * fg % R for v in a_hi), *bl, c_R])
+    for _ in range(N.bit_length() - 1):
+        Lp, Rp = prover.ipa_round()
         _append_point(t, group, b"L", Lp)
         _append_point(t, group, b"R", Rp)
         Ls.append(group.encode_compressed(Lp))
         Rs.append(group.encode_compressed(Rp))
-        u = t.challenge(b"u")
-        ui = pow(u, -1, R)
-        a = _fold_scalars(a_lo, a_hi, u, ui)
-        b = _fold_scalars(b_lo, b_hi, ui, u)
-        # g' = u^-1 g_lo + u g_hi = (fg u^-1) * (g_lo + u^2 g_hi)
-        gv = group.fold(g_lo, g_hi, 1, u * u % R)
-        fg = fg * ui % R
-        # h' = u hw_lo h_lo + u^-1 hw_hi h_hi = (u hw_lo) * (h_lo + u^-2 kappa h_hi)
-        kappa = hw[half] * pow(hw[0], -1, R) % R
-        hv = group.fold(h_lo, h_hi, 1, ui * ui % R * kappa % R)
-        hw = [u * q % R for q in hw[:half]]
-        size = half
+        prover.ipa_fold(t.challenge(b"u"))
+    a, b = prover.result()
 
     return RangeProof(
         n=n,
@@ -320,8 +244,8 @@ def prove_core(
         mu=mu,
         L=tuple(Ls),
         R=tuple(Rs),
-        a=a[0],
-        b=b[0],
+        a=a,
+        b=b,
     )
 
 

@@ -14,6 +14,9 @@ use tiny_keccak::{Hasher, Keccak};
 
 pub use ark_bn254::{Fq, Fr, G1Affine, G1Projective};
 
+mod prover;
+pub use prover::RangeProver;
+
 /// Below this many terms an MSM or fold runs on the calling thread: splitting small jobs
 /// costs more in scheduling than it saves.
 pub const PARALLEL_THRESHOLD: usize = 512;
@@ -44,6 +47,10 @@ pub enum CurveError {
         left: usize,
         right: usize,
     },
+    /// A prover step called out of protocol order.
+    OutOfOrder { step: &'static str },
+    /// A challenge that must be invertible is zero.
+    ZeroChallenge,
 }
 
 impl fmt::Display for CurveError {
@@ -67,6 +74,8 @@ impl fmt::Display for CurveError {
             CurveError::Mismatch { what, left, right } => {
                 write!(f, "{what}: lengths differ ({left} vs {right})")
             }
+            CurveError::OutOfOrder { step } => write!(f, "{step} called out of protocol order"),
+            CurveError::ZeroChallenge => write!(f, "challenge is zero"),
         }
     }
 }
@@ -123,6 +132,33 @@ pub fn scalar_from_be(b: &[u8]) -> Result<Fr> {
 
 pub fn scalar_to_be(s: &Fr) -> [u8; 32] {
     be_from_bigint(s.into_bigint())
+}
+
+/// Scalars from concatenated 64-byte big-endian chunks, each reduced mod r (for uniform
+/// random scalars: the bias of a 512-bit integer mod r is below 2^-250).
+pub fn scalars_from_wide(b: &[u8]) -> Result<Vec<Fr>> {
+    if b.len() % 64 != 0 {
+        return Err(CurveError::Length {
+            what: "wide scalar vector",
+            expected: 64 * (b.len() / 64 + 1),
+            got: b.len(),
+        });
+    }
+    // x = hi 2^256 + lo with each 256-bit half brought below r by subtraction (2^256 < 6 r):
+    // a few limb operations and one multiplication, where the generic byte-wise reduction
+    // costs dozens of field operations per scalar.
+    let two_256 = Fr::from(2u64).pow([256u64]);
+    let half = |c: &[u8]| {
+        let a: [u8; 32] = c.try_into().expect("chunks_exact(64) halves");
+        let mut x = bigint_from_be(&a);
+        while x >= Fr::MODULUS {
+            x.sub_with_borrow(&Fr::MODULUS);
+        }
+        Fr::from_bigint(x).unwrap_or_default()
+    };
+    Ok(b.chunks_exact(64)
+        .map(|c| half(&c[..32]) * two_256 + half(&c[32..]))
+        .collect())
 }
 
 /// A vector of scalars from their concatenated 32-byte big-endian encodings.
@@ -279,13 +315,20 @@ pub fn derive_generators(prefix: &[u8], start: u32, count: usize) -> Vec<G1Affin
 /// Multi-scalar multiplication: Pippenger's bucket method with signed window digits and
 /// batch-affine bucket accumulation (one shared inversion per pass via Montgomery's
 /// trick, so each bucket addition costs about 6 field multiplications instead of the 11
-/// of a mixed projective addition). Windows run in parallel on the rayon pool.
+/// of a mixed projective addition). Groups of windows run in parallel on the rayon pool.
 pub fn msm(points: &[G1Affine], scalars: &[Fr]) -> Result<G1Projective> {
     if points.len() != scalars.len() {
         return Err(CurveError::Mismatch {
             what: "msm points/scalars",
             left: points.len(),
             right: scalars.len(),
+        });
+    }
+    if points.len() > MAX_MSM_LEN {
+        return Err(CurveError::Length {
+            what: "msm points",
+            expected: MAX_MSM_LEN,
+            got: points.len(),
         });
     }
     if points.len() < 16 {
@@ -312,6 +355,9 @@ fn window_bits(n: usize) -> usize {
 }
 
 const SCALAR_BITS: usize = 254;
+
+/// Bucket entries pack a point index and a sign bit into one `u32`.
+pub const MAX_MSM_LEN: usize = (u32::MAX >> 1) as usize;
 
 /// Signed digit of window `w` (bits `w c .. w c + c`) plus the carry from lower windows,
 /// in `[-2^(c-1), 2^(c-1)]`; returns (digit, carry out).
@@ -351,28 +397,46 @@ fn pippenger(points: &[G1Affine], scalars: &[Fr]) -> G1Projective {
             carry = cy;
         }
     }
-    let window_sums: Vec<G1Projective> = (0..windows)
+    let nb = 1usize << (c - 1);
+    // One group of consecutive windows per thread: the buckets of all windows in a group
+    // share each batched inversion, so a small MSM does not pay one inversion per window
+    // and round.
+    let per = windows.div_ceil(rayon::current_num_threads().clamp(1, windows));
+    let window_sums: Vec<G1Projective> = (0..windows.div_ceil(per))
         .into_par_iter()
-        .map(|w| {
-            let nb = 1usize << (c - 1);
-            let mut buckets = vec![G1Affine::identity(); nb];
-            let mut queue: Vec<(u32, G1Affine)> = Vec::with_capacity(n);
-            for (i, p) in points.iter().enumerate() {
-                let d = digits[i * windows + w];
-                if d == 0 || p.is_zero() {
-                    continue;
+        .flat_map_iter(|g| {
+            let ws = g * per..((g + 1) * per).min(windows);
+            let mut entries: Vec<(u32, u32)> = Vec::with_capacity(n * ws.len());
+            for (k, w) in ws.clone().enumerate() {
+                for (i, p) in points.iter().enumerate() {
+                    let d = digits[i * windows + w];
+                    if d == 0 || p.is_zero() {
+                        continue;
+                    }
+                    let bucket = k * nb + d.unsigned_abs() as usize - 1;
+                    // n < 2^31 (checked by msm), so index and sign fit one u32
+                    entries.push((bucket as u32, (i as u32) << 1 | u32::from(d < 0)));
                 }
-                let q = if d > 0 { *p } else { -*p };
-                queue.push((d.unsigned_abs() - 1, q));
             }
-            accumulate(&mut buckets, queue);
-            let mut running = G1Projective::zero();
-            let mut total = G1Projective::zero();
-            for b in buckets.iter().rev() {
-                running += b;
-                total += running;
-            }
-            total
+            let mut buckets = vec![G1Affine::identity(); ws.len() * nb];
+            let mut tail = vec![G1Projective::zero(); ws.len() * nb];
+            accumulate(&mut buckets, &mut tail, points, &entries);
+            buckets
+                .chunks(nb)
+                .zip(tail.chunks(nb))
+                .map(|(b, t)| {
+                    let mut running = G1Projective::zero();
+                    let mut total = G1Projective::zero();
+                    for (ba, tp) in b.iter().zip(t).rev() {
+                        running += ba;
+                        if !tp.is_zero() {
+                            running += tp;
+                        }
+                        total += running;
+                    }
+                    total
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     let mut acc = G1Projective::zero();
@@ -385,42 +449,69 @@ fn pippenger(points: &[G1Affine], scalars: &[Fr]) -> G1Projective {
     acc
 }
 
-/// Add every (bucket, point) of `queue` into `buckets` with batched affine additions.
-/// Entries are counting-sorted by bucket; round r adds the r-th entry of every bucket
-/// that has one, so each round is one batch with one shared inversion and the total work
-/// stays linear in the number of entries.
-fn accumulate(buckets: &mut [G1Affine], queue: Vec<(u32, G1Affine)>) {
+/// Below this many additions in one batch, the shared inversion (about 35 field
+/// multiplications' worth per element) costs more than mixed projective additions save.
+const MIN_AFFINE_BATCH: usize = 32;
+
+/// Add every entry `(bucket, point index << 1 | negate)` into its bucket. Entries are
+/// counting-sorted by bucket; round r adds the r-th entry of every bucket that has one in
+/// affine coordinates with one shared inversion, so the work stays linear in the number of
+/// entries. Once fewer than [`MIN_AFFINE_BATCH`] buckets still have entries, the rest go
+/// into `tail` with projective additions (a few crowded buckets, e.g. 0/1 scalars, would
+/// otherwise cost one inversion per entry).
+fn accumulate(
+    buckets: &mut [G1Affine],
+    tail: &mut [G1Projective],
+    points: &[G1Affine],
+    entries: &[(u32, u32)],
+) {
     let nb = buckets.len();
     let mut start = vec![0usize; nb + 1];
-    for &(b, _) in &queue {
+    for &(b, _) in entries {
         start[b as usize + 1] += 1;
     }
     for i in 0..nb {
         start[i + 1] += start[i];
     }
     let mut fill = start.clone();
-    let mut sorted = vec![G1Affine::identity(); queue.len()];
-    for &(b, p) in &queue {
-        sorted[fill[b as usize]] = p;
+    let mut sorted = vec![0u32; entries.len()];
+    for &(b, e) in entries {
+        sorted[fill[b as usize]] = e;
         fill[b as usize] += 1;
     }
-    let max_count = (0..nb).map(|b| start[b + 1] - start[b]).max().unwrap_or(0);
+    let point = |e: u32| {
+        let p = points[(e >> 1) as usize];
+        if e & 1 == 1 { -p } else { p }
+    };
+    let count = |b: usize| start[b + 1] - start[b];
+    let max_count = (0..nb).map(count).max().unwrap_or(0);
+    // more[r] = number of buckets with more than r entries (the size of round r)
+    let mut more = vec![0usize; max_count + 1];
+    for b in 0..nb {
+        if count(b) > 0 {
+            more[count(b) - 1] += 1;
+        }
+    }
+    for r in (0..max_count).rev() {
+        more[r] += more[r + 1];
+    }
     let mut idx: Vec<usize> = Vec::with_capacity(nb);
     let mut denom: Vec<Fq> = Vec::with_capacity(nb);
-    for r in 0..max_count {
+    let mut r = 0;
+    while r < max_count && more[r] >= MIN_AFFINE_BATCH {
         idx.clear();
         denom.clear();
         for b in 0..nb {
             if start[b] + r >= start[b + 1] {
                 continue;
             }
-            let p = sorted[start[b] + r];
+            let p = point(sorted[start[b] + r]);
             let cur = buckets[b];
             if cur.is_zero() {
                 buckets[b] = p;
             } else if cur.x == p.x {
                 // doubling or cancellation: rare, done directly
-                buckets[b] = (G1Projective::from(cur) + p).into_affine();
+                tail[b] += p;
             } else {
                 denom.push(p.x - cur.x);
                 idx.push(b);
@@ -428,12 +519,18 @@ fn accumulate(buckets: &mut [G1Affine], queue: Vec<(u32, G1Affine)>) {
         }
         ark_ff::batch_inversion(&mut denom);
         for (&b, inv) in idx.iter().zip(&denom) {
-            let p = sorted[start[b] + r];
+            let p = point(sorted[start[b] + r]);
             let cur = &mut buckets[b];
             let lambda = (p.y - cur.y) * inv;
             let x3 = lambda.square() - cur.x - p.x;
             let y3 = lambda * (cur.x - x3) - cur.y;
             *cur = G1Affine::new_unchecked(x3, y3);
+        }
+        r += 1;
+    }
+    for b in 0..nb {
+        for &e in &sorted[(start[b] + r).min(start[b + 1])..start[b + 1]] {
+            tail[b] += point(e);
         }
     }
 }
@@ -453,108 +550,79 @@ pub fn fold(lo: &[G1Affine], hi: &[G1Affine], a: Fr, b: Fr) -> Result<Vec<G1Affi
     if a == Fr::from(1u64) {
         return Ok(fold_shared_scalar(lo, hi, b));
     }
-    let f = |(l, h): (&G1Affine, &G1Affine)| -> G1Projective { mul(l, &a) + mul(h, &b) };
-    let proj: Vec<G1Projective> = if lo.len() < PARALLEL_THRESHOLD / 8 {
-        lo.iter().zip(hi).map(f).collect()
-    } else {
-        lo.par_iter().zip(hi.par_iter()).map(f).collect()
-    };
+    // one element is already a full scalar multiplication: worth splitting from two up
+    let proj: Vec<G1Projective> = lo
+        .par_iter()
+        .zip(hi.par_iter())
+        .map(|(l, h)| mul(l, &a) + mul(h, &b))
+        .collect();
     Ok(G1Projective::normalize_batch(&proj))
 }
 
+/// Width of the NAF recoding in the shared-scalar fold: odd multiples 1, 3, 5, 7 per base.
+const FOLD_WNAF: usize = 4;
+
 /// `lo_i + b * hi_i` for all i with one scalar `b`: GLV-split `b = k1 + k2 lambda`
-/// (|k1|, |k2| < 2^128) and run one joint double-and-add ladder over all points in
-/// lockstep, every doubling and addition step in affine coordinates with one batched
-/// inversion per step (about 6 multiplications per point and step instead of the 12-14
-/// of projective formulas). Chunks of points run in parallel on the rayon pool.
+/// (|k1|, |k2| < 2^128) and recode both halves once in width-4 NAF for every point. Each
+/// point then costs about 128 Jacobian doublings and 51 mixed additions of precomputed
+/// odd multiples of `hi_i` and `phi(hi_i)` (all tables normalised with one inversion),
+/// against 128 doublings and 96 projective additions of a plain GLV double-and-add.
 fn fold_shared_scalar(lo: &[G1Affine], hi: &[G1Affine], b: Fr) -> Vec<G1Affine> {
     use ark_bn254::g1::Config;
     use ark_ec::scalar_mul::glv::GLVConfig;
     let ((s1, k1), (s2, k2)) = Config::scalar_decomposition(b);
-    let (k1, k2) = (k1.into_bigint(), k2.into_bigint());
-    let top = k1.num_bits().max(k2.num_bits()) as usize;
-    let chunk = lo
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(64);
-    lo.par_chunks(chunk)
-        .zip(hi.par_chunks(chunk))
-        .flat_map_iter(|(lo, hi)| {
-            let b1: Vec<G1Affine> = hi.iter().map(|p| if s1 { *p } else { -*p }).collect();
-            let b2: Vec<G1Affine> = hi
+    let naf = |k: Fr| {
+        k.into_bigint()
+            .find_wnaf(FOLD_WNAF)
+            .expect("the width is in 2..64")
+    };
+    let (d1, d2) = (naf(k1), naf(k2));
+    let steps = d1.len().max(d2.len());
+    let odd = 1usize << (FOLD_WNAF - 2);
+    // odd multiples (1, 3, 5, 7) of +-hi_i, signed by k1's sign
+    let table: Vec<G1Projective> = hi
+        .par_iter()
+        .flat_map_iter(|p| {
+            let base = G1Projective::from(if s1 { *p } else { -*p });
+            let twice = base.double();
+            let mut t = Vec::with_capacity(odd);
+            t.push(base);
+            for j in 1..odd {
+                t.push(t[j - 1] + twice);
+            }
+            t
+        })
+        .collect();
+    let table = G1Projective::normalize_batch(&table);
+    // phi(j b1) = j phi(b1); flip when k2's sign differs from k1's
+    let flip = s1 != s2;
+    let proj: Vec<G1Projective> = lo
+        .par_iter()
+        .zip(table.par_chunks(odd))
+        .map(|(l, t1)| {
+            let t2: Vec<G1Affine> = t1
                 .iter()
-                .map(|p| {
-                    let e = Config::endomorphism_affine(p);
-                    if s2 { e } else { -e }
+                .map(|q| {
+                    let e = Config::endomorphism_affine(q);
+                    if flip { -e } else { e }
                 })
                 .collect();
-            let mut b12 = b1.clone();
-            add_assign_batch(&mut b12, &b2);
-            let mut acc = vec![G1Affine::identity(); lo.len()];
-            for i in (0..top).rev() {
-                double_batch(&mut acc);
-                match (k1.get_bit(i), k2.get_bit(i)) {
-                    (true, false) => add_assign_batch(&mut acc, &b1),
-                    (false, true) => add_assign_batch(&mut acc, &b2),
-                    (true, true) => add_assign_batch(&mut acc, &b12),
-                    (false, false) => {}
+            let mut acc = G1Projective::zero();
+            for i in (0..steps).rev() {
+                acc.double_in_place();
+                for (digits, t) in [(&d1, t1), (&d2, &t2[..])] {
+                    let d = digits.get(i).copied().unwrap_or(0);
+                    if d > 0 {
+                        acc += t[(d / 2) as usize];
+                    } else if d < 0 {
+                        acc += -t[(-d / 2) as usize];
+                    }
                 }
             }
-            add_assign_batch(&mut acc, lo);
-            acc
+            acc + l
         })
-        .collect()
-}
-
-/// `acc_i += add_i` in affine coordinates with one shared inversion.
-fn add_assign_batch(acc: &mut [G1Affine], add: &[G1Affine]) {
-    let mut denom: Vec<Fq> = Vec::with_capacity(acc.len());
-    let mut idx: Vec<usize> = Vec::with_capacity(acc.len());
-    for (i, (a, p)) in acc.iter_mut().zip(add).enumerate() {
-        if p.is_zero() {
-            continue;
-        }
-        if a.is_zero() {
-            *a = *p;
-        } else if a.x == p.x {
-            // doubling or cancellation: never happens for independent generators, but
-            // stay correct for any input
-            *a = (G1Projective::from(*a) + p).into_affine();
-        } else {
-            denom.push(p.x - a.x);
-            idx.push(i);
-        }
-    }
-    ark_ff::batch_inversion(&mut denom);
-    for (&i, inv) in idx.iter().zip(&denom) {
-        let (a, p) = (acc[i], add[i]);
-        let lambda = (p.y - a.y) * inv;
-        let x3 = lambda.square() - a.x - p.x;
-        let y3 = lambda * (a.x - x3) - a.y;
-        acc[i] = G1Affine::new_unchecked(x3, y3);
-    }
-}
-
-/// `acc_i = 2 acc_i` in affine coordinates with one shared inversion (y != 0 always: G1
-/// has prime order, so no point of order two).
-fn double_batch(acc: &mut [G1Affine]) {
-    let mut denom: Vec<Fq> = Vec::with_capacity(acc.len());
-    let mut idx: Vec<usize> = Vec::with_capacity(acc.len());
-    for (i, a) in acc.iter().enumerate() {
-        if !a.is_zero() {
-            denom.push(a.y.double());
-            idx.push(i);
-        }
-    }
-    ark_ff::batch_inversion(&mut denom);
-    for (&i, inv) in idx.iter().zip(&denom) {
-        let a = acc[i];
-        let xx = a.x.square();
-        let lambda = (xx.double() + xx) * inv;
-        let x3 = lambda.square() - a.x.double();
-        let y3 = lambda * (a.x - x3) - a.y;
-        acc[i] = G1Affine::new_unchecked(x3, y3);
-    }
+        .collect();
+    G1Projective::normalize_batch(&proj)
 }
 
 /// Fold with per-element weights: `out_i = wa_i * lo_i + wb_i * hi_i` (the first round of
@@ -787,6 +855,18 @@ mod tests {
     }
 
     #[test]
+    fn wide_scalars_reduce_mod_r() {
+        let mut rng = test_rng();
+        let mut data = vec![0xffu8; 64]; // 2^512 - 1
+        data.extend((0..64 * 50).map(|_| u8::rand(&mut rng)));
+        let got = scalars_from_wide(&data).unwrap();
+        for (c, s) in data.chunks_exact(64).zip(&got) {
+            assert_eq!(*s, Fr::from_be_bytes_mod_order(c));
+        }
+        assert!(scalars_from_wide(&data[..63]).is_err());
+    }
+
+    #[test]
     fn scalars_strict() {
         let r = hex32(R_HEX);
         assert_eq!(
@@ -866,6 +946,31 @@ mod tests {
             assert_eq!(msm(&pts, &sc).unwrap(), naive);
         }
         assert!(msm(&[generator()], &[]).is_err());
+    }
+
+    #[test]
+    fn msm_crowded_buckets_match_naive() {
+        // 0/1 scalars put every entry of a window into one bucket (the projective tail);
+        // one wide scalar keeps the other windows busy, and a repeated point forces the
+        // doubling case inside a batched round.
+        let mut rng = test_rng();
+        let n = 700;
+        let mut pts: Vec<G1Affine> = (0..n)
+            .map(|_| G1Projective::rand(&mut rng).into_affine())
+            .collect();
+        pts[5] = pts[4];
+        let mut sc: Vec<Fr> = (0..n).map(|i| Fr::from((i % 2) as u64)).collect();
+        sc[10] = Fr::rand(&mut rng);
+        let naive = pts
+            .iter()
+            .zip(&sc)
+            .fold(G1Projective::zero(), |acc, (p, s)| acc + *p * *s);
+        assert_eq!(msm(&pts, &sc).unwrap(), naive);
+        let same = vec![Fr::rand(&mut rng); n];
+        assert_eq!(
+            msm(&pts, &same).unwrap(),
+            G1Projective::msm_unchecked(&pts, &same)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Scalars cross the boundary as 32-byte big-endian strings (concatenated for vectors), so
 //! the Rust side never reduces silently: a scalar >= r is an `EncodingError`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -13,6 +13,7 @@ use crate::arrays::run_detached;
 
 pyo3::import_exception!(zkmargin.errors, EncodingError);
 pyo3::import_exception!(zkmargin.errors, ShapeError);
+pyo3::import_exception!(zkmargin.errors, ParameterError);
 
 fn curve_err(field: &str, e: CurveError) -> PyErr {
     let index = match &e {
@@ -22,6 +23,9 @@ fn curve_err(field: &str, e: CurveError) -> PyErr {
     match e {
         CurveError::Mismatch { .. } => {
             ShapeError::new_err((format!("{field}: {e}"), field.to_owned(), index))
+        }
+        CurveError::OutOfOrder { .. } | CurveError::ZeroChallenge => {
+            ParameterError::new_err((format!("{field}: {e}"), field.to_owned(), index))
         }
         _ => EncodingError::new_err((format!("{field}: {e}"), field.to_owned(), index)),
     }
@@ -285,7 +289,10 @@ fn g1_fold(
     let a = zc::scalar_from_be(a).map_err(|e| curve_err("a", e))?;
     let b = zc::scalar_from_be(b).map_err(|e| curve_err("b", e))?;
     let (l, h) = (Arc::clone(&lo.v), Arc::clone(&hi.v));
-    let r = heavy(py, l.len(), threads, move || zc::fold(&l, &h, a, b))?;
+    // every element costs a scalar multiplication: even short folds are worth the pool
+    let r = heavy(py, l.len() * zc::PARALLEL_THRESHOLD, threads, move || {
+        zc::fold(&l, &h, a, b)
+    })?;
     r.map(G1Vec::new).map_err(|e| curve_err("fold", e))
 }
 
@@ -390,6 +397,142 @@ fn g1_msm_parts(
         .map_err(|e| curve_err("msm", e))
 }
 
+/// Uniform scalars from the OS randomness: concatenated 64-byte chunks, each reduced mod r,
+/// returned as concatenated 32-byte big-endian scalars.
+#[pyfunction]
+fn scalars_from_wide<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let s = zc::scalars_from_wide(data).map_err(|e| curve_err("randomness", e))?;
+    let mut out = Vec::with_capacity(32 * s.len());
+    for x in &s {
+        out.extend_from_slice(&zc::scalar_to_be(x));
+    }
+    Ok(PyBytes::new(py, &out))
+}
+
+/// One aggregated range proof in progress (`zkmargin_curve::RangeProver`); the caller
+/// drives the transcript and passes each challenge as a 32-byte big-endian scalar.
+#[pyclass(frozen, module = "zkmargin._core", name = "RangeProver")]
+pub struct RangeProver {
+    inner: Mutex<zc::RangeProver>,
+    size: usize,
+    threads: Option<usize>,
+}
+
+fn scalar(field: &str, b: &[u8]) -> PyResult<zc::Fr> {
+    zc::scalar_from_be(b).map_err(|e| curve_err(field, e))
+}
+
+fn scalar_bytes<'py>(py: Python<'py>, s: &zc::Fr) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &zc::scalar_to_be(s))
+}
+
+impl RangeProver {
+    /// Run one step with the GIL released. A poisoned lock could only follow a panic, which
+    /// no step raises on any input; its state is used as is rather than panicking again.
+    fn run<T: Send>(
+        &self,
+        py: Python<'_>,
+        what: &str,
+        f: impl FnOnce(&mut zc::RangeProver) -> zc::Result<T> + Send,
+    ) -> PyResult<T> {
+        let r = heavy(py, self.size, self.threads, || {
+            let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut p)
+        })?;
+        r.map_err(|e| curve_err(what, e))
+    }
+}
+
+#[pymethods]
+impl RangeProver {
+    /// `values`, `gammas`: m concatenated scalars each; `randomness`: 2 n m + 4 scalars
+    /// (alpha, s_L, s_R, rho, tau1, tau2).
+    #[new]
+    #[pyo3(signature = (g, h, g_base, h_base, values, gammas, n, randomness, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        g: PyRef<'_, G1Vec>,
+        h: PyRef<'_, G1Vec>,
+        g_base: PyRef<'_, G1Point>,
+        h_base: PyRef<'_, G1Point>,
+        values: &[u8],
+        gammas: &[u8],
+        n: usize,
+        randomness: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let p = zc::RangeProver::new(
+            &g.v,
+            &h.v,
+            g_base.p,
+            h_base.p,
+            &scalars("values", values)?,
+            &scalars("gammas", gammas)?,
+            n,
+            &scalars("randomness", randomness)?,
+        )
+        .map_err(|e| curve_err("range prover", e))?;
+        Ok(RangeProver {
+            inner: Mutex::new(p),
+            size: 8 * g.v.len(),
+            threads,
+        })
+    }
+
+    fn commit(&self, py: Python<'_>) -> PyResult<(G1Point, G1Point)> {
+        let (a, s) = self.run(py, "commit", |p| p.commit())?;
+        Ok((G1Point { p: a }, G1Point { p: s }))
+    }
+
+    fn poly(&self, py: Python<'_>, y: &[u8], z: &[u8]) -> PyResult<(G1Point, G1Point)> {
+        let (y, z) = (scalar("y", y)?, scalar("z", z)?);
+        let (t1, t2) = self.run(py, "poly", |p| p.poly(y, z))?;
+        Ok((G1Point { p: t1 }, G1Point { p: t2 }))
+    }
+
+    /// Returns (t_hat, tau_x, mu).
+    #[allow(clippy::type_complexity)]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        x: &[u8],
+    ) -> PyResult<(
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+    )> {
+        let x = scalar("x", x)?;
+        let (t, tau, mu) = self.run(py, "evaluate", |p| p.evaluate(x))?;
+        Ok((
+            scalar_bytes(py, &t),
+            scalar_bytes(py, &tau),
+            scalar_bytes(py, &mu),
+        ))
+    }
+
+    fn ipa_begin(&self, py: Python<'_>, w: &[u8]) -> PyResult<()> {
+        let w = scalar("w", w)?;
+        self.run(py, "ipa_begin", |p| p.ipa_begin(w))
+    }
+
+    fn ipa_round(&self, py: Python<'_>) -> PyResult<(G1Point, G1Point)> {
+        let (l, r) = self.run(py, "ipa_round", |p| p.ipa_round())?;
+        Ok((G1Point { p: l }, G1Point { p: r }))
+    }
+
+    fn ipa_fold(&self, py: Python<'_>, u: &[u8]) -> PyResult<()> {
+        let u = scalar("u", u)?;
+        self.run(py, "ipa_fold", |p| p.ipa_fold(u))
+    }
+
+    /// The final (a, b).
+    fn result<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (a, b) = p.result().map_err(|e| curve_err("result", e))?;
+        Ok((scalar_bytes(py, &a), scalar_bytes(py, &b)))
+    }
+}
+
 #[pyfunction]
 fn keccak256<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &zc::keccak256(data))
@@ -398,6 +541,8 @@ fn keccak256<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<G1Point>()?;
     m.add_class::<G1Vec>()?;
+    m.add_class::<RangeProver>()?;
+    m.add_function(wrap_pyfunction!(scalars_from_wide, m)?)?;
     m.add_function(wrap_pyfunction!(g1_msm, m)?)?;
     m.add_function(wrap_pyfunction!(g1_fold, m)?)?;
     m.add_function(wrap_pyfunction!(g1_fold_weighted, m)?)?;
