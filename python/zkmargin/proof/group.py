@@ -217,7 +217,8 @@ class NativeGroup(Group):
     def __init__(self, threads: int | None = None) -> None:
         from .. import _core
 
-        # typed as Any: the stub section for these classes lives in _core_curve.pyi.part
+        # typed as Any: points and vectors cross the backend-neutral Group interface as
+        # opaque values (`Point`), whichever backend made them
         core: Any = _core
         self._c: Any = core
         self._P: Any = core.G1Point

@@ -37,8 +37,10 @@ fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-/// Run `f` inline for small jobs (thread-pool start-up would dominate) and detached on a
-/// pool of `threads` threads otherwise.
+/// Run `f` inline for small jobs (below the core's own parallel threshold, so nothing in
+/// them spawns work and the hand-off to a pool would dominate) and detached on a pool of
+/// `threads` threads otherwise; `threads = 1` gets a one-thread pool, so that a caller's
+/// setting is honoured even by work that would otherwise reach rayon's global pool.
 fn heavy<T: Send>(
     py: Python<'_>,
     size: usize,
@@ -46,7 +48,7 @@ fn heavy<T: Send>(
     f: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
     let t = threads.unwrap_or_else(default_threads);
-    if size < zc::PARALLEL_THRESHOLD / 8 || t <= 1 {
+    if size < zc::PARALLEL_THRESHOLD / 8 {
         Ok(py.detach(f))
     } else {
         run_detached(py, t, f)
