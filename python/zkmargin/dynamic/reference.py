@@ -24,7 +24,7 @@ MASK64 = (1 << 64) - 1
 PSD_JITTER = 1e-10  # the core's linalg::PSD_JITTER
 FRACTION_TOLERANCE = 1e-12  # the core's liquidation::FRACTION_TOLERANCE
 MAX_ITERATIONS = 200
-SCORE_TIE = 1e-9  # the core's liquidation::SCORE_TIE
+TIE = 1e-9  # the core's liquidation::TIE
 MAX_PASSES = 16  # the core's liquidation::MAX_PASSES
 
 
@@ -342,7 +342,7 @@ class _Account:
                     continue
                 x = self.rows[j][0]
                 score = gain / x if x > 0.0 else math.inf
-                if best is None or score > best[1] + SCORE_TIE * max(abs(best[1]), abs(score)):
+                if best is None or score > best[1] + TIE * max(abs(best[1]), abs(score)):
                     best = (j, score, h_j)
             if best is None:
                 return None
@@ -411,7 +411,7 @@ def liquidate(
     pro_rata = (
         smallest_root(lambda f: acc.health([f] * n), (0.0, h0), (1.0, h_full)) if h_full >= 0.0 else None
     )
-    if pro_rata is not None and (greedy is None or pro_rata * total < acc.notional(greedy)):
+    if pro_rata is not None and (greedy is None or pro_rata * total < acc.notional(greedy) - TIE * total):
         c, method = [pro_rata] * n, "pro_rata"
     elif greedy is not None:
         c, method = greedy, "greedy"

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::addons::AddonRule;
 use super::param_in;
 use crate::error::{ErrorKind, InputError, Result, finite, same_len};
-use crate::margin::{AccountMargin, Engine, Model, Prepared, Scratch};
+use crate::margin::{Engine, Model, Prepared, Scratch, Sums};
 use crate::model::{Book, Collateral, Prices};
 
 /// What a partial liquidation must restore on the kept book (besides the add-ons).
@@ -38,10 +38,10 @@ impl Target {
         }
     }
 
-    fn of(self, m: &AccountMargin) -> f64 {
+    fn of(self, im: f64, mm: f64) -> f64 {
         match self {
-            Target::Initial => m.initial_margin,
-            Target::Maintenance { buffer } => (1.0 + buffer) * m.maintenance_margin,
+            Target::Initial => im,
+            Target::Maintenance { buffer } => (1.0 + buffer) * mm,
         }
     }
 }
@@ -98,9 +98,10 @@ pub struct Scan {
 /// narrow and returns the end where health is met.
 pub const FRACTION_TOLERANCE: f64 = 1e-12;
 const MAX_ITERATIONS: usize = 200;
-/// Greedy scores within this relative distance are ties, broken by the lower row index, so
-/// that rounding cannot flip the choice between implementations.
-pub const SCORE_TIE: f64 = 1e-9;
+/// Relative tolerance of ties: greedy scores this close go to the lower row index, and pro
+/// rata replaces the greedy close-out only when it closes less notional by more than this
+/// share of the account's, so rounding cannot flip a choice between implementations.
+pub const TIE: f64 = 1e-9;
 /// Upper bound on the minimality passes; each pass that changes nothing proves the result
 /// coordinate-minimal, and in practice the second pass already changes nothing.
 pub const MAX_PASSES: usize = 16;
@@ -144,7 +145,8 @@ struct RowTerms {
 /// Per-thread working memory, reused across accounts.
 struct Workspace {
     sc: Scratch,
-    kept: Vec<f64>,
+    base: Sums,
+    trial: Sums,
     rows: Vec<RowTerms>,
 }
 
@@ -152,66 +154,126 @@ struct Workspace {
 struct Account<'a> {
     engine: &'a Engine,
     prep: &'a Prepared,
-    coll: &'a Collateral<'a>,
     rule: &'a LiquidationRule<'a>,
     instrument: &'a [i64],
     quantity: &'a [f64],
-    balances: &'a [f64],
     rows: &'a [RowTerms],
     equity: f64,
 }
 
 impl Account<'_> {
-    /// `H(c) = E - sum_j c_j (penalty + hs_j) x_j - [Target(q o (1 - c)) + add-ons of the
-    /// kept book]` with `c_j = close(j)`; `sc` and `kept` are scratch.
-    fn health(&self, sc: &mut Scratch, kept: &mut Vec<f64>, close: impl Fn(usize) -> f64) -> f64 {
-        kept.clear();
+    /// Close-out cost plus add-ons of the kept part of row `r` after closing fraction `c`.
+    fn kept_addons(&self, r: &RowTerms, c: f64) -> f64 {
+        let keep = 1.0 - c;
+        let (conc, premium) =
+            self.rule
+                .addons
+                .nonlinear(keep * r.notional, r.threshold, r.base_ratio);
+        keep * r.spread + conc + premium
+    }
+
+    /// Sums `s` of the book kept after closing `close(j)` of every row `j`; returns the
+    /// close-out costs and the add-ons of the kept book.
+    fn build(&self, s: &mut Sums, close: impl Fn(usize) -> f64) -> (f64, f64) {
+        self.engine.clear_sums(s);
         let (mut costs, mut addons) = (0.0, 0.0);
-        for (j, (r, &q)) in self.rows.iter().zip(self.quantity).enumerate() {
+        for (j, (r, (&i, &q))) in self
+            .rows
+            .iter()
+            .zip(self.instrument.iter().zip(self.quantity))
+            .enumerate()
+        {
             let c = close(j);
-            let keep = 1.0 - c;
-            kept.push(keep * q);
+            let model = self.rule.model;
+            self.engine
+                .move_position(self.prep, model, s, i as usize, 0.0, (1.0 - c) * q);
             costs += c * r.cost;
-            let (conc, premium) =
-                self.rule
-                    .addons
-                    .nonlinear(keep * r.notional, r.threshold, r.base_ratio);
-            addons += keep * r.spread + conc + premium;
+            addons += self.kept_addons(r, c);
         }
-        let m = self.engine.evaluate(
-            self.prep,
-            self.coll,
-            self.instrument,
-            kept,
-            self.balances,
-            self.rule.model,
-            sc,
-        );
-        self.equity - costs - (self.rule.target.of(&m) + addons)
+        (costs, addons)
+    }
+
+    /// `H = E - costs - [Target(kept book) + add-ons(kept book)]`.
+    fn health(&self, s: &Sums, costs: f64, addons: f64, sc: &mut Scratch) -> f64 {
+        let (im, mm) = self.engine.sums_margin(self.rule.model, s, sc);
+        self.equity - costs - (self.rule.target.of(im, mm) + addons)
     }
 
     fn notional(&self, c: &[f64]) -> f64 {
         self.rows.iter().zip(c).map(|(r, &f)| f * r.notional).sum()
     }
+}
+
+/// The search over close-outs `c` of one account. `base` holds the sums of the book kept
+/// after `c` (with its costs and add-ons), so trying another fraction for one row costs
+/// `O(U S)` rather than a whole re-margining of the account.
+struct Search<'a, 'w> {
+    acc: &'a Account<'a>,
+    sc: &'w mut Scratch,
+    base: &'w mut Sums,
+    trial: &'w mut Sums,
+    c: &'w mut [f64],
+    costs: f64,
+    addons: f64,
+}
+
+impl Search<'_, '_> {
+    /// Sets row `j` to fraction `t` (all rows when `j` is `None`) and re-sums the base.
+    fn set(&mut self, j: Option<usize>, t: f64) {
+        match j {
+            Some(j) => self.c[j] = t,
+            None => self.c.fill(t),
+        }
+        let c = &*self.c;
+        (self.costs, self.addons) = self.acc.build(self.base, |k| c[k]);
+    }
+
+    /// `H(c)` with row `j` closed by fraction `t` instead of `c_j`.
+    fn line(&mut self, j: usize, t: f64) -> f64 {
+        let (acc, r, cj) = (self.acc, &self.acc.rows[j], self.c[j]);
+        let q = acc.quantity[j];
+        self.trial.clone_from(self.base);
+        let i = acc.instrument[j] as usize;
+        acc.engine.move_position(
+            acc.prep,
+            acc.rule.model,
+            self.trial,
+            i,
+            (1.0 - cj) * q,
+            (1.0 - t) * q,
+        );
+        let costs = self.costs + (t - cj) * r.cost;
+        let addons = self.addons - acc.kept_addons(r, cj) + acc.kept_addons(r, t);
+        acc.health(self.trial, costs, addons, self.sc)
+    }
+
+    /// `H` after closing fraction `f` of every row (pro rata).
+    fn uniform(&mut self, f: f64) -> f64 {
+        let (costs, addons) = self.acc.build(self.trial, |_| f);
+        self.acc.health(self.trial, costs, addons, self.sc)
+    }
 
     /// Greedy by health gained per unit of notional closed: close the best row in full and
     /// re-score, until closing the best row in full restores health; then close the
     /// smallest fraction of it that does. Rows with no positive gain are never closed.
-    /// Writes the close-out to `c`; false when it cannot restore health.
-    fn greedy(&self, sc: &mut Scratch, kept: &mut Vec<f64>, c: &mut [f64], h0: f64) -> bool {
-        c.fill(0.0);
-        let mut h_cur = h0;
+    /// False when it cannot restore health (`c` is then meaningless).
+    fn greedy(&mut self) -> bool {
+        self.set(None, 0.0);
+        let mut h_cur = self.acc.health(self.base, self.costs, self.addons, self.sc);
         loop {
             let mut best: Option<(usize, f64, f64)> = None;
-            for j in (0..c.len()).filter(|&j| c[j] == 0.0) {
-                let h_j = self.health(sc, kept, |k| if k == j { 1.0 } else { c[k] });
+            for j in 0..self.c.len() {
+                if self.c[j] != 0.0 {
+                    continue;
+                }
+                let h_j = self.line(j, 1.0);
                 let gain = h_j - h_cur;
                 if gain.is_nan() || gain <= 0.0 {
                     continue;
                 }
-                let x = self.rows[j].notional;
+                let x = self.acc.rows[j].notional;
                 let score = if x > 0.0 { gain / x } else { f64::INFINITY };
-                if best.is_none_or(|(_, s, _)| score > s + SCORE_TIE * s.abs().max(score.abs())) {
+                if best.is_none_or(|(_, s, _)| score > s + TIE * s.abs().max(score.abs())) {
                     best = Some((j, score, h_j));
                 }
             }
@@ -219,32 +281,28 @@ impl Account<'_> {
                 return false;
             };
             if h_j >= 0.0 {
-                let t = smallest_root(
-                    |t| self.health(sc, kept, |k| if k == j { t } else { c[k] }),
-                    (0.0, h_cur),
-                    (1.0, h_j),
-                );
-                c[j] = t;
+                let t = smallest_root(|t| self.line(j, t), (0.0, h_cur), (1.0, h_j));
+                self.set(Some(j), t);
                 return true;
             }
-            c[j] = 1.0;
+            self.set(Some(j), 1.0);
             h_cur = h_j;
         }
     }
 
     /// Lowers each closed row to the smallest fraction that keeps `H >= 0` given the others,
     /// pass after pass, until a pass changes nothing (coordinate-minimal) or `MAX_PASSES`.
-    fn minimise(&self, sc: &mut Scratch, kept: &mut Vec<f64>, c: &mut [f64]) {
+    fn minimise(&mut self) {
         for _ in 0..MAX_PASSES {
             let mut changed = false;
-            for j in 0..c.len() {
-                let cj = c[j];
+            for j in 0..self.c.len() {
+                let cj = self.c[j];
                 if cj <= 0.0 {
                     continue;
                 }
-                let h_zero = self.health(sc, kept, |k| if k == j { 0.0 } else { c[k] });
+                let h_zero = self.line(j, 0.0);
                 if h_zero >= 0.0 {
-                    c[j] = 0.0;
+                    self.set(Some(j), 0.0);
                     changed = true;
                     continue;
                 }
@@ -253,16 +311,12 @@ impl Account<'_> {
                 if below <= 0.0 {
                     continue;
                 }
-                let h_below = self.health(sc, kept, |k| if k == j { below } else { c[k] });
+                let h_below = self.line(j, below);
                 if h_below < 0.0 {
                     continue;
                 }
-                let t = smallest_root(
-                    |t| self.health(sc, kept, |k| if k == j { t } else { c[k] }),
-                    (0.0, h_zero),
-                    (below, h_below),
-                );
-                c[j] = t;
+                let t = smallest_root(|t| self.line(j, t), (0.0, h_zero), (below, h_below));
+                self.set(Some(j), t);
                 changed = true;
             }
             if !changed {
@@ -287,7 +341,8 @@ impl Scanner<'_> {
     fn workspace(&self) -> Workspace {
         Workspace {
             sc: self.engine.scratch(),
-            kept: Vec::new(),
+            base: self.engine.sums(),
+            trial: self.engine.sums(),
             rows: Vec::new(),
         }
     }
@@ -315,11 +370,15 @@ impl Scanner<'_> {
             let (conc, premium) = self.rule.addons.nonlinear(x, t.threshold, t.base_ratio);
             total += x;
             spread += row.spread;
-            // Summed as `health` sums it, so H(0) below is bit-identical to `health(0)`.
             addons += row.spread + conc + premium;
             ws.rows.push(row);
         }
-        let Workspace { sc, kept, rows } = ws;
+        let Workspace {
+            sc,
+            base,
+            trial,
+            rows,
+        } = ws;
         let m0 = self.engine.evaluate(
             &self.prep,
             self.coll,
@@ -334,17 +393,6 @@ impl Scanner<'_> {
         if equity >= requirement {
             return None;
         }
-        let acc = Account {
-            engine: self.engine,
-            prep: &self.prep,
-            coll: self.coll,
-            rule: self.rule,
-            instrument,
-            quantity,
-            balances,
-            rows,
-            equity,
-        };
         let mut out = Liquidation {
             account: a,
             shortfall: requirement - equity,
@@ -353,24 +401,47 @@ impl Scanner<'_> {
             closed_notional: 0.0,
             method: Method::None,
         };
-        let h0 = equity - (self.rule.target.of(&m0) + addons);
+        let h0 = equity
+            - (self
+                .rule
+                .target
+                .of(m0.initial_margin, m0.maintenance_margin)
+                + addons);
         if h0 >= 0.0 {
             c.fill(0.0);
             return Some(out);
         }
-        let greedy = acc.greedy(sc, kept, c, h0);
+        let acc = Account {
+            engine: self.engine,
+            prep: &self.prep,
+            rule: self.rule,
+            instrument,
+            quantity,
+            rows,
+            equity,
+        };
+        let mut search = Search {
+            acc: &acc,
+            sc,
+            base,
+            trial,
+            c,
+            costs: 0.0,
+            addons: 0.0,
+        };
+        let greedy = search.greedy();
         // H is concave along the pro-rata ray, so a pro-rata close-out exists iff H(1) >= 0.
-        let h_full = acc.health(sc, kept, |_| 1.0);
-        let pro_rata = (h_full >= 0.0)
-            .then(|| smallest_root(|f| acc.health(sc, kept, |_| f), (0.0, h0), (1.0, h_full)));
+        let h_full = search.uniform(1.0);
+        let pro_rata =
+            (h_full >= 0.0).then(|| smallest_root(|f| search.uniform(f), (0.0, h0), (1.0, h_full)));
         out.method = match pro_rata {
-            Some(f) if !greedy || f * total < acc.notional(c) => {
-                c.fill(f);
+            Some(f) if !greedy || f * total < acc.notional(search.c) - TIE * total => {
+                search.set(None, f);
                 Method::ProRata
             }
             _ if greedy => Method::Greedy,
             _ => {
-                c.fill(1.0);
+                search.c.fill(1.0);
                 // The penalty is paid only out of what is left; the spread is a market cost.
                 return Some(Liquidation {
                     full: true,
@@ -381,9 +452,9 @@ impl Scanner<'_> {
                 });
             }
         };
-        acc.minimise(sc, kept, c);
-        out.closed_notional = acc.notional(c);
-        out.full = c.iter().all(|&f| f >= 1.0);
+        search.minimise();
+        out.closed_notional = acc.notional(search.c);
+        out.full = search.c.iter().all(|&f| f >= 1.0);
         Some(out)
     }
 }
@@ -688,6 +759,37 @@ mod tests {
         assert_eq!((l.account, l.method), (0, Method::Full));
         assert!(l.full && l.bad_debt == 5.0 && s.close_fraction[0] == 1.0);
         assert_eq!(s.offsets, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn sums_margin_matches_evaluate() {
+        let eng = engine(&[0, 1, 2, 2]);
+        let px = Prices {
+            spot: &[500.0],
+            vol: &[0.5; 4],
+            forward: None,
+            rate: 0.0,
+        };
+        let coll = Collateral {
+            price: &[1.0],
+            haircut: &[0.0],
+        };
+        let (ins, qty) = ([0i64, 1, 2, 3], [1.5, -4.0, 2.0, -0.5]);
+        let mut sc = eng.scratch();
+        for model in [Model::Standard, Model::Cross, Model::Portfolio] {
+            let prep = eng.prepare(&px, model == Model::Portfolio);
+            let m = eng.evaluate(&prep, &coll, &ins, &qty, &[0.0], model, &mut sc);
+            let mut s = eng.sums();
+            for (&i, &q) in ins.iter().zip(&qty) {
+                eng.move_position(&prep, model, &mut s, i as usize, 0.0, 2.0 * q);
+                eng.move_position(&prep, model, &mut s, i as usize, 2.0 * q, q);
+            }
+            let (im, mm) = eng.sums_margin(model, &s, &mut sc);
+            assert!(
+                (im - m.initial_margin).abs() < 1e-9 && (mm - m.maintenance_margin).abs() < 1e-9
+            );
+            assert!(m.initial_margin > 0.0);
+        }
     }
 
     #[test]
