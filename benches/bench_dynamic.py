@@ -151,19 +151,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )
     beng = zkmargin.baseline.MarginEngine(ex.instruments)
     prep = beng.prepare(ex.market, "portfolio")  # per market state, not per account: untimed
-    params = ref.LiquidityParams(
-        rule.notional.tolist(),
-        rule.half_spread.tolist(),
-        rule.depth.tolist(),
-        rule.base_ratio.tolist(),
-        rule.share,
-        rule.rate,
-        rule.imf,
-    )
+    scan_rule = ref.ScanRule("portfolio", "initial", 0.0, 0.02, ref.LiquidityParams.from_rule(rule))
     ref_args = reference_inputs(ex.accounts, idx)
-    t_ref, got, _ = _timed(
-        lambda: ref.liquidation_scan(beng, prep, "portfolio", "initial", 0.0, 0.02, params, *ref_args), 2
-    )
+    t_ref, got, _ = _timed(lambda: ref.liquidation_scan(beng, prep, scan_rule, *ref_args), 2)
     # The subsample's liquidations must be exactly the Rust scan's, restricted to it.
     pos = {int(a): k for k, a in enumerate(scan.account)}
     for w in got:

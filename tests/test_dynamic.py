@@ -283,22 +283,10 @@ def _rule(exchange: zkmargin.synthetic.Exchange, **kw: float) -> d.LiquidityRule
     return d.LiquidityRule(notional, rng.uniform(0, 0.002, n), rng.uniform(2e4, 2e6, n), 0.05, **args)
 
 
-def _ref_params(rule: d.LiquidityRule) -> ref.LiquidityParams:
-    return ref.LiquidityParams(
-        rule.notional.tolist(),
-        rule.half_spread.tolist(),
-        rule.depth.tolist(),
-        rule.base_ratio.tolist(),
-        rule.share,
-        rule.rate,
-        rule.imf,
-    )
-
-
 def test_addons_match_reference(exchange: zkmargin.synthetic.Exchange) -> None:
     rule = _rule(exchange)
     got = d.addons(rule, exchange.accounts)
-    p = _ref_params(rule)
+    p = ref.LiquidityParams.from_rule(rule)
     want = np.array([ref.addons(p, *_csr_rows(exchange.accounts, a)) for a in range(len(exchange.accounts))])
     close(np.c_[got.closeout, got.concentration, got.size_premium], want, rtol=1e-10, atol=1e-9)
     assert got.concentration.max() > 0 and got.size_premium.max() > 0
@@ -355,7 +343,9 @@ def _scan_rule(exchange: zkmargin.synthetic.Exchange) -> d.LiquidityRule:
 
 def _scan(exchange: zkmargin.synthetic.Exchange, model: str = "portfolio", **kw: object) -> d.LiquidationScan:
     eng = zkmargin.MarginEngine(exchange.instruments)
-    return d.scan_margin(eng, exchange.accounts, exchange.market, _scan_rule(exchange), model, penalty=PENALTY, **kw)  # type: ignore[arg-type]
+    return d.scan_margin(
+        eng, exchange.accounts, exchange.market, _scan_rule(exchange), model, penalty=PENALTY, **kw
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("model", ["portfolio", "cross", "standard"])
@@ -368,11 +358,7 @@ def test_liquidation_scan_matches_reference(exchange: zkmargin.synthetic.Exchang
     want = ref.liquidation_scan(
         beng,
         beng.prepare(exchange.market, model),
-        model,
-        "initial",
-        0.0,
-        PENALTY,
-        _ref_params(_scan_rule(exchange)),
+        ref.ScanRule(model, "initial", 0.0, PENALTY, ref.LiquidityParams.from_rule(_scan_rule(exchange))),
         *_csr(acc),
         acc.balances.tolist(),
     )
@@ -460,7 +446,6 @@ def test_partial_liquidation_restores_health_minimally(
     scan = book.scan()
     assert len(scan) == 1  # equity below MM by construction
     c = scan.close_fraction
-    k = len(book.ins)
     close(scan.closed_notional[0], c @ book.x, rtol=1e-12, atol=1e-9)
     if scan.method[0] == d.liquidation.METHODS.index("full"):
         # No greedy or pro-rata close-out restores health; pro rata cannot, by brute force.
@@ -499,6 +484,11 @@ def test_separable_books_are_optimal(exchange: zkmargin.synthetic.Exchange, seed
         return
     assert not scan.full[0] or np.all(scan.close_fraction == 1.0)
     close(scan.closed_notional[0], lp.fun, rtol=1e-7, atol=1e-6)
+    # And by brute force on a grid over c: no restoring close-out is cheaper.
+    pts = np.stack(np.meshgrid(*[np.linspace(0, 1, 21)] * k), -1).reshape(-1, k)
+    ok = book.health(pts) >= 0
+    assert ok.any()
+    assert (pts[ok] @ book.x).min() >= scan.closed_notional[0] * (1 - 1e-9) - 1e-6
 
 
 def test_closed_quantities(exchange: zkmargin.synthetic.Exchange) -> None:
@@ -591,14 +581,28 @@ def test_kupiec_known_value() -> None:
 
 def test_scan_is_thread_count_independent(exchange: zkmargin.synthetic.Exchange) -> None:
     one, two = _scan(exchange, threads=1), _scan(exchange, threads=2)
-    for field in ("account", "shortfall", "full", "bad_debt", "closed_notional", "method", "rows", "close_fraction"):
+    for field in (
+        "account",
+        "shortfall",
+        "full",
+        "bad_debt",
+        "closed_notional",
+        "method",
+        "rows",
+        "close_fraction",
+    ):
         assert np.array_equal(getattr(one, field), getattr(two, field))
 
 
 def test_scan_bad_book_is_typed(exchange: zkmargin.synthetic.Exchange) -> None:
     from zkmargin.errors import IndexOutOfRangeError, OffsetsError
 
-    eng, rule, acc, mk = zkmargin.MarginEngine(exchange.instruments), _scan_rule(exchange), exchange.accounts, exchange.market
+    eng, rule, acc, mk = (
+        zkmargin.MarginEngine(exchange.instruments),
+        _scan_rule(exchange),
+        exchange.accounts,
+        exchange.market,
+    )
     ins = acc.instrument.copy()
     ins[17] = len(exchange.instruments)
     with pytest.raises(IndexOutOfRangeError) as info:

@@ -14,8 +14,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from ..baseline.engine import MarginEngine as BaselineEngine
 from ..baseline.engine import AccountMargin, Prepared
+from ..baseline.engine import MarginEngine as BaselineEngine
+from .risk import LiquidityRule
 
 Matrix = list[list[float]]
 
@@ -217,6 +218,19 @@ class LiquidityParams:
         )
         self.share, self.rate, self.imf = share, rate, imf
 
+    @classmethod
+    def from_rule(cls, rule: LiquidityRule) -> LiquidityParams:
+        """The lists of a :class:`zkmargin.dynamic.LiquidityRule`."""
+        return cls(
+            rule.notional.tolist(),
+            rule.half_spread.tolist(),
+            rule.depth.tolist(),
+            rule.base_ratio.tolist(),
+            rule.share,
+            rule.rate,
+            rule.imf,
+        )
+
 
 def nonlinear(p: LiquidityParams, x: float, threshold: float, base_ratio: float) -> tuple[float, float]:
     """(concentration add-on, size premium) of one row of USD notional ``x``."""
@@ -262,6 +276,17 @@ def collateral_value(balances: Sequence[float], price: Sequence[float], haircuts
 METHODS = ("none", "greedy", "pro_rata", "full")  # the core's liquidation::Method
 
 
+class ScanRule(NamedTuple):
+    """Model, target, buffer, penalty and liquidity add-ons of a scan (as the core's
+    ``liquidation::LiquidationRule``)."""
+
+    model: str
+    target: str
+    buffer: float
+    penalty: float
+    liquidity: LiquidityParams
+
+
 class Liquidation(NamedTuple):
     account: int
     shortfall: float
@@ -280,17 +305,14 @@ class _Account:
         self,
         engine: BaselineEngine,
         prep: Prepared,
-        model: str,
-        target: str,
-        buffer: float,
-        penalty: float,
-        p: LiquidityParams,
+        rule: ScanRule,
         instrument: Sequence[int],
         quantity: Sequence[float],
         balances: Sequence[float],
     ) -> None:
-        self.engine, self.prep, self.model, self.balances = engine, prep, model, balances
-        self.target, self.buffer, self.p = target, buffer, p
+        self.engine, self.prep, self.model, self.balances = engine, prep, rule.model, balances
+        self.target, self.buffer, self.p = rule.target, rule.buffer, rule.liquidity
+        p, penalty = rule.liquidity, rule.penalty
         self.instrument, self.quantity = list(instrument), list(quantity)
         # per row: (x, hs x, (penalty + hs) x, threshold, base ratio)
         self.rows = []
@@ -326,7 +348,7 @@ class _Account:
 
     def along(self, c: list[float], j: int) -> Callable[[float], float]:
         """``t -> H(c with c_j = t)``."""
-        return lambda t: self.health(c[:j] + [t] + c[j + 1 :])
+        return lambda t: self.health([*c[:j], t, *c[j + 1 :]])
 
     def greedy(self, h0: float) -> list[float] | None:
         c = [0.0] * len(self.rows)
@@ -377,11 +399,7 @@ class _Account:
 def liquidate(
     engine: BaselineEngine,
     prep: Prepared,
-    model: str,
-    target: str,
-    buffer: float,
-    penalty: float,
-    p: LiquidityParams,
+    rule: ScanRule,
     instrument: Sequence[int],
     quantity: Sequence[float],
     balances: Sequence[float],
@@ -389,7 +407,8 @@ def liquidate(
 ) -> tuple[float, bool, float, float, str, list[float]] | None:
     """(shortfall, full, bad_debt, closed_notional, method, fractions) or ``None`` for a
     healthy account: greedy vs pro rata, then coordinate minimisation (docs §10.8)."""
-    acc = _Account(engine, prep, model, target, buffer, penalty, p, instrument, quantity, balances)
+    acc = _Account(engine, prep, rule, instrument, quantity, balances)
+    p, model = rule.liquidity, rule.model
     n = len(acc.rows)
     total = spread = addons = 0.0
     for x, sp, _, thr, mr in acc.rows:
@@ -466,11 +485,7 @@ def smallest_root(h: Callable[[float], float], lo: tuple[float, float], hi: tupl
 def liquidation_scan(
     engine: BaselineEngine,
     prep: Prepared,
-    model: str,
-    target: str,
-    buffer: float,
-    penalty: float,
-    p: LiquidityParams,
+    rule: ScanRule,
     offsets: Sequence[int],
     instrument: Sequence[int],
     quantity: Sequence[float],
@@ -480,9 +495,7 @@ def liquidation_scan(
     out = []
     for a in range(len(offsets) - 1):
         lo, hi = offsets[a], offsets[a + 1]
-        r = liquidate(
-            engine, prep, model, target, buffer, penalty, p, instrument[lo:hi], quantity[lo:hi], balances[a]
-        )
+        r = liquidate(engine, prep, rule, instrument[lo:hi], quantity[lo:hi], balances[a])
         if r is not None:
             out.append(Liquidation(a, *r))
     out.sort(key=lambda t: (-t.shortfall, t.account))
