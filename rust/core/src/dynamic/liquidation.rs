@@ -561,6 +561,9 @@ fn validate(
     param_in("penalty", rule.penalty, 0.0, 1.0)
 }
 
+/// One task's liquidations, each with the start of its rows' fractions in the buffer.
+type Part = (Vec<(Liquidation, usize)>, Vec<f64>);
+
 /// Every account with `equity + extra_equity < MM + add-ons`, ordered by shortfall (largest
 /// first; ties by account index), with its close-out. Parallel over accounts; the result
 /// does not depend on the number of threads.
@@ -583,45 +586,48 @@ pub fn liquidation_scan(
         terms: instrument_terms(&rule.addons),
     };
     let n_a = book.n_accounts();
-    // Every row's fraction, written in place by the task that owns its account.
-    let mut fraction = vec![0.0; book.instrument.len()];
-    let mut tasks = Vec::with_capacity(n_a.div_ceil(CHUNK));
-    let mut rest = fraction.as_mut_slice();
-    for start in (0..n_a).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n_a);
-        let (part, tail) = rest.split_at_mut((book.offsets[end] - book.offsets[start]) as usize);
-        tasks.push((start, end, part));
-        rest = tail;
-    }
-    let mut liquidations: Vec<Liquidation> = tasks
+    // Per task: its liquidations, each with where its rows' fractions start in the task's
+    // buffer (memory in proportion to the liquidated rows, not to the book).
+    let parts: Vec<Part> = (0..n_a.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(
             || scanner.workspace(),
-            |ws, (start, end, part)| {
-                let base = book.offsets[start] as usize;
-                (start..end)
-                    .filter_map(|a| {
-                        let r = book.rows(a);
-                        scanner.account(a, ws, &mut part[r.start - base..r.end - base])
-                    })
-                    .collect::<Vec<_>>()
+            |ws, k| {
+                let (mut found, mut fractions) = (Vec::new(), Vec::new());
+                for a in k * CHUNK..((k + 1) * CHUNK).min(n_a) {
+                    let start = fractions.len();
+                    fractions.resize(start + book.rows(a).len(), 0.0);
+                    match scanner.account(a, ws, &mut fractions[start..]) {
+                        Some(l) => found.push((l, start)),
+                        None => fractions.truncate(start),
+                    }
+                }
+                (found, fractions)
             },
         )
-        .flatten()
         .collect();
-    liquidations.par_sort_unstable_by(|x, y| {
+    let mut found = Vec::new();
+    let mut fractions = Vec::new();
+    for (part, f) in parts {
+        let base = fractions.len();
+        found.extend(part.into_iter().map(|(l, start)| (l, base + start)));
+        fractions.extend(f);
+    }
+    found.par_sort_unstable_by(|(x, _), (y, _)| {
         y.shortfall
             .total_cmp(&x.shortfall)
             .then(x.account.cmp(&y.account))
     });
-    let mut offsets = Vec::with_capacity(liquidations.len() + 1);
+    let mut offsets = Vec::with_capacity(found.len() + 1);
     offsets.push(0);
-    let mut rows = Vec::new();
-    for l in &liquidations {
-        rows.extend(book.rows(l.account));
+    let (mut rows, mut close_fraction) = (Vec::new(), Vec::new());
+    for (l, start) in &found {
+        let r = book.rows(l.account);
+        close_fraction.extend_from_slice(&fractions[*start..*start + r.len()]);
+        rows.extend(r);
         offsets.push(rows.len());
     }
-    let close_fraction = rows.iter().map(|&r| fraction[r]).collect();
+    let liquidations = found.into_iter().map(|(l, _)| l).collect();
     Ok(Scan {
         liquidations,
         offsets,
