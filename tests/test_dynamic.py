@@ -3,6 +3,7 @@ independent hand or SciPy computations; typed errors for bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -581,16 +582,7 @@ def test_kupiec_known_value() -> None:
 
 def test_scan_is_thread_count_independent(exchange: zkmargin.synthetic.Exchange) -> None:
     one, two = _scan(exchange, threads=1), _scan(exchange, threads=2)
-    for field in (
-        "account",
-        "shortfall",
-        "full",
-        "bad_debt",
-        "closed_notional",
-        "method",
-        "rows",
-        "close_fraction",
-    ):
+    for field in (f.name for f in dataclasses.fields(d.LiquidationScan)):
         assert np.array_equal(getattr(one, field), getattr(two, field))
 
 
