@@ -541,26 +541,6 @@ pub fn smallest_root(mut h: impl FnMut(f64) -> f64, lo: (f64, f64), hi: (f64, f6
     b.hi
 }
 
-fn validate(
-    engine: &Engine,
-    px: &Prices<'_>,
-    coll: &Collateral<'_>,
-    book: &Book<'_>,
-    extra_equity: Option<&[f64]>,
-    rule: &LiquidationRule<'_>,
-) -> Result<()> {
-    engine.validate_book(px, coll, book)?;
-    rule.addons.validate(engine.instruments.len())?;
-    if let Target::Maintenance { buffer } = rule.target {
-        param_in("buffer", buffer, 0.0, f64::MAX)?;
-    }
-    if let Some(extra) = extra_equity {
-        same_len("extra_equity", extra.len(), book.n_accounts(), "accounts")?;
-        finite("extra_equity", extra)?;
-    }
-    param_in("penalty", rule.penalty, 0.0, 1.0)
-}
-
 /// One task's liquidations, each with the start of its rows' fractions in the buffer.
 type Part = (Vec<(Liquidation, usize)>, Vec<f64>);
 
@@ -575,7 +555,16 @@ pub fn liquidation_scan(
     extra_equity: Option<&[f64]>,
     rule: &LiquidationRule<'_>,
 ) -> Result<Scan> {
-    validate(engine, px, coll, book, extra_equity, rule)?;
+    engine.validate_book(px, coll, book)?;
+    rule.addons.validate(engine.instruments.len())?;
+    if let Target::Maintenance { buffer } = rule.target {
+        param_in("buffer", buffer, 0.0, f64::MAX)?;
+    }
+    if let Some(extra) = extra_equity {
+        same_len("extra_equity", extra.len(), book.n_accounts(), "accounts")?;
+        finite("extra_equity", extra)?;
+    }
+    param_in("penalty", rule.penalty, 0.0, 1.0)?;
     let scanner = Scanner {
         engine,
         prep: engine.prepare(px, rule.model == Model::Portfolio),
