@@ -3,15 +3,17 @@ independent hand or SciPy computations; typed errors for bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
 import zkmargin
+import zkmargin.baseline
 from zkmargin import dynamic as d
 from zkmargin.dynamic import reference as ref
 from zkmargin.errors import (
@@ -282,22 +284,10 @@ def _rule(exchange: zkmargin.synthetic.Exchange, **kw: float) -> d.LiquidityRule
     return d.LiquidityRule(notional, rng.uniform(0, 0.002, n), rng.uniform(2e4, 2e6, n), 0.05, **args)
 
 
-def _ref_params(rule: d.LiquidityRule) -> ref.LiquidityParams:
-    return ref.LiquidityParams(
-        rule.notional.tolist(),
-        rule.half_spread.tolist(),
-        rule.depth.tolist(),
-        rule.base_ratio.tolist(),
-        rule.share,
-        rule.rate,
-        rule.imf,
-    )
-
-
 def test_addons_match_reference(exchange: zkmargin.synthetic.Exchange) -> None:
     rule = _rule(exchange)
     got = d.addons(rule, exchange.accounts)
-    p = _ref_params(rule)
+    p = ref.LiquidityParams.from_rule(rule)
     want = np.array([ref.addons(p, *_csr_rows(exchange.accounts, a)) for a in range(len(exchange.accounts))])
     close(np.c_[got.closeout, got.concentration, got.size_premium], want, rtol=1e-10, atol=1e-9)
     assert got.concentration.max() > 0 and got.size_premium.max() > 0
@@ -345,99 +335,204 @@ def test_haircuts_grow_with_vol_and_size() -> None:
 
 
 # ------------------------------------------------------------------ liquidation
-def _scan_inputs(
-    exchange: zkmargin.synthetic.Exchange,
-) -> tuple[zkmargin.MarginResult, d.LiquidityRule]:
-    res = zkmargin.MarginEngine(exchange.instruments).compute(exchange.accounts, exchange.market)
-    return res, _rule(exchange, rate=0.05, imf=5e-5)
+PENALTY = 0.02
 
 
-def test_liquidation_scan_matches_reference(exchange: zkmargin.synthetic.Exchange) -> None:
-    res, rule = _scan_inputs(exchange)
-    scan = d.scan_margin(exchange.accounts, res, rule, penalty=0.02)
+def _scan_rule(exchange: zkmargin.synthetic.Exchange) -> d.LiquidityRule:
+    return _rule(exchange, rate=0.05, imf=5e-5)
+
+
+def _scan(exchange: zkmargin.synthetic.Exchange, model: str = "portfolio", **kw: object) -> d.LiquidationScan:
+    eng = zkmargin.MarginEngine(exchange.instruments)
+    return d.scan_margin(
+        eng, exchange.accounts, exchange.market, _scan_rule(exchange), model, penalty=PENALTY, **kw
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model", ["portfolio", "cross", "standard"])
+def test_liquidation_scan_matches_reference(exchange: zkmargin.synthetic.Exchange, model: str) -> None:
+    """Rust scan == pure-Python scan on the pure-Python engine: same accounts, order,
+    methods and per-row fractions."""
+    scan = _scan(exchange, model)
+    beng = zkmargin.baseline.MarginEngine(exchange.instruments)
+    acc = exchange.accounts
     want = ref.liquidation_scan(
-        res.equity.tolist(),
-        res.maintenance_margin.tolist(),
-        res.initial_margin.tolist(),
-        0.02,
-        _ref_params(rule),
-        *_csr(exchange.accounts),
+        beng,
+        beng.prepare(exchange.market, model),
+        ref.ScanRule(model, "initial", 0.0, PENALTY, ref.LiquidityParams.from_rule(_scan_rule(exchange))),
+        *_csr(acc),
+        acc.balances.tolist(),
     )
     assert len(scan) == len(want) > 5
-    assert scan.account.tolist() == [w[0] for w in want]
-    close(scan.shortfall, [w[1] for w in want], rtol=1e-10)
-    close(scan.fraction, [w[2] for w in want], rtol=1e-10)
-    assert scan.full.tolist() == [w[3] for w in want]
-    close(scan.bad_debt, [w[4] for w in want], rtol=1e-10)
+    assert scan.account.tolist() == [w.account for w in want]
+    assert scan.method_names() == [w.method for w in want]
+    assert scan.full.tolist() == [w.full for w in want]
+    close(scan.shortfall, [w.shortfall for w in want], rtol=1e-9, atol=1e-9)
+    close(scan.bad_debt, [w.bad_debt for w in want], rtol=1e-9, atol=1e-9)
+    close(scan.closed_notional, [w.closed_notional for w in want], rtol=1e-9, atol=1e-9)
+    close(scan.close_fraction, np.concatenate([w.fractions for w in want]), rtol=0, atol=1e-9)
     assert np.all(np.diff(scan.shortfall) <= 0)
-    addon = d.addons(rule, exchange.accounts).total
-    h = d.health(res, addon)
+    res = zkmargin.MarginEngine(exchange.instruments).compute(acc, exchange.market, model)
+    h = d.health(res, d.addons(_scan_rule(exchange), acc).total)
     assert set(scan.account.tolist()) == set(np.flatnonzero(h < 0).tolist())
+    for k, a in enumerate(scan.account.tolist()):
+        lo, hi = scan.row_offsets[k], scan.row_offsets[k + 1]
+        assert scan.rows[lo:hi].tolist() == list(range(acc.offsets[a], acc.offsets[a + 1]))
 
 
-def _health_after(
-    f: float,
-    e: float,
-    tgt: float,
-    pen: float,
-    p: ref.LiquidityParams,
-    ins: list[int],
-    qty: list[float],
-) -> float:
-    """Independent restatement of §10.8: equity after paying penalty and half spread on the
-    closed notional, minus the requirement on the kept quantities (add-ons recomputed
-    from the kept positions themselves, not by scaling)."""
-    kept = [(1 - f) * q for q in qty]
-    closed = sum(f * abs(q) * p.notional[i] for i, q in zip(ins, qty, strict=True))
-    spread = sum(f * abs(q) * p.notional[i] * p.half_spread[i] for i, q in zip(ins, qty, strict=True))
-    return e - pen * closed - spread - ((1 - f) * tgt + sum(ref.addons(p, ins, kept)))
+class SmallBook:
+    """One account of 1-3 rows and an independent restatement of §10.8's health: the
+    engine's target and the add-ons recomputed on each kept book, many close-outs per call
+    (one account per close-out vector)."""
+
+    def __init__(self, ex: zkmargin.synthetic.Exchange, rule: d.LiquidityRule, model: str, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        k = int(rng.integers(1, 4))
+        self.ex, self.rule, self.model = ex, rule, model
+        self.eng = zkmargin.MarginEngine(ex.instruments)
+        self.ins = rng.choice(len(ex.instruments), size=k, replace=False)
+        self.qty = rng.choice([-1.0, 1.0], size=k) * rng.uniform(0.5, 30.0, size=k)
+        self.x = np.abs(self.qty) * rule.notional[self.ins]
+        equity, requirement, _ = (float(v[0]) for v in self._margin(np.ones((1, k)), np.zeros((1, 3))))
+        self.requirement = requirement  # MM + add-ons
+        # Cash that leaves the equity a random share of the requirement below it.
+        self.cash = requirement - equity - rng.uniform(0.02, 0.9) * requirement
+        # Equity with cash; closing at mark leaves it unchanged.
+        self.equity = float(self._margin(np.ones((1, k)), self._balances(1))[0][0])
+
+    def _balances(self, n: int) -> np.ndarray:
+        bal = np.zeros((n, 3))
+        bal[:, 0] = self.cash
+        return bal
+
+    def _margin(self, keep: np.ndarray, bal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(equity, MM + add-ons, IM + add-ons) of the books with quantities ``keep * qty``."""
+        n, k = keep.shape
+        acc = zkmargin.Accounts(np.arange(n + 1) * k, np.tile(self.ins, n), (keep * self.qty).ravel(), bal)
+        res = self.eng.compute(acc, self.ex.market, self.model)
+        add = d.addons(self.rule, acc).total
+        return res.equity, res.maintenance_margin + add, res.initial_margin + add
+
+    def health(self, c: np.ndarray) -> np.ndarray:
+        """H for each row of ``c`` (``G x k`` close-out fractions)."""
+        c = np.atleast_2d(c)
+        costs = c @ ((PENALTY + self.rule.half_spread[self.ins]) * self.x)
+        _, _, target = self._margin(1.0 - c, self._balances(c.shape[0]))
+        return self.equity - costs - target
+
+    def scan(self) -> d.LiquidationScan:
+        acc = zkmargin.Accounts([0, len(self.ins)], self.ins, self.qty, self._balances(1))
+        return d.scan_margin(self.eng, acc, self.ex.market, self.rule, self.model, penalty=PENALTY)
 
 
-def test_partial_liquidation_restores_health_and_closes_no_more_than_needed(
-    exchange: zkmargin.synthetic.Exchange,
+def _pro_rata_notional(book: SmallBook) -> float:
+    """Smallest pro-rata close-out by bisection on the independent health (inf if none)."""
+    k = len(book.ins)
+    if book.health(np.ones((1, k)))[0] < 0:
+        return math.inf
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if book.health(np.full((1, k), mid))[0] >= 0 else (mid, hi)
+    return hi * float(book.x.sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["portfolio", "cross", "standard"]), st.integers(0, 2**32 - 1))
+def test_partial_liquidation_restores_health_minimally(
+    exchange: zkmargin.synthetic.Exchange, model: str, seed: int
 ) -> None:
-    res, rule = _scan_inputs(exchange)
-    scan = d.scan_margin(exchange.accounts, res, rule, penalty=0.02)
-    p = _ref_params(rule)
-    grid = np.linspace(0.0, 1.0, 2001)
-    partial = 0
-    for a, f, full in zip(scan.account, scan.fraction, scan.full, strict=True):
-        ins, qty = _csr_rows(exchange.accounts, int(a))
-        e, tgt = res.equity[a], res.initial_margin[a]
-        hs = np.array([_health_after(g, e, tgt, 0.02, p, ins, qty) for g in grid])
-        if full:
-            assert hs[-1] < 0 or f == 1.0
-            assert np.all(hs < 0), "a partial close-out existed but the scan chose full"
-            continue
-        partial += 1
-        assert _health_after(f, e, tgt, 0.02, p, ins, qty) >= -1e-9 * max(1.0, tgt)
-        # Brute force: no grid point meaningfully below f restores health.
-        below = grid < f - 1e-6
-        assert not np.any(hs[below] >= 0)
-    assert partial >= 3
+    book = SmallBook(exchange, _scan_rule(exchange), model, seed)
+    assume(book.requirement > 0)
+    scan = book.scan()
+    assert len(scan) == 1  # equity below MM by construction
+    c = scan.close_fraction
+    close(scan.closed_notional[0], c @ book.x, rtol=1e-12, atol=1e-9)
+    if scan.method[0] == d.liquidation.METHODS.index("full"):
+        # No greedy or pro-rata close-out restores health; pro rata cannot, by brute force.
+        assert np.all(c == 1.0) and _pro_rata_notional(book) == math.inf
+        return
+    scale = 1e-9 * max(1.0, abs(book.equity))
+    assert book.health(c)[0] >= -scale, "the close-out does not restore health"
+    # Never more than pro rata (up to the 1e-9 x notional tie of §10.8 and the bisection).
+    assert scan.closed_notional[0] <= _pro_rata_notional(book) + 2e-9 * book.x.sum()
+    # Coordinate-minimal: less of any closed row breaks health (a grid down to 0).
+    for j in np.flatnonzero(c > 0):
+        grid = np.repeat(c[None, :], 50, axis=0)
+        grid[:, j] = np.linspace(0.0, c[j] - 1e-7, 50).clip(0.0)
+        assert np.all(book.health(grid) < scale), f"row {j} could close less"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_separable_books_are_optimal(exchange: zkmargin.synthetic.Exchange, seed: int) -> None:
+    """Standard model, linear add-ons: H is affine in c, so the cheapest close-out is the LP
+    min x.c s.t. H(0) + g.c >= 0, 0 <= c <= 1. The scan must find its optimum."""
+    from scipy.optimize import linprog
+
+    rule = _rule(exchange, rate=0.0, imf=0.0)
+    book = SmallBook(exchange, rule, "standard", seed)
+    assume(book.requirement > 0)
+    k = len(book.ins)
+    h = book.health(np.vstack([np.zeros(k), np.eye(k)]))
+    g = h[1:] - h[0]
+    probe = np.random.default_rng(seed).uniform(size=k)
+    close(book.health(probe)[0], h[0] + g @ probe, rtol=1e-9, atol=1e-6)  # affine indeed
+    scan = book.scan()
+    lp = linprog(book.x, A_ub=-g[None, :], b_ub=[h[0]], bounds=[(0, 1)] * k, method="highs")
+    if lp.status == 2:  # infeasible: only the whole-account fallback remains
+        assert scan.full[0] and scan.method[0] == d.liquidation.METHODS.index("full")
+        return
+    assert not scan.full[0] or np.all(scan.close_fraction == 1.0)
+    close(scan.closed_notional[0], lp.fun, rtol=1e-7, atol=1e-6)
+    # And by brute force on a grid over c: no restoring close-out is cheaper.
+    pts = np.stack(np.meshgrid(*[np.linspace(0, 1, 21)] * k), -1).reshape(-1, k)
+    ok = book.health(pts) >= 0
+    assert ok.any()
+    assert (pts[ok] @ book.x).min() >= scan.closed_notional[0] * (1 - 1e-9) - 1e-6
 
 
 def test_closed_quantities(exchange: zkmargin.synthetic.Exchange) -> None:
-    res, rule = _scan_inputs(exchange)
-    scan = d.scan_margin(exchange.accounts, res, rule)
+    scan = _scan(exchange)
     rows, ins, q = scan.closed_quantities(exchange.accounts)
     a0 = int(scan.account[0])
     lo, hi = exchange.accounts.offsets[a0], exchange.accounts.offsets[a0 + 1]
     assert rows[: hi - lo].tolist() == list(range(lo, hi))
-    close(q[: hi - lo], scan.fraction[0] * exchange.accounts.quantity[lo:hi])
+    close(q[: hi - lo], scan.close_fraction[: hi - lo] * exchange.accounts.quantity[lo:hi])
     assert np.all(np.abs(q) <= np.abs(exchange.accounts.quantity[rows]) + 1e-12)
+    assert np.all(q * exchange.accounts.quantity[rows] >= 0)
     assert np.array_equal(ins, exchange.accounts.instrument[rows])
+    # Position selection: some accounts keep some rows untouched.
+    assert np.any(scan.close_fraction == 0.0)
 
 
-def test_liquidation_closed_form() -> None:
-    acc = zkmargin.Accounts([0, 1], [0], [2.0], np.zeros((1, 1)))
+def test_liquidation_closed_form(exchange: zkmargin.synthetic.Exchange) -> None:
+    # One linear perpetual (delta = notional = 500 per contract at spot 500), standard model:
+    # IM 100, MM 50 on 2 contracts, equity 40 cash: c = (IM - E) / (IM - penalty N) = 60 / 80.
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [0])
+    market = zkmargin.Market([500.0], [0.5], [1.0], [0.0])
+    eng = zkmargin.MarginEngine(ins)
+    acc = zkmargin.Accounts([0, 1], [0], [2.0], [[40.0]])
     rule = d.LiquidityRule([500.0], 0.0, 1e12, 0.0, rate=0.0, imf=0.0)
-    scan = d.liquidation_scan(acc, [40.0], [50.0], [100.0], rule, penalty=0.02)
-    # f = (IM - E) / (IM - penalty N) = 60 / (100 - 20)
-    close(scan.fraction, [0.75])
+    scan = d.scan_margin(eng, acc, market, rule, "standard", penalty=0.02)
+    close(scan.close_fraction, [0.75])
     assert not scan.full[0] and math.isclose(scan.shortfall[0], 10.0)
-    with pytest.raises(ParameterError):
-        d.liquidation_scan(acc, [40.0], [50.0], [100.0], rule, penalty=1.5)
+    inputs = (acc.quantity.copy(), acc.balances.copy())
+    with pytest.raises(ParameterError) as info:
+        d.scan_margin(eng, acc, market, rule, "standard", penalty=1.5)
+    assert info.value.field == "penalty"
+    with pytest.raises(ParameterError) as info:
+        d.scan_margin(eng, acc, market, rule, "standard", target="mid")
+    assert info.value.field == "target"
+    with pytest.raises(ShapeError) as info:
+        d.scan_margin(eng, acc, market, rule, extra_equity=[1.0, 2.0])
+    assert info.value.field == "extra_equity"
+    with pytest.raises(NonFiniteError) as info:
+        d.scan_margin(eng, acc, market, rule, extra_equity=[np.nan])
+    assert (info.value.field, info.value.index) == ("extra_equity", 0)
+    assert np.array_equal(inputs[0], acc.quantity) and np.array_equal(inputs[1], acc.balances)
+    # Extra equity (cash outside the book) can make the account healthy.
+    assert len(d.scan_margin(eng, acc, market, rule, "standard", extra_equity=[20.0])) == 0
 
 
 # ------------------------------------------------------------------ bad histories
@@ -486,29 +581,34 @@ def test_kupiec_known_value() -> None:
 
 
 def test_scan_is_thread_count_independent(exchange: zkmargin.synthetic.Exchange) -> None:
-    res, rule = _scan_inputs(exchange)
-    one = d.scan_margin(exchange.accounts, res, rule, threads=1)
-    two = d.scan_margin(exchange.accounts, res, rule, threads=2)
-    for field in ("account", "shortfall", "fraction", "full", "bad_debt"):
+    one, two = _scan(exchange, threads=1), _scan(exchange, threads=2)
+    for field in (f.name for f in dataclasses.fields(d.LiquidationScan)):
         assert np.array_equal(getattr(one, field), getattr(two, field))
 
 
 def test_scan_bad_book_is_typed(exchange: zkmargin.synthetic.Exchange) -> None:
     from zkmargin.errors import IndexOutOfRangeError, OffsetsError
 
-    res, rule = _scan_inputs(exchange)
-    acc = exchange.accounts
+    eng, rule, acc, mk = (
+        zkmargin.MarginEngine(exchange.instruments),
+        _scan_rule(exchange),
+        exchange.accounts,
+        exchange.market,
+    )
     ins = acc.instrument.copy()
     ins[17] = len(exchange.instruments)
     with pytest.raises(IndexOutOfRangeError) as info:
-        d.scan_margin(zkmargin.Accounts(acc.offsets, ins, acc.quantity, acc.balances), res, rule)
+        d.scan_margin(eng, zkmargin.Accounts(acc.offsets, ins, acc.quantity, acc.balances), mk, rule)
     assert (info.value.field, info.value.index) == ("instrument", 17)
     qty = acc.quantity.copy()
     qty[5] = np.nan
     with pytest.raises(NonFiniteError) as info:
-        d.scan_margin(zkmargin.Accounts(acc.offsets, acc.instrument, qty, acc.balances), res, rule)
+        d.scan_margin(eng, zkmargin.Accounts(acc.offsets, acc.instrument, qty, acc.balances), mk, rule)
     assert (info.value.field, info.value.index) == ("quantity", 5)
     off = acc.offsets.copy()
     off[3], off[4] = off[4], off[3]
     with pytest.raises(OffsetsError):
-        d.scan_margin(zkmargin.Accounts(off, acc.instrument, acc.quantity, acc.balances), res, rule)
+        d.scan_margin(eng, zkmargin.Accounts(off, acc.instrument, acc.quantity, acc.balances), mk, rule)
+    with pytest.raises(ParameterError) as info:
+        d.scan_margin(zkmargin.baseline.MarginEngine(exchange.instruments), acc, mk, rule)  # type: ignore[arg-type]
+    assert info.value.field == "engine"

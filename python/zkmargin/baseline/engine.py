@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +20,28 @@ from ..engine import EngineBase
 from ..market import Market
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
 from .pricing import Contract
+
+
+class AccountMargin(NamedTuple):
+    equity: float
+    initial_margin: float
+    maintenance_margin: float
+    scenario_loss: float
+    worst_scenario: int
+    roll_addon: float
+    short_option_addon: float
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Contracts, their values (§2.3) and risk rows (§6.2, portfolio model only), and the
+    collateral prices and haircuts, for one market state."""
+
+    contracts: list[Contract]
+    values: list[tuple[float, ...]]
+    risk: list[list[float]]
+    prices: list[float]
+    haircuts: list[float]
 
 
 class MarginEngine(EngineBase):
@@ -138,17 +162,70 @@ class MarginEngine(EngineBase):
             for (_, t), d in buckets.items()
         )
 
+    def prepare(self, market: Market, model: str) -> Prepared:
+        """Per-instrument numbers of one market state (the core's ``Engine::prepare``)."""
+        contracts = self._contracts(market)
+        return Prepared(
+            contracts,
+            [c.values(market.rate) for c in contracts],
+            self._risk_rows(contracts, market.rate) if model == "portfolio" else [],
+            market.asset_price.tolist(),
+            market.haircut.tolist(),
+        )
+
+    def account_margin(
+        self,
+        prep: Prepared,
+        rows: Sequence[tuple[int, float]],
+        balances: Sequence[float],
+        model: str,
+    ) -> AccountMargin:
+        """Margin of one account from its ``(instrument, quantity)`` rows and balances."""
+        p = self.params
+        n_u = self.n_underlyings
+        contracts, values = prep.contracts, prep.values
+        collateral = sum(
+            b * px * (1.0 - h) if b >= 0.0 else b * px * (1.0 + h)
+            for b, px, h in zip(balances, prep.prices, prep.haircuts, strict=True)
+        )
+        equity = collateral + sum(q * values[i][1] for i, q in rows)
+        wcl, worst, roll, som = 0.0, -1, 0.0, 0.0
+        if model == "portfolio":
+            pnl = [[0.0] * self.scenarios.n_scenarios for _ in range(n_u)]
+            for i, q in rows:
+                acc = pnl[contracts[i].underlying]
+                for s, r in enumerate(prep.risk[i]):
+                    acc[s] += q * r
+            wcl, worst = self._worst_case(pnl)
+            roll = self._roll([(contracts[i], q, values[i][2]) for i, q in rows])
+            som = p.short_option_min * sum(
+                abs(q) * contracts[i].cs * contracts[i].fwd
+                for i, q in rows
+                if contracts[i].is_option and q < 0.0
+            )
+            base = wcl + roll + som
+            im, mm = p.im_factor * base, p.mm_factor * base
+        else:
+            im = mm = 0.0
+            net_d1 = [0.0] * n_u
+            for i, q in rows:
+                c = contracts[i]
+                if model == "cross" and not c.is_option:
+                    net_d1[c.underlying] += q * values[i][2]
+                else:
+                    row_im, row_mm = self._standard_row(c, values[i][1], q)
+                    im += row_im
+                    mm += row_mm
+            im += sum(p.linear_im * abs(x) for x in net_d1)
+            mm += sum(p.linear_mm * abs(x) for x in net_d1)
+        return AccountMargin(equity, im, mm, wcl, worst, roll, som)
+
     def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
         """Margin every account under ``model`` ("standard", "cross" or "portfolio")."""
         self._check_model(model)
         self.validate(accounts, market)
-        p = self.params
         n_u = self.n_underlyings
-        contracts = self._contracts(market)
-        values = [c.values(market.rate) for c in contracts]
-        risk = self._risk_rows(contracts, market.rate) if model == "portfolio" else []
-        prices = market.asset_price.tolist()
-        haircuts = market.haircut.tolist()
+        prep = self.prepare(market, model)
         offsets = accounts.offsets.tolist()
         instrument = accounts.instrument.tolist()
         quantity = accounts.quantity.tolist()
@@ -159,47 +236,12 @@ class MarginEngine(EngineBase):
         for a, balances in enumerate(accounts.balances.tolist()):
             lo, hi = offsets[a], offsets[a + 1]
             rows = list(zip(instrument[lo:hi], quantity[lo:hi], strict=True))
-            collateral = sum(
-                b * px * (1.0 - h) if b >= 0.0 else b * px * (1.0 + h)
-                for b, px, h in zip(balances, prices, haircuts, strict=True)
-            )
-            equity = collateral + sum(q * values[i][1] for i, q in rows)
             for g in range(4):
                 net = [0.0] * n_u
                 for i, q in rows:
-                    net[contracts[i].underlying] += q * values[i][2 + g]
+                    net[prep.contracts[i].underlying] += q * prep.values[i][2 + g]
                 greeks[g].append(net)
-
-            wcl, worst, roll, som = 0.0, -1, 0.0, 0.0
-            if model == "portfolio":
-                pnl = [[0.0] * self.scenarios.n_scenarios for _ in range(n_u)]
-                for i, q in rows:
-                    acc = pnl[contracts[i].underlying]
-                    for s, r in enumerate(risk[i]):
-                        acc[s] += q * r
-                wcl, worst = self._worst_case(pnl)
-                roll = self._roll([(contracts[i], q, values[i][2]) for i, q in rows])
-                som = p.short_option_min * sum(
-                    abs(q) * contracts[i].cs * contracts[i].fwd
-                    for i, q in rows
-                    if contracts[i].is_option and q < 0.0
-                )
-                base = wcl + roll + som
-                im, mm = p.im_factor * base, p.mm_factor * base
-            else:
-                im = mm = 0.0
-                net_d1 = [0.0] * n_u
-                for i, q in rows:
-                    c = contracts[i]
-                    if model == "cross" and not c.is_option:
-                        net_d1[c.underlying] += q * values[i][2]
-                    else:
-                        row_im, row_mm = self._standard_row(c, values[i][1], q)
-                        im += row_im
-                        mm += row_mm
-                im += sum(p.linear_im * abs(x) for x in net_d1)
-                mm += sum(p.linear_mm * abs(x) for x in net_d1)
-
+            equity, im, mm, wcl, worst, roll, som = self.account_margin(prep, rows, balances, model)
             out["equity"].append(equity)
             out["initial_margin"].append(im)
             out["maintenance_margin"].append(mm)

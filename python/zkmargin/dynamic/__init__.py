@@ -24,8 +24,6 @@ from .liquidation import (
     LiquidationScan,
     health,
     liquidation_price,
-    liquidation_scan,
-    liquidation_targets,
     scan_margin,
 )
 from .risk import (
@@ -90,8 +88,6 @@ __all__ = [
     "joint_table",
     "kupiec",
     "liquidation_price",
-    "liquidation_scan",
-    "liquidation_targets",
     "log_returns",
     "monte_carlo_scenarios",
     "rolling_volatility",

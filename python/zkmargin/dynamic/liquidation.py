@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from .. import _arrays, _core
 from ..book import Accounts, Instruments
-from ..engine import MarginEngine
+from ..engine import MarginEngine, _book, _collateral, _prices
 from ..errors import ParameterError, ShapeError
 from ..market import Market
 from ..params import MarginParams
@@ -21,35 +21,43 @@ from .joint import joint_table
 from .risk import LiquidityRule, _threads
 from .shift import EngineLike, collateral_value, shocked_market
 
-TARGETS = ("initial", "maintenance")
+#: ``LiquidationScan.method`` codes: nothing closed (target already met), greedy position
+#: selection, pro rata, whole-account fallback.
+METHODS = ("none", "greedy", "pro_rata", "full")
 
 
 @dataclass(frozen=True, eq=False)
 class LiquidationScan:
-    """Liquidatable accounts, largest shortfall first. ``fraction`` of every position of the
-    account is closed (pro rata); ``full`` marks the whole-account fallback; ``bad_debt`` is
-    what a full close-out leaves uncovered."""
+    """Liquidatable accounts, largest shortfall first, with their close-outs (docs §10.8).
+
+    Per liquidation ``k``: ``account``, ``shortfall``, ``full`` (every row closed),
+    ``bad_debt`` (what the whole-account fallback leaves uncovered), ``closed_notional``
+    (USD) and ``method`` (an index into :data:`METHODS`). The close-out is CSR: for ``p`` in
+    ``row_offsets[k]:row_offsets[k + 1]``, fraction ``close_fraction[p]`` of book row
+    ``rows[p]`` is closed; every row of the account is listed, in book order."""
 
     account: NDArray[np.int64]
     shortfall: NDArray[np.float64]
-    fraction: NDArray[np.float64]
     full: NDArray[np.bool_]
     bad_debt: NDArray[np.float64]
+    closed_notional: NDArray[np.float64]
+    method: NDArray[np.uint8]
+    row_offsets: NDArray[np.int64]
+    rows: NDArray[np.int64]
+    close_fraction: NDArray[np.float64]
 
     def __len__(self) -> int:
         return int(self.account.shape[0])
+
+    def method_names(self) -> list[str]:
+        return [METHODS[m] for m in self.method.tolist()]
 
     def closed_quantities(
         self, accounts: Accounts
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """(row index into ``accounts``, instrument, signed quantity to close) for every
         position of every liquidated account, in scan order."""
-        starts, ends = accounts.offsets[self.account], accounts.offsets[self.account + 1]
-        counts = ends - starts
-        first_out = np.cumsum(counts) - counts  # where each account's rows start in the output
-        rows = np.repeat(starts - first_out, counts) + np.arange(int(counts.sum()))
-        frac = np.repeat(self.fraction, counts)
-        return rows, accounts.instrument[rows], frac * accounts.quantity[rows]
+        return self.rows, accounts.instrument[self.rows], self.close_fraction * accounts.quantity[self.rows]
 
 
 def health(margin: MarginResult, extra_requirement: Any = 0.0) -> NDArray[np.float64]:
@@ -57,58 +65,45 @@ def health(margin: MarginResult, extra_requirement: Any = 0.0) -> NDArray[np.flo
     return margin.equity - (margin.maintenance_margin + np.asarray(extra_requirement, dtype=np.float64))
 
 
-def liquidation_targets(
-    margin: MarginResult, target: str = "initial", buffer: float = 0.0
-) -> NDArray[np.float64]:
-    """Base requirement a partial liquidation must restore: IM, or ``(1 + buffer) MM``."""
-    if target not in TARGETS:
-        raise ParameterError(f"target must be one of {TARGETS}, got {target!r}", "target")
-    if not (np.isfinite(buffer) and buffer >= 0):
-        raise ParameterError("buffer must be finite and >= 0", "buffer")
-    if target == "initial":
-        return np.ascontiguousarray(margin.initial_margin)
-    return np.ascontiguousarray(margin.maintenance_margin * (1.0 + buffer))
-
-
-def liquidation_scan(
-    accounts: Accounts,
-    equity: Any,
-    maintenance: Any,
-    target: Any,
-    rule: LiquidityRule,
-    penalty: float = 0.025,
-    threads: int | None = None,
-) -> LiquidationScan:
-    """Every account with ``equity < maintenance + add-ons``, ordered by shortfall, with the
-    smallest pro-rata close-out fraction ``f`` after which
-    ``equity - f (penalty + half spread) notional >= (1 - f) target + add-ons((1 - f) q)``;
-    ``f = 1`` (full) when no partial close-out restores it."""
-    out = _core.dyn_liquidation_scan(
-        _arrays.f64("equity", equity),
-        _arrays.f64("maintenance", maintenance),
-        _arrays.f64("target", target),
-        float(penalty),
-        *rule.args(),
-        accounts.offsets,
-        accounts.instrument,
-        accounts.quantity,
-        _threads(threads),
-    )
-    return LiquidationScan(*out)
-
-
 def scan_margin(
+    engine: MarginEngine,
     accounts: Accounts,
-    margin: MarginResult,
+    market: Market,
     rule: LiquidityRule,
-    penalty: float = 0.025,
+    model: str = "portfolio",
     target: str = "initial",
     buffer: float = 0.0,
+    penalty: float = 0.025,
+    extra_equity: Any = None,
     threads: int | None = None,
 ) -> LiquidationScan:
-    """:func:`liquidation_scan` fed from an engine result."""
-    tgt = liquidation_targets(margin, target, buffer)
-    return liquidation_scan(accounts, margin.equity, margin.maintenance_margin, tgt, rule, penalty, threads)
+    """Every account with ``equity < MM + add-ons`` under ``model``, ordered by shortfall,
+    with the close-out that restores ``equity - costs >= target + add-ons`` on the kept book
+    (``target`` IM, or ``(1 + buffer) MM``; recomputed by ``engine``, so netting counts).
+
+    Each account gets the smaller (in notional closed) of a greedy position selection and
+    the pro-rata close-out, each then lowered row by row to a coordinate-minimal one; the
+    whole account when neither restores health (docs §10.8). ``extra_equity`` (per
+    account) is added to the engine's equity, e.g. cash realised by earlier close-outs.
+    Inputs are not modified."""
+    if not isinstance(engine, MarginEngine):
+        raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
+    engine._check_model(model)
+    extra = None if extra_equity is None else _arrays.f64("extra_equity", extra_equity)
+    out = _core.dyn_liquidation_scan(
+        engine._native,
+        _prices(market),
+        _collateral(market),
+        _book(accounts),
+        model,
+        target,
+        float(buffer),
+        float(penalty),
+        *rule.args(),
+        extra,
+        engine.threads if threads is None else _threads(threads),
+    )
+    return LiquidationScan(*out)
 
 
 def liquidation_price(

@@ -3,7 +3,8 @@ Rust core, written with lists and ``math`` only, for cross-checks and for reader
 design; use :mod:`zkmargin.dynamic` for real work.
 
 Matrices are lists of rows (time-major histories, ``I x S`` risk arrays). Accounts are CSR
-triples ``(offsets, instrument, quantity)`` as lists.
+triples ``(offsets, instrument, quantity)`` as lists. The liquidation scan runs on the
+pure-Python margin engine :mod:`zkmargin.baseline` (one account at a time).
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from ..baseline.engine import AccountMargin, Prepared
+from ..baseline.engine import MarginEngine as BaselineEngine
+from .risk import LiquidityRule
 
 Matrix = list[list[float]]
 
@@ -19,6 +25,8 @@ MASK64 = (1 << 64) - 1
 PSD_JITTER = 1e-10  # the core's linalg::PSD_JITTER
 FRACTION_TOLERANCE = 1e-12  # the core's liquidation::FRACTION_TOLERANCE
 MAX_ITERATIONS = 200
+TIE = 1e-9  # the core's liquidation::TIE
+MAX_PASSES = 16  # the core's liquidation::MAX_PASSES
 
 
 # ---------------------------------------------------------------- volatility (§10.1)
@@ -210,25 +218,23 @@ class LiquidityParams:
         )
         self.share, self.rate, self.imf = share, rate, imf
 
+    @classmethod
+    def from_rule(cls, rule: LiquidityRule) -> LiquidityParams:
+        """The lists of a :class:`zkmargin.dynamic.LiquidityRule`."""
+        return cls(
+            rule.notional.tolist(),
+            rule.half_spread.tolist(),
+            rule.depth.tolist(),
+            rule.base_ratio.tolist(),
+            rule.share,
+            rule.rate,
+            rule.imf,
+        )
+
 
 def nonlinear(p: LiquidityParams, x: float, threshold: float, base_ratio: float) -> tuple[float, float]:
     """(concentration add-on, size premium) of one row of USD notional ``x``."""
     return p.rate * max(x - threshold, 0.0), max(p.imf * math.sqrt(x) - 0.2 * base_ratio, 0.0) * x
-
-
-def nonlinear_with_slope(
-    p: LiquidityParams, x: float, threshold: float, base_ratio: float
-) -> tuple[float, float]:
-    """Sum of :func:`nonlinear` and its derivative in ``x`` (right derivative at kinks)."""
-    root = p.imf * math.sqrt(x)
-    value = slope = 0.0
-    if x > threshold:
-        value += p.rate * (x - threshold)
-        slope += p.rate
-    if root > 0.2 * base_ratio:
-        value += (root - 0.2 * base_ratio) * x
-        slope += 1.5 * root - 0.2 * base_ratio
-    return value, slope
 
 
 def addons(
@@ -267,109 +273,233 @@ def collateral_value(balances: Sequence[float], price: Sequence[float], haircuts
 
 
 # ---------------------------------------------------------------- liquidation (§10.8)
+METHODS = ("none", "greedy", "pro_rata", "full")  # the core's liquidation::Method
+
+
+class ScanRule(NamedTuple):
+    """Model, target, buffer, penalty and liquidity add-ons of a scan (as the core's
+    ``liquidation::LiquidationRule``)."""
+
+    model: str
+    target: str
+    buffer: float
+    penalty: float
+    liquidity: LiquidityParams
+
+
+class Liquidation(NamedTuple):
+    account: int
+    shortfall: float
+    full: bool
+    bad_debt: float
+    closed_notional: float
+    method: str
+    #: fraction closed per row of the account, in book order
+    fractions: list[float]
+
+
+class _Account:
+    """One account and everything its health ``H(c)`` depends on."""
+
+    def __init__(
+        self,
+        engine: BaselineEngine,
+        prep: Prepared,
+        rule: ScanRule,
+        instrument: Sequence[int],
+        quantity: Sequence[float],
+        balances: Sequence[float],
+    ) -> None:
+        self.engine, self.prep, self.model, self.balances = engine, prep, rule.model, balances
+        self.target, self.buffer, self.p = rule.target, rule.buffer, rule.liquidity
+        p, penalty = rule.liquidity, rule.penalty
+        self.instrument, self.quantity = list(instrument), list(quantity)
+        # per row: (x, hs x, (penalty + hs) x, threshold, base ratio)
+        self.rows = []
+        for i, q in zip(instrument, quantity, strict=True):
+            x = abs(q) * p.notional[i]
+            hs = p.half_spread[i]
+            self.rows.append((x, hs * x, (penalty + hs) * x, p.share * p.depth[i], p.base_ratio[i]))
+        self.equity = 0.0
+
+    def margin(self, kept: Sequence[float]) -> float:
+        """The target of the book with quantities ``kept``."""
+        return self.target_of(
+            self.engine.account_margin(
+                self.prep, list(zip(self.instrument, kept, strict=True)), self.balances, self.model
+            )
+        )
+
+    def target_of(self, m: AccountMargin) -> float:
+        return m.initial_margin if self.target == "initial" else (1.0 + self.buffer) * m.maintenance_margin
+
+    def health(self, c: Sequence[float]) -> float:
+        kept, costs, addons = [], 0.0, 0.0
+        for cj, (x, spread, cost, thr, mr), q in zip(c, self.rows, self.quantity, strict=True):
+            keep = 1.0 - cj
+            kept.append(keep * q)
+            costs += cj * cost
+            conc, premium = nonlinear(self.p, keep * x, thr, mr)
+            addons += keep * spread + conc + premium
+        return self.equity - costs - (self.margin(kept) + addons)
+
+    def notional(self, c: Sequence[float]) -> float:
+        return sum(cj * r[0] for cj, r in zip(c, self.rows, strict=True))
+
+    def along(self, c: list[float], j: int) -> Callable[[float], float]:
+        """``t -> H(c with c_j = t)``."""
+        return lambda t: self.health([*c[:j], t, *c[j + 1 :]])
+
+    def greedy(self, h0: float) -> list[float] | None:
+        c = [0.0] * len(self.rows)
+        h_cur = h0
+        while True:
+            best: tuple[int, float, float] | None = None
+            for j in range(len(c)):
+                if c[j] != 0.0:
+                    continue
+                h_j = self.along(c, j)(1.0)
+                gain = h_j - h_cur
+                if not gain > 0.0:
+                    continue
+                x = self.rows[j][0]
+                score = gain / x if x > 0.0 else math.inf
+                if best is None or score > best[1] + TIE * max(abs(best[1]), abs(score)):
+                    best = (j, score, h_j)
+            if best is None:
+                return None
+            j, _, h_j = best
+            if h_j >= 0.0:
+                c[j] = smallest_root(self.along(c, j), (0.0, h_cur), (1.0, h_j))
+                return c
+            c[j], h_cur = 1.0, h_j
+
+    def minimise(self, c: list[float]) -> None:
+        for _ in range(MAX_PASSES):
+            changed = False
+            for j in range(len(c)):
+                if c[j] <= 0.0:
+                    continue
+                h = self.along(c, j)
+                h_zero = h(0.0)
+                if h_zero >= 0.0:
+                    c[j], changed = 0.0, True
+                    continue
+                below = c[j] - 2.0 * FRACTION_TOLERANCE
+                if below <= 0.0:
+                    continue
+                h_below = h(below)
+                if h_below < 0.0:
+                    continue
+                c[j], changed = smallest_root(h, (0.0, h_zero), (below, h_below)), True
+            if not changed:
+                return
+
+
 def liquidate(
-    equity: float,
-    maintenance: float,
-    target: float,
-    penalty: float,
-    p: LiquidityParams,
+    engine: BaselineEngine,
+    prep: Prepared,
+    rule: ScanRule,
     instrument: Sequence[int],
     quantity: Sequence[float],
-) -> tuple[float, float, bool, float] | None:
-    """(shortfall, fraction, full, bad_debt) or ``None`` for a healthy account.
-
-    Close-out costs are linear in size; only rows whose concentration or size add-on is
-    non-zero at full size ("active") are re-evaluated at the kept size."""
-    notional = spread = nonlin = 0.0
-    active = []
-    for i, q in zip(instrument, quantity, strict=True):
-        x = abs(q) * p.notional[i]
-        notional += x
-        spread += p.half_spread[i] * x
-        row = (x, p.share * p.depth[i], p.base_ratio[i])
-        g = sum(nonlinear(p, *row))
-        if g > 0.0:
-            nonlin += g
-            active.append(row)
-    requirement = maintenance + spread + nonlin
+    balances: Sequence[float],
+    extra_equity: float = 0.0,
+) -> tuple[float, bool, float, float, str, list[float]] | None:
+    """(shortfall, full, bad_debt, closed_notional, method, fractions) or ``None`` for a
+    healthy account: greedy vs pro rata, then coordinate minimisation (docs §10.8)."""
+    acc = _Account(engine, prep, rule, instrument, quantity, balances)
+    p, model = rule.liquidity, rule.model
+    n = len(acc.rows)
+    total = spread = addons = 0.0
+    for x, sp, _, thr, mr in acc.rows:
+        conc, premium = nonlinear(p, x, thr, mr)
+        total += x
+        spread += sp
+        addons += sp + conc + premium
+    m0 = engine.account_margin(prep, list(zip(acc.instrument, acc.quantity, strict=True)), balances, model)
+    acc.equity = equity = m0.equity + extra_equity
+    requirement = m0.maintenance_margin + addons
     if equity >= requirement:
         return None
     shortfall = requirement - equity
-    pen = penalty * notional
-
-    def h(f: float) -> tuple[float, float]:
-        keep = 1.0 - f
-        g = dg = 0.0
-        for x, thr, mr in active:
-            v, slope = nonlinear_with_slope(p, keep * x, thr, mr)
-            g += v
-            dg += x * slope
-        return equity - f * (pen + spread) - (keep * target + keep * spread + g), target - pen + dg
-
-    h_one = h(1.0)[0]
-    if h_one < 0.0:
-        return shortfall, 1.0, True, max(spread - equity, 0.0)
-    h_zero, d_zero = h(0.0)
-    if h_zero >= 0.0:
-        return shortfall, 0.0, False, 0.0
-    f = smallest_root(h, (0.0, h_zero, d_zero), (1.0, h_one))
-    return shortfall, f, f >= 1.0, 0.0
+    h0 = equity - (acc.target_of(m0) + addons)
+    if h0 >= 0.0:
+        return shortfall, False, 0.0, 0.0, "none", [0.0] * n
+    greedy = acc.greedy(h0)
+    h_full = acc.health([1.0] * n)
+    pro_rata = (
+        smallest_root(lambda f: acc.health([f] * n), (0.0, h0), (1.0, h_full)) if h_full >= 0.0 else None
+    )
+    if pro_rata is not None and (greedy is None or pro_rata * total < acc.notional(greedy) - TIE * total):
+        c, method = [pro_rata] * n, "pro_rata"
+    elif greedy is not None:
+        c, method = greedy, "greedy"
+    else:
+        return shortfall, True, max(spread - equity, 0.0), total, "full", [1.0] * n
+    acc.minimise(c)
+    return shortfall, all(f >= 1.0 for f in c), 0.0, acc.notional(c), method, c
 
 
-def smallest_root(
-    h: Callable[[float], tuple[float, float]], lo0: tuple[float, float, float], hi0: tuple[float, float]
-) -> float:
-    """Newton from the left, secant from the right (each followed by a half-tolerance probe
-    to the other side when rounding put it on the wrong side), bisection when a round
-    fails to halve the bracket; stops at width ``FRACTION_TOLERANCE``, returns the right end."""
-    half_tol = 0.5 * FRACTION_TOLERANCE
-    br = [lo0[0], lo0[1], lo0[2], hi0[0], hi0[1]]  # lo, h_lo, d_lo, hi, h_hi
+def smallest_root(h: Callable[[float], float], lo: tuple[float, float], hi: tuple[float, float]) -> float:
+    """Smallest ``t`` with ``h(t) >= 0`` for a concave ``h`` with ``h(lo) < 0 <= h(hi)``:
+    a Newton-like step from ``lo`` with the slope of the chord through the last two left
+    ends, a secant step, half-tolerance probes when rounding puts a step on the wrong side,
+    bisection when a round fails to halve the bracket; stops at width
+    ``FRACTION_TOLERANCE`` and returns the right end."""
+    half = 0.5 * FRACTION_TOLERANCE
+    b = {"lo": lo[0], "h_lo": lo[1], "hi": hi[0], "h_hi": hi[1]}
+    left: list[tuple[float, float]] = []
 
-    def step(c: float) -> bool:
-        lo, hi = br[0], br[3]
-        c = 0.5 * (lo + hi) if math.isnan(c) else min(max(c, lo + half_tol), hi - half_tol)
-        hc, dc = h(c)
-        if hc >= 0.0:
-            br[3], br[4] = c, hc
+    def probe(t: float) -> bool:
+        t = 0.5 * (b["lo"] + b["hi"]) if math.isnan(t) else min(max(t, b["lo"] + half), b["hi"] - half)
+        v = h(t)
+        if v >= 0.0:
+            b["hi"], b["h_hi"] = t, v
             return True
-        br[0], br[1], br[2] = c, hc, dc
+        left[:] = [(b["lo"], b["h_lo"])]
+        b["lo"], b["h_lo"] = t, v
         return False
 
+    def width() -> float:
+        return b["hi"] - b["lo"]
+
     for _ in range(MAX_ITERATIONS):
-        width = br[3] - br[0]
-        if width <= FRACTION_TOLERANCE:
+        start = width()
+        if start <= FRACTION_TOLERANCE:
             break
-        newton = br[0] - br[1] / br[2] if br[2] > 0.0 else math.nan
-        if step(newton) and br[3] - br[0] > FRACTION_TOLERANCE:
-            step(br[3] - half_tol)
-        if br[3] - br[0] <= FRACTION_TOLERANCE:
+        if left:
+            p, h_p = left[0]
+            slope = (b["h_lo"] - h_p) / (b["lo"] - p)
+            if slope > 0.0 and probe(b["lo"] - b["h_lo"] / slope) and width() > FRACTION_TOLERANCE:
+                probe(b["hi"] - half)
+        if width() <= FRACTION_TOLERANCE:
             break
-        secant = br[0] - br[1] * (br[3] - br[0]) / (br[4] - br[1])
-        if not step(secant) and br[3] - br[0] > FRACTION_TOLERANCE:
-            step(br[0] + half_tol)
-        if br[3] - br[0] > 0.5 * width and br[3] - br[0] > FRACTION_TOLERANCE:
-            step(0.5 * (br[0] + br[3]))
-    return br[3]
+        secant = b["lo"] - b["h_lo"] * (b["hi"] - b["lo"]) / (b["h_hi"] - b["h_lo"])
+        if not probe(secant) and width() > FRACTION_TOLERANCE:
+            probe(b["lo"] + half)
+        if width() > 0.5 * start and width() > FRACTION_TOLERANCE:
+            probe(math.nan)
+    return b["hi"]
 
 
 def liquidation_scan(
-    equity: Sequence[float],
-    maintenance: Sequence[float],
-    target: Sequence[float],
-    penalty: float,
-    p: LiquidityParams,
+    engine: BaselineEngine,
+    prep: Prepared,
+    rule: ScanRule,
     offsets: Sequence[int],
     instrument: Sequence[int],
     quantity: Sequence[float],
-) -> list[tuple[int, float, float, bool, float]]:
-    rows = []
+    balances: Sequence[Sequence[float]],
+) -> list[Liquidation]:
+    """Every liquidatable account, largest shortfall first (ties by account index)."""
+    out = []
     for a in range(len(offsets) - 1):
         lo, hi = offsets[a], offsets[a + 1]
-        r = liquidate(equity[a], maintenance[a], target[a], penalty, p, instrument[lo:hi], quantity[lo:hi])
+        r = liquidate(engine, prep, rule, instrument[lo:hi], quantity[lo:hi], balances[a])
         if r is not None:
-            rows.append((a, *r))
-    rows.sort(key=lambda t: (-t[1], t[0]))
-    return rows
+            out.append(Liquidation(a, *r))
+    out.sort(key=lambda t: (-t.shortfall, t.account))
+    return out
 
 
 # ---------------------------------------------------------------- backtests (§10.10)

@@ -19,7 +19,7 @@ from ..errors import ParameterError, ShapeError
 from ..market import Market
 from ..params import MarginParams
 from ..scenarios import ScenarioTable
-from .liquidation import liquidation_scan
+from .liquidation import scan_margin
 from .risk import LiquidityRule, _threads, scenario_pnl
 from .shift import collateral_value, shocked_market
 
@@ -189,20 +189,24 @@ def cascade(
             + realised
             + (collateral_value(base_eng, accounts.balances, shocked) - coll0)
         )
-        margin = base_eng.compute(book, shocked, "portfolio")
-        scan = liquidation_scan(
-            book, equity, margin.maintenance_margin, margin.initial_margin, rule, penalty, th
+        # The scan values the book itself; the cascade's own accounting (realised P&L and
+        # costs of earlier close-outs) enters as the difference from that equity.
+        engine_equity = base_eng.compute(book, shocked, "portfolio").equity
+        scan = scan_margin(
+            base_eng, book, shocked, rule, penalty=penalty, extra_equity=equity - engine_equity, threads=th
         )
         moves.append(level - 1.0)
         live = ~closed_out[scan.account]
         acc = scan.account[live]
-        frac = np.ones(acc.shape[0]) if mode == "full" else scan.fraction[live]
         counts.append(int(acc.shape[0]))
         if acc.shape[0] == 0:
             break
-        f_acc = np.zeros(len(accounts))
-        f_acc[acc] = frac
-        f_row = f_acc[row_account]
+        per_liq = np.diff(scan.row_offsets)
+        live_rows = np.repeat(live, per_liq)
+        f_row = np.zeros(qty.shape[0])
+        f_row[scan.rows[live_rows]] = 1.0 if mode == "full" else scan.close_fraction[live_rows]
+        full = np.zeros(len(accounts), dtype=bool)
+        full[acc] = True if mode == "full" else scan.full[live]
         closed = f_row * qty
         vals = base_eng.instrument_values(shocked)
         ins = accounts.instrument
@@ -211,7 +215,6 @@ def cascade(
         pen_due = np.bincount(row_account, closed_usd * penalty, minlength=len(accounts))
         # The penalty is paid only out of what is left after the spread (as in the scan).
         pen_paid = np.minimum(pen_due, np.maximum(equity - spread, 0.0))
-        full = f_acc == 1.0
         bad_debt += float(np.maximum(spread - equity, 0.0)[full].sum())
         # The P&L of the closed part up to this move is realised; the costs are paid.
         realised += np.bincount(row_account, closed * risk[ins, 0], minlength=len(accounts))

@@ -217,6 +217,24 @@ pub struct Scratch {
     pub greeks: Vec<f64>,
 }
 
+/// The additive part of one book's requirement under a model (§4-§6): standard-rule
+/// requirements of the rows margined alone, net USD delta per underlying (cross),
+/// scenario P&L per underlying, net delta per roll bucket and the short-option minimum
+/// (portfolio). Changing one position costs `O(S)` and re-margining the book `O(U S)`,
+/// whatever its number of rows: what a liquidation search needs to try many close-outs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sums {
+    /// `U x S` (portfolio).
+    pnl: Vec<f64>,
+    /// Per underlying (cross).
+    net: Vec<f64>,
+    /// Per roll bucket (portfolio).
+    bucket: Vec<f64>,
+    som: f64,
+    im: f64,
+    mm: f64,
+}
+
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -446,19 +464,16 @@ impl Engine {
                         sc.touched_u[unit.underlying] = true;
                         sc.net[unit.underlying] += q * unit.greeks[0];
                     } else {
-                        let (im, mm) = if q < 0.0 {
-                            unit.short_req
-                        } else {
-                            unit.long_req
-                        };
-                        out.initial_margin += q.abs() * im;
-                        out.maintenance_margin += q.abs() * mm;
+                        let (im, mm) = standard_row(unit, q);
+                        out.initial_margin += im;
+                        out.maintenance_margin += mm;
                     }
                 }
                 for u in 0..self.n_underlyings() {
                     if sc.touched_u[u] {
-                        out.initial_margin += self.params.linear_im * sc.net[u].abs();
-                        out.maintenance_margin += self.params.linear_mm * sc.net[u].abs();
+                        let (im, mm) = self.net_delta_requirement(sc.net[u]);
+                        out.initial_margin += im;
+                        out.maintenance_margin += mm;
                         sc.net[u] = 0.0;
                         sc.touched_u[u] = false;
                     }
@@ -498,22 +513,121 @@ impl Engine {
                 let (wcl, worst) = self.worst_case_loss(sc);
                 let mut roll = 0.0;
                 for &b in &sc.touched_b {
-                    roll += self.bucket_rate[b] * sc.bucket[b].abs();
+                    roll += self.roll(b, sc.bucket[b]);
                     sc.bucket[b] = 0.0;
                     sc.bucket_seen[b] = false;
                 }
                 sc.touched_b.clear();
-                let base = wcl + roll + som;
                 out.scenario_loss = wcl;
                 out.roll_addon = roll;
                 out.short_option_addon = som;
                 out.worst_scenario = worst;
-                out.initial_margin = self.params.im_factor * base;
-                out.maintenance_margin = self.params.mm_factor * base;
+                (out.initial_margin, out.maintenance_margin) =
+                    self.portfolio_requirement(wcl + roll + som);
             }
         }
         out.equity = equity;
         out
+    }
+
+    /// Cross-margin (IM, MM) of a net USD delta on one underlying (§5).
+    #[inline(always)]
+    fn net_delta_requirement(&self, net: f64) -> (f64, f64) {
+        (
+            self.params.linear_im * net.abs(),
+            self.params.linear_mm * net.abs(),
+        )
+    }
+
+    /// Roll add-on of bucket `b` with net USD delta `delta` (§6.4).
+    #[inline(always)]
+    fn roll(&self, b: usize, delta: f64) -> f64 {
+        self.bucket_rate[b] * delta.abs()
+    }
+
+    /// (IM, MM) from `base = WCL + roll + short-option minimum` (§6.5).
+    #[inline(always)]
+    fn portfolio_requirement(&self, base: f64) -> (f64, f64) {
+        (self.params.im_factor * base, self.params.mm_factor * base)
+    }
+
+    /// Empty [`Sums`] (a book without positions).
+    pub fn sums(&self) -> Sums {
+        let n_u = self.n_underlyings();
+        Sums {
+            pnl: vec![0.0; n_u * self.table.n_scenarios],
+            net: vec![0.0; n_u],
+            bucket: vec![0.0; self.bucket_expiry.len()],
+            som: 0.0,
+            im: 0.0,
+            mm: 0.0,
+        }
+    }
+
+    /// Clears `s` back to an empty book.
+    pub fn clear_sums(&self, s: &mut Sums) {
+        s.pnl.fill(0.0);
+        s.net.fill(0.0);
+        s.bucket.fill(0.0);
+        (s.som, s.im, s.mm) = (0.0, 0.0, 0.0);
+    }
+
+    /// Changes one position of instrument `i` from `from` to `to` contracts in `s` under
+    /// `model`; `prep` as for [`Self::evaluate`].
+    pub fn move_position(
+        &self,
+        prep: &Prepared,
+        model: Model,
+        s: &mut Sums,
+        i: usize,
+        from: f64,
+        to: f64,
+    ) {
+        let unit = &prep.units[i];
+        let dq = to - from;
+        match model {
+            Model::Cross if !unit.is_option => s.net[unit.underlying] += dq * unit.greeks[0],
+            Model::Standard | Model::Cross => {
+                let (im_to, mm_to) = standard_row(unit, to);
+                let (im_from, mm_from) = standard_row(unit, from);
+                s.im += im_to - im_from;
+                s.mm += mm_to - mm_from;
+            }
+            Model::Portfolio => {
+                let n_s = self.table.n_scenarios;
+                let u = unit.underlying;
+                let row = &prep.risk[i * n_s..(i + 1) * n_s];
+                for (a, r) in s.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
+                    *a += dq * r;
+                }
+                s.bucket[unit.bucket] += dq * unit.greeks[0];
+                s.som += ((-to).max(0.0) - (-from).max(0.0)) * unit.som;
+            }
+        }
+    }
+
+    /// (IM, MM) of the book summed in `s` under `model`; the same numbers as
+    /// [`Self::evaluate`] up to rounding.
+    pub fn sums_margin(&self, model: Model, s: &Sums, sc: &mut Scratch) -> (f64, f64) {
+        match model {
+            Model::Standard => (s.im, s.mm),
+            Model::Cross => s.net.iter().fold((s.im, s.mm), |(im, mm), &n| {
+                let (a, b) = self.net_delta_requirement(n);
+                (im + a, mm + b)
+            }),
+            Model::Portfolio => {
+                sc.pnl.copy_from_slice(&s.pnl);
+                sc.touched_u.fill(true);
+                let (wcl, _) = self.worst_case_loss(sc);
+                let roll: f64 = s
+                    .bucket
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &d)| self.roll(b, d))
+                    .sum();
+                self.portfolio_requirement(wcl + roll + s.som)
+            }
+        }
     }
 
     /// WCL and worst scenario from the scratch's per-underlying P&L (§6.3); resets the P&L.
@@ -696,6 +810,17 @@ multiversion! {
             }
         }
     }
+}
+
+/// Standard-rule (IM, MM) of `q` contracts margined on their own (§4).
+#[inline(always)]
+fn standard_row(unit: &Unit, q: f64) -> (f64, f64) {
+    let (im, mm) = if q < 0.0 {
+        unit.short_req
+    } else {
+        unit.long_req
+    };
+    (q.abs() * im, q.abs() * mm)
 }
 
 /// Adds `q` contracts' Greeks to the `U x 4` per-underlying accumulator.

@@ -4,17 +4,19 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use zkmargin_core::dynamic::addons::{AddonRule, HaircutRule, account_addons, dynamic_collateral};
-use zkmargin_core::dynamic::liquidation::{LiquidationInputs, liquidation_scan};
+use zkmargin_core::dynamic::liquidation::{LiquidationRule, Target, liquidation_scan};
 use zkmargin_core::dynamic::scan::{ScanRule, apc_vol, cap_path, scan_ranges};
 use zkmargin_core::dynamic::var::{
     RiskArrays, account_scenario_pnl, account_var_es, span2_combine,
 };
 use zkmargin_core::dynamic::{scenarios, vol};
 use zkmargin_core::error::{ErrorKind, InputError};
+use zkmargin_core::margin::Model;
 use zkmargin_core::model::Book;
 
 use crate::arrays::{run_detached, slice1, slice2};
 use crate::errors::core_err;
+use crate::margin::{BookIn, CollateralIn, PricesIn, PyEngine};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dyn_log_returns, m)?)?;
@@ -366,22 +368,34 @@ fn dyn_collateral<'py>(
     Ok((value.into_pyarray(py), matrix(py, h, j)?))
 }
 
+/// Per liquidation: account, shortfall, full, bad_debt, closed_notional, method; then the
+/// CSR close-out: offsets into rows, book row, fraction closed.
 type ScanOut<'py> = (
     Bound<'py, PyArray1<i64>>,
     Out1<'py>,
-    Out1<'py>,
     Bound<'py, PyArray1<bool>>,
+    Out1<'py>,
+    Out1<'py>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
     Out1<'py>,
 );
 
-/// Liquidatable accounts by shortfall: (account, shortfall, fraction, full, bad_debt).
+/// Liquidatable accounts by shortfall with their per-row close-outs (docs §10.8).
 #[pyfunction]
+#[pyo3(signature = (engine, prices, collateral, book, model, target, buffer, penalty, notional,
+                    half_spread, depth, base_ratio, share, rate, imf, extra_equity, threads))]
 #[allow(clippy::too_many_arguments)]
 fn dyn_liquidation_scan<'py>(
     py: Python<'py>,
-    equity: F1<'py>,
-    maintenance: F1<'py>,
-    target: F1<'py>,
+    engine: &Bound<'py, PyEngine>,
+    prices: PricesIn<'py>,
+    collateral: CollateralIn<'py>,
+    book: BookIn<'py>,
+    model: &str,
+    target: &str,
+    buffer: f64,
     penalty: f64,
     notional: F1<'py>,
     half_spread: F1<'py>,
@@ -390,41 +404,49 @@ fn dyn_liquidation_scan<'py>(
     share: f64,
     rate: f64,
     imf: f64,
-    offsets: I1<'py>,
-    instrument: I1<'py>,
-    quantity: F1<'py>,
+    extra_equity: Option<F1<'py>>,
     threads: usize,
 ) -> PyResult<ScanOut<'py>> {
     let threads = threads_ok(threads)?;
-    let inp = LiquidationInputs {
-        equity: slice1("equity", &equity)?,
-        maintenance: slice1("maintenance", &maintenance)?,
-        target: slice1("target", &target)?,
+    let rule = LiquidationRule {
+        model: Model::parse(model).map_err(core_err)?,
+        target: Target::parse(target, buffer).map_err(core_err)?,
         penalty,
+        addons: addon_rule(
+            [&notional, &half_spread, &depth, &base_ratio],
+            share,
+            rate,
+            imf,
+        )?,
     };
-    let rule = addon_rule(
-        [&notional, &half_spread, &depth, &base_ratio],
-        share,
-        rate,
-        imf,
-    )?;
-    let b = book(
-        slice1("offsets", &offsets)?,
-        slice1("instrument", &instrument)?,
-        slice1("quantity", &quantity)?,
-    );
-    let rows =
-        run_detached(py, threads, || liquidation_scan(&inp, &rule, &b))?.map_err(core_err)?;
-    let account: Vec<i64> = rows.iter().map(|l| l.account as i64).collect();
-    let shortfall: Vec<f64> = rows.iter().map(|l| l.shortfall).collect();
-    let fraction: Vec<f64> = rows.iter().map(|l| l.fraction).collect();
-    let full: Vec<bool> = rows.iter().map(|l| l.full).collect();
-    let bad: Vec<f64> = rows.iter().map(|l| l.bad_debt).collect();
+    let (px, coll, b) = (prices.view()?, collateral.view()?, book.view()?);
+    let extra = extra_equity
+        .as_ref()
+        .map(|e| slice1("extra_equity", e))
+        .transpose()?;
+    let eng = &engine.get().inner;
+    let scan = run_detached(py, threads, || {
+        liquidation_scan(eng, &px, &coll, &b, extra, &rule)
+    })?
+    .map_err(core_err)?;
+    let l = &scan.liquidations;
+    let account: Vec<i64> = l.iter().map(|l| l.account as i64).collect();
+    let shortfall: Vec<f64> = l.iter().map(|l| l.shortfall).collect();
+    let full: Vec<bool> = l.iter().map(|l| l.full).collect();
+    let bad: Vec<f64> = l.iter().map(|l| l.bad_debt).collect();
+    let closed: Vec<f64> = l.iter().map(|l| l.closed_notional).collect();
+    let method: Vec<u8> = l.iter().map(|l| l.method as u8).collect();
+    let offsets: Vec<i64> = scan.offsets.iter().map(|&o| o as i64).collect();
+    let rows: Vec<i64> = scan.rows.iter().map(|&r| r as i64).collect();
     Ok((
         account.into_pyarray(py),
         shortfall.into_pyarray(py),
-        fraction.into_pyarray(py),
         full.into_pyarray(py),
         bad.into_pyarray(py),
+        closed.into_pyarray(py),
+        method.into_pyarray(py),
+        offsets.into_pyarray(py),
+        rows.into_pyarray(py),
+        scan.close_fraction.into_pyarray(py),
     ))
 }

@@ -131,7 +131,7 @@ fn parse_params(params: &Bound<'_, PyDict>) -> PyResult<Params> {
 
 /// Market prices as the tuple `(spot, vol, forward or None, rate)`.
 #[derive(FromPyObject)]
-struct PricesIn<'py>(
+pub(crate) struct PricesIn<'py>(
     PyReadonlyArray1<'py, f64>,
     PyReadonlyArray1<'py, f64>,
     Option<PyReadonlyArray1<'py, f64>>,
@@ -139,7 +139,7 @@ struct PricesIn<'py>(
 );
 
 impl PricesIn<'_> {
-    fn view(&self) -> PyResult<Prices<'_>> {
+    pub(crate) fn view(&self) -> PyResult<Prices<'_>> {
         Ok(Prices {
             spot: slice1("spot", &self.0)?,
             vol: slice1("vol", &self.1)?,
@@ -151,10 +151,10 @@ impl PricesIn<'_> {
 
 /// Collateral assets as the tuple `(asset_price, haircut)`.
 #[derive(FromPyObject)]
-struct CollateralIn<'py>(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>);
+pub(crate) struct CollateralIn<'py>(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>);
 
 impl CollateralIn<'_> {
-    fn view(&self) -> PyResult<Collateral<'_>> {
+    pub(crate) fn view(&self) -> PyResult<Collateral<'_>> {
         Ok(Collateral {
             price: slice1("asset_price", &self.0)?,
             haircut: slice1("haircut", &self.1)?,
@@ -164,7 +164,7 @@ impl CollateralIn<'_> {
 
 /// The account book as the tuple `(offsets, instrument, quantity, balances)`.
 #[derive(FromPyObject)]
-struct BookIn<'py>(
+pub(crate) struct BookIn<'py>(
     PyReadonlyArray1<'py, i64>,
     PyReadonlyArray1<'py, i64>,
     PyReadonlyArray1<'py, f64>,
@@ -172,7 +172,7 @@ struct BookIn<'py>(
 );
 
 impl BookIn<'_> {
-    fn view(&self) -> PyResult<Book<'_>> {
+    pub(crate) fn view(&self) -> PyResult<Book<'_>> {
         let (balances, rows, cols) = slice2("balances", &self.3)?;
         let offsets = slice1("offsets", &self.0)?;
         let n_accounts = offsets.len().saturating_sub(1);

@@ -79,22 +79,6 @@ impl AddonRule<'_> {
         (concentration, premium)
     }
 
-    /// Sum of [`Self::nonlinear`] and its derivative in `x` (right derivative at kinks),
-    /// sharing one square root.
-    pub fn nonlinear_with_slope(&self, x: f64, threshold: f64, base_ratio: f64) -> (f64, f64) {
-        let root = self.imf * x.sqrt();
-        let (mut value, mut slope) = (0.0, 0.0);
-        if x > threshold {
-            value += self.rate * (x - threshold);
-            slope += self.rate;
-        }
-        if root > 0.2 * base_ratio {
-            value += (root - 0.2 * base_ratio) * x;
-            slope += 1.5 * root - 0.2 * base_ratio;
-        }
-        (value, slope)
-    }
-
     /// Add-ons of rows `rows` with every quantity scaled by `scale >= 0` (a partial
     /// close-out keeps `scale = 1 - f` of each position).
     pub fn account(&self, book: &Book<'_>, rows: std::ops::Range<usize>, scale: f64) -> Addons {

@@ -1,93 +1,114 @@
-//! Health, partial liquidation and the batch liquidation scan (docs/margin-model.md §10.8).
+//! Health, partial liquidation with position selection, and the batch liquidation scan
+//! (docs/margin-model.md §10.8).
 //!
-//! A partial liquidation closes the same fraction `f` of every position of the account
-//! (pro rata, so hedges stay hedged). Every base margin model of §4-§6 is positively
-//! homogeneous of degree one in the quantity vector, so the base requirement after the
-//! close-out is exactly `(1 - f)` times today's; the add-ons are re-evaluated at the
-//! scaled quantities.
+//! A close-out is a vector `c` of per-row fractions in `[0, 1]`, executed at mark, so equity
+//! moves only by the costs (penalty and half spread on the closed notional). The
+//! requirement after the close-out is recomputed by the engine on the kept book, so the
+//! margin a close-out releases includes netting: closing one leg of a hedge raises it.
 
 use rayon::prelude::*;
 
 use super::addons::AddonRule;
 use super::param_in;
 use crate::error::{ErrorKind, InputError, Result, finite, same_len};
-use crate::model::Book;
+use crate::margin::{Engine, Model, Prepared, Scratch, Sums};
+use crate::model::{Book, Collateral, Prices};
 
-/// Liquidation inputs per account (from the base engine) and the penalty rule.
-#[derive(Debug, Clone, Copy)]
-pub struct LiquidationInputs<'a> {
-    pub equity: &'a [f64],
-    /// Base maintenance margin (liquidatable when equity < MM + add-ons).
-    pub maintenance: &'a [f64],
-    /// Base requirement to restore after a partial close-out (IM, or a buffered MM).
-    pub target: &'a [f64],
-    /// Liquidation penalty as a fraction of the notional closed.
-    pub penalty: f64,
+/// What a partial liquidation must restore on the kept book (besides the add-ons).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    Initial,
+    /// `(1 + buffer) MM`.
+    Maintenance {
+        buffer: f64,
+    },
 }
 
-/// Outcome of liquidating one account.
+impl Target {
+    pub fn parse(name: &str, buffer: f64) -> Result<Self> {
+        param_in("buffer", buffer, 0.0, f64::MAX)?;
+        match name {
+            "initial" => Ok(Target::Initial),
+            "maintenance" => Ok(Target::Maintenance { buffer }),
+            _ => Err(InputError::whole(
+                ErrorKind::Parameter,
+                "target",
+                format!("unknown target {name:?} (initial, maintenance)"),
+            )),
+        }
+    }
+
+    fn of(self, im: f64, mm: f64) -> f64 {
+        match self {
+            Target::Initial => im,
+            Target::Maintenance { buffer } => (1.0 + buffer) * mm,
+        }
+    }
+}
+
+/// The base model, the target, the penalty and the liquidity add-ons of a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct LiquidationRule<'a> {
+    pub model: Model,
+    pub target: Target,
+    /// Liquidation penalty as a fraction of the notional closed, in `[0, 1]`.
+    pub penalty: f64,
+    pub addons: AddonRule<'a>,
+}
+
+/// Which close-out the scan chose for an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Method {
+    /// Below maintenance but already at the target: nothing is closed.
+    None = 0,
+    Greedy = 1,
+    ProRata = 2,
+    /// Whole-account fallback: no close-out restores the target.
+    Full = 3,
+}
+
+/// Outcome of liquidating one account; its per-row fractions live in [`Scan`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Liquidation {
     pub account: usize,
     /// `MM + add-ons - equity > 0`.
     pub shortfall: f64,
-    /// Fraction of every position closed, in (0, 1].
-    pub fraction: f64,
-    /// Whole-account fallback: no partial close-out restores the target.
+    /// Every row is closed in full.
     pub full: bool,
-    /// Loss the account cannot cover after a full close-out (bad debt), else 0.
+    /// Loss the account cannot cover after the whole-account fallback, else 0.
     pub bad_debt: f64,
+    /// `sum_j c_j x_j`, the USD notional closed.
+    pub closed_notional: f64,
+    pub method: Method,
 }
 
-/// The search stops once the bracket `[lo, hi]` is this narrow (in units of `f`).
+/// Liquidatable accounts by shortfall with their close-outs in CSR form: liquidation `k`
+/// closes `close_fraction[p]` of book row `rows[p]` for `p` in `offsets[k]..offsets[k+1]`,
+/// one entry per row of the account, in book order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub liquidations: Vec<Liquidation>,
+    pub offsets: Vec<usize>,
+    pub rows: Vec<usize>,
+    pub close_fraction: Vec<f64>,
+}
+
+/// Root-search tolerance in units of a fraction: a search stops once its bracket is this
+/// narrow and returns the end where health is met.
 pub const FRACTION_TOLERANCE: f64 = 1e-12;
 const MAX_ITERATIONS: usize = 200;
+/// Relative tolerance of ties: greedy scores this close go to the lower row index, and pro
+/// rata replaces the greedy close-out only when it closes less notional by more than this
+/// share of the account's, so rounding cannot flip a choice between implementations.
+pub const TIE: f64 = 1e-9;
+/// Upper bound on the minimality passes; each pass that changes nothing proves the result
+/// coordinate-minimal, and in practice the second pass already changes nothing.
+pub const MAX_PASSES: usize = 16;
+/// Accounts per parallel task.
+const CHUNK: usize = 512;
 
-/// A row whose concentration or size add-on is non-zero at full size: only these rows make
-/// the requirement non-linear in the kept fraction (an add-on that is zero at full size
-/// stays zero for every smaller size, both being non-decreasing in size).
-#[derive(Debug, Clone, Copy)]
-pub struct ActiveRow {
-    pub notional: f64,
-    pub threshold: f64,
-    pub base_ratio: f64,
-}
-
-fn nonlinear_addon(rule: &AddonRule<'_>, r: &ActiveRow, x: f64) -> f64 {
-    let (c, p) = rule.nonlinear(x, r.threshold, r.base_ratio);
-    c + p
-}
-
-/// Health after closing fraction `f` and its derivative in `f`.
-#[allow(clippy::too_many_arguments)]
-fn health(
-    f: f64,
-    e: f64,
-    tgt: f64,
-    penalty: f64,
-    spread: f64,
-    rule: &AddonRule<'_>,
-    active: &[ActiveRow],
-) -> (f64, f64) {
-    let keep = 1.0 - f;
-    let (mut g, mut dg) = (0.0, 0.0);
-    for r in active {
-        let (v, slope) = rule.nonlinear_with_slope(keep * r.notional, r.threshold, r.base_ratio);
-        g += v;
-        dg += r.notional * slope;
-    }
-    (
-        e - f * (penalty + spread) - (keep * tgt + keep * spread + g),
-        tgt - penalty + dg,
-    )
-}
-
-/// A malformed book seen during the scan (see [`liquidate_one`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidBook;
-
-/// The per-instrument constants of the scan in one 32-byte record, so a row costs one
-/// cache line instead of four.
+/// The per-instrument constants of the scan in one 32-byte record.
 #[derive(Debug, Clone, Copy)]
 pub struct InstrumentTerms {
     pub notional: f64,
@@ -108,365 +129,669 @@ pub fn instrument_terms(rule: &AddonRule<'_>) -> Vec<InstrumentTerms> {
         .collect()
 }
 
-/// Liquidate account `a` if it is below maintenance; `None` when it is healthy.
-///
-/// After closing fraction `f` (keeping `k = 1 - f`) the health is
-/// `E - f (P + C) - k T - k C - sum_active g(k x)`, with `P` the penalty and `C` the half
-/// spread on the full notional (close-out costs are linear in size) and `g` the
-/// concentration and size add-ons of the active rows. It is concave in `f` (the add-ons
-/// are convex in the kept size), so `{f : health >= 0}` is an interval ending at 1. The
-/// search keeps `health(lo) < 0 <= health(hi)` and alternates a Newton step from `lo`
-/// (which, by concavity, stays left of the root) and a secant step (which stays right),
-/// with a bisection whenever a round fails to halve the bracket, until
-/// `hi - lo <= FRACTION_TOLERANCE`; it returns `hi`, so the target is always met.
-/// `active` is per-thread scratch. The account's offsets and rows are checked on the way
-/// (one pass over the book instead of a separate validation pass); on a bad offset,
-/// instrument or quantity it returns `InvalidBook` and the caller reports the canonical
-/// error from `Book::validate`.
-pub fn liquidate_one(
-    a: usize,
-    inp: &LiquidationInputs<'_>,
-    rule: &AddonRule<'_>,
-    terms: &[InstrumentTerms],
-    book: &Book<'_>,
-    active: &mut Vec<ActiveRow>,
-) -> std::result::Result<Option<Liquidation>, InvalidBook> {
-    let (e, mm, tgt) = (inp.equity[a], inp.maintenance[a], inp.target[a]);
-    let (mut notional, mut spread, mut nonlinear) = (0.0, 0.0, 0.0);
-    let (lo, hi) = (book.offsets[a], book.offsets[a + 1]);
-    if lo < 0 || hi < lo || hi as usize > book.instrument.len() {
-        return Err(InvalidBook);
-    }
-    for r in lo as usize..hi as usize {
-        let (i, q) = (book.instrument[r], book.quantity[r]);
-        if i < 0 || i as usize >= terms.len() || !q.is_finite() {
-            return Err(InvalidBook);
-        }
-        let t = &terms[i as usize];
-        let x = q.abs() * t.notional;
-        notional += x;
-        spread += t.half_spread * x;
-        let (c, p) = rule.nonlinear(x, t.threshold, t.base_ratio);
-        nonlinear += c + p;
-    }
-    let requirement = mm + spread + nonlinear;
-    if e >= requirement {
-        return Ok(None);
-    }
-    let shortfall = requirement - e;
-    let penalty = inp.penalty * notional;
-    // Second pass, for liquidatable accounts only: the rows the search must re-evaluate.
-    active.clear();
-    for r in book.rows(a) {
-        let t = &terms[book.instrument[r] as usize];
-        let row = ActiveRow {
-            notional: book.quantity[r].abs() * t.notional,
-            threshold: t.threshold,
-            base_ratio: t.base_ratio,
-        };
-        if nonlinear_addon(rule, &row, row.notional) > 0.0 {
-            active.push(row);
-        }
-    }
-    let h = |f: f64| health(f, e, tgt, penalty, spread, rule, active);
-    let (h_one, _) = h(1.0);
-    if h_one < 0.0 {
-        // The penalty is paid only out of what is left; the spread is a market cost.
-        let bad_debt = (spread - e).max(0.0);
-        return Ok(Some(Liquidation {
-            account: a,
-            shortfall,
-            fraction: 1.0,
-            full: true,
-            bad_debt,
-        }));
-    }
-    let (h_zero, d_zero) = h(0.0);
-    if h_zero >= 0.0 {
-        // Below maintenance but already at the (lower) target: close the least possible.
-        return Ok(Some(Liquidation {
-            account: a,
-            shortfall,
-            fraction: 0.0,
-            full: false,
-            bad_debt: 0.0,
-        }));
-    }
-    let fraction = smallest_root(h, (0.0, h_zero, d_zero), (1.0, h_one));
-    Ok(Some(Liquidation {
-        account: a,
-        shortfall,
-        fraction,
-        full: fraction >= 1.0,
-        bad_debt: 0.0,
-    }))
+/// One row of the account being liquidated.
+#[derive(Debug, Clone, Copy, Default)]
+struct RowTerms {
+    /// `x = |q| N`.
+    notional: f64,
+    /// Half spread on the full row, `hs x`.
+    spread: f64,
+    /// Cost of closing the full row, `(penalty + hs) x`.
+    cost: f64,
+    threshold: f64,
+    base_ratio: f64,
 }
 
-/// Smallest `f` in `[lo, hi]` with `h(f) >= 0` for a concave `h` with `h(lo) < 0 <= h(hi)`.
-///
-/// In exact arithmetic a Newton step from `lo` lands left of the root and a secant step
-/// right of it. When rounding puts a step on the wrong side, the step is (numerically) on
-/// the root, so a probe half a tolerance to the other side closes the bracket at once.
-fn smallest_root(h: impl Fn(f64) -> (f64, f64), lo0: (f64, f64, f64), hi0: (f64, f64)) -> f64 {
-    let half_tol = 0.5 * FRACTION_TOLERANCE;
-    let (mut lo, mut h_lo, mut d_lo) = lo0;
-    let (mut hi, mut h_hi) = hi0;
-    // Evaluates `c`, moves the bracket end on its side; true when `h(c) >= 0`.
-    let step =
-        |c: f64, lo: &mut f64, h_lo: &mut f64, d_lo: &mut f64, hi: &mut f64, h_hi: &mut f64| {
-            // Keep candidates half a tolerance inside the bracket, so a step that lands on an
-            // end (a root found to rounding) still moves the other end.
-            let c = if c.is_nan() {
-                0.5 * (*lo + *hi)
-            } else {
-                c.max(*lo + half_tol).min(*hi - half_tol)
+/// Per-thread working memory, reused across accounts.
+struct Workspace {
+    sc: Scratch,
+    base: Sums,
+    trial: Sums,
+    rows: Vec<RowTerms>,
+}
+
+/// One account and everything its health depends on.
+struct Account<'a> {
+    engine: &'a Engine,
+    prep: &'a Prepared,
+    rule: &'a LiquidationRule<'a>,
+    instrument: &'a [i64],
+    quantity: &'a [f64],
+    rows: &'a [RowTerms],
+    equity: f64,
+}
+
+impl Account<'_> {
+    /// Close-out cost plus add-ons of the kept part of row `r` after closing fraction `c`.
+    fn kept_addons(&self, r: &RowTerms, c: f64) -> f64 {
+        let keep = 1.0 - c;
+        let (conc, premium) =
+            self.rule
+                .addons
+                .nonlinear(keep * r.notional, r.threshold, r.base_ratio);
+        keep * r.spread + conc + premium
+    }
+
+    /// Sums `s` of the book kept after closing `close(j)` of every row `j`; returns the
+    /// close-out costs and the add-ons of the kept book.
+    fn build(&self, s: &mut Sums, close: impl Fn(usize) -> f64) -> (f64, f64) {
+        self.engine.clear_sums(s);
+        let (mut costs, mut addons) = (0.0, 0.0);
+        for (j, (r, (&i, &q))) in self
+            .rows
+            .iter()
+            .zip(self.instrument.iter().zip(self.quantity))
+            .enumerate()
+        {
+            let c = close(j);
+            let model = self.rule.model;
+            self.engine
+                .move_position(self.prep, model, s, i as usize, 0.0, (1.0 - c) * q);
+            costs += c * r.cost;
+            addons += self.kept_addons(r, c);
+        }
+        (costs, addons)
+    }
+
+    /// `H = E - costs - [Target(kept book) + add-ons(kept book)]`.
+    fn health(&self, s: &Sums, costs: f64, addons: f64, sc: &mut Scratch) -> f64 {
+        let (im, mm) = self.engine.sums_margin(self.rule.model, s, sc);
+        self.equity - costs - (self.rule.target.of(im, mm) + addons)
+    }
+
+    fn notional(&self, c: &[f64]) -> f64 {
+        self.rows.iter().zip(c).map(|(r, &f)| f * r.notional).sum()
+    }
+}
+
+/// The search over close-outs `c` of one account. `base` holds the sums of the book kept
+/// after `c` (with its costs and add-ons), so trying another fraction for one row costs
+/// `O(U S)` rather than a whole re-margining of the account.
+struct Search<'a, 'w> {
+    acc: &'a Account<'a>,
+    sc: &'w mut Scratch,
+    base: &'w mut Sums,
+    trial: &'w mut Sums,
+    c: &'w mut [f64],
+    costs: f64,
+    addons: f64,
+}
+
+impl Search<'_, '_> {
+    /// Sets row `j` to fraction `t` (all rows when `j` is `None`) and re-sums the base.
+    fn set(&mut self, j: Option<usize>, t: f64) {
+        match j {
+            Some(j) => self.c[j] = t,
+            None => self.c.fill(t),
+        }
+        let c = &*self.c;
+        (self.costs, self.addons) = self.acc.build(self.base, |k| c[k]);
+    }
+
+    /// `H(c)` with row `j` closed by fraction `t` instead of `c_j`.
+    fn line(&mut self, j: usize, t: f64) -> f64 {
+        let (acc, r, cj) = (self.acc, &self.acc.rows[j], self.c[j]);
+        let q = acc.quantity[j];
+        self.trial.clone_from(self.base);
+        let i = acc.instrument[j] as usize;
+        acc.engine.move_position(
+            acc.prep,
+            acc.rule.model,
+            self.trial,
+            i,
+            (1.0 - cj) * q,
+            (1.0 - t) * q,
+        );
+        let costs = self.costs + (t - cj) * r.cost;
+        let addons = self.addons - acc.kept_addons(r, cj) + acc.kept_addons(r, t);
+        acc.health(self.trial, costs, addons, self.sc)
+    }
+
+    /// `H` after closing fraction `f` of every row (pro rata).
+    fn uniform(&mut self, f: f64) -> f64 {
+        let (costs, addons) = self.acc.build(self.trial, |_| f);
+        self.acc.health(self.trial, costs, addons, self.sc)
+    }
+
+    /// Greedy by health gained per unit of notional closed: close the best row in full and
+    /// re-score, until closing the best row in full restores health; then close the
+    /// smallest fraction of it that does. Rows with no positive gain are never closed.
+    /// False when it cannot restore health (`c` is then meaningless).
+    fn greedy(&mut self) -> bool {
+        self.set(None, 0.0);
+        let mut h_cur = self.acc.health(self.base, self.costs, self.addons, self.sc);
+        loop {
+            let mut best: Option<(usize, f64, f64)> = None;
+            for j in 0..self.c.len() {
+                if self.c[j] != 0.0 {
+                    continue;
+                }
+                let h_j = self.line(j, 1.0);
+                let gain = h_j - h_cur;
+                if gain.is_nan() || gain <= 0.0 {
+                    continue;
+                }
+                let x = self.acc.rows[j].notional;
+                let score = if x > 0.0 { gain / x } else { f64::INFINITY };
+                if best.is_none_or(|(_, s, _)| score > s + TIE * s.abs().max(score.abs())) {
+                    best = Some((j, score, h_j));
+                }
+            }
+            let Some((j, _, h_j)) = best else {
+                return false;
             };
-            let (hc, dc) = h(c);
-            if hc >= 0.0 {
-                (*hi, *h_hi) = (c, hc);
-                true
-            } else {
-                (*lo, *h_lo, *d_lo) = (c, hc, dc);
-                false
+            if h_j >= 0.0 {
+                let t = smallest_root(|t| self.line(j, t), (0.0, h_cur), (1.0, h_j));
+                self.set(Some(j), t);
+                return true;
+            }
+            self.set(Some(j), 1.0);
+            h_cur = h_j;
+        }
+    }
+
+    /// Lowers each closed row to the smallest fraction that keeps `H >= 0` given the others,
+    /// pass after pass, until a pass changes nothing (coordinate-minimal) or `MAX_PASSES`.
+    fn minimise(&mut self) {
+        for _ in 0..MAX_PASSES {
+            let mut changed = false;
+            for j in 0..self.c.len() {
+                let cj = self.c[j];
+                if cj <= 0.0 {
+                    continue;
+                }
+                let h_zero = self.line(j, 0.0);
+                if h_zero >= 0.0 {
+                    self.set(Some(j), 0.0);
+                    changed = true;
+                    continue;
+                }
+                // Two tolerances below: a root found to within one tolerance is final.
+                let below = cj - 2.0 * FRACTION_TOLERANCE;
+                if below <= 0.0 {
+                    continue;
+                }
+                let h_below = self.line(j, below);
+                if h_below < 0.0 {
+                    continue;
+                }
+                let t = smallest_root(|t| self.line(j, t), (0.0, h_zero), (below, h_below));
+                self.set(Some(j), t);
+                changed = true;
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+}
+
+/// Everything a scan shares between accounts.
+struct Scanner<'a> {
+    engine: &'a Engine,
+    prep: Prepared,
+    coll: &'a Collateral<'a>,
+    book: &'a Book<'a>,
+    extra_equity: Option<&'a [f64]>,
+    rule: &'a LiquidationRule<'a>,
+    terms: Vec<InstrumentTerms>,
+}
+
+impl Scanner<'_> {
+    fn workspace(&self) -> Workspace {
+        Workspace {
+            sc: self.engine.scratch(),
+            base: self.engine.sums(),
+            trial: self.engine.sums(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Liquidates account `a` if it is below maintenance, writing its per-row close-out
+    /// fractions to `c` (one per row); `None` when it is healthy.
+    fn account(&self, a: usize, ws: &mut Workspace, c: &mut [f64]) -> Option<Liquidation> {
+        let book = self.book;
+        let rows = book.rows(a);
+        let (instrument, quantity) = (&book.instrument[rows.clone()], &book.quantity[rows]);
+        let balances = &book.balances[a * book.n_assets..(a + 1) * book.n_assets];
+        let penalty = self.rule.penalty;
+        ws.rows.clear();
+        let (mut total, mut spread, mut addons) = (0.0, 0.0, 0.0);
+        for (&i, &q) in instrument.iter().zip(quantity) {
+            let t = &self.terms[i as usize];
+            let x = q.abs() * t.notional;
+            let row = RowTerms {
+                notional: x,
+                spread: t.half_spread * x,
+                cost: (penalty + t.half_spread) * x,
+                threshold: t.threshold,
+                base_ratio: t.base_ratio,
+            };
+            let (conc, premium) = self.rule.addons.nonlinear(x, t.threshold, t.base_ratio);
+            total += x;
+            spread += row.spread;
+            addons += row.spread + conc + premium;
+            ws.rows.push(row);
+        }
+        let Workspace {
+            sc,
+            base,
+            trial,
+            rows,
+        } = ws;
+        let m0 = self.engine.evaluate(
+            &self.prep,
+            self.coll,
+            instrument,
+            quantity,
+            balances,
+            self.rule.model,
+            sc,
+        );
+        let equity = m0.equity + self.extra_equity.map_or(0.0, |e| e[a]);
+        let requirement = m0.maintenance_margin + addons;
+        if equity >= requirement {
+            return None;
+        }
+        let mut out = Liquidation {
+            account: a,
+            shortfall: requirement - equity,
+            full: false,
+            bad_debt: 0.0,
+            closed_notional: 0.0,
+            method: Method::None,
+        };
+        let h0 = equity
+            - (self
+                .rule
+                .target
+                .of(m0.initial_margin, m0.maintenance_margin)
+                + addons);
+        if h0 >= 0.0 {
+            c.fill(0.0);
+            return Some(out);
+        }
+        let acc = Account {
+            engine: self.engine,
+            prep: &self.prep,
+            rule: self.rule,
+            instrument,
+            quantity,
+            rows,
+            equity,
+        };
+        let mut search = Search {
+            acc: &acc,
+            sc,
+            base,
+            trial,
+            c,
+            costs: 0.0,
+            addons: 0.0,
+        };
+        let greedy = search.greedy();
+        // H is concave along the pro-rata ray, so a pro-rata close-out exists iff H(1) >= 0.
+        let h_full = search.uniform(1.0);
+        let pro_rata =
+            (h_full >= 0.0).then(|| smallest_root(|f| search.uniform(f), (0.0, h0), (1.0, h_full)));
+        out.method = match pro_rata {
+            Some(f) if !greedy || f * total < acc.notional(search.c) - TIE * total => {
+                search.set(None, f);
+                Method::ProRata
+            }
+            _ if greedy => Method::Greedy,
+            _ => {
+                search.c.fill(1.0);
+                // The penalty is paid only out of what is left; the spread is a market cost.
+                return Some(Liquidation {
+                    full: true,
+                    bad_debt: (spread - equity).max(0.0),
+                    closed_notional: total,
+                    method: Method::Full,
+                    ..out
+                });
             }
         };
+        search.minimise();
+        out.closed_notional = acc.notional(search.c);
+        out.full = search.c.iter().all(|&f| f >= 1.0);
+        Some(out)
+    }
+}
+
+/// Search bracket `h(lo) < 0 <= h(hi)`, with the previous left end for a chord slope.
+struct Bracket {
+    lo: f64,
+    h_lo: f64,
+    left: Option<(f64, f64)>,
+    hi: f64,
+    h_hi: f64,
+}
+
+impl Bracket {
+    /// Evaluates `t` (a NaN means the midpoint) kept half a tolerance inside the bracket, so
+    /// a step that lands on an end still moves the other one; moves the end on its side and
+    /// returns true when `h(t) >= 0`.
+    fn probe(&mut self, h: &mut impl FnMut(f64) -> f64, t: f64) -> bool {
+        let half = 0.5 * FRACTION_TOLERANCE;
+        let t = if t.is_nan() {
+            0.5 * (self.lo + self.hi)
+        } else {
+            t.max(self.lo + half).min(self.hi - half)
+        };
+        let v = h(t);
+        if v >= 0.0 {
+            (self.hi, self.h_hi) = (t, v);
+            true
+        } else {
+            self.left = Some((self.lo, self.h_lo));
+            (self.lo, self.h_lo) = (t, v);
+            false
+        }
+    }
+
+    fn width(&self) -> f64 {
+        self.hi - self.lo
+    }
+}
+
+/// Smallest `t` in `[lo, hi]` with `h(t) >= 0` for a concave `h` with `h(lo) < 0 <= h(hi)`,
+/// to within `FRACTION_TOLERANCE`; the returned `t` always has `h(t) >= 0`.
+///
+/// Each round takes a Newton-like step from `lo` with the slope of the chord through the
+/// last two left ends (by concavity at least `h'(lo)`, so it lands left of the root, and on
+/// it when both ends lie on the root's linear piece), then a secant step between `lo` and
+/// `hi` (the chord lies below `h`, so it lands right). A step that rounding puts on the
+/// wrong side is numerically on the root and is followed by a probe half a tolerance to
+/// the other side; a round that fails to halve the bracket ends with a bisection.
+pub fn smallest_root(mut h: impl FnMut(f64) -> f64, lo: (f64, f64), hi: (f64, f64)) -> f64 {
+    let half = 0.5 * FRACTION_TOLERANCE;
+    let mut b = Bracket {
+        lo: lo.0,
+        h_lo: lo.1,
+        left: None,
+        hi: hi.0,
+        h_hi: hi.1,
+    };
     for _ in 0..MAX_ITERATIONS {
-        let width = hi - lo;
+        let width = b.width();
         if width <= FRACTION_TOLERANCE {
             break;
         }
-        let newton = if d_lo > 0.0 {
-            lo - h_lo / d_lo
-        } else {
-            f64::NAN
-        };
-        if step(newton, &mut lo, &mut h_lo, &mut d_lo, &mut hi, &mut h_hi)
-            && hi - lo > FRACTION_TOLERANCE
-        {
-            step(
-                hi - half_tol,
-                &mut lo,
-                &mut h_lo,
-                &mut d_lo,
-                &mut hi,
-                &mut h_hi,
-            );
+        if let Some((p, h_p)) = b.left {
+            let slope = (b.h_lo - h_p) / (b.lo - p);
+            if slope > 0.0
+                && b.probe(&mut h, b.lo - b.h_lo / slope)
+                && b.width() > FRACTION_TOLERANCE
+            {
+                b.probe(&mut h, b.hi - half);
+            }
         }
-        if hi - lo <= FRACTION_TOLERANCE {
+        if b.width() <= FRACTION_TOLERANCE {
             break;
         }
-        let secant = lo - h_lo * (hi - lo) / (h_hi - h_lo);
-        if !step(secant, &mut lo, &mut h_lo, &mut d_lo, &mut hi, &mut h_hi)
-            && hi - lo > FRACTION_TOLERANCE
-        {
-            step(
-                lo + half_tol,
-                &mut lo,
-                &mut h_lo,
-                &mut d_lo,
-                &mut hi,
-                &mut h_hi,
-            );
+        let secant = b.lo - b.h_lo * (b.hi - b.lo) / (b.h_hi - b.h_lo);
+        if !b.probe(&mut h, secant) && b.width() > FRACTION_TOLERANCE {
+            b.probe(&mut h, b.lo + half);
         }
-        if hi - lo > 0.5 * width && hi - lo > FRACTION_TOLERANCE {
-            step(
-                0.5 * (lo + hi),
-                &mut lo,
-                &mut h_lo,
-                &mut d_lo,
-                &mut hi,
-                &mut h_hi,
-            );
+        if b.width() > 0.5 * width && b.width() > FRACTION_TOLERANCE {
+            b.probe(&mut h, f64::NAN);
         }
     }
-    hi
+    b.hi
 }
 
-/// Everything but the per-row checks, which the scan does in its single pass over rows.
-fn validate(inp: &LiquidationInputs<'_>, rule: &AddonRule<'_>, book: &Book<'_>) -> Result<()> {
-    rule.validate(rule.notional.len())?;
-    let n_rows = book.instrument.len();
-    let off = book.offsets;
-    let offsets_ends_ok = !off.is_empty() && off[0] == 0 && off[off.len() - 1] == n_rows as i64;
-    if !offsets_ends_ok || book.quantity.len() != n_rows || !book.balances.is_empty() {
-        // The canonical validator names the first problem.
-        book.validate(rule.notional.len())?;
-    }
-    let n = book.n_accounts();
-    for (field, v) in [
-        ("equity", inp.equity),
-        ("maintenance", inp.maintenance),
-        ("target", inp.target),
-    ] {
-        same_len(field, v.len(), n, "accounts")?;
-        finite(field, v)?;
-    }
-    if let Some(a) = inp.maintenance.iter().position(|&m| m < 0.0) {
-        return Err(InputError::at(
-            ErrorKind::Parameter,
-            "maintenance",
-            a,
-            "must be >= 0",
-        ));
-    }
-    if let Some(a) = inp.target.iter().position(|&m| m < 0.0) {
-        return Err(InputError::at(
-            ErrorKind::Parameter,
-            "target",
-            a,
-            "must be >= 0",
-        ));
-    }
-    param_in("penalty", inp.penalty, 0.0, 1.0)
-}
+/// One task's liquidations, each with the start of its rows' fractions in the buffer.
+type Part = (Vec<(Liquidation, usize)>, Vec<f64>);
 
-/// Every liquidatable account with its partial-liquidation size, ordered by shortfall
-/// (largest first; ties by account index, so the order is deterministic).
+/// Every account with `equity + extra_equity < MM + add-ons`, ordered by shortfall (largest
+/// first; ties by account index), with its close-out. Parallel over accounts; the result
+/// does not depend on the number of threads.
 pub fn liquidation_scan(
-    inp: &LiquidationInputs<'_>,
-    rule: &AddonRule<'_>,
+    engine: &Engine,
+    px: &Prices<'_>,
+    coll: &Collateral<'_>,
     book: &Book<'_>,
-) -> Result<Vec<Liquidation>> {
-    validate(inp, rule, book)?;
-    let terms = instrument_terms(rule);
-    let scanned: std::result::Result<Vec<Liquidation>, InvalidBook> = (0..book.n_accounts())
-        .into_par_iter()
-        .with_min_len(256)
-        .map_init(Vec::new, |active, a| {
-            liquidate_one(a, inp, rule, &terms, book, active).transpose()
-        })
-        .flatten()
-        .collect();
-    let mut out = match scanned {
-        Ok(v) => v,
-        Err(InvalidBook) => {
-            book.validate(rule.notional.len())?;
-            return Err(InputError::whole(
-                ErrorKind::Offsets,
-                "offsets",
-                "malformed book",
-            ));
-        }
+    extra_equity: Option<&[f64]>,
+    rule: &LiquidationRule<'_>,
+) -> Result<Scan> {
+    engine.validate_book(px, coll, book)?;
+    rule.addons.validate(engine.instruments.len())?;
+    if let Target::Maintenance { buffer } = rule.target {
+        param_in("buffer", buffer, 0.0, f64::MAX)?;
+    }
+    if let Some(extra) = extra_equity {
+        same_len("extra_equity", extra.len(), book.n_accounts(), "accounts")?;
+        finite("extra_equity", extra)?;
+    }
+    param_in("penalty", rule.penalty, 0.0, 1.0)?;
+    let scanner = Scanner {
+        engine,
+        prep: engine.prepare(px, rule.model == Model::Portfolio),
+        coll,
+        book,
+        extra_equity,
+        rule,
+        terms: instrument_terms(&rule.addons),
     };
-    out.par_sort_unstable_by(|x, y| {
+    let n_a = book.n_accounts();
+    // Per task: its liquidations, each with where its rows' fractions start in the task's
+    // buffer (memory in proportion to the liquidated rows, not to the book).
+    let parts: Vec<Part> = (0..n_a.div_ceil(CHUNK))
+        .into_par_iter()
+        .map_init(
+            || scanner.workspace(),
+            |ws, k| {
+                let (mut found, mut fractions) = (Vec::new(), Vec::new());
+                for a in k * CHUNK..((k + 1) * CHUNK).min(n_a) {
+                    let start = fractions.len();
+                    fractions.resize(start + book.rows(a).len(), 0.0);
+                    match scanner.account(a, ws, &mut fractions[start..]) {
+                        Some(l) => found.push((l, start)),
+                        None => fractions.truncate(start),
+                    }
+                }
+                (found, fractions)
+            },
+        )
+        .collect();
+    let mut found = Vec::new();
+    let mut fractions = Vec::new();
+    for (part, f) in parts {
+        let base = fractions.len();
+        found.extend(part.into_iter().map(|(l, start)| (l, base + start)));
+        fractions.extend(f);
+    }
+    found.par_sort_unstable_by(|(x, _), (y, _)| {
         y.shortfall
             .total_cmp(&x.shortfall)
             .then(x.account.cmp(&y.account))
     });
-    Ok(out)
+    let mut offsets = Vec::with_capacity(found.len() + 1);
+    offsets.push(0);
+    let (mut rows, mut close_fraction) = (Vec::new(), Vec::new());
+    for (l, start) in &found {
+        let r = book.rows(l.account);
+        close_fraction.extend_from_slice(&fractions[*start..*start + r.len()]);
+        rows.extend(r);
+        offsets.push(rows.len());
+    }
+    let liquidations = found.into_iter().map(|(l, _)| l).collect();
+    Ok(Scan {
+        liquidations,
+        offsets,
+        rows,
+        close_fraction,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::margin::{Aggregation, Params};
+    use crate::model::Instruments;
+    use crate::scenarios::ScenarioTable;
 
-    fn rule<'a>(notional: &'a [f64], zeros: &'a [f64], depth: &'a [f64]) -> AddonRule<'a> {
-        AddonRule {
-            notional,
-            half_spread: zeros,
-            depth,
-            base_ratio: zeros,
-            share: 1.0,
-            rate: 0.0,
-            imf: 0.0,
+    /// Linear perpetuals (kind 1) and futures (kind 2) on one underlying at 500, one
+    /// scenario row moving it -10%.
+    fn engine(kind: &[i64]) -> Engine {
+        let n = kind.len();
+        let ins = Instruments::new(
+            kind,
+            &vec![0; n],
+            &vec![0.0; n],
+            &vec![0.25; n],
+            &vec![1.0; n],
+            &vec![0; n],
+            1,
+        )
+        .unwrap();
+        let table =
+            ScenarioTable::new(&[-0.1], &[0.0], &[1.0], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
+        Engine::new(ins, table, Params::default(), Aggregation::Sum).unwrap()
+    }
+
+    struct Case {
+        engine: Engine,
+        notional: Vec<f64>,
+        zeros: Vec<f64>,
+        depth: Vec<f64>,
+    }
+
+    impl Case {
+        fn new(kind: &[i64]) -> Self {
+            let n = kind.len();
+            Self {
+                engine: engine(kind),
+                notional: vec![500.0; n],
+                zeros: vec![0.0; n],
+                depth: vec![1e12; n],
+            }
         }
-    }
 
-    #[test]
-    fn closed_form_without_addons() {
-        // E = 40, MM = 50, IM = 100, notional 1000, penalty 2%: f = (IM - E) / (IM - pen N) = 60 / 80.
-        let book = Book {
-            offsets: &[0, 1],
-            instrument: &[0],
-            quantity: &[1.0],
-            balances: &[],
-            n_assets: 0,
-        };
-        let r = rule(&[1000.0], &[0.0], &[1e9]);
-        let inp = LiquidationInputs {
-            equity: &[40.0],
-            maintenance: &[50.0],
-            target: &[100.0],
-            penalty: 0.02,
-        };
-        let l = liquidation_scan(&inp, &r, &book).unwrap();
-        assert_eq!(l.len(), 1);
-        assert!((l[0].fraction - 0.75).abs() < 1e-12 && !l[0].full);
-        assert!((l[0].shortfall - 10.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn bad_books_report_the_canonical_error() {
-        let r = rule(&[1000.0], &[0.0], &[1e9]);
-        let inp = LiquidationInputs {
-            equity: &[40.0, 1.0],
-            maintenance: &[50.0, 1.0],
-            target: &[100.0, 1.0],
-            penalty: 0.02,
-        };
-        // (offsets, instrument, quantity, expected kind, field, index)
-        type Case<'a> = (&'a [i64], &'a [i64], &'a [f64], ErrorKind, &'a str, usize);
-        let cases: [Case<'_>; 3] = [
-            (
-                &[0, 1, 2],
-                &[0, 3],
-                &[1.0, 1.0],
-                ErrorKind::IndexOutOfRange,
-                "instrument",
-                1,
-            ),
-            (
-                &[0, 1, 2],
-                &[0, 0],
-                &[1.0, f64::NAN],
-                ErrorKind::NonFinite,
-                "quantity",
-                1,
-            ),
-            (
-                &[0, 2, 1],
-                &[0, 0],
-                &[1.0, 1.0],
-                ErrorKind::Offsets,
-                "offsets",
-                2,
-            ),
-        ];
-        for (offsets, instrument, quantity, kind, field, index) in cases {
+        fn scan(
+            &self,
+            model: Model,
+            offsets: &[i64],
+            instrument: &[i64],
+            quantity: &[f64],
+            cash: &[f64],
+        ) -> Scan {
+            let rule = LiquidationRule {
+                model,
+                target: Target::Initial,
+                penalty: 0.02,
+                addons: AddonRule {
+                    notional: &self.notional,
+                    half_spread: &self.zeros,
+                    depth: &self.depth,
+                    base_ratio: &self.zeros,
+                    share: 1.0,
+                    rate: 0.0,
+                    imf: 0.0,
+                },
+            };
+            let px = Prices {
+                spot: &[500.0],
+                vol: &self.zeros,
+                forward: None,
+                rate: 0.0,
+            };
+            let coll = Collateral {
+                price: &[1.0],
+                haircut: &[0.0],
+            };
             let book = Book {
                 offsets,
                 instrument,
                 quantity,
-                balances: &[],
-                n_assets: 0,
+                balances: cash,
+                n_assets: 1,
             };
-            let e = liquidation_scan(&inp, &r, &book).unwrap_err();
-            assert_eq!(
-                (e.kind, e.field.as_str(), e.index),
-                (kind, field, Some(index))
-            );
+            liquidation_scan(&self.engine, &px, &coll, &book, None, &rule).unwrap()
         }
     }
 
     #[test]
+    fn closed_form_single_position() {
+        // Notional 1000, IM 100, MM 50, equity 40, penalty 2%: c = (IM - E) / (IM - pen N) = 60 / 80.
+        let s = Case::new(&[1]).scan(Model::Standard, &[0, 1], &[0], &[2.0], &[40.0]);
+        let l = s.liquidations[0];
+        assert_eq!(s.liquidations.len(), 1);
+        assert!((s.close_fraction[0] - 0.75).abs() < 1e-12 && !l.full);
+        assert!((l.shortfall - 10.0).abs() < 1e-12);
+        assert!((l.closed_notional - 750.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn minimality_keeps_the_hedge_leg() {
+        // Long 4 perpetuals, short 1 future on one underlying, cross margin: net USD delta
+        // 1500, IM 150, MM 75, equity 70. Pro rata needs 0.8 of both legs (2000 notional);
+        // then closing less of the short leg RAISES health (it hedges), so minimisation
+        // drops it and closes half the longs: 70 - 0.02 x 1000 = 0.1 x |1000 - 500|.
+        let s = Case::new(&[1, 2]).scan(Model::Cross, &[0, 2], &[0, 1], &[4.0, -1.0], &[70.0]);
+        let l = s.liquidations[0];
+        assert_eq!(
+            (l.method, s.rows.as_slice()),
+            (Method::ProRata, &[0, 1][..])
+        );
+        assert_eq!(s.close_fraction[1], 0.0);
+        assert!((s.close_fraction[0] - 0.5).abs() < 1e-12);
+        assert!((l.closed_notional - 1000.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn insolvent_accounts_fall_back_to_full() {
-        let book = Book {
-            offsets: &[0, 1, 2],
-            instrument: &[0, 0],
-            quantity: &[1.0, 1.0],
-            balances: &[],
-            n_assets: 0,
+        let s = Case::new(&[1]).scan(
+            Model::Standard,
+            &[0, 1, 2],
+            &[0, 0],
+            &[1.0, 1.0],
+            &[-5.0, 20.0],
+        );
+        assert_eq!(s.liquidations.len(), 2);
+        let l = s.liquidations[0];
+        assert_eq!((l.account, l.method), (0, Method::Full));
+        assert!(l.full && l.bad_debt == 5.0 && s.close_fraction[0] == 1.0);
+        assert_eq!(s.offsets, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn sums_margin_matches_evaluate() {
+        let eng = engine(&[0, 1, 2, 2]);
+        let px = Prices {
+            spot: &[500.0],
+            vol: &[0.5; 4],
+            forward: None,
+            rate: 0.0,
         };
-        let r = rule(&[1000.0], &[0.0], &[1e9]);
-        let inp = LiquidationInputs {
-            equity: &[-5.0, 60.0],
-            maintenance: &[50.0, 50.0],
-            target: &[100.0, 100.0],
-            penalty: 0.02,
+        let coll = Collateral {
+            price: &[1.0],
+            haircut: &[0.0],
         };
-        let l = liquidation_scan(&inp, &r, &book).unwrap();
-        assert_eq!(l[0].account, 0);
-        assert!(l[0].full && l[0].bad_debt == 5.0 && l[0].fraction == 1.0);
-        assert_eq!(l.len(), 1);
+        let (ins, qty) = ([0i64, 1, 2, 3], [1.5, -4.0, 2.0, -0.5]);
+        let mut sc = eng.scratch();
+        for model in [Model::Standard, Model::Cross, Model::Portfolio] {
+            let prep = eng.prepare(&px, model == Model::Portfolio);
+            let m = eng.evaluate(&prep, &coll, &ins, &qty, &[0.0], model, &mut sc);
+            let mut s = eng.sums();
+            for (&i, &q) in ins.iter().zip(&qty) {
+                eng.move_position(&prep, model, &mut s, i as usize, 0.0, 2.0 * q);
+                eng.move_position(&prep, model, &mut s, i as usize, 2.0 * q, q);
+            }
+            let (im, mm) = eng.sums_margin(model, &s, &mut sc);
+            assert!(
+                (im - m.initial_margin).abs() < 1e-9 && (mm - m.maintenance_margin).abs() < 1e-9
+            );
+            assert!(m.initial_margin > 0.0);
+        }
+    }
+
+    #[test]
+    fn root_finder_meets_the_target_within_tolerance() {
+        // A concave piecewise-linear h with its root at 0.3.
+        let h = |t: f64| (t - 0.3).min(0.1 * (t - 0.3));
+        let t = smallest_root(h, (0.0, h(0.0)), (1.0, h(1.0)));
+        assert!(h(t) >= 0.0 && t - 0.3 <= FRACTION_TOLERANCE);
     }
 }
