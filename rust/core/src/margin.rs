@@ -637,17 +637,11 @@ impl Engine {
         let n_s = self.table.n_scenarios;
         // Per-underlying worst loss and its first scenario.
         for u in 0..n_u {
-            let (mut best, mut arg) = (0.0, -1);
-            if sc.touched_u[u] {
-                for (s, &p) in sc.pnl[u * n_s..(u + 1) * n_s].iter().enumerate() {
-                    if -p > best {
-                        best = -p;
-                        arg = s as i64;
-                    }
-                }
-            }
-            sc.loss[u] = best;
-            sc.worst_u[u] = arg;
+            (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
+                worst_loss(&sc.pnl[u * n_s..(u + 1) * n_s])
+            } else {
+                (0.0, -1)
+            };
         }
         let result = match &self.aggregation {
             Aggregation::Joint => {
@@ -659,14 +653,7 @@ impl Engine {
                         }
                     }
                 }
-                let (mut best, mut arg) = (0.0, -1);
-                for (s, &p) in sc.joint.iter().enumerate() {
-                    if -p > best {
-                        best = -p;
-                        arg = s as i64;
-                    }
-                }
-                (best, arg)
+                worst_loss(&sc.joint)
             }
             agg => {
                 let (mut top, mut top_u) = (0.0, None);
@@ -809,6 +796,33 @@ multiversion! {
                 }
             }
         }
+    }
+}
+
+/// `max(0, max_s -pnl[s])` and the first scenario attaining it (-1 when no scenario
+/// loses). A running arg-max is a serial dependency chain; lane-wise minima vectorise, and
+/// the one scan for the index that follows usually stops early.
+#[inline(always)]
+fn worst_loss(pnl: &[f64]) -> (f64, i64) {
+    let mut lanes = [0.0f64; 8];
+    let chunks = pnl.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &p) in lanes.iter_mut().zip(c) {
+            *l = if p < *l { p } else { *l };
+        }
+    }
+    let low = lanes
+        .iter()
+        .chain(rest)
+        .fold(0.0, |m, &p| if p < m { p } else { m });
+    if low < 0.0 {
+        (
+            -low,
+            pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64),
+        )
+    } else {
+        (0.0, -1)
     }
 }
 

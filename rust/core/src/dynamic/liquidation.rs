@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::addons::AddonRule;
 use super::param_in;
 use crate::error::{ErrorKind, InputError, Result, finite, same_len};
+use crate::isa::{Isa, multiversion};
 use crate::margin::{Engine, Model, Prepared, Scratch, Sums};
 use crate::model::{Book, Collateral, Prices};
 
@@ -349,6 +350,7 @@ impl Scanner<'_> {
 
     /// Liquidates account `a` if it is below maintenance, writing its per-row close-out
     /// fractions to `c` (one per row); `None` when it is healthy.
+    #[inline(always)]
     fn account(&self, a: usize, ws: &mut Workspace, c: &mut [f64]) -> Option<Liquidation> {
         let book = self.book;
         let rows = book.rows(a);
@@ -544,6 +546,28 @@ pub fn smallest_root(mut h: impl FnMut(f64) -> f64, lo: (f64, f64), hi: (f64, f6
 /// One task's liquidations, each with the start of its rows' fractions in the buffer.
 type Part = (Vec<(Liquidation, usize)>, Vec<f64>);
 
+multiversion! {
+    /// One task's accounts: its liquidations, each with where its rows' fractions start in
+    /// the task's buffer. Compiled per instruction set like the engine's account loop: the
+    /// base margin of every account is most of a scan.
+    fn scan_chunk(
+        scanner: &Scanner<'_>,
+        ws: &mut Workspace,
+        accounts: std::ops::Range<usize>,
+    ) -> Part {
+        let (mut found, mut fractions) = (Vec::new(), Vec::new());
+        for a in accounts {
+            let start = fractions.len();
+            fractions.resize(start + scanner.book.rows(a).len(), 0.0);
+            match scanner.account(a, ws, &mut fractions[start..]) {
+                Some(l) => found.push((l, start)),
+                None => fractions.truncate(start),
+            }
+        }
+        (found, fractions)
+    }
+}
+
 /// Every account with `equity + extra_equity < MM + add-ons`, ordered by shortfall (largest
 /// first; ties by account index), with its close-out. Parallel over accounts; the result
 /// does not depend on the number of threads.
@@ -575,24 +599,14 @@ pub fn liquidation_scan(
         terms: instrument_terms(&rule.addons),
     };
     let n_a = book.n_accounts();
+    let isa = Isa::best();
     // Per task: its liquidations, each with where its rows' fractions start in the task's
     // buffer (memory in proportion to the liquidated rows, not to the book).
     let parts: Vec<Part> = (0..n_a.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(
             || scanner.workspace(),
-            |ws, k| {
-                let (mut found, mut fractions) = (Vec::new(), Vec::new());
-                for a in k * CHUNK..((k + 1) * CHUNK).min(n_a) {
-                    let start = fractions.len();
-                    fractions.resize(start + book.rows(a).len(), 0.0);
-                    match scanner.account(a, ws, &mut fractions[start..]) {
-                        Some(l) => found.push((l, start)),
-                        None => fractions.truncate(start),
-                    }
-                }
-                (found, fractions)
-            },
+            |ws, k| scan_chunk(isa, &scanner, ws, k * CHUNK..((k + 1) * CHUNK).min(n_a)),
         )
         .collect();
     let mut found = Vec::new();
