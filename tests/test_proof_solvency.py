@@ -3,6 +3,7 @@ refusal of insolvent accounts, and the attack catalogue of issue 3."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from typing import Any
@@ -342,6 +343,12 @@ def test_serialization_roundtrips(base: Any) -> None:
         SolvencyStatement.from_json({**stm.to_json(), "epoch": "7"})
     with pytest.raises(EncodingError):
         AccountCommitment.from_json({**com.to_json(), "positions": ["00"]})
+    # JSON text instead of the parsed object, or another kind's object: typed errors too
+    for cls, obj in ((SolvencyStatement, stm), (AccountCommitment, com), (SolvencyProof, pr)):
+        with pytest.raises(EncodingError):
+            cls.from_json(json.dumps(obj.to_json()))
+    with pytest.raises(EncodingError):
+        SolvencyProof.from_json(stm.to_json())
 
 
 def test_homomorphic_trade_updates() -> None:

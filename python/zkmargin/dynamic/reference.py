@@ -26,7 +26,7 @@ PSD_JITTER = 1e-10  # the core's linalg::PSD_JITTER
 FRACTION_TOLERANCE = 1e-12  # the core's liquidation::FRACTION_TOLERANCE
 MAX_ITERATIONS = 200
 TIE = 1e-9  # the core's liquidation::TIE
-MAX_PASSES = 16  # the core's liquidation::MAX_PASSES
+MAX_PASSES = 1000  # the core's liquidation::MAX_PASSES
 
 
 # ---------------------------------------------------------------- volatility (§10.1)

@@ -3,9 +3,11 @@ every failure is an ``EncodingError``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import EncodingError
 
-__all__ = ["Reader", "i128", "u32", "u64"]
+__all__ = ["Reader", "i128", "json_header", "json_hex", "u32", "u64"]
 
 I128_MIN = -(1 << 127)
 I128_MAX = (1 << 127) - 1
@@ -61,3 +63,23 @@ class Reader:
             raise EncodingError(
                 f"{self.what}: {len(self.data) - self.pos} trailing bytes", self.what, self.pos
             )
+
+
+def json_header(obj: Any, kind: str, version: int | None = None) -> None:
+    """Check that ``obj`` is the JSON form (the dict ``to_json`` returns) of a ``kind``, at
+    ``version`` when one is given; JSON text or anything else is an ``EncodingError``."""
+    if (
+        not isinstance(obj, dict)
+        or obj.get("type") != kind
+        or (version is not None and obj.get("version") != version)
+    ):
+        what = kind if version is None else f"version-{version} {kind}"
+        raise EncodingError(f"not a {what} JSON object (the dict to_json returns)", "type")
+
+
+def json_hex(obj: dict[str, Any], what: str) -> bytes:
+    """The bytes of a JSON form that wraps the binary one as ``"hex"``."""
+    try:
+        return bytes.fromhex(str(obj["hex"]))
+    except (KeyError, ValueError) as e:
+        raise EncodingError(f"{what} JSON: missing or invalid hex", "hex") from e

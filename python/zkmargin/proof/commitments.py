@@ -20,7 +20,7 @@ import numpy as np
 
 from ..book import Accounts
 from ..errors import EncodingError, IndexOutOfRangeError, ParameterError
-from ._codec import Reader, u32
+from ._codec import Reader, json_header, u32
 from ._scalars import Rng, random_scalar, system_rng
 from .generators import generators
 from .group import Group, R, get_group
@@ -237,8 +237,7 @@ class AccountCommitment:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> AccountCommitment:
-        if obj.get("type") != "zkmargin.AccountCommitment" or obj.get("version") != COMMITMENT_VERSION:
-            raise EncodingError("not a version-1 zkmargin.AccountCommitment", "type")
+        json_header(obj, "zkmargin.AccountCommitment", COMMITMENT_VERSION)
         try:
             c = cls(
                 tuple(int(i) for i in obj["instruments"]),

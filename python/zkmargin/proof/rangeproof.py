@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EncodingError, ParameterError, ProofError
+from ._codec import json_header, json_hex
 from ._scalars import Rng, powers, random_scalar, system_rng
 from .generators import Generators, generators
 from .group import Group, R, get_group
@@ -155,13 +156,8 @@ class RangeProof:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> RangeProof:
-        if obj.get("type") != "zkmargin.RangeProof":
-            raise EncodingError("not a zkmargin.RangeProof JSON object", "type")
-        try:
-            raw = bytes.fromhex(str(obj["hex"]))
-        except (KeyError, ValueError) as e:
-            raise EncodingError("range proof JSON: missing or invalid hex", "hex") from e
-        return cls.from_bytes(raw, backend)
+        json_header(obj, "zkmargin.RangeProof")
+        return cls.from_bytes(json_hex(obj, "range proof"), backend)
 
 
 def _append_point(t: Transcript, group: Group, label: bytes, p: Any) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EncodingError, InsolventError, ParameterError, ProofError
-from ._codec import I128_MAX, I128_MIN, Reader, i128, u32, u64
+from ._codec import I128_MAX, I128_MIN, Reader, i128, json_header, json_hex, u32, u64
 from ._scalars import Rng, random_scalar, system_rng
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
@@ -288,8 +288,7 @@ class SolvencyStatement:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SolvencyStatement:
-        if obj.get("type") != "zkmargin.SolvencyStatement" or obj.get("version") != STATEMENT_VERSION:
-            raise EncodingError("not a version-1 zkmargin.SolvencyStatement", "type")
+        json_header(obj, "zkmargin.SolvencyStatement", STATEMENT_VERSION)
         try:
             kw = {
                 name: (tuple(int(x) for x in obj[name]) if isinstance(obj[name], list) else obj[name])
@@ -693,13 +692,8 @@ class SolvencyProof:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> SolvencyProof:
-        if obj.get("type") != "zkmargin.SolvencyProof" or obj.get("version") != PROOF_VERSION:
-            raise EncodingError("not a version-1 zkmargin.SolvencyProof", "type")
-        try:
-            raw = bytes.fromhex(str(obj["hex"]))
-        except (KeyError, ValueError) as e:
-            raise EncodingError("proof JSON: missing or invalid hex", "hex") from e
-        return cls.from_bytes(raw, backend)
+        json_header(obj, "zkmargin.SolvencyProof", PROOF_VERSION)
+        return cls.from_bytes(json_hex(obj, "proof"), backend)
 
 
 # ------------------------------------------------------------------ prove / verify

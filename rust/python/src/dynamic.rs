@@ -60,14 +60,28 @@ fn matrix<'py>(py: Python<'py>, v: Vec<f64>, cols: usize) -> PyResult<Out2<'py>>
     v.into_pyarray(py).reshape([rows, cols])
 }
 
-fn book<'a>(offsets: &'a [i64], instrument: &'a [i64], quantity: &'a [f64]) -> Book<'a> {
-    Book {
-        offsets,
-        instrument,
-        quantity,
+/// A book of positions without balances (what the risk and add-on kernels read).
+fn positions<'a>(
+    offsets: &'a I1<'_>,
+    instrument: &'a I1<'_>,
+    quantity: &'a F1<'_>,
+) -> PyResult<Book<'a>> {
+    Ok(Book {
+        offsets: slice1("offsets", offsets)?,
+        instrument: slice1("instrument", instrument)?,
+        quantity: slice1("quantity", quantity)?,
         balances: &[],
         n_assets: 0,
-    }
+    })
+}
+
+fn risk<'a>(risk_arrays: &'a F2<'_>) -> PyResult<RiskArrays<'a>> {
+    let (data, n_instruments, n_scenarios) = slice2("risk_arrays", risk_arrays)?;
+    Ok(RiskArrays {
+        data,
+        n_instruments,
+        n_scenarios,
+    })
 }
 
 /// `(T-1) x U` log returns of a `T x U` price history.
@@ -206,17 +220,10 @@ fn dyn_var_es<'py>(
     threads: usize,
 ) -> PyResult<(Out1<'py>, Out1<'py>)> {
     let threads = threads_ok(threads)?;
-    let (r, i, s) = slice2("risk_arrays", &risk_arrays)?;
-    let b = book(
-        slice1("offsets", &offsets)?,
-        slice1("instrument", &instrument)?,
-        slice1("quantity", &quantity)?,
+    let (risk, b) = (
+        risk(&risk_arrays)?,
+        positions(&offsets, &instrument, &quantity)?,
     );
-    let risk = RiskArrays {
-        data: r,
-        n_instruments: i,
-        n_scenarios: s,
-    };
     let (var, es) =
         run_detached(py, threads, || account_var_es(&risk, &b, confidence))?.map_err(core_err)?;
     Ok((var.into_pyarray(py), es.into_pyarray(py)))
@@ -233,19 +240,12 @@ fn dyn_scenario_pnl<'py>(
     threads: usize,
 ) -> PyResult<Out2<'py>> {
     let threads = threads_ok(threads)?;
-    let (r, i, s) = slice2("risk_arrays", &risk_arrays)?;
-    let b = book(
-        slice1("offsets", &offsets)?,
-        slice1("instrument", &instrument)?,
-        slice1("quantity", &quantity)?,
+    let (risk, b) = (
+        risk(&risk_arrays)?,
+        positions(&offsets, &instrument, &quantity)?,
     );
-    let risk = RiskArrays {
-        data: r,
-        n_instruments: i,
-        n_scenarios: s,
-    };
     let out = run_detached(py, threads, || account_scenario_pnl(&risk, &b))?.map_err(core_err)?;
-    matrix(py, out, s)
+    matrix(py, out, risk.n_scenarios)
 }
 
 #[pyfunction]
@@ -312,11 +312,7 @@ fn dyn_addons<'py>(
         rate,
         imf,
     )?;
-    let b = book(
-        slice1("offsets", &offsets)?,
-        slice1("instrument", &instrument)?,
-        slice1("quantity", &quantity)?,
-    );
+    let b = positions(&offsets, &instrument, &quantity)?;
     let (c, k, p) = run_detached(py, threads, || account_addons(&rule, &b))?.map_err(core_err)?;
     let n = c.len();
     let mut block = c;

@@ -25,8 +25,19 @@ pub(crate) fn param_in(field: &str, value: f64, lo: f64, hi: f64) -> Result<()> 
         Err(InputError::whole(
             ErrorKind::Parameter,
             field,
-            format!("must be in [{lo}, {hi}] (got {value})"),
+            format!("must be finite and {} (got {value})", range_text(lo, hi)),
         ))
+    }
+}
+
+/// `[lo, hi]` in words, without spelling out `f64::MAX` or `f64::MIN_POSITIVE` (which
+/// stand for "no upper bound" and "> 0").
+fn range_text(lo: f64, hi: f64) -> String {
+    match (lo == f64::MIN_POSITIVE, hi == f64::MAX) {
+        (true, true) => "> 0".to_string(),
+        (false, true) => format!(">= {lo}"),
+        (true, false) => format!("> 0 and <= {hi}"),
+        (false, false) => format!("in [{lo}, {hi}]"),
     }
 }
 
