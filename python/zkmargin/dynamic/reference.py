@@ -375,7 +375,9 @@ class _Account:
             c[j], h_cur = 1.0, h_j
 
     def minimise(self, c: list[float]) -> None:
+        last_step = math.inf
         for _ in range(MAX_PASSES):
+            before = list(c)
             changed = False
             for j in range(len(c)):
                 if c[j] <= 0.0:
@@ -394,6 +396,14 @@ class _Account:
                 c[j], changed = smallest_root(h, (0.0, h_zero), (below, h_below)), True
             if not changed:
                 return
+            # the limit of a geometric zig-zag, taken when feasible (the core's try_jump)
+            step = sum(b - cj for cj, b in zip(c, before, strict=True))
+            rho, last_step = step / last_step, step
+            if rho < 1.0:
+                lam = rho / (1.0 - rho)
+                jump = [max(0.0, cj + lam * (cj - b)) for cj, b in zip(c, before, strict=True)]
+                if self.health(jump) >= 0.0:
+                    c[:] = jump
 
 
 def liquidate(
