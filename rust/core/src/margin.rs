@@ -565,6 +565,7 @@ impl Engine {
     }
 
     /// Clears `s` back to an empty book.
+    #[inline(always)]
     pub fn clear_sums(&self, s: &mut Sums) {
         s.pnl.fill(0.0);
         s.net.fill(0.0);
@@ -574,6 +575,7 @@ impl Engine {
 
     /// Changes one position of instrument `i` from `from` to `to` contracts in `s` under
     /// `model`; `prep` as for [`Self::evaluate`].
+    #[inline(always)]
     pub fn move_position(
         &self,
         prep: &Prepared,
@@ -608,6 +610,7 @@ impl Engine {
 
     /// (IM, MM) of the book summed in `s` under `model`; the same numbers as
     /// [`Self::evaluate`] up to rounding.
+    #[inline(always)]
     pub fn sums_margin(&self, model: Model, s: &Sums, sc: &mut Scratch) -> (f64, f64) {
         match model {
             Model::Standard => (s.im, s.mm),

@@ -39,6 +39,7 @@ impl Target {
         }
     }
 
+    #[inline(always)]
     fn of(self, im: f64, mm: f64) -> f64 {
         match self {
             Target::Initial => im,
@@ -165,6 +166,7 @@ struct Account<'a> {
 
 impl Account<'_> {
     /// Close-out cost plus add-ons of the kept part of row `r` after closing fraction `c`.
+    #[inline(always)]
     fn kept_addons(&self, r: &RowTerms, c: f64) -> f64 {
         let keep = 1.0 - c;
         let (conc, premium) =
@@ -176,6 +178,7 @@ impl Account<'_> {
 
     /// Sums `s` of the book kept after closing `close(j)` of every row `j`; returns the
     /// close-out costs and the add-ons of the kept book.
+    #[inline(always)]
     fn build(&self, s: &mut Sums, close: impl Fn(usize) -> f64) -> (f64, f64) {
         self.engine.clear_sums(s);
         let (mut costs, mut addons) = (0.0, 0.0);
@@ -196,6 +199,7 @@ impl Account<'_> {
     }
 
     /// `H = E - costs - [Target(kept book) + add-ons(kept book)]`.
+    #[inline(always)]
     fn health(&self, s: &Sums, costs: f64, addons: f64, sc: &mut Scratch) -> f64 {
         let (im, mm) = self.engine.sums_margin(self.rule.model, s, sc);
         self.equity - costs - (self.rule.target.of(im, mm) + addons)
@@ -221,6 +225,7 @@ struct Search<'a, 'w> {
 
 impl Search<'_, '_> {
     /// Sets row `j` to fraction `t` (all rows when `j` is `None`) and re-sums the base.
+    #[inline(always)]
     fn set(&mut self, j: Option<usize>, t: f64) {
         match j {
             Some(j) => self.c[j] = t,
@@ -231,6 +236,7 @@ impl Search<'_, '_> {
     }
 
     /// `H(c)` with row `j` closed by fraction `t` instead of `c_j`.
+    #[inline(always)]
     fn line(&mut self, j: usize, t: f64) -> f64 {
         let (acc, r, cj) = (self.acc, &self.acc.rows[j], self.c[j]);
         let q = acc.quantity[j];
@@ -250,6 +256,7 @@ impl Search<'_, '_> {
     }
 
     /// `H` after closing fraction `f` of every row (pro rata).
+    #[inline(always)]
     fn uniform(&mut self, f: f64) -> f64 {
         let (costs, addons) = self.acc.build(self.trial, |_| f);
         self.acc.health(self.trial, costs, addons, self.sc)
@@ -259,6 +266,7 @@ impl Search<'_, '_> {
     /// re-score, until closing the best row in full restores health; then close the
     /// smallest fraction of it that does. Rows with no positive gain are never closed.
     /// False when it cannot restore health (`c` is then meaningless).
+    #[inline(always)]
     fn greedy(&mut self) -> bool {
         self.set(None, 0.0);
         let mut h_cur = self.acc.health(self.base, self.costs, self.addons, self.sc);
@@ -299,6 +307,7 @@ impl Search<'_, '_> {
     /// (`d` the pass's step), is tried and taken when `H >= 0` there, so such accounts need
     /// a few passes instead of dozens. A jump only lowers fractions and lands on a feasible
     /// point, and only a pass that changes nothing ends the loop: the guarantees stand.
+    #[inline(always)]
     fn minimise(&mut self) {
         let mut before = self.c.to_vec();
         let mut last_step = f64::INFINITY;
@@ -342,6 +351,7 @@ impl Search<'_, '_> {
     }
 
     /// Moves to `max(0, c + lambda (c - before))` when `H >= 0` there.
+    #[inline(always)]
     fn try_jump(&mut self, before: &[f64], lambda: f64) {
         let extrapolate = |c: f64, b: f64| (c + lambda * (c - b)).max(0.0);
         let c = &*self.c;
@@ -503,6 +513,7 @@ impl Bracket {
     /// Evaluates `t` (a NaN means the midpoint) kept half a tolerance inside the bracket, so
     /// a step that lands on an end still moves the other one; moves the end on its side and
     /// returns true when `h(t) >= 0`.
+    #[inline(always)]
     fn probe(&mut self, h: &mut impl FnMut(f64) -> f64, t: f64) -> bool {
         let half = 0.5 * FRACTION_TOLERANCE;
         let t = if t.is_nan() {
@@ -521,6 +532,7 @@ impl Bracket {
         }
     }
 
+    #[inline(always)]
     fn width(&self) -> f64 {
         self.hi - self.lo
     }
@@ -535,6 +547,7 @@ impl Bracket {
 /// `hi` (the chord lies below `h`, so it lands right). A step that rounding puts on the
 /// wrong side is numerically on the root and is followed by a probe half a tolerance to
 /// the other side; a round that fails to halve the bracket ends with a bisection.
+#[inline(always)]
 pub fn smallest_root(mut h: impl FnMut(f64) -> f64, lo: (f64, f64), hi: (f64, f64)) -> f64 {
     let half = 0.5 * FRACTION_TOLERANCE;
     let mut b = Bracket {
