@@ -419,10 +419,11 @@ impl Engine {
 
     /// Margin of one account given its rows (instrument indices already validated against
     /// this engine) and balances. `prep` must come from `prepare(.., true)` for the
-    /// portfolio model. This is the building block for liquidation searches too.
+    /// portfolio model. This is the building block for liquidation searches too, which
+    /// pass `GREEKS = false`: the net Greeks in the scratch are then left stale.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub fn evaluate(
+    pub fn evaluate<const GREEKS: bool>(
         &self,
         prep: &Prepared,
         coll: &Collateral<'_>,
@@ -438,7 +439,9 @@ impl Engine {
             .enumerate()
             .map(|(j, &b)| coll.value(j, b))
             .sum();
-        sc.greeks.fill(0.0);
+        if GREEKS {
+            sc.greeks.fill(0.0);
+        }
         let rows = instrument
             .iter()
             .zip(quantity)
@@ -459,7 +462,9 @@ impl Engine {
                 for (i, q) in rows {
                     let unit = &prep.units[i];
                     equity += q * unit.mtm;
-                    add_greeks(&mut sc.greeks, unit, q);
+                    if GREEKS {
+                        add_greeks(&mut sc.greeks, unit, q);
+                    }
                     if cross && !unit.is_option {
                         sc.touched_u[unit.underlying] = true;
                         sc.net[unit.underlying] += q * unit.greeks[0];
@@ -485,7 +490,9 @@ impl Engine {
                     let unit = &prep.units[i];
                     let u = unit.underlying;
                     equity += q * unit.mtm;
-                    add_greeks(&mut sc.greeks, unit, q);
+                    if GREEKS {
+                        add_greeks(&mut sc.greeks, unit, q);
+                    }
                     let row = &prep.risk[i * n_s..(i + 1) * n_s];
                     let acc = &mut sc.pnl[u * n_s..(u + 1) * n_s];
                     // The first row of an underlying overwrites its accumulator, so stale
@@ -770,7 +777,7 @@ multiversion! {
             let a = out.start + k;
             let rows = book.rows(a);
             let bal = &book.balances[a * book.n_assets..(a + 1) * book.n_assets];
-            let r = engine.evaluate(
+            let r = engine.evaluate::<true>(
                 prep,
                 coll,
                 &book.instrument[rows.clone()],

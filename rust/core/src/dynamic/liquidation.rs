@@ -420,7 +420,7 @@ impl Scanner<'_> {
             trial,
             rows,
         } = ws;
-        let m0 = self.engine.evaluate(
+        let m0 = self.engine.evaluate::<false>(
             &self.prep,
             self.coll,
             instrument,
@@ -829,7 +829,7 @@ mod tests {
         let mut sc = eng.scratch();
         for model in [Model::Standard, Model::Cross, Model::Portfolio] {
             let prep = eng.prepare(&px, model == Model::Portfolio);
-            let m = eng.evaluate(&prep, &coll, &ins, &qty, &[0.0], model, &mut sc);
+            let m = eng.evaluate::<true>(&prep, &coll, &ins, &qty, &[0.0], model, &mut sc);
             let mut s = eng.sums();
             for (&i, &q) in ins.iter().zip(&qty) {
                 eng.move_position(&prep, model, &mut s, i as usize, 0.0, 2.0 * q);
