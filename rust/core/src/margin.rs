@@ -213,6 +213,8 @@ pub struct Scratch {
     bucket: Vec<f64>,
     bucket_seen: Vec<bool>,
     touched_b: Vec<usize>,
+    /// One underlying's P&L with a position moved (`Engine::moved_margin`).
+    moved: Vec<f64>,
     /// `delta, gamma, vega, theta` of the last evaluated account, `U x 4` (underlying-major).
     pub greeks: Vec<f64>,
 }
@@ -221,11 +223,17 @@ pub struct Scratch {
 /// requirements of the rows margined alone, net USD delta per underlying (cross),
 /// scenario P&L per underlying, net delta per roll bucket and the short-option minimum
 /// (portfolio). Changing one position costs `O(S)` and re-margining the book `O(U S)`,
-/// whatever its number of rows: what a liquidation search needs to try many close-outs.
+/// whatever its number of rows; once margined, the book with one position moved is
+/// margined in `O(S)` without changing it: what a liquidation search needs to try many
+/// close-outs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sums {
     /// `U x S` (portfolio).
     pnl: Vec<f64>,
+    /// Worst loss per underlying as of the last `Engine::sums_margin` (portfolio), valid
+    /// while `fresh`.
+    loss: Vec<f64>,
+    fresh: bool,
     /// Per underlying (cross).
     net: Vec<f64>,
     /// Per roll bucket (portfolio).
@@ -233,6 +241,20 @@ pub struct Sums {
     som: f64,
     im: f64,
     mm: f64,
+}
+
+/// One position of a [`Sums`] moved, held beside it (see `Engine::moved_margin`).
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    u: usize,
+    /// Net USD delta of underlying `u` (cross).
+    net: f64,
+    im: f64,
+    mm: f64,
+    bucket: usize,
+    /// Net delta of `bucket` (portfolio).
+    delta: f64,
+    som: f64,
 }
 
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
@@ -413,6 +435,7 @@ impl Engine {
             bucket: vec![0.0; self.bucket_expiry.len()],
             bucket_seen: vec![false; self.bucket_expiry.len()],
             touched_b: Vec::new(),
+            moved: vec![0.0; s],
             greeks: vec![0.0; 4 * u],
         }
     }
@@ -563,6 +586,8 @@ impl Engine {
         let n_u = self.n_underlyings();
         Sums {
             pnl: vec![0.0; n_u * self.table.n_scenarios],
+            loss: vec![0.0; n_u],
+            fresh: false,
             net: vec![0.0; n_u],
             bucket: vec![0.0; self.bucket_expiry.len()],
             som: 0.0,
@@ -578,6 +603,7 @@ impl Engine {
         s.net.fill(0.0);
         s.bucket.fill(0.0);
         (s.som, s.im, s.mm) = (0.0, 0.0, 0.0);
+        s.fresh = false;
     }
 
     /// Changes one position of instrument `i` from `from` to `to` contracts in `s` under
@@ -594,6 +620,7 @@ impl Engine {
     ) {
         let unit = &prep.units[i];
         let dq = to - from;
+        s.fresh = false;
         match model {
             Model::Cross if !unit.is_option => s.net[unit.underlying] += dq * unit.greeks[0],
             Model::Standard | Model::Cross => {
@@ -616,27 +643,155 @@ impl Engine {
     }
 
     /// (IM, MM) of the book summed in `s` under `model`; the same numbers as
-    /// [`Self::evaluate`] up to rounding.
+    /// [`Self::evaluate`] up to rounding. Records what [`Self::moved_margin`] reuses.
     #[inline(always)]
-    pub fn sums_margin(&self, model: Model, s: &Sums, sc: &mut Scratch) -> (f64, f64) {
+    pub fn sums_margin(&self, model: Model, s: &mut Sums, sc: &mut Scratch) -> (f64, f64) {
+        let n_s = self.table.n_scenarios;
+        if model == Model::Portfolio && !matches!(self.aggregation, Aggregation::Joint) {
+            for (l, pnl) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)) {
+                *l = worst_loss(pnl).0;
+            }
+            s.fresh = true;
+        }
+        self.margin_of(model, s, None, sc)
+    }
+
+    /// (IM, MM) of the book summed in `s` with instrument `i`'s position moved from `from`
+    /// to `to` contracts, `s` itself unchanged: the same numbers, to the bit, as
+    /// [`Self::move_position`] then [`Self::sums_margin`] on a copy. `O(S)` (plus `O(U)`
+    /// and the roll buckets) after `sums_margin(s)`; the joint aggregation re-adds all
+    /// underlyings, `O(U S)`, still without copying `s`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn moved_margin(
+        &self,
+        prep: &Prepared,
+        model: Model,
+        s: &Sums,
+        i: usize,
+        from: f64,
+        to: f64,
+        sc: &mut Scratch,
+    ) -> (f64, f64) {
+        let unit = &prep.units[i];
+        let dq = to - from;
+        let n_s = self.table.n_scenarios;
+        let u = unit.underlying;
+        if model == Model::Portfolio {
+            let row = &prep.risk[i * n_s..(i + 1) * n_s];
+            for ((m, p), r) in sc.moved.iter_mut().zip(&s.pnl[u * n_s..]).zip(row) {
+                *m = p + dq * r;
+            }
+        }
+        let (mut im, mut mm) = (s.im, s.mm);
+        let mut net = s.net[u];
         match model {
-            Model::Standard => (s.im, s.mm),
-            Model::Cross => s.net.iter().fold((s.im, s.mm), |(im, mm), &n| {
-                let (a, b) = self.net_delta_requirement(n);
-                (im + a, mm + b)
-            }),
+            Model::Cross if !unit.is_option => net += dq * unit.greeks[0],
+            Model::Standard | Model::Cross => {
+                let (im_to, mm_to) = standard_row(unit, to);
+                let (im_from, mm_from) = standard_row(unit, from);
+                im += im_to - im_from;
+                mm += mm_to - mm_from;
+            }
+            Model::Portfolio => {}
+        }
+        let moved = Moved {
+            u,
+            net,
+            im,
+            mm,
+            bucket: unit.bucket,
+            delta: s.bucket[unit.bucket] + dq * unit.greeks[0],
+            som: s.som + ((-to).max(0.0) - (-from).max(0.0)) * unit.som,
+        };
+        self.margin_of(model, s, Some(moved), sc)
+    }
+
+    /// (IM, MM) of `s`, or of `s` with one position moved (the moved underlying's P&L
+    /// then in `sc.moved`). One body for both, so the two agree to the bit.
+    #[inline(always)]
+    fn margin_of(
+        &self,
+        model: Model,
+        s: &Sums,
+        moved: Option<Moved>,
+        sc: &mut Scratch,
+    ) -> (f64, f64) {
+        let n_s = self.table.n_scenarios;
+        let (im, mm, som) = moved.map_or((s.im, s.mm, s.som), |m| (m.im, m.mm, m.som));
+        let moved_u = moved.map(|m| m.u);
+        match model {
+            Model::Standard => (im, mm),
+            Model::Cross => s
+                .net
+                .iter()
+                .enumerate()
+                .fold((im, mm), |(im, mm), (u, &n)| {
+                    let n = moved.filter(|m| m.u == u).map_or(n, |m| m.net);
+                    let (a, b) = self.net_delta_requirement(n);
+                    (im + a, mm + b)
+                }),
             Model::Portfolio => {
-                sc.pnl.copy_from_slice(&s.pnl);
-                sc.touched_u.fill(true);
-                let (wcl, _) = self.worst_case_loss(sc);
+                let Scratch {
+                    joint,
+                    loss,
+                    moved: moved_pnl,
+                    ..
+                } = sc;
+                let pnl = |u: usize| {
+                    if moved_u == Some(u) {
+                        &moved_pnl[..]
+                    } else {
+                        &s.pnl[u * n_s..(u + 1) * n_s]
+                    }
+                };
+                let wcl = if let Aggregation::Joint = self.aggregation {
+                    joint.fill(0.0);
+                    for u in 0..self.n_underlyings() {
+                        for (j, p) in joint.iter_mut().zip(pnl(u)) {
+                            *j += p;
+                        }
+                    }
+                    worst_loss(joint).0
+                } else {
+                    for (u, l) in loss.iter_mut().enumerate() {
+                        *l = if s.fresh && moved_u != Some(u) {
+                            s.loss[u]
+                        } else {
+                            worst_loss(pnl(u)).0
+                        };
+                    }
+                    self.combine_losses(loss)
+                };
                 let roll: f64 = s
                     .bucket
                     .iter()
                     .enumerate()
-                    .map(|(b, &d)| self.roll(b, d))
+                    .map(|(b, &d)| {
+                        let d = moved.filter(|m| m.bucket == b).map_or(d, |m| m.delta);
+                        self.roll(b, d)
+                    })
                     .sum();
-                self.portfolio_requirement(wcl + roll + s.som)
+                self.portfolio_requirement(wcl + roll + som)
             }
+        }
+    }
+
+    /// WCL of per-underlying worst losses under the sum or correlation aggregation (§6.3).
+    #[inline(always)]
+    fn combine_losses(&self, loss: &[f64]) -> f64 {
+        match &self.aggregation {
+            Aggregation::Correlation(rho) => {
+                let n_u = loss.len();
+                let mut q = 0.0;
+                for a in 0..n_u {
+                    for b in 0..n_u {
+                        q += loss[a] * rho[a * n_u + b] * loss[b];
+                    }
+                }
+                q.max(0.0).sqrt()
+            }
+            _ => loss.iter().sum(),
         }
     }
 
@@ -665,7 +820,7 @@ impl Engine {
                 }
                 worst_loss(&sc.joint)
             }
-            agg => {
+            _ => {
                 let (mut top, mut top_u) = (0.0, None);
                 for u in 0..n_u {
                     if sc.loss[u] > top {
@@ -673,18 +828,7 @@ impl Engine {
                         top_u = Some(u);
                     }
                 }
-                let wcl = match agg {
-                    Aggregation::Correlation(rho) => {
-                        let mut q = 0.0;
-                        for a in 0..n_u {
-                            for b in 0..n_u {
-                                q += sc.loss[a] * rho[a * n_u + b] * sc.loss[b];
-                            }
-                        }
-                        q.max(0.0).sqrt()
-                    }
-                    _ => sc.loss.iter().sum(),
-                };
+                let wcl = self.combine_losses(&sc.loss);
                 let worst = top_u.map_or(-1, |u| sc.worst_u[u]);
                 (wcl, if wcl > 0.0 { worst } else { -1 })
             }

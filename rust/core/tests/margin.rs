@@ -301,3 +301,47 @@ fn expired_and_malformed_instruments_are_rejected() {
     let err = Instruments::new(&[0], &[0], &[0.0], &[0.0], &[1.0], &[1], 1).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Parameter);
 }
+
+#[test]
+fn moved_margin_is_move_then_margin_to_the_bit() {
+    // Every instrument (both underlyings, options and linear), moved up, down, through zero
+    // and to zero, from margined (fresh) and unmargined sums, under every aggregation.
+    let (ins, qty) = (
+        [0i64, 1, 2, 3, 4, 5, 6],
+        [1.5, -40.0, -1.0, -2.0, 3.0, -1.0, 0.7],
+    );
+    for agg in [
+        Aggregation::Sum,
+        Aggregation::Joint,
+        Aggregation::Correlation(vec![1.0, 0.3, 0.3, 1.0]),
+    ] {
+        let e = engine(agg);
+        let mut sc = e.scratch();
+        for model in [Model::Standard, Model::Cross, Model::Portfolio] {
+            let prep = e.prepare(&prices(), model == Model::Portfolio);
+            let mut base = e.sums();
+            for (&i, &q) in ins.iter().zip(&qty) {
+                e.move_position(&prep, model, &mut base, i as usize, 0.0, q);
+            }
+            for margined in [false, true] {
+                if margined {
+                    e.sums_margin(model, &mut base, &mut sc);
+                }
+                for (&i, &q) in ins.iter().zip(&qty) {
+                    for to in [0.0, 0.5 * q, -q, 3.0 * q] {
+                        let got = e.moved_margin(&prep, model, &base, i as usize, q, to, &mut sc);
+                        let mut copy = base.clone();
+                        e.move_position(&prep, model, &mut copy, i as usize, q, to);
+                        let want = e.sums_margin(model, &mut copy, &mut sc);
+                        assert_eq!(
+                            (got.0.to_bits(), got.1.to_bits()),
+                            (want.0.to_bits(), want.1.to_bits()),
+                            "{model:?} row {i} to {to} margined {margined}"
+                        );
+                        assert!(want.1 > 0.0);
+                    }
+                }
+            }
+        }
+    }
+}

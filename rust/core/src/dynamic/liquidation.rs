@@ -200,8 +200,13 @@ impl Account<'_> {
 
     /// `H = E - costs - [Target(kept book) + add-ons(kept book)]`.
     #[inline(always)]
-    fn health(&self, s: &Sums, costs: f64, addons: f64, sc: &mut Scratch) -> f64 {
+    fn health(&self, s: &mut Sums, costs: f64, addons: f64, sc: &mut Scratch) -> f64 {
         let (im, mm) = self.engine.sums_margin(self.rule.model, s, sc);
+        self.health_of(im, mm, costs, addons)
+    }
+
+    #[inline(always)]
+    fn health_of(&self, im: f64, mm: f64, costs: f64, addons: f64) -> f64 {
         self.equity - costs - (self.rule.target.of(im, mm) + addons)
     }
 
@@ -224,15 +229,17 @@ struct Search<'a, 'w> {
 }
 
 impl Search<'_, '_> {
-    /// Sets row `j` to fraction `t` (all rows when `j` is `None`) and re-sums the base.
+    /// Sets row `j` to fraction `t` (all rows when `j` is `None`), re-sums the base and
+    /// returns its health (margining it is what makes `line` O(S)).
     #[inline(always)]
-    fn set(&mut self, j: Option<usize>, t: f64) {
+    fn set(&mut self, j: Option<usize>, t: f64) -> f64 {
         match j {
             Some(j) => self.c[j] = t,
             None => self.c.fill(t),
         }
         let c = &*self.c;
         (self.costs, self.addons) = self.acc.build(self.base, |k| c[k]);
+        self.acc.health(self.base, self.costs, self.addons, self.sc)
     }
 
     /// `H(c)` with row `j` closed by fraction `t` instead of `c_j`.
@@ -240,19 +247,18 @@ impl Search<'_, '_> {
     fn line(&mut self, j: usize, t: f64) -> f64 {
         let (acc, r, cj) = (self.acc, &self.acc.rows[j], self.c[j]);
         let q = acc.quantity[j];
-        self.trial.clone_from(self.base);
-        let i = acc.instrument[j] as usize;
-        acc.engine.move_position(
+        let (im, mm) = acc.engine.moved_margin(
             acc.prep,
             acc.rule.model,
-            self.trial,
-            i,
+            self.base,
+            acc.instrument[j] as usize,
             (1.0 - cj) * q,
             (1.0 - t) * q,
+            self.sc,
         );
         let costs = self.costs + (t - cj) * r.cost;
         let addons = self.addons - acc.kept_addons(r, cj) + acc.kept_addons(r, t);
-        acc.health(self.trial, costs, addons, self.sc)
+        acc.health_of(im, mm, costs, addons)
     }
 
     /// `H` after closing fraction `f` of every row (pro rata).
@@ -268,8 +274,7 @@ impl Search<'_, '_> {
     /// False when it cannot restore health (`c` is then meaningless).
     #[inline(always)]
     fn greedy(&mut self) -> bool {
-        self.set(None, 0.0);
-        let mut h_cur = self.acc.health(self.base, self.costs, self.addons, self.sc);
+        let mut h_cur = self.set(None, 0.0);
         loop {
             let mut best: Option<(usize, f64, f64)> = None;
             for j in 0..self.c.len() {
@@ -835,7 +840,7 @@ mod tests {
                 eng.move_position(&prep, model, &mut s, i as usize, 0.0, 2.0 * q);
                 eng.move_position(&prep, model, &mut s, i as usize, 2.0 * q, q);
             }
-            let (im, mm) = eng.sums_margin(model, &s, &mut sc);
+            let (im, mm) = eng.sums_margin(model, &mut s, &mut sc);
             assert!(
                 (im - m.initial_margin).abs() < 1e-9 && (mm - m.maintenance_margin).abs() < 1e-9
             );
