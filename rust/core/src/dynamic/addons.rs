@@ -72,6 +72,7 @@ impl AddonRule<'_> {
 
     /// (concentration add-on, size premium) of one row of USD notional `x`, with the
     /// concentration threshold `share * depth` and the row's base ratio `MR`.
+    #[inline(always)]
     pub fn nonlinear(&self, x: f64, threshold: f64, base_ratio: f64) -> (f64, f64) {
         let concentration = self.rate * (x - threshold).max(0.0);
         // max(MR, 0.8 MR + f sqrt(x)) - MR, per USD of notional.

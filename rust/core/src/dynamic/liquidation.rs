@@ -298,7 +298,12 @@ impl Search<'_, '_> {
                 return false;
             };
             if h_j >= 0.0 {
-                let t = smallest_root(|t| self.line(j, t), (0.0, h_cur), (1.0, h_j));
+                let t = smallest_root(
+                    #[inline(always)]
+                    |t| self.line(j, t),
+                    (0.0, h_cur),
+                    (1.0, h_j),
+                );
                 self.set(Some(j), t);
                 return true;
             }
@@ -341,7 +346,12 @@ impl Search<'_, '_> {
                 if h_below < 0.0 {
                     continue;
                 }
-                let t = smallest_root(|t| self.line(j, t), (0.0, h_zero), (below, h_below));
+                let t = smallest_root(
+                    #[inline(always)]
+                    |t| self.line(j, t),
+                    (0.0, h_zero),
+                    (below, h_below),
+                );
                 self.set(Some(j), t);
                 changed = true;
             }
@@ -400,18 +410,17 @@ impl Scanner<'_> {
     #[inline(always)]
     fn row_addons(&self, rows: std::ops::Range<usize>, out: &mut Vec<f64>) {
         let book = self.book;
-        out.clear();
-        out.extend(
-            book.instrument[rows.clone()]
-                .iter()
-                .zip(&book.quantity[rows])
-                .map(|(&i, &q)| {
-                    let t = &self.terms[i as usize];
-                    let x = q.abs() * t.notional;
-                    let (conc, premium) = self.rule.addons.nonlinear(x, t.threshold, t.base_ratio);
-                    t.half_spread * x + conc + premium
-                }),
-        );
+        // Sized first and filled by index: `extend` is not inlined into the per-ISA copies.
+        out.resize(rows.len(), 0.0);
+        let rows = book.instrument[rows.clone()]
+            .iter()
+            .zip(&book.quantity[rows]);
+        for (v, (&i, &q)) in out.iter_mut().zip(rows) {
+            let t = &self.terms[i as usize];
+            let x = q.abs() * t.notional;
+            let (conc, premium) = self.rule.addons.nonlinear(x, t.threshold, t.base_ratio);
+            *v = t.half_spread * x + conc + premium;
+        }
     }
 
     /// Liquidates account `a` if it is below maintenance, appending its per-row close-out
@@ -512,8 +521,14 @@ impl Scanner<'_> {
         let greedy = search.greedy();
         // H is concave along the pro-rata ray, so a pro-rata close-out exists iff H(1) >= 0.
         let h_full = search.uniform(1.0);
-        let pro_rata =
-            (h_full >= 0.0).then(|| smallest_root(|f| search.uniform(f), (0.0, h0), (1.0, h_full)));
+        let pro_rata = (h_full >= 0.0).then(|| {
+            smallest_root(
+                #[inline(always)]
+                |f| search.uniform(f),
+                (0.0, h0),
+                (1.0, h_full),
+            )
+        });
         out.method = match pro_rata {
             Some(f) if !greedy || f * total < acc.notional(search.c) - TIE * total => {
                 search.set(None, f);
