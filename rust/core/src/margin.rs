@@ -443,7 +443,8 @@ impl Engine {
     /// Margin of one account given its rows (instrument indices already validated against
     /// this engine) and balances. `prep` must come from `prepare(.., true)` for the
     /// portfolio model. This is the building block for liquidation searches too, which
-    /// pass `GREEKS = false`: the net Greeks in the scratch are then left stale.
+    /// pass `GREEKS = false`: the net Greeks in the scratch are then left stale and the worst
+    /// scenario is not located (-1).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn evaluate<const GREEKS: bool>(
@@ -540,7 +541,7 @@ impl Engine {
                         som += -q * unit.som;
                     }
                 }
-                let (wcl, worst) = self.worst_case_loss(sc);
+                let (wcl, worst) = self.worst_case_loss::<GREEKS>(sc);
                 let mut roll = 0.0;
                 for &b in &sc.touched_b {
                     roll += self.roll(b, sc.bucket[b]);
@@ -649,7 +650,7 @@ impl Engine {
         let n_s = self.table.n_scenarios;
         if model == Model::Portfolio && !matches!(self.aggregation, Aggregation::Joint) {
             for (l, pnl) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)) {
-                *l = worst_loss(pnl).0;
+                *l = worst_loss::<false>(pnl).0;
             }
             s.fresh = true;
         }
@@ -752,13 +753,13 @@ impl Engine {
                             *j += p;
                         }
                     }
-                    worst_loss(joint).0
+                    worst_loss::<false>(joint).0
                 } else {
                     for (u, l) in loss.iter_mut().enumerate() {
                         *l = if s.fresh && moved_u != Some(u) {
                             s.loss[u]
                         } else {
-                            worst_loss(pnl(u)).0
+                            worst_loss::<false>(pnl(u)).0
                         };
                     }
                     self.combine_losses(loss)
@@ -795,15 +796,15 @@ impl Engine {
         }
     }
 
-    /// WCL and worst scenario from the scratch's per-underlying P&L (§6.3); resets the P&L.
+    /// WCL and (when `INDEX`) worst scenario from the scratch's per-underlying P&L (§6.3); resets the P&L.
     #[inline(always)]
-    fn worst_case_loss(&self, sc: &mut Scratch) -> (f64, i64) {
+    fn worst_case_loss<const INDEX: bool>(&self, sc: &mut Scratch) -> (f64, i64) {
         let n_u = self.n_underlyings();
         let n_s = self.table.n_scenarios;
         // Per-underlying worst loss and its first scenario.
         for u in 0..n_u {
             (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
-                worst_loss(&sc.pnl[u * n_s..(u + 1) * n_s])
+                worst_loss::<INDEX>(&sc.pnl[u * n_s..(u + 1) * n_s])
             } else {
                 (0.0, -1)
             };
@@ -818,7 +819,7 @@ impl Engine {
                         }
                     }
                 }
-                worst_loss(&sc.joint)
+                worst_loss::<INDEX>(&sc.joint)
             }
             _ => {
                 let (mut top, mut top_u) = (0.0, None);
@@ -953,11 +954,11 @@ multiversion! {
     }
 }
 
-/// `max(0, max_s -pnl[s])` and the first scenario attaining it (-1 when no scenario
-/// loses). A running arg-max is a serial dependency chain; lane-wise minima vectorise, and
-/// the one scan for the index that follows usually stops early.
+/// `max(0, max_s -pnl[s])` and, when `INDEX`, the first scenario attaining it (-1 when no
+/// scenario loses, or not asked). A running arg-max is a serial dependency chain; lane-wise
+/// minima vectorise, and the one scan for the index that follows usually stops early.
 #[inline(always)]
-fn worst_loss(pnl: &[f64]) -> (f64, i64) {
+fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     let mut lanes = [0.0f64; 8];
     let chunks = pnl.chunks_exact(8);
     let rest = chunks.remainder();
@@ -971,10 +972,12 @@ fn worst_loss(pnl: &[f64]) -> (f64, i64) {
         .chain(rest)
         .fold(0.0, |m, &p| if p < m { p } else { m });
     if low < 0.0 {
-        (
-            -low,
-            pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64),
-        )
+        let worst = if INDEX {
+            pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64)
+        } else {
+            -1
+        };
+        (-low, worst)
     } else {
         (0.0, -1)
     }
