@@ -230,9 +230,10 @@ pub struct Scratch {
 pub struct Sums {
     /// `U x S` (portfolio).
     pnl: Vec<f64>,
-    /// Worst loss per underlying as of the last `Engine::sums_margin` (portfolio), valid
-    /// while `fresh`.
+    /// Worst loss per underlying (sum and correlation aggregations) and the roll add-on as
+    /// of the last `Engine::sums_margin` (portfolio), valid while `fresh`.
     loss: Vec<f64>,
+    roll: f64,
     fresh: bool,
     /// Per underlying (cross).
     net: Vec<f64>,
@@ -588,6 +589,7 @@ impl Engine {
         Sums {
             pnl: vec![0.0; n_u * self.table.n_scenarios],
             loss: vec![0.0; n_u],
+            roll: 0.0,
             fresh: false,
             net: vec![0.0; n_u],
             bucket: vec![0.0; self.bucket_expiry.len()],
@@ -648,20 +650,29 @@ impl Engine {
     #[inline(always)]
     pub fn sums_margin(&self, model: Model, s: &mut Sums, sc: &mut Scratch) -> (f64, f64) {
         let n_s = self.table.n_scenarios;
-        if model == Model::Portfolio && !matches!(self.aggregation, Aggregation::Joint) {
-            for (l, pnl) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)) {
-                *l = worst_loss::<false>(pnl).0;
+        if model == Model::Portfolio {
+            if !matches!(self.aggregation, Aggregation::Joint) {
+                for (l, pnl) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)) {
+                    *l = worst_loss::<false>(pnl).0;
+                }
             }
+            s.roll = s
+                .bucket
+                .iter()
+                .enumerate()
+                .map(|(b, &d)| self.roll(b, d))
+                .sum();
             s.fresh = true;
         }
         self.margin_of(model, s, None, sc)
     }
 
     /// (IM, MM) of the book summed in `s` with instrument `i`'s position moved from `from`
-    /// to `to` contracts, `s` itself unchanged: the same numbers, to the bit, as
-    /// [`Self::move_position`] then [`Self::sums_margin`] on a copy. `O(S)` (plus `O(U)`
-    /// and the roll buckets) after `sums_margin(s)`; the joint aggregation re-adds all
-    /// underlyings, `O(U S)`, still without copying `s`.
+    /// to `to` contracts, `s` itself unchanged: what [`Self::move_position`] then
+    /// [`Self::sums_margin`] on a copy return, to the bit except for the roll add-on, whose
+    /// one changed bucket is swapped rather than re-summed. `O(S + U)` after
+    /// `sums_margin(s)`; the joint aggregation re-adds all underlyings, `O(U S)`, still
+    /// without copying `s`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn moved_margin(
@@ -709,7 +720,7 @@ impl Engine {
     }
 
     /// (IM, MM) of `s`, or of `s` with one position moved (the moved underlying's P&L
-    /// then in `sc.moved`). One body for both, so the two agree to the bit.
+    /// then in `sc.moved`). One body for both, so the two agree.
     #[inline(always)]
     fn margin_of(
         &self,
@@ -764,15 +775,22 @@ impl Engine {
                     }
                     self.combine_losses(loss)
                 };
-                let roll: f64 = s
-                    .bucket
-                    .iter()
-                    .enumerate()
-                    .map(|(b, &d)| {
-                        let d = moved.filter(|m| m.bucket == b).map_or(d, |m| m.delta);
-                        self.roll(b, d)
-                    })
-                    .sum();
+                // Every call comes after `sums_margin`, whose roll stands, or is the moved
+                // book of a fresh one: its roll differs in one bucket, swapped in O(1) (not
+                // summed afresh, so it may differ from re-summing in the last bits).
+                let roll = match moved {
+                    Some(m) if s.fresh => {
+                        let b = m.bucket;
+                        s.roll - self.roll(b, s.bucket[b]) + self.roll(b, m.delta)
+                    }
+                    Some(m) => s
+                        .bucket
+                        .iter()
+                        .enumerate()
+                        .map(|(b, &d)| self.roll(b, if b == m.bucket { m.delta } else { d }))
+                        .sum(),
+                    None => s.roll,
+                };
                 self.portfolio_requirement(wcl + roll + som)
             }
         }
