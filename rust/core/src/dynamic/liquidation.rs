@@ -218,8 +218,8 @@ impl Account<'_> {
 }
 
 /// The search over close-outs `c` of one account. `base` holds the sums of the book kept
-/// after `c` (with its costs and add-ons), so trying another fraction for one row costs
-/// `O(U S)` rather than a whole re-margining of the account.
+/// after `c` (with its costs and add-ons), margined, so trying another fraction for one row
+/// costs `O(S + U)` (`Engine::moved_margin`) rather than a whole re-margining of the account.
 struct Search<'a, 'w> {
     acc: &'a Account<'a>,
     sc: &'w mut Scratch,
