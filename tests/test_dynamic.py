@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -349,17 +350,34 @@ def _scan(exchange: zkmargin.synthetic.Exchange, model: str = "portfolio", **kw:
     )  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("model", ["portfolio", "cross", "standard"])
-def test_liquidation_scan_matches_reference(exchange: zkmargin.synthetic.Exchange, model: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "aggregation"),
+    [
+        ("portfolio", "sum"),
+        ("portfolio", "joint"),
+        ("portfolio", "correlation"),
+        ("cross", "sum"),
+        ("standard", "sum"),
+    ],
+)
+def test_liquidation_scan_matches_reference(
+    exchange: zkmargin.synthetic.Exchange, model: str, aggregation: str
+) -> None:
     """Rust scan == pure-Python scan on the pure-Python engine: same accounts, order,
-    methods and per-row fractions."""
-    scan = _scan(exchange, model)
-    beng = zkmargin.baseline.MarginEngine(exchange.instruments)
+    methods and per-row fractions, under every aggregation of scenario losses (the search
+    margins moved rows from cached per-underlying losses, or re-adds them for joint)."""
+    kw: dict[str, Any] = {"aggregation": aggregation}
+    if aggregation == "correlation":
+        kw["correlation"] = [[1.0, 0.4], [0.4, 1.0]]
+    eng = zkmargin.MarginEngine(exchange.instruments, **kw)
+    rule = _scan_rule(exchange)
+    scan = d.scan_margin(eng, exchange.accounts, exchange.market, rule, model, penalty=PENALTY)
+    beng = zkmargin.baseline.MarginEngine(exchange.instruments, **kw)
     acc = exchange.accounts
     want = ref.liquidation_scan(
         beng,
         beng.prepare(exchange.market, model),
-        ref.ScanRule(model, "initial", 0.0, PENALTY, ref.LiquidityParams.from_rule(_scan_rule(exchange))),
+        ref.ScanRule(model, "initial", 0.0, PENALTY, ref.LiquidityParams.from_rule(rule)),
         *_csr(acc),
         acc.balances.tolist(),
     )
@@ -372,8 +390,8 @@ def test_liquidation_scan_matches_reference(exchange: zkmargin.synthetic.Exchang
     close(scan.closed_notional, [w.closed_notional for w in want], rtol=1e-9, atol=1e-9)
     close(scan.close_fraction, np.concatenate([w.fractions for w in want]), rtol=0, atol=1e-9)
     assert np.all(np.diff(scan.shortfall) <= 0)
-    res = zkmargin.MarginEngine(exchange.instruments).compute(acc, exchange.market, model)
-    h = d.health(res, d.addons(_scan_rule(exchange), acc).total)
+    res = eng.compute(acc, exchange.market, model)
+    h = d.health(res, d.addons(rule, acc).total)
     assert set(scan.account.tolist()) == set(np.flatnonzero(h < 0).tolist())
     for k, a in enumerate(scan.account.tolist()):
         lo, hi = scan.row_offsets[k], scan.row_offsets[k + 1]
