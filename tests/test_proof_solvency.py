@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
+from proof_encodings import x_plus_p
 from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
 from zkmargin.errors import EncodingError, InsolventError, ParameterError, ProofError
 from zkmargin.proof import (
@@ -274,15 +275,10 @@ def test_noncanonical_encodings_rejected(base: Any) -> None:
     pr = prove_solvency(stm, com, op_, rng=random.Random(1).randrange)
     raw = pr.to_bytes()
     for k in range(len(pr.aux)):
-        off = head + 32 * k
-        a = bytearray(raw[off : off + 32])
-        flags = a[0] & 0xC0
-        a[0] &= 0x3F
-        x_plus_p = int.from_bytes(a, "big") + P
-        if x_plus_p < 1 << 254:
-            xp = x_plus_p.to_bytes(32, "big")
+        bad = x_plus_p(raw, head + 32 * k)
+        if bad is not None:
             with pytest.raises(EncodingError):
-                SolvencyProof.from_bytes(raw[:off] + bytes([xp[0] | flags]) + xp[1:] + raw[off + 32 :])
+                SolvencyProof.from_bytes(bad)
             break
     else:
         pytest.fail("no auxiliary point with x + p < 2^254")
