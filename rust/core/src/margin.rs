@@ -775,9 +775,9 @@ impl Engine {
                     }
                     self.combine_losses(loss)
                 };
-                // Every call comes after `sums_margin`, whose roll stands, or is the moved
-                // book of a fresh one: its roll differs in one bucket, swapped in O(1) (not
-                // summed afresh, so it may differ from re-summing in the last bits).
+                // `None` comes from `sums_margin`, which has just summed `s.roll`. A move on
+                // fresh sums changes one bucket, swapped in O(1) rather than re-summed (so
+                // it may differ from re-summing in the last bits); on stale sums, re-sum.
                 let roll = match moved {
                     Some(m) if s.fresh => {
                         let b = m.bucket;
@@ -814,7 +814,8 @@ impl Engine {
         }
     }
 
-    /// WCL and (when `INDEX`) worst scenario from the scratch's per-underlying P&L (§6.3); resets the P&L.
+    /// WCL and (when `INDEX`) worst scenario from the scratch's per-underlying P&L (§6.3);
+    /// resets the P&L.
     #[inline(always)]
     fn worst_case_loss<const INDEX: bool>(&self, sc: &mut Scratch) -> (f64, i64) {
         let n_u = self.n_underlyings();
