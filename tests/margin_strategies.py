@@ -29,6 +29,7 @@ from zkmargin import (
     span_scenarios,
 )
 from zkmargin.results import GREEK_FIELDS
+from zkmargin.span import InterSpread, SpanRules
 
 
 def engine_settings(max_examples: int) -> settings:
@@ -54,6 +55,7 @@ class Case:
     params: MarginParams
     aggregation: str
     correlation: NDArray[np.float64] | None
+    span: SpanRules | None = None
 
     def engine(self, cls: type[Any], **overrides: Any) -> Any:
         kw: dict[str, Any] = {
@@ -61,6 +63,7 @@ class Case:
             "params": self.params,
             "aggregation": self.aggregation,
             "correlation": self.correlation,
+            "span": self.span,
         }
         kw.update(overrides)
         return cls(self.instruments, **kw)
@@ -114,6 +117,20 @@ def _correlation(draw: st.DrawFn, n: int) -> NDArray[np.float64]:
     rho = (rho + 1e-9 * np.eye(n)) / (1.0 + 1e-9)
     np.fill_diagonal(rho, 1.0)
     return rho
+
+
+@st.composite
+def span_rules(draw: st.DrawFn, n: int) -> SpanRules:
+    """Calendar charge rates and up to three inter-commodity tiers on random leg pairs."""
+    intra = draw(st.lists(st.sampled_from([0.0, 0.01]) | _floats(0.0, 0.2), min_size=n, max_size=n))
+    spreads = []
+    if n >= 2:
+        for _ in range(draw(st.integers(0, 3))):
+            a, b = draw(st.permutations(range(n)))[:2]
+            nonzero = _floats(-3.0, 3.0).filter(lambda r: abs(r) > 1e-3)
+            ratio = st.sampled_from([1.0, -1.0, 0.5, -2.0]) | nonzero
+            spreads.append(InterSpread(a, b, draw(ratio), draw(ratio), draw(_floats(0.0, 1.0))))
+    return SpanRules(np.array(intra), tuple(spreads))
 
 
 @st.composite
@@ -203,7 +220,7 @@ def books(
 @st.composite
 def cases(
     draw: st.DrawFn,
-    aggregations: tuple[str, ...] = ("sum", "joint", "correlation"),
+    aggregations: tuple[str, ...] = ("sum", "joint", "correlation", "span"),
     max_accounts: int = 6,
 ) -> Case:
     n_u = draw(st.integers(1, 3))
@@ -245,6 +262,7 @@ def cases(
         draw(margin_params()),
         aggregation,
         _correlation(draw, n_u) if aggregation == "correlation" else None,
+        draw(span_rules(n_u)) if aggregation == "span" else None,
     )
 
 

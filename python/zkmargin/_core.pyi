@@ -82,6 +82,8 @@ class Engine:
         params: dict[str, float],
         aggregation: str,
         correlation: NDArray[np.float64] | None = None,
+        span: tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
+        | None = None,
     ) -> Engine: ...
     @property
     def n_instruments(self) -> int: ...

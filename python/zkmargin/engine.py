@@ -23,6 +23,7 @@ from .results import (
     MarginResult,
 )
 from .scenarios import ScenarioTable, deribit_scenarios
+from .span import SpanRules
 
 
 def default_threads() -> int:
@@ -51,6 +52,7 @@ class EngineBase:
         aggregation: str = "sum",
         correlation: Any = None,
         threads: int | None = None,
+        span: SpanRules | None = None,
     ) -> None:
         if not isinstance(instruments, Instruments):
             raise ParameterError("instruments must be a zkmargin.Instruments", "instruments")
@@ -67,6 +69,11 @@ class EngineBase:
         self.correlation: NDArray[np.float64] | None = (
             None if correlation is None else _arrays.f64("correlation", correlation, ndim=2)
         )
+        if span is not None and not isinstance(span, SpanRules):
+            raise ParameterError("span must be a zkmargin.span.SpanRules", "span")
+        if aggregation == "span" and span is None:
+            span = SpanRules()
+        self.span = span
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ParameterError("threads must be a positive int", "threads")
         self.threads = threads if threads is not None else default_threads()
@@ -90,6 +97,7 @@ class EngineBase:
             self.params.as_dict(),
             aggregation,
             self.correlation,
+            None if span is None else span.native(self.scenarios.n_underlyings),
         )
 
     @property

@@ -68,6 +68,7 @@ class _Priced:
     mm: tuple[F64, F64]
     bucket: NDArray[np.int64]  # roll bucket of each instrument
     bucket_rate: F64  # roll rate(T) of each bucket
+    bucket_underlying: NDArray[np.int64]
 
 
 class MarginEngine(EngineBase):
@@ -209,7 +210,10 @@ class MarginEngine(EngineBase):
         )
         t_b = keys[:, 1] if keys.size else np.zeros(0)
         rate = np.maximum(p.min_annual_move, np.expm1(p.annual_move_risk * t_b))
-        return _Priced(ins.underlying, opt, cs, f, values, im, mm, bucket.ravel().astype(np.int64), rate)
+        bucket_u = keys[:, 0].astype(np.int64) if keys.size else np.zeros(0, dtype=np.int64)
+        return _Priced(
+            ins.underlying, opt, cs, f, values, im, mm, bucket.ravel().astype(np.int64), rate, bucket_u
+        )
 
     # -- per-account ---------------------------------------------------------------------
 
@@ -277,18 +281,29 @@ class MarginEngine(EngineBase):
         worst = np.full(n, -1, dtype=np.int64)
         if model == "portfolio":
             assert risk is not None
-            wcl, worst = self._worst_case(risk, ins, q, local)
+            wcl, worst, losses = self._worst_case(risk, ins, q, local)
             n_b = priced.bucket_rate.shape[0]
             net = np.bincount(
                 acct * n_b + priced.bucket[ins],
                 weights=q * priced.values[2][ins],
                 minlength=n * n_b,
             ).reshape(n, n_b)
-            roll = (np.abs(net) * priced.bucket_rate).sum(axis=1)
             short_opt = opt & (q < 0.0)
-            som = p.short_option_min * per_account(
-                np.where(short_opt, np.abs(q) * priced.cs[ins] * priced.fwd[ins], 0.0)
-            )
+            if self.aggregation == "span":
+                row_som = np.where(
+                    short_opt, -q * (p.short_option_min * (priced.cs[ins] * priced.fwd[ins])), 0.0
+                )
+                is_put = self.instruments.kind[ins] == Kind.PUT
+                shorts = (
+                    per_account_underlying(np.where(is_put, 0.0, row_som)),
+                    per_account_underlying(np.where(is_put, row_som, 0.0)),
+                )
+                wcl, roll, som = self._span(losses, net, priced.bucket_underlying, shorts)
+            else:
+                roll = (np.abs(net) * priced.bucket_rate).sum(axis=1)
+                som = p.short_option_min * per_account(
+                    np.where(short_opt, np.abs(q) * priced.cs[ins] * priced.fwd[ins], 0.0)
+                )
             base = wcl + roll + som
             im, mm = p.im_factor * base, p.mm_factor * base
         else:
@@ -314,8 +329,8 @@ class MarginEngine(EngineBase):
         ins: NDArray[np.int64],
         q: F64,
         local_offsets: NDArray[np.int64],
-    ) -> tuple[F64, NDArray[np.int64]]:
-        """§6.3 for one chunk: (WCL, worst scenario) per account."""
+    ) -> tuple[F64, NDArray[np.int64], F64]:
+        """§6.3 for one chunk: (WCL, worst scenario, per-underlying worst loss (U, n))."""
         from scipy.sparse import csr_matrix
 
         n = local_offsets.shape[0] - 1
@@ -326,14 +341,57 @@ class MarginEngine(EngineBase):
             loss = -pnl.sum(axis=0)
             wcl = np.maximum(0.0, loss.max(axis=1, initial=-np.inf))
             worst = np.where(wcl > 0.0, loss.argmax(axis=1), -1)
-            return wcl, worst.astype(np.int64)
+            return wcl, worst.astype(np.int64), np.zeros((0, n))
         losses = np.maximum(0.0, (-pnl).max(axis=2))  # (U, n)
-        if self.aggregation == "sum":
-            wcl = losses.sum(axis=0)
-        else:
+        if self.aggregation == "correlation":
             assert self.correlation is not None
-            quad = np.einsum("un,uv,vn->n", losses, self.correlation, losses)
-            wcl = np.sqrt(np.maximum(0.0, quad))
+            # directional worst losses: rows moving each underlying down (m <= 0) and up
+            moves = self.scenarios.moves.T[:, None, :]  # (U, 1, S)
+            down = np.maximum(0.0, np.where(moves <= 0.0, -pnl, 0.0).max(axis=2))
+            up = np.maximum(0.0, np.where(moves >= 0.0, -pnl, 0.0).max(axis=2))
+            e = down - up
+            quad = np.einsum("un,uv,vn->n", e, self.correlation, e)
+            wcl = np.minimum(down, up).sum(axis=0) + np.sqrt(np.maximum(0.0, quad))
+        else:
+            wcl = losses.sum(axis=0)
         top_u = losses.argmax(axis=0)
         worst = np.where(wcl > 0.0, (-pnl[top_u, rows]).argmax(axis=1), -1)
-        return wcl, worst.astype(np.int64)
+        return wcl, worst.astype(np.int64), losses
+
+    def _span(
+        self, losses: F64, net: NDArray[Any], bucket_u: NDArray[np.int64], short: tuple[F64, F64]
+    ) -> tuple[F64, F64, F64]:
+        """§6.3 SPAN for one chunk: (scan net of credits, calendar charges, floor top-up)."""
+        assert self.span is not None
+        n_u = self.n_underlyings
+        n = net.shape[0]
+        pos = np.zeros((n, n_u))
+        neg = np.zeros((n, n_u))
+        for b, u in enumerate(bucket_u.tolist()):
+            pos[:, u] += np.maximum(net[:, b], 0.0)
+            neg[:, u] += np.maximum(-net[:, b], 0.0)
+        loss = losses.T  # (n, U)
+        original = pos - neg
+        remaining = original.copy()
+        credit = np.zeros((n, n_u))
+        price_range = (self.scenarios.weights * np.abs(self.scenarios.moves)).max(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for sp in self.span.inter_spreads:
+                (a, b), (ra, rb) = (sp.leg_a, sp.leg_b), (sp.ratio_a, sp.ratio_b)
+                ka, kb = remaining[:, a] / ra, remaining[:, b] / rb
+                up = (ka > 0.0) & (kb > 0.0)
+                dn = (ka < 0.0) & (kb < 0.0)
+                count = np.where(up, np.minimum(ka, kb), np.where(dn, -np.maximum(ka, kb), 0.0))
+                side = np.where(up, 1.0, -1.0)
+                formed = up | dn
+                for u, r in ((a, ra), (b, rb)):
+                    orig = np.abs(original[:, u])
+                    below = loss[:, u] < orig * price_range[u]
+                    wpr = np.where(formed, np.where(below, loss[:, u] / orig, price_range[u]), 0.0)
+                    credit[:, u] += np.where(formed, sp.rate * (count * abs(r)) * wpr, 0.0)
+                    remaining[:, u] -= np.where(formed, side * count * r, 0.0)
+        intra_rate = np.broadcast_to(np.asarray(self.span.intra_rate, dtype=np.float64), (n_u,))
+        scan = loss - np.minimum(credit, loss)
+        intra = intra_rate * np.minimum(pos, neg)
+        floor = np.maximum(np.maximum(short[0], short[1]) - (scan + intra), 0.0)
+        return scan.sum(axis=1), intra.sum(axis=1), floor.sum(axis=1)

@@ -24,7 +24,7 @@ GREEK_FIELDS = ("net_delta", "net_gamma", "net_vega", "net_theta")
 INSTRUMENT_FIELDS = ("mark_price", "mtm", "delta", "gamma", "vega", "theta")
 
 MODELS = ("standard", "cross", "portfolio")
-AGGREGATIONS = ("sum", "joint", "correlation")
+AGGREGATIONS = ("sum", "joint", "correlation", "span")
 
 
 @dataclass(frozen=True, eq=False)

@@ -135,19 +135,77 @@ class MarginEngine(EngineBase):
             wcl = max(0.0, max(loss))
             return wcl, (loss.index(max(loss)) if wcl != 0.0 else -1)
         losses = [max(0.0, max(-x for x in p)) for p in pnl]
-        if self.aggregation == "sum":
-            wcl = sum(losses)
-        else:
-            assert self.correlation is not None  # the native constructor demands it
-            quad = sum(
-                lu * sum(r * lv for r, lv in zip(rho_u, losses, strict=True))
-                for lu, rho_u in zip(losses, self.correlation.tolist(), strict=True)
-            )
-            wcl = math.sqrt(max(0.0, quad))
+        wcl = self._signed_correlation(pnl) if self.aggregation == "correlation" else sum(losses)
         if wcl == 0.0:
             return wcl, -1
         u = losses.index(max(losses))
         return wcl, [-x for x in pnl[u]].index(losses[u])
+
+    def _signed_correlation(self, pnl: list[list[float]]) -> float:
+        """§6.3: non-directional losses added, directional ones combined signed with rho."""
+        assert self.correlation is not None  # the native constructor demands it
+        moves = self.scenarios.moves.tolist()
+        both, signed = 0.0, []
+        for u, p in enumerate(pnl):
+            down = max([0.0] + [-x for x, m in zip(p, moves, strict=True) if m[u] <= 0.0])
+            up = max([0.0] + [-x for x, m in zip(p, moves, strict=True) if m[u] >= 0.0])
+            both += min(down, up)
+            signed.append(down - up)
+        quad = 0.0
+        for ea, rho_a in zip(signed, self.correlation.tolist(), strict=True):
+            for r, eb in zip(rho_a, signed, strict=True):
+                quad += ea * r * eb
+        return both + math.sqrt(max(0.0, quad))
+
+    def _span(
+        self, pnl: list[list[float]], rows: Sequence[tuple[Contract, float, float]]
+    ) -> tuple[float, float, float]:
+        """§6.3 SPAN per underlying: (scan net of credits, calendar charges, floor top-up)."""
+        assert self.span is not None  # EngineBase fills the default rules
+        n_u = self.n_underlyings
+        som_rate = self.params.short_option_min
+        loss = [max(0.0, max(-x for x in p)) for p in pnl]
+        buckets: dict[tuple[int, float], float] = {}
+        calls, puts = [0.0] * n_u, [0.0] * n_u
+        for c, q, delta in rows:
+            t = 0.0 if c.kind in (Kind.SPOT, Kind.PERPETUAL) else c.expiry
+            buckets[(c.underlying, t)] = buckets.get((c.underlying, t), 0.0) + q * delta
+            if c.is_option and q < 0.0:
+                side = puts if c.kind == Kind.PUT else calls
+                side[c.underlying] += -q * (som_rate * (c.cs * c.fwd))
+        pos, neg = [0.0] * n_u, [0.0] * n_u
+        for (u, _), d in buckets.items():
+            pos[u] += max(d, 0.0)
+            neg[u] += max(-d, 0.0)
+        original = [p - n for p, n in zip(pos, neg, strict=True)]
+        remaining = list(original)
+        credit = [0.0] * n_u
+        moves, weights = self.scenarios.moves.tolist(), self.scenarios.weights.tolist()
+        price_range = [max(w[u] * abs(m[u]) for m, w in zip(moves, weights, strict=True)) for u in range(n_u)]
+        for sp in self.span.inter_spreads:
+            legs, ratios = (sp.leg_a, sp.leg_b), (sp.ratio_a, sp.ratio_b)
+            ka, kb = (remaining[u] / r for u, r in zip(legs, ratios, strict=True))
+            if ka > 0.0 and kb > 0.0:
+                n = min(ka, kb)
+            elif ka < 0.0 and kb < 0.0:
+                n = -max(ka, kb)
+            else:
+                continue
+            sign = 1.0 if ka > 0.0 else -1.0
+            for u, r in zip(legs, ratios, strict=True):
+                orig = abs(original[u])
+                wpr = loss[u] / orig if loss[u] < orig * price_range[u] else price_range[u]
+                credit[u] += sp.rate * (n * abs(r)) * wpr
+                remaining[u] -= sign * n * r
+        intra_rate = np.broadcast_to(np.asarray(self.span.intra_rate, dtype=np.float64), (n_u,)).tolist()
+        scan = intra = floor = 0.0
+        for u in range(n_u):
+            s_u = loss[u] - min(credit[u], loss[u])
+            i_u = intra_rate[u] * min(pos[u], neg[u])
+            scan += s_u
+            intra += i_u
+            floor += max(max(calls[u], puts[u]) - (s_u + i_u), 0.0)
+        return scan, intra, floor
 
     def _roll(self, rows: Sequence[tuple[Contract, float, float]]) -> float:
         """§6.4 roll/basis add-on on per-(underlying, expiry) net USD delta."""
@@ -197,12 +255,16 @@ class MarginEngine(EngineBase):
                 for s, r in enumerate(prep.risk[i]):
                     acc[s] += q * r
             wcl, worst = self._worst_case(pnl)
-            roll = self._roll([(contracts[i], q, values[i][2]) for i, q in rows])
-            som = p.short_option_min * sum(
-                abs(q) * contracts[i].cs * contracts[i].fwd
-                for i, q in rows
-                if contracts[i].is_option and q < 0.0
-            )
+            deltas = [(contracts[i], q, values[i][2]) for i, q in rows]
+            if self.aggregation == "span":
+                wcl, roll, som = self._span(pnl, deltas)
+            else:
+                roll = self._roll(deltas)
+                som = p.short_option_min * sum(
+                    abs(q) * contracts[i].cs * contracts[i].fwd
+                    for i, q in rows
+                    if contracts[i].is_option and q < 0.0
+                )
             base = wcl + roll + som
             im, mm = p.im_factor * base, p.mm_factor * base
         else:

@@ -9,6 +9,7 @@ pub mod isa;
 pub mod linalg;
 pub mod margin;
 pub mod model;
+pub mod netting;
 pub mod normal;
 pub mod parallel;
 pub mod pricing;

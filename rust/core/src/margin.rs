@@ -7,6 +7,7 @@ use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::isa::{Isa, multiversion};
 use crate::linalg::check_correlation;
 use crate::model::{Book, Collateral, Instruments, Kind, Prices};
+use crate::netting::{SpanBook, SpanRules, directional_losses, signed_correlation, span_terms};
 use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::risk_arrays;
 use crate::scenarios::ScenarioTable;
@@ -119,6 +120,8 @@ pub enum Aggregation {
     Joint,
     /// Row-major `U x U` correlation matrix.
     Correlation(Vec<f64>),
+    /// CME SPAN per underlying (combined commodity).
+    Span(SpanRules),
 }
 
 impl Aggregation {
@@ -130,12 +133,19 @@ impl Aggregation {
                 check_correlation("correlation", rho, n_underlyings)?;
                 Ok(Aggregation::Correlation(rho.to_vec()))
             }
+            ("span", None) => Ok(Aggregation::Span(SpanRules::new(
+                &vec![0.0; n_underlyings],
+                &[],
+                &[],
+                &[],
+                n_underlyings,
+            )?)),
             ("correlation", None) => Err(InputError::whole(
                 ErrorKind::Parameter,
                 "correlation",
                 "aggregation 'correlation' needs a correlation matrix",
             )),
-            ("sum" | "joint", Some(_)) => Err(InputError::whole(
+            ("sum" | "joint" | "span", Some(_)) => Err(InputError::whole(
                 ErrorKind::Parameter,
                 "correlation",
                 "a correlation matrix is only used with aggregation 'correlation'",
@@ -143,7 +153,7 @@ impl Aggregation {
             _ => Err(InputError::whole(
                 ErrorKind::Parameter,
                 "aggregation",
-                format!("unknown aggregation {name:?} (sum, joint, correlation)"),
+                format!("unknown aggregation {name:?} (sum, joint, correlation, span)"),
             )),
         }
     }
@@ -164,6 +174,9 @@ pub struct Unit {
     pub short_req: (f64, f64),
     /// Short-option minimum per short contract (0 for delta-one instruments).
     pub som: f64,
+    /// `2 u` for calls and delta-one rows, `2 u + 1` for puts: where a short row's
+    /// minimum goes under the SPAN aggregation (the larger of calls and puts counts).
+    pub short_slot: usize,
 }
 
 /// Per-instrument numbers for one market state, computed once and shared by all accounts.
@@ -215,6 +228,11 @@ pub struct Scratch {
     touched_b: Vec<usize>,
     /// One underlying's P&L with a position moved (`Engine::moved_margin`).
     moved: Vec<f64>,
+    /// Directional losses `2U` (correlation), short-option minima `2U` and calendar sums
+    /// plus working memory `4U` (SPAN).
+    dir: Vec<f64>,
+    short: Vec<f64>,
+    span: Vec<f64>,
     /// `delta, gamma, vega, theta` of the last evaluated account, `U x 4` (underlying-major).
     pub greeks: Vec<f64>,
 }
@@ -239,6 +257,8 @@ pub struct Sums {
     net: Vec<f64>,
     /// Per roll bucket (portfolio).
     bucket: Vec<f64>,
+    /// Short-option minimum of short calls and of short puts per underlying (SPAN).
+    short: Vec<f64>,
     som: f64,
     im: f64,
     mm: f64,
@@ -255,6 +275,8 @@ struct Moved {
     bucket: usize,
     /// Net delta of `bucket` (portfolio).
     delta: f64,
+    short_slot: usize,
+    short: f64,
     som: f64,
 }
 
@@ -268,6 +290,8 @@ pub struct Engine {
     /// Roll bucket of each instrument and the expiry of each bucket (§6.4).
     pub bucket: Vec<usize>,
     pub bucket_expiry: Vec<f64>,
+    /// Underlying of each roll bucket (the SPAN calendar spreads).
+    bucket_underlying: Vec<usize>,
     bucket_rate: Vec<f64>,
 }
 
@@ -306,6 +330,14 @@ impl Engine {
                 format!("scenario table covers {} underlyings", table.n_underlyings),
             ));
         }
+        let aggregation = match aggregation {
+            Aggregation::Span(rules) => Aggregation::Span(rules.with_table(
+                &table.moves,
+                &table.weights,
+                table.n_underlyings,
+            )),
+            other => other,
+        };
         if let Aggregation::Correlation(rho) = &aggregation {
             same_len(
                 "correlation",
@@ -333,6 +365,7 @@ impl Engine {
             bucket.push(b);
         }
         let bucket_expiry: Vec<f64> = keys.iter().map(|k| k.1).collect();
+        let bucket_underlying = keys.iter().map(|k| k.0).collect();
         let bucket_rate = bucket_expiry.iter().map(|&t| params.roll_rate(t)).collect();
         Ok(Self {
             instruments,
@@ -341,6 +374,7 @@ impl Engine {
             aggregation,
             bucket,
             bucket_expiry,
+            bucket_underlying,
             bucket_rate,
         })
     }
@@ -414,6 +448,7 @@ impl Engine {
                     long_req,
                     short_req,
                     som,
+                    short_slot: 2 * ins.underlying[i] + usize::from(ins.kind[i] == Kind::Put),
                 }
             })
             .collect();
@@ -437,6 +472,9 @@ impl Engine {
             bucket_seen: vec![false; self.bucket_expiry.len()],
             touched_b: Vec::new(),
             moved: vec![0.0; s],
+            dir: vec![0.0; 2 * u],
+            short: vec![0.0; 2 * u],
+            span: vec![0.0; 4 * u],
             greeks: vec![0.0; 4 * u],
         }
     }
@@ -511,6 +549,7 @@ impl Engine {
             }
             Model::Portfolio => {
                 let mut som = 0.0;
+                let span = matches!(self.aggregation, Aggregation::Span(_));
                 for (i, q) in rows {
                     let unit = &prep.units[i];
                     let u = unit.underlying;
@@ -540,16 +579,40 @@ impl Engine {
                     sc.bucket[b] += q * unit.greeks[0];
                     if q < 0.0 {
                         som += -q * unit.som;
+                        if span {
+                            sc.short[unit.short_slot] += -q * unit.som;
+                        }
                     }
                 }
                 let (wcl, worst) = self.worst_case_loss::<GREEKS>(sc);
-                let mut roll = 0.0;
-                for &b in &sc.touched_b {
-                    roll += self.roll(b, sc.bucket[b]);
-                    sc.bucket[b] = 0.0;
-                    sc.bucket_seen[b] = false;
-                }
-                sc.touched_b.clear();
+                let (wcl, roll, som) = if let Aggregation::Span(rules) = &self.aggregation {
+                    let (calendar, work) = sc.span.split_at_mut(2 * self.n_underlyings());
+                    calendar.fill(0.0);
+                    for &b in &sc.touched_b {
+                        add_calendar(calendar, self.bucket_underlying[b], sc.bucket[b]);
+                        sc.bucket[b] = 0.0;
+                        sc.bucket_seen[b] = false;
+                    }
+                    sc.touched_b.clear();
+                    let book = SpanBook {
+                        loss: &sc.loss,
+                        calendar,
+                        short: &sc.short,
+                        work,
+                    };
+                    let t = span_terms(rules, book);
+                    sc.short.fill(0.0);
+                    (t.scan, t.intra, t.floor)
+                } else {
+                    let mut roll = 0.0;
+                    for &b in &sc.touched_b {
+                        roll += self.roll(b, sc.bucket[b]);
+                        sc.bucket[b] = 0.0;
+                        sc.bucket_seen[b] = false;
+                    }
+                    sc.touched_b.clear();
+                    (wcl, roll, som)
+                };
                 out.scenario_loss = wcl;
                 out.roll_addon = roll;
                 out.short_option_addon = som;
@@ -593,6 +656,7 @@ impl Engine {
             fresh: false,
             net: vec![0.0; n_u],
             bucket: vec![0.0; self.bucket_expiry.len()],
+            short: vec![0.0; 2 * n_u],
             som: 0.0,
             im: 0.0,
             mm: 0.0,
@@ -605,6 +669,7 @@ impl Engine {
         s.pnl.fill(0.0);
         s.net.fill(0.0);
         s.bucket.fill(0.0);
+        s.short.fill(0.0);
         (s.som, s.im, s.mm) = (0.0, 0.0, 0.0);
         s.fresh = false;
     }
@@ -640,7 +705,9 @@ impl Engine {
                     *a += dq * r;
                 }
                 s.bucket[unit.bucket] += dq * unit.greeks[0];
-                s.som += ((-to).max(0.0) - (-from).max(0.0)) * unit.som;
+                let short = ((-to).max(0.0) - (-from).max(0.0)) * unit.som;
+                s.som += short;
+                s.short[unit.short_slot] += short;
             }
         }
     }
@@ -707,6 +774,7 @@ impl Engine {
             }
             Model::Portfolio => {}
         }
+        let short = ((-to).max(0.0) - (-from).max(0.0)) * unit.som;
         let moved = Moved {
             u,
             net,
@@ -714,7 +782,9 @@ impl Engine {
             mm,
             bucket: unit.bucket,
             delta: s.bucket[unit.bucket] + dq * unit.greeks[0],
-            som: s.som + ((-to).max(0.0) - (-from).max(0.0)) * unit.som,
+            short_slot: unit.short_slot,
+            short: s.short[unit.short_slot] + short,
+            som: s.som + short,
         };
         self.margin_of(model, s, Some(moved), sc)
     }
@@ -748,8 +818,12 @@ impl Engine {
                     joint,
                     loss,
                     moved: moved_pnl,
+                    dir,
+                    short,
+                    span,
                     ..
                 } = sc;
+                let n_u = self.n_underlyings();
                 let pnl = |u: usize| {
                     if moved_u == Some(u) {
                         &moved_pnl[..]
@@ -757,24 +831,54 @@ impl Engine {
                         &s.pnl[u * n_s..(u + 1) * n_s]
                     }
                 };
-                let wcl = if let Aggregation::Joint = self.aggregation {
-                    joint.fill(0.0);
-                    for u in 0..self.n_underlyings() {
-                        for (j, p) in joint.iter_mut().zip(pnl(u)) {
-                            *j += p;
+                let wcl = match &self.aggregation {
+                    Aggregation::Joint => {
+                        joint.fill(0.0);
+                        for u in 0..n_u {
+                            for (j, p) in joint.iter_mut().zip(pnl(u)) {
+                                *j += p;
+                            }
                         }
+                        worst_loss::<false>(joint).0
                     }
-                    worst_loss::<false>(joint).0
-                } else {
-                    for (u, l) in loss.iter_mut().enumerate() {
-                        *l = if s.fresh && moved_u != Some(u) {
-                            s.loss[u]
-                        } else {
-                            worst_loss::<false>(pnl(u)).0
-                        };
+                    Aggregation::Correlation(rho) => {
+                        for u in 0..n_u {
+                            (dir[2 * u], dir[2 * u + 1]) =
+                                directional_losses(pnl(u), &self.table.moves, n_u, u);
+                        }
+                        signed_correlation(dir, rho)
                     }
-                    self.combine_losses(loss)
+                    Aggregation::Sum | Aggregation::Span(_) => {
+                        for (u, l) in loss.iter_mut().enumerate() {
+                            *l = if s.fresh && moved_u != Some(u) {
+                                s.loss[u]
+                            } else {
+                                worst_loss::<false>(pnl(u)).0
+                            };
+                        }
+                        loss.iter().sum()
+                    }
                 };
+                if let Aggregation::Span(rules) = &self.aggregation {
+                    short.copy_from_slice(&s.short);
+                    let (calendar, work) = span.split_at_mut(2 * n_u);
+                    calendar.fill(0.0);
+                    for (b, &d) in s.bucket.iter().enumerate() {
+                        let d = moved.filter(|m| m.bucket == b).map_or(d, |m| m.delta);
+                        add_calendar(calendar, self.bucket_underlying[b], d);
+                    }
+                    if let Some(m) = moved {
+                        short[m.short_slot] = m.short;
+                    }
+                    let book = SpanBook {
+                        loss,
+                        calendar,
+                        short,
+                        work,
+                    };
+                    let t = span_terms(rules, book);
+                    return self.portfolio_requirement(t.scan + t.intra + t.floor);
+                }
                 // `None` comes from `sums_margin`, which has just summed `s.roll`. A move on
                 // fresh sums changes one bucket, swapped in O(1) rather than re-summed (so
                 // it may differ from re-summing in the last bits); on stale sums, re-sum.
@@ -793,24 +897,6 @@ impl Engine {
                 };
                 self.portfolio_requirement(wcl + roll + som)
             }
-        }
-    }
-
-    /// WCL of per-underlying worst losses under the sum or correlation aggregation (§6.3).
-    #[inline(always)]
-    fn combine_losses(&self, loss: &[f64]) -> f64 {
-        match &self.aggregation {
-            Aggregation::Correlation(rho) => {
-                let n_u = loss.len();
-                let mut q = 0.0;
-                for a in 0..n_u {
-                    for b in 0..n_u {
-                        q += loss[a] * rho[a * n_u + b] * loss[b];
-                    }
-                }
-                q.max(0.0).sqrt()
-            }
-            _ => loss.iter().sum(),
         }
     }
 
@@ -848,13 +934,31 @@ impl Engine {
                         top_u = Some(u);
                     }
                 }
-                let wcl = self.combine_losses(&sc.loss);
+                let wcl = if let Aggregation::Correlation(rho) = &self.aggregation {
+                    for u in 0..n_u {
+                        let (down, up) = if sc.touched_u[u] {
+                            directional_losses(
+                                &sc.pnl[u * n_s..(u + 1) * n_s],
+                                &self.table.moves,
+                                n_u,
+                                u,
+                            )
+                        } else {
+                            (0.0, 0.0)
+                        };
+                        (sc.dir[2 * u], sc.dir[2 * u + 1]) = (down, up);
+                    }
+                    signed_correlation(&sc.dir, rho)
+                } else {
+                    sc.loss.iter().sum()
+                };
                 let worst = top_u.map_or(-1, |u| sc.worst_u[u]);
                 (wcl, if wcl > 0.0 { worst } else { -1 })
             }
         };
+        // `loss` keeps every underlying's worst loss (overwritten for each account): the
+        // SPAN aggregation reads it next.
         sc.touched_u.fill(false);
-        sc.loss.fill(0.0);
         result
     }
 
@@ -1000,6 +1104,14 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     } else {
         (0.0, -1)
     }
+}
+
+/// Adds a roll bucket's net delta `d` to its underlying's sums of positive and negative
+/// per-expiry deltas (the SPAN calendar spreads, §6.4).
+#[inline(always)]
+fn add_calendar(calendar: &mut [f64], u: usize, d: f64) {
+    calendar[2 * u] += d.max(0.0);
+    calendar[2 * u + 1] += (-d).max(0.0);
 }
 
 /// Standard-rule (IM, MM) of `q` contracts margined on their own (§4).

@@ -4,6 +4,7 @@ use zkmargin_core::error::ErrorKind;
 use zkmargin_core::isa::Isa;
 use zkmargin_core::margin::{Aggregation, Engine, Model, N_FIELDS, Params};
 use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
+use zkmargin_core::netting::SpanRules;
 use zkmargin_core::scenarios::ScenarioTable;
 
 /// Two underlyings: linear perp, inverse perp, linear future, calls/puts (one inverse).
@@ -314,6 +315,7 @@ fn moved_margin_is_move_then_margin() {
         Aggregation::Sum,
         Aggregation::Joint,
         Aggregation::Correlation(vec![1.0, 0.3, 0.3, 1.0]),
+        span(),
     ] {
         let e = engine(agg);
         let mut sc = e.scratch();
@@ -347,6 +349,56 @@ fn moved_margin_is_move_then_margin() {
                     }
                 }
             }
+        }
+    }
+}
+
+/// SPAN with calendar charges on both underlyings and one inter-commodity tier.
+fn span() -> Aggregation {
+    Aggregation::Span(SpanRules::new(&[0.02, 0.01], &[0, 1], &[1.0, -1.0], &[0.6], 2).unwrap())
+}
+
+#[test]
+fn sums_margin_matches_evaluate_under_every_aggregation() {
+    let books: [(&[i64], &[f64]); 3] = [
+        (
+            &[0, 1, 2, 3, 4, 5, 6],
+            &[1.5, -40.0, -1.0, -2.0, 3.0, -1.0, 0.7],
+        ),
+        (&[0, 2, 6], &[1.0, -1.0, -0.05]),
+        (&[3, 4, 5], &[-1.0, -2.0, -3.0]),
+    ];
+    for agg in [
+        Aggregation::Sum,
+        Aggregation::Joint,
+        Aggregation::Correlation(vec![1.0, -0.4, -0.4, 1.0]),
+        span(),
+    ] {
+        let e = engine(agg.clone());
+        let mut sc = e.scratch();
+        let prep = e.prepare(&prices(), true);
+        for (ins, qty) in books {
+            let m = e.evaluate::<true>(
+                &prep,
+                &coll(),
+                ins,
+                qty,
+                &[0.0, 0.0],
+                Model::Portfolio,
+                &mut sc,
+            );
+            let mut s = e.sums();
+            for (&i, &q) in ins.iter().zip(qty) {
+                e.move_position(&prep, Model::Portfolio, &mut s, i as usize, 0.0, q);
+            }
+            let (im, mm) = e.sums_margin(Model::Portfolio, &mut s, &mut sc);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+            assert!(
+                close(im, m.initial_margin) && close(mm, m.maintenance_margin),
+                "{agg:?}: {im} {mm} vs {m:?}"
+            );
+            let parts = m.scenario_loss + m.roll_addon + m.short_option_addon;
+            assert!(close(m.initial_margin, parts), "{agg:?}");
         }
     }
 }

@@ -6,6 +6,7 @@ use pyo3::types::PyDict;
 use zkmargin_core::error::{ErrorKind, InputError};
 use zkmargin_core::margin::{Aggregation, Engine, Model, Params};
 use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
+use zkmargin_core::netting::SpanRules;
 use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::risk::risk_arrays;
 use zkmargin_core::scenarios::ScenarioTable;
@@ -192,11 +193,35 @@ impl BookIn<'_> {
     }
 }
 
+/// SPAN rules as the tuple `(intra_rate (U,), legs (K, 2), ratios (K, 2), rates (K,))`.
+#[derive(FromPyObject)]
+pub(crate) struct SpanIn<'py>(
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray2<'py, i64>,
+    PyReadonlyArray2<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+);
+
+impl SpanIn<'_> {
+    fn rules(&self, n_u: usize) -> PyResult<SpanRules> {
+        let (legs, _, _) = slice2("span_legs", &self.1)?;
+        let (ratios, _, _) = slice2("span_ratios", &self.2)?;
+        SpanRules::new(
+            slice1("span_intra_rate", &self.0)?,
+            legs,
+            ratios,
+            slice1("span_rates", &self.3)?,
+            n_u,
+        )
+        .map_err(core_err)
+    }
+}
+
 #[pymethods]
 impl PyEngine {
     #[new]
     #[pyo3(signature = (kind, underlying, strike, expiry, contract_size, settlement, moves, vol_shocks, weights,
-                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None))]
+                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None, span=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: PyReadonlyArray1<'_, i64>,
@@ -216,6 +241,7 @@ impl PyEngine {
         params: &Bound<'_, PyDict>,
         aggregation: &str,
         correlation: Option<PyReadonlyArray2<'_, f64>>,
+        span: Option<SpanIn<'_>>,
     ) -> PyResult<Self> {
         let (m, n_s, n_u) = slice2("moves", &moves)?;
         let (v, vs, vu) = slice2("vol_shocks", &vol_shocks)?;
@@ -261,8 +287,20 @@ impl PyEngine {
                 ));
             }
         }
-        let aggregation =
-            Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?;
+        let aggregation = match (
+            Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?,
+            span,
+        ) {
+            (Aggregation::Span(_), Some(rules)) => Aggregation::Span(rules.rules(n_u)?),
+            (_, Some(_)) => {
+                return Err(core_err(InputError::whole(
+                    ErrorKind::Parameter,
+                    "span",
+                    "SPAN rules are only used with aggregation 'span'",
+                )));
+            }
+            (agg, None) => agg,
+        };
         let inner = Engine::new(instruments, table, parse_params(params)?, aggregation)
             .map_err(core_err)?;
         Ok(Self { inner })
