@@ -149,6 +149,8 @@ def scenario_tables(draw: st.DrawFn, n_underlyings: int) -> ScenarioTable:
             u,
             scan_range=np.array(draw(st.lists(_floats(0.02, 0.3), min_size=u, max_size=u))),
             vol_range=draw(_floats(0.0, 0.5)),
+            vol_shift=draw(st.sampled_from(["relative", "absolute"])),
+            look_ahead_days=draw(st.sampled_from([0.0, 1.0]) | _floats(0.0, 30.0)),
         )
     n_s = draw(st.integers(1, 6))
 
@@ -165,6 +167,8 @@ def scenario_tables(draw: st.DrawFn, n_underlyings: int) -> ScenarioTable:
         power_short=draw(_floats(0.0, 0.5)),
         power_long=draw(_floats(0.0, 0.5)),
         min_vol_up=draw(_floats(0.0, 0.6)),
+        vol_shift=draw(st.sampled_from(["relative", "absolute"])),
+        look_ahead=draw(st.sampled_from([0.0, 1 / 365]) | _floats(0.0, 0.1)),
     )
 
 

@@ -84,6 +84,8 @@ class Engine:
         correlation: NDArray[np.float64] | None = None,
         span: tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
         | None = None,
+        look_ahead: float = 0.0,
+        absolute_vol: bool = False,
     ) -> Engine: ...
     @property
     def n_instruments(self) -> int: ...

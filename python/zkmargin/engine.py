@@ -98,6 +98,8 @@ class EngineBase:
             aggregation,
             self.correlation,
             None if span is None else span.native(self.scenarios.n_underlyings),
+            look_ahead=sc.look_ahead,
+            absolute_vol=sc.vol_shift == "absolute",
         )
 
     @property

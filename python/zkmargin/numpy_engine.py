@@ -88,8 +88,9 @@ class MarginEngine(EngineBase):
         marked_to_index = (ins.kind == Kind.SPOT) | (ins.kind == Kind.PERPETUAL)
         return np.where(marked_to_index, spot, market.forward)
 
-    def _usd_value(self, market: Market, f: F64, vol: F64) -> F64:
-        """``W(F, s)`` of §2.2 for every instrument; ``f`` and ``vol`` are (I,) or (I, S)."""
+    def _usd_value(self, market: Market, f: F64, vol: F64, look_ahead: float = 0.0) -> F64:
+        """``W(F, s)`` of §2.2 for every instrument; ``f`` and ``vol`` are (I,) or (I, S);
+        options valued ``look_ahead`` years later (intrinsic value once expired, §6.2)."""
         ins = self.instruments
         shape = f.shape
         col = (slice(None),) + (None,) * (f.ndim - 1)
@@ -104,17 +105,24 @@ class MarginEngine(EngineBase):
         # delta-one), cs B (options); inverse contracts pay G / F coins, worth S_u G / F
         g = np.where(inverse, -cs, cs * f)
         if opt.any():
-            g[opt] = (
-                cs[opt]
+            t = per_instrument(ins.expiry - look_ahead)
+            live = opt & (t > 0.0)
+            g[live] = (
+                cs[live]
                 * _black76(
-                    per_instrument(ins.kind == Kind.CALL)[opt],
-                    f[opt],
-                    per_instrument(ins.strike)[opt],
-                    per_instrument(ins.expiry)[opt],
-                    np.broadcast_to(vol, shape)[opt],
+                    per_instrument(ins.kind == Kind.CALL)[live],
+                    f[live],
+                    per_instrument(ins.strike)[live],
+                    t[live],
+                    np.broadcast_to(vol, shape)[live],
                     market.rate,
                 )[0]
             )
+            done = opt & ~live
+            if done.any():
+                k = per_instrument(ins.strike)[done]
+                call = per_instrument(ins.kind == Kind.CALL)[done]
+                g[done] = cs[done] * np.maximum(np.where(call, f[done] - k, k - f[done]), 0.0)
         spot = per_instrument(market.spot[ins.underlying])
         return np.where(inverse, spot * (g / f), g)
 
@@ -124,8 +132,12 @@ class MarginEngine(EngineBase):
         dte = np.maximum(365.0 * self.instruments.expiry, 1.0)[:, None]
         power = np.where(dte < 30.0, sc.power_short, sc.power_long)
         mult = (30.0 / dte) ** power
-        up = np.maximum(vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
-        down = vol * np.maximum(1.0 + level * sc.vol_down * mult, 0.05)
+        if sc.vol_shift == "absolute":
+            up = np.maximum(vol + level * sc.vol_up * mult, sc.min_vol_up)
+            down = np.maximum(vol + level * sc.vol_down * mult, 0.05 * vol)
+        else:
+            up = np.maximum(vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
+            down = vol * np.maximum(1.0 + level * sc.vol_down * mult, 0.05)
         return np.where(level > 0.0, up, np.where(level < 0.0, down, vol))
 
     def _risk(self, market: Market, f: F64) -> F64:
@@ -135,7 +147,8 @@ class MarginEngine(EngineBase):
         vol = market.vol[:, None]
         shocked = self._shocked_vol(np.broadcast_to(vol, moves.shape), shocks)
         today = self._usd_value(market, f, market.vol)
-        return weights * (self._usd_value(market, f[:, None] * (1.0 + moves), shocked) - today[:, None])
+        later = self._usd_value(market, f[:, None] * (1.0 + moves), shocked, sc.look_ahead)
+        return weights * (later - today[:, None])
 
     def risk_arrays(self, market: Market) -> F64:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""

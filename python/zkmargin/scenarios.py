@@ -13,11 +13,16 @@ from . import _arrays
 from .errors import NonFiniteError, ParameterError, ShapeError
 
 DERIBIT_EXTENDED_MOVES = (-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+VOL_SHIFTS = ("relative", "absolute")
 
 
 @dataclass(frozen=True, eq=False)
 class ScenarioTable:
-    """``S x U`` price moves, vol-shock levels in [-1, 1] and weights, plus the vol-shock rule."""
+    """``S x U`` price moves, vol-shock levels in [-1, 1] and weights, plus the vol-shock rule.
+
+    ``vol_shift`` is ``"relative"`` (``vol * (1 + v vol_up mult)``) or ``"absolute"`` (vol
+    points, ``vol + v vol_up mult``); ``look_ahead`` is the time decay, in years, the scenarios
+    include (options revalued ``look_ahead`` closer to expiry, §6.1-§6.2)."""
 
     moves: NDArray[np.float64]
     vol_shocks: NDArray[np.float64]
@@ -27,6 +32,8 @@ class ScenarioTable:
     power_short: float = 0.30
     power_long: float = 0.13
     min_vol_up: float = 0.5
+    vol_shift: str = "relative"
+    look_ahead: float = 0.0
 
     def __init__(
         self,
@@ -38,6 +45,8 @@ class ScenarioTable:
         power_short: float = 0.30,
         power_long: float = 0.13,
         min_vol_up: float = 0.5,
+        vol_shift: str = "relative",
+        look_ahead: float = 0.0,
     ) -> None:
         m = _arrays.f64("moves", moves, ndim=2)
         v = _arrays.f64("vol_shocks", vol_shocks, ndim=2)
@@ -70,6 +79,14 @@ class ScenarioTable:
         ):
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"{name} must be finite and >= 0, got {value!r}", name)
+        if vol_shift not in VOL_SHIFTS:
+            raise ParameterError(f"vol_shift must be one of {VOL_SHIFTS}, got {vol_shift!r}", "vol_shift")
+        if not isinstance(look_ahead, (int, float)) or not np.isfinite(look_ahead) or look_ahead < 0:
+            raise ParameterError(
+                f"look_ahead must be finite and >= 0 (years), got {look_ahead}", "look_ahead"
+            )
+        object.__setattr__(self, "vol_shift", vol_shift)
+        object.__setattr__(self, "look_ahead", float(look_ahead))
         for name, arr in (("moves", m), ("vol_shocks", v), ("weights", w)):
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "vol_up", float(vol_up))
@@ -144,8 +161,12 @@ def span_scenarios(
     vol_range: float = 0.25,
     extreme_multiple: float = 2.0,
     extreme_weight: float = 0.35,
+    vol_shift: str = "relative",
+    look_ahead_days: float = 0.0,
 ) -> ScenarioTable:
-    """CME SPAN's 16 scenarios in CME's order; vol shocks are relative (vol * (1 +- vol_range))."""
+    """CME SPAN's 16 scenarios in CME's order. Vol shocks are relative (vol * (1 +- vol_range))
+    or, with ``vol_shift="absolute"``, in vol points (vol +- vol_range); ``look_ahead_days``
+    of time decay (CME: one day) are priced into every scenario."""
     if n_underlyings < 1:
         raise ParameterError("n_underlyings must be >= 1", "n_underlyings")
     rng = _per_underlying("scan_range", scan_range, n_underlyings)
@@ -169,4 +190,6 @@ def span_scenarios(
         power_short=0.0,
         power_long=0.0,
         min_vol_up=0.0,
+        vol_shift=vol_shift,
+        look_ahead=look_ahead_days / 365.0 if np.isfinite(look_ahead_days) else look_ahead_days,
     )

@@ -79,6 +79,10 @@ class MarginEngine(EngineBase):
         dte = max(365.0 * c.expiry, 1.0)
         power = sc.power_short if dte < 30.0 else sc.power_long
         mult = math.pow(30.0 / dte, power)
+        if sc.vol_shift == "absolute":
+            if level > 0.0:
+                return max(c.vol + level * sc.vol_up * mult, sc.min_vol_up)
+            return max(c.vol + level * sc.vol_down * mult, 0.05 * c.vol)
         if level > 0.0:
             return max(c.vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
         return c.vol * max(1.0 + level * sc.vol_down * mult, 0.05)
@@ -92,10 +96,11 @@ class MarginEngine(EngineBase):
         for c in contracts:
             u = c.underlying
             today = c.usd_value(c.fwd, c.vol, rate)
+            later = c.expiry - self.scenarios.look_ahead
             row = []
             for m, v, w in zip(moves, shocks, weights, strict=True):
                 vol = self._shocked_vol(c, v[u]) if c.is_option else c.vol
-                row.append(w[u] * (c.usd_value(c.fwd * (1.0 + m[u]), vol, rate) - today))
+                row.append(w[u] * (c.usd_value(c.fwd * (1.0 + m[u]), vol, rate, later) - today))
             rows.append(row)
         return rows
 

@@ -114,10 +114,15 @@ class Contract:
     def black(self, f: float, s: float, r: float) -> Quintuple:
         return black76_one(self.is_call, f, self.strike, self.expiry, s, r)
 
-    def usd_value(self, f: float, s: float, r: float) -> float:
-        """``W(F, s)`` of §2.2: USD value per contract at forward ``f`` and vol ``s``."""
+    def usd_value(self, f: float, s: float, r: float, t: float | None = None) -> float:
+        """``W(F, s)`` of §2.2: USD value per contract at forward ``f`` and vol ``s``; options
+        valued ``t`` years before expiry when given (intrinsic value at ``t <= 0``, §6.2)."""
         if self.is_option:
-            price = self.black(f, s, r)[0]
+            t = self.expiry if t is None else t
+            if t <= 0.0:
+                price = max(f - self.strike if self.is_call else self.strike - f, 0.0)
+            else:
+                price = black76_one(self.is_call, f, self.strike, t, s, r)[0]
             if self.inverse:
                 return self.spot * (self.cs * price / f)
             return self.cs * price

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use crate::model::{Instruments, Prices};
 use crate::scenarios::ScenarioTable;
-use crate::values::usd_value;
+use crate::values::{usd_value, usd_value_at};
 
 /// `I x S` row-major (instrument-major): each instrument's scenarios are contiguous, so an
 /// account's scenario P&L is a sequence of contiguous multiply-adds.
@@ -25,6 +25,7 @@ pub fn risk_arrays(
             let vol = px.vol[i];
             let base = usd_value(ins, i, f, vol, px.rate, spot);
             let opt = ins.kind[i].is_option();
+            let later = ins.expiry[i] - table.look_ahead;
             for (s, cell) in row.iter_mut().enumerate() {
                 let (m, v, w) = table.cell(s, u);
                 let vol_s = if opt {
@@ -32,7 +33,8 @@ pub fn risk_arrays(
                 } else {
                     vol
                 };
-                *cell = w * (usd_value(ins, i, f * (1.0 + m), vol_s, px.rate, spot) - base);
+                *cell =
+                    w * (usd_value_at(ins, i, f * (1.0 + m), vol_s, px.rate, spot, later) - base);
             }
         });
     out

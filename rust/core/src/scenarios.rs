@@ -18,6 +18,10 @@ pub struct ScenarioTable {
     pub power_short: f64,
     pub power_long: f64,
     pub min_vol_up: f64,
+    /// Vol shocks in vol points (`s + v vol_up mult`) instead of relative (`s (1 + ..)`).
+    pub absolute_vol: bool,
+    /// Years of time decay in the scenarios: options are revalued at `T - look_ahead`.
+    pub look_ahead: f64,
 }
 
 impl ScenarioTable {
@@ -98,7 +102,23 @@ impl ScenarioTable {
             power_short,
             power_long,
             min_vol_up,
+            absolute_vol: false,
+            look_ahead: 0.0,
         })
+    }
+
+    /// The same table with vol shocks in vol points when `absolute_vol` and options
+    /// revalued `look_ahead` years later (SPAN's one-day look-ahead, §6.1).
+    pub fn with_time_and_vol(mut self, look_ahead: f64, absolute_vol: bool) -> Result<Self> {
+        if !look_ahead.is_finite() || look_ahead < 0.0 {
+            return Err(InputError::whole(
+                ErrorKind::Parameter,
+                "look_ahead",
+                format!("must be finite and >= 0 (got {look_ahead})"),
+            ));
+        }
+        (self.look_ahead, self.absolute_vol) = (look_ahead, absolute_vol);
+        Ok(self)
     }
 
     pub fn cell(&self, s: usize, u: usize) -> (f64, f64, f64) {
@@ -118,6 +138,13 @@ impl ScenarioTable {
             self.power_long
         };
         let mult = (30.0 / dte).powf(p);
+        if self.absolute_vol {
+            return if v > 0.0 {
+                (vol + v * self.vol_up * mult).max(self.min_vol_up)
+            } else {
+                (vol + v * self.vol_down * mult).max(MIN_DOWN_FACTOR * vol)
+            };
+        }
         if v > 0.0 {
             (vol * (1.0 + v * self.vol_up * mult)).max(self.min_vol_up)
         } else {

@@ -5,15 +5,31 @@ use crate::pricing::{Greeks, black76};
 
 /// Black-76 of an option instrument, or zero Greeks with `price = 0` for delta-one kinds.
 fn option_greeks(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64) -> Greeks {
+    option_greeks_at(ins, i, f, vol, rate, ins.expiry[i])
+}
+
+/// [`option_greeks`] with `t` years left instead of the instrument's expiry; at or past
+/// expiry (`t <= 0`) the price is the intrinsic value `max(+-(f - K), 0)` (other Greeks 0).
+fn option_greeks_at(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64, t: f64) -> Greeks {
     match ins.kind[i] {
-        Kind::Call | Kind::Put => black76(
-            ins.kind[i] == Kind::Call,
-            f,
-            ins.strike[i],
-            ins.expiry[i],
-            vol,
-            rate,
-        ),
+        Kind::Call | Kind::Put if t <= 0.0 => {
+            let k = ins.strike[i];
+            let intrinsic = if ins.kind[i] == Kind::Call {
+                f - k
+            } else {
+                k - f
+            };
+            Greeks {
+                price: intrinsic.max(0.0),
+                delta: 0.0,
+                gamma: 0.0,
+                vega: 0.0,
+                theta: 0.0,
+            }
+        }
+        Kind::Call | Kind::Put => {
+            black76(ins.kind[i] == Kind::Call, f, ins.strike[i], t, vol, rate)
+        }
         _ => Greeks {
             price: 0.0,
             delta: 0.0,
@@ -27,12 +43,27 @@ fn option_greeks(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64) -> Gr
 /// USD-equivalent value `W(f, vol)` of one contract (§2.2); `spot` is today's index price
 /// of the underlying, at which coin amounts of inverse instruments are converted.
 pub fn usd_value(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64, spot: f64) -> f64 {
+    usd_value_at(ins, i, f, vol, rate, spot, ins.expiry[i])
+}
+
+/// [`usd_value`] with options valued `t` years before their expiry (see
+/// [`option_greeks_at`]); delta-one values do not depend on time.
+pub fn usd_value_at(
+    ins: &Instruments,
+    i: usize,
+    f: f64,
+    vol: f64,
+    rate: f64,
+    spot: f64,
+    t: f64,
+) -> f64 {
     let cs = ins.contract_size[i];
     let opt = ins.kind[i].is_option();
+    let price = || option_greeks_at(ins, i, f, vol, rate, t).price;
     match ins.settlement[i] {
-        Settlement::Linear if opt => cs * option_greeks(ins, i, f, vol, rate).price,
+        Settlement::Linear if opt => cs * price(),
         Settlement::Linear => cs * f,
-        Settlement::Inverse if opt => spot * cs * option_greeks(ins, i, f, vol, rate).price / f,
+        Settlement::Inverse if opt => spot * cs * price() / f,
         Settlement::Inverse => -spot * cs / f,
     }
 }

@@ -221,7 +221,7 @@ impl SpanIn<'_> {
 impl PyEngine {
     #[new]
     #[pyo3(signature = (kind, underlying, strike, expiry, contract_size, settlement, moves, vol_shocks, weights,
-                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None, span=None))]
+                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None, span=None, look_ahead=0.0, absolute_vol=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: PyReadonlyArray1<'_, i64>,
@@ -242,6 +242,8 @@ impl PyEngine {
         aggregation: &str,
         correlation: Option<PyReadonlyArray2<'_, f64>>,
         span: Option<SpanIn<'_>>,
+        look_ahead: f64,
+        absolute_vol: bool,
     ) -> PyResult<Self> {
         let (m, n_s, n_u) = slice2("moves", &moves)?;
         let (v, vs, vu) = slice2("vol_shocks", &vol_shocks)?;
@@ -264,6 +266,7 @@ impl PyEngine {
             power_long,
             min_vol_up,
         )
+        .and_then(|t| t.with_time_and_vol(look_ahead, absolute_vol))
         .map_err(core_err)?;
         let instruments = Instruments::new(
             slice1("kind", &kind)?,
