@@ -300,3 +300,53 @@ def test_span_rules_need_the_span_aggregation() -> None:
     assert info.value.field == "span"
     with pytest.raises(errors.ParameterError):
         zkmargin.MarginEngine(PERPS, span=object())  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ proof coverage
+
+
+def _statement_inputs(eng: Any) -> tuple[Any, Any]:
+    from zkmargin.proof.commitments import commit_account, default_balance_decimals
+
+    com, _ = commit_account(
+        book((0, 1.0), (1, -20.0)),
+        0,
+        n_instruments=len(PERPS),
+        balance_decimals=default_balance_decimals(PERP_MARKET.asset_price),
+    )
+    return eng, com
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"aggregation": "correlation", "correlation": rho2(0.9)}, "square root"),
+        ({"aggregation": "span", "span": SpanRules(0.01)}, "not convex"),
+    ],
+)
+def test_prover_refuses_what_is_not_convex_piecewise_linear(kwargs: dict[str, Any], reason: str) -> None:
+    from zkmargin.proof import build_statement
+
+    eng, com = _statement_inputs(zkmargin.MarginEngine(PERPS, **kwargs))
+    with pytest.raises(errors.ParameterError, match=reason) as info:
+        build_statement(eng, PERP_MARKET, com, "acct", 0)
+    assert info.value.field == "aggregation"
+
+
+def test_snapshot_refuses_scenario_settings_it_cannot_encode() -> None:
+    from zkmargin.proof.snapshot import build_snapshot
+
+    for table in (
+        zkmargin.span_scenarios(2, look_ahead_days=1.0),
+        zkmargin.span_scenarios(2, vol_shift="absolute"),
+    ):
+        with pytest.raises(errors.ParameterError) as info:
+            build_snapshot(zkmargin.MarginEngine(PERPS, table), PERP_MARKET, 0)
+        assert info.value.field == "scenarios"
+    # the standalone statement takes the risk arrays as numbers: a look-ahead table proves
+    from zkmargin.proof import build_statement
+
+    eng, com = _statement_inputs(
+        zkmargin.MarginEngine(PERPS, zkmargin.span_scenarios(2, look_ahead_days=1.0))
+    )
+    assert build_statement(eng, PERP_MARKET, com, "acct", 0).n_scenarios == 16

@@ -597,6 +597,11 @@ def build_snapshot(
         )
     if getattr(engine, "correlation", None) is not None:
         raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
+    if engine.scenarios.vol_shift != "relative" or engine.scenarios.look_ahead != 0.0:
+        raise ParameterError(
+            f"snapshot version {SNAPSHOT_VERSION} encodes relative vol shocks without look-ahead only",
+            "scenarios",
+        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)

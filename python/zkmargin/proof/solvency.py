@@ -79,6 +79,13 @@ MONEY_DECIMALS = 10
 WRAP_LIMIT = 1 << 250
 _MODES = ("full", "subset")
 _AGGS = ("sum", "joint")
+#: Why the other aggregations of docs/margin-model.md §6.3 cannot be proven as linear
+#: constraints (docs/proof-spec.md: what the statement covers).
+_UNPROVABLE = {
+    "correlation": "the signed correlation's square root is not piecewise linear",
+    "span": "SPAN's calendar charge min(pos, neg) and inter-commodity credits are not convex, "
+    "and its short-option-minimum floor is not encoded in the statement",
+}
 _ST_MAGIC = b"ZKMT"
 _PR_MAGIC = b"ZKMS"
 
@@ -536,7 +543,7 @@ def build_statement(
     if agg not in _AGGS:
         raise ParameterError(
             f"aggregation {agg!r} is not provable: the proof covers 'sum' and 'joint' "
-            "(the correlation model's square root is not piecewise linear)",
+            f"({_UNPROVABLE.get(agg, 'not a convex piecewise-linear requirement')})",
             "aggregation",
         )
     ins_all = engine.instruments
