@@ -24,6 +24,7 @@ from zkmargin.errors import (
     ParameterError,
     ShapeError,
 )
+from zkmargin.span import InterSpread, SpanRules
 
 RTOL = 1e-12
 
@@ -356,6 +357,7 @@ def _scan(exchange: zkmargin.synthetic.Exchange, model: str = "portfolio", **kw:
         ("portfolio", "sum"),
         ("portfolio", "joint"),
         ("portfolio", "correlation"),
+        ("portfolio", "span"),
         ("cross", "sum"),
         ("standard", "sum"),
     ],
@@ -369,6 +371,8 @@ def test_liquidation_scan_matches_reference(
     kw: dict[str, Any] = {"aggregation": aggregation}
     if aggregation == "correlation":
         kw["correlation"] = [[1.0, 0.4], [0.4, 1.0]]
+    if aggregation == "span":
+        kw["span"] = SpanRules(0.01, [InterSpread(0, 1, 1.0, -1.0, 0.5)])
     eng = zkmargin.MarginEngine(exchange.instruments, **kw)
     rule = _scan_rule(exchange)
     scan = d.scan_margin(eng, exchange.accounts, exchange.market, rule, model, penalty=PENALTY)
