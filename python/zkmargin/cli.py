@@ -119,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print("usage: zkmargin demo [--accounts N] [--seed S] [--threads T] [--top K] [--proofs P]")
         return 0 if args else 2
+    from .attest.cli import COMMANDS, run
+
+    if args[0] in COMMANDS:
+        return run(args)
     if args[0] != "demo":
         print(f"zkmargin: unknown command {args[0]!r} (try: zkmargin demo)", file=sys.stderr)
         return 2

@@ -92,6 +92,14 @@ class EngineBase:
             self.correlation,
         )
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # the native engine is rebuilt from the validated inputs (it holds no other state),
+        # so engines travel to pool and Dask workers
+        return (
+            type(self),
+            (self.instruments, self.scenarios, self.params, self.aggregation, self.correlation, self.threads),
+        )
+
     @property
     def n_underlyings(self) -> int:
         return self.scenarios.n_underlyings
