@@ -151,15 +151,15 @@ def _client(a: argparse.Namespace) -> Any:
     if a.scheduler is None and a.workers is None:
         return None
     try:
-        from dask.distributed import Client, LocalCluster
+        dd: Any = importlib.import_module("dask.distributed")
     except ImportError:
         raise ZkMarginError(
             "--workers/--scheduler need dask.distributed (pip install zkmargin[dask])"
         ) from None
     if a.scheduler is not None:
-        return Client(a.scheduler)
-    return Client(
-        LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return dd.Client(a.scheduler)
+    return dd.Client(
+        dd.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None)
     )
 
 
