@@ -22,7 +22,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert main(["snapshot", "--synthetic", str(ACCOUNTS), "--seed", "2", "--out", str(root / "in")]) == 0
     i = root / "in"
     fund = (i / "fund.txt").read_text().strip()
-    args = ["attest", "--snapshot", str(i / "snapshot-base.json"), "--snapshot", str(i / "snapshot-stress.json")]
+    args = [
+        "attest",
+        "--snapshot",
+        str(i / "snapshot-base.json"),
+        "--snapshot",
+        str(i / "snapshot-stress.json"),
+    ]
     args += ["--positions", str(i / "positions.csv"), "--balances", str(i / "balances.csv")]
     args += ["--reserves", str(i / "reserves.csv"), "--fund", fund, "--out", str(root / "bundle"), "--quiet"]
     assert main(args) == 0

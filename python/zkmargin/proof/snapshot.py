@@ -83,6 +83,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("aggregation", "enum"),
     # instruments (docs/margin-model.md §1.1)
     ("instrument_names", "str[]"),
+    ("underlying_names", "str[]"),
     ("kind", "u8[]"),
     ("underlying", "u32[]"),
     ("strike", "f64[]"),
@@ -159,6 +160,7 @@ class EpochSnapshot:
     model: str
     aggregation: str
     instrument_names: tuple[str, ...]
+    underlying_names: tuple[str, ...]
     kind: tuple[int, ...]
     underlying: tuple[int, ...]
     strike: tuple[float, ...]
@@ -269,6 +271,8 @@ class EpochSnapshot:
             list(self.expiry),
             list(self.contract_size),
             list(self.settlement),
+            names=self.instrument_names or None,
+            underlying_names=self.underlying_names or None,
         )
 
     def scenarios(self) -> Any:
@@ -516,11 +520,13 @@ def _validate(s: EpochSnapshot) -> None:
         shapes["instrument_names"] = n_ins
     if s.asset_names:
         shapes["asset_names"] = J
+    if s.underlying_names:
+        shapes["underlying_names"] = U
     for name, want in shapes.items():
         got = len(getattr(s, name))
         if got != want:
             raise bad(f"{name} has {got} entries, expected {want}", name)
-    for name in ("instrument_names", "asset_names"):
+    for name in ("instrument_names", "underlying_names", "asset_names"):
         if len(set(getattr(s, name))) != len(getattr(s, name)):
             raise bad(f"{name} must be distinct", name)
     if any(u >= U for u in s.underlying):
@@ -582,15 +588,17 @@ def build_snapshot(
     epoch: int,
     *,
     scenario_set: str = "base",
-    instrument_names: Sequence[str] = (),
-    asset_names: Sequence[str] = (),
+    instrument_names: Sequence[str] | None = None,
+    asset_names: Sequence[str] | None = None,
     quantity_decimals: int = QUANTITY_DECIMALS,
     money_decimals: int = MONEY_DECIMALS,
     balance_decimals: Sequence[int] | None = None,
     margin_bits: int = MARGIN_BITS,
 ) -> EpochSnapshot:
     """The snapshot of ``engine`` (instruments, scenarios, parameters, aggregation) at
-    ``market`` for ``epoch``, with its coefficient table computed by ``engine``."""
+    ``market`` for ``epoch``, with its coefficient table computed by ``engine``. Names
+    default to the instruments' own (``Instruments.names``, ``underlying_names``); asset
+    names are optional."""
     if engine.aggregation not in AGGREGATIONS:
         raise ParameterError(
             f"aggregation {engine.aggregation!r} is not provable (only {AGGREGATIONS})", "aggregation"
@@ -615,7 +623,10 @@ def build_snapshot(
         epoch=int(epoch),
         model="portfolio",
         aggregation=engine.aggregation,
-        instrument_names=tuple(str(n) for n in instrument_names),
+        instrument_names=tuple(
+            str(x) for x in (instrument_names if instrument_names is not None else ins.names or ())
+        ),
+        underlying_names=tuple(str(x) for x in (ins.underlying_names or ())),
         kind=tuple(int(k) for k in ins.kind.tolist()),
         underlying=tuple(int(u) for u in ins.underlying.tolist()),
         strike=_floats(ins.strike),
@@ -632,7 +643,7 @@ def build_snapshot(
         rate=float(market.rate),
         asset_price=_floats(market.asset_price),
         haircut=_floats(market.haircut),
-        asset_names=tuple(str(n) for n in asset_names),
+        asset_names=tuple(str(x) for x in (asset_names or ())),
         quantity_decimals=quantity_decimals,
         money_decimals=money_decimals,
         balance_decimals=bdec,
