@@ -10,7 +10,9 @@ Quick tour::
     res.maintenance_margin
 """
 
-from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, synthetic
+from importlib.metadata import version as _version
+
+from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, symbols, synthetic
 from .book import Accounts, Instruments, Kind, Settlement
 from .engine import MarginEngine, default_threads
 from .market import Market
@@ -19,7 +21,8 @@ from .pricing import Greeks, black76
 from .results import InstrumentValues, MarginResult
 from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
 
-__version__ = "0.1.0"
+#: The Cargo workspace version (maturin writes it into the package metadata).
+__version__ = _version("zkmargin")
 
 __all__ = [
     "Accounts",
@@ -44,5 +47,6 @@ __all__ = [
     "proof",
     "scenarios",
     "span_scenarios",
+    "symbols",
     "synthetic",
 ]

@@ -3,6 +3,7 @@ Parquet or JSON; results as CSV or Parquet. Needs the ``frames`` extra (pandas, 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,11 @@ def read_table(path: str | Path) -> Any:
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if suffix == ".json":
-        return pd.read_json(p, orient="records", dtype=False)
+        # The standard library parses floats exactly (pandas' reader can be off by an ulp).
+        records = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ParameterError(f"{p}: a JSON table is a list of records (objects)", "path")
+        return pd.DataFrame.from_records(records)
     raise ParameterError(f"{p}: unknown table format {suffix!r} (use one of {TABLE_SUFFIXES})", "path")
 
 

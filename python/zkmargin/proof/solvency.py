@@ -207,6 +207,7 @@ class SolvencyStatement:
 
     @property
     def m(self) -> int:
+        """Values in the aggregated range proof (padded to a power of two)."""
         return padded_m(self.n_values)
 
     @property
@@ -216,6 +217,7 @@ class SolvencyStatement:
 
     # -- binary and JSON forms
     def to_bytes(self) -> bytes:
+        """The statement's canonical bytes (bound into the transcript)."""
         aid = self.account_id.encode()
         parts = [
             _ST_MAGIC,
@@ -280,6 +282,7 @@ class SolvencyStatement:
         return cls(aid, epoch, _MODES[mode], _AGGS[agg], n, U, ins, dq, dm, bdec, S, K, grp, E, bkt, *arrs)
 
     def to_json(self) -> dict[str, Any]:
+        """The statement as a JSON-ready dict."""
         out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": STATEMENT_VERSION}
         for name in _JSON_FIELDS:
             v = getattr(self, name)
@@ -644,6 +647,7 @@ class SolvencyProof:
 
     @property
     def size_bytes(self) -> int:
+        """Length of :meth:`to_bytes`."""
         return len(self.to_bytes())
 
     def to_bytes(self) -> bytes:
@@ -688,6 +692,7 @@ class SolvencyProof:
         return cls(aux, RangeProof.from_body(body, n, m, backend))
 
     def to_json(self) -> dict[str, Any]:
+        """The proof as a JSON-ready dict (hex-encoded elements)."""
         return {"type": "zkmargin.SolvencyProof", "version": PROOF_VERSION, "hex": self.to_bytes().hex()}
 
     @classmethod
