@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import zkmargin
+import zkmargin.io
 from zkmargin import Accounts, Instruments, Market, cli, dynamic
 
 AS_OF = "2026-01-15T08:00:00Z"
@@ -242,6 +243,20 @@ def test_var(files: dict[str, Path], tmp_path: Path) -> None:
     np.testing.assert_allclose(got["es"], es, rtol=1e-12)
     assert np.all(got["es"] >= got["var"])
     assert cli.main(["var", *_inputs(files), "--mc", "500", "--seed", "4"]) == 0
+
+
+def test_price_history_out_of_order(files: dict[str, Path], tmp_path: Path) -> None:
+    hist = pd.read_csv(files["prices"])
+    hist.insert(0, "date", pd.date_range("2025-01-01", periods=len(hist), freq="D").strftime("%Y-%m-%d"))
+    hist.loc[[40, 41], "date"] = hist.loc[[41, 40], "date"].to_numpy()
+    path = tmp_path / "prices.csv"
+    hist.to_csv(path, index=False)
+    with pytest.raises(zkmargin.errors.OrderError, match="row 41 \\(2025-02-10") as info:
+        zkmargin.io.read_prices(path, ("BTC", "ETH"))
+    assert info.value.index == 41 and info.value.key == "2025-02-10"
+    hist.loc[[40, 41], "date"] = hist.loc[[41, 40], "date"].to_numpy()
+    hist.to_csv(path, index=False)
+    assert zkmargin.io.read_prices(path, ("ETH", "BTC")).shape == (len(hist), 2)
 
 
 def test_liquidations_and_cascade(

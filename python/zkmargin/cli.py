@@ -307,17 +307,13 @@ def _var(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import dynamic
-    from .io import read_table
+    from .io import read_prices
 
     run = _Run(args)
     inp = run.inputs
     und = inp.instruments.underlying_names or tuple(str(u) for u in range(inp.instruments.n_underlyings))
     if args.prices is not None:
-        hist = read_table(args.prices)
-        missing = [u for u in und if u not in hist.columns]
-        if missing:
-            raise SystemExit(f"zkmargin var: error: {args.prices} has no price column for {missing}")
-        px = np.ascontiguousarray(hist[list(und)].to_numpy(dtype=np.float64))
+        px = read_prices(args.prices, und)
         moves = dynamic.historical_scenarios(dynamic.log_returns(px), args.horizon)
         source = f"{moves.shape[0]:,} historical {args.horizon}-day moves from {args.prices}"
     else:
