@@ -253,7 +253,7 @@ def test_verifier_without_the_extension(tmp_path: Path) -> None:
                     raise ModuleNotFoundError("blocked for the test", name=name)
         sys.meta_path.insert(0, Block())
         import zkmargin.proof
-        from zkmargin.attest.cli import run
+        from zkmargin.cli import main
         assert "zkmargin._core" not in sys.modules
         try:
             zkmargin.MarginEngine
@@ -261,7 +261,7 @@ def test_verifier_without_the_extension(tmp_path: Path) -> None:
             assert "compiled extension" in str(e)
         else:
             raise SystemExit("MarginEngine imported without the extension")
-        code = run(["verify", {str(tmp_path / "b")!r}, "--backend", "pyecc", "--quiet"])
+        code = main(["verify", {str(tmp_path / "b")!r}, "--backend", "pyecc", "--quiet"])
         assert "zkmargin._core" not in sys.modules
         raise SystemExit(code)
         """

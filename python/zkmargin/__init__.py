@@ -11,11 +11,13 @@ Quick tour::
 """
 
 import importlib
+from importlib.metadata import version as _version
 from typing import Any
 
-__version__ = "0.1.0"
+#: The Cargo workspace version (maturin writes it into the package metadata).
+__version__ = _version("zkmargin")
 
-from . import errors, proof, scenarios
+from . import errors, proof, scenarios, symbols
 from .book import Accounts, Instruments, Kind, Settlement
 from .market import Market
 from .params import MarginParams
@@ -56,7 +58,6 @@ def __getattr__(name: str) -> Any:
         ) from _NO_CORE
     raise AttributeError(f"module 'zkmargin' has no attribute {name!r}")
 
-
 __all__ = [
     "Accounts",
     "Greeks",
@@ -80,5 +81,6 @@ __all__ = [
     "proof",
     "scenarios",
     "span_scenarios",
+    "symbols",
     "synthetic",
 ]

@@ -16,9 +16,8 @@ from typing import Any
 from ..errors import ZkMarginError
 from ..proof.snapshot import EpochSnapshot
 
-__all__ = ["COMMANDS", "register"]
+__all__ = ["register"]
 
-COMMANDS = ("snapshot", "audit", "attest", "verify", "verify-inclusion")
 
 
 def _progress(enabled: bool) -> Callable[[str, int], Callable[[int], None]]:
@@ -254,12 +253,12 @@ def register(sub: Any) -> None:
     p.add_argument("--epoch", type=int, default=1)
     p.add_argument("--stress-range", type=float, default=0.3, help="price range of the stress scenario set")
     p.add_argument("--out", required=True, help="directory to write")
-    p.set_defaults(func=_cmd_snapshot)
+    p.set_defaults(run=_cmd_snapshot)
 
     p = sub.add_parser("audit", help="recompute a snapshot's coefficient table with an engine")
     p.add_argument("snapshot", help="snapshot file (.json or canonical .bin)")
     p.add_argument("--engine", choices=("rust", "numpy", "reference"), default="rust")
-    p.set_defaults(func=_cmd_audit)
+    p.set_defaults(run=_cmd_audit)
 
     p = sub.add_parser("attest", help="prove a whole book solvent and write an attestation bundle")
     p.add_argument(
@@ -284,31 +283,17 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", default=None, help="prove on the Dask cluster at this scheduler address")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _backend(p)
-    p.set_defaults(func=_cmd_attest)
+    p.set_defaults(run=_cmd_attest)
 
     p = sub.add_parser("verify", help="verify an attestation bundle (exit 0 only if everything holds)")
     p.add_argument("bundle")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _backend(p)
-    p.set_defaults(func=_cmd_verify)
+    p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("verify-inclusion", help="check your account's receipt against a bundle")
     p.add_argument("bundle")
     p.add_argument("--account", required=True, help="your account id")
     p.add_argument("--opening", required=True, help="your private receipt (JSON)")
     _backend(p)
-    p.set_defaults(func=_cmd_verify_inclusion)
-
-
-def run(argv: list[str]) -> int:
-    """Parse ``argv`` (starting with one of :data:`COMMANDS`) and run it; typed input
-    errors become a one-line message and exit code 2."""
-    parser = argparse.ArgumentParser(prog="zkmargin")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except (ZkMarginError, OSError) as e:
-        print(f"zkmargin {args.command}: {e}", file=sys.stderr)
-        return 2
-    return code
+    p.set_defaults(run=_cmd_verify_inclusion)
