@@ -13,6 +13,7 @@ Quick tour::
 from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, synthetic
 from .book import Accounts, Instruments, Kind, Settlement
 from .engine import MarginEngine, default_threads
+from .implied import implied_vol
 from .market import Market
 from .params import MarginParams
 from .pricing import Greeks, black76
@@ -40,6 +41,7 @@ __all__ = [
     "deribit_scenarios",
     "dynamic",
     "errors",
+    "implied_vol",
     "numpy_engine",
     "proof",
     "scenarios",

@@ -33,6 +33,7 @@ __all__ = [
     "g1_msm",
     "g1_msm_parts",
     "g1_scale",
+    "implied_vol",
     "ipa_generator_scalars",
     "keccak256",
     "scalars_from_wide",
@@ -60,6 +61,16 @@ def black76(
     rate: NDArray[np.float64],
     threads: int,
 ) -> list[NDArray[np.float64]]: ...
+
+def implied_vol(
+    price: NDArray[np.float64],
+    is_call: NDArray[np.bool_],
+    forward: NDArray[np.float64],
+    strike: NDArray[np.float64],
+    t: NDArray[np.float64],
+    rate: NDArray[np.float64],
+    threads: int,
+) -> NDArray[np.float64]: ...
 
 @final
 class Engine:

@@ -12,6 +12,7 @@ first offending element, or ``None`` when the whole field is wrong).
 from __future__ import annotations
 
 __all__ = [
+    "ArbitrageBoundsError",
     "ArrayLayoutError",
     "DTypeError",
     "EncodingError",
@@ -78,6 +79,12 @@ class NotPositiveSemidefiniteError(InputError):
 class EncodingError(InputError):
     """Malformed or non-canonical bytes: wrong length, coordinate >= p, scalar >= r,
     a point off the curve, the identity where it is forbidden, an unknown version."""
+
+
+class ArbitrageBoundsError(InputError):
+    """An option price outside its no-arbitrage bounds (at or below the discounted
+    intrinsic value, at or above the discounted forward or strike), or so close to one
+    that no vol in double precision reproduces it: it has no implied vol."""
 
 
 class DTypeError(InputError, TypeError):

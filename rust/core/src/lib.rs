@@ -5,6 +5,7 @@
 pub mod dynamic;
 pub mod error;
 pub mod fastmath;
+pub mod implied;
 pub mod isa;
 pub mod linalg;
 pub mod margin;

@@ -5,6 +5,7 @@ mod arrays;
 mod curve;
 mod dynamic;
 mod errors;
+mod implied;
 mod margin;
 
 use pyo3::prelude::*;
@@ -18,6 +19,7 @@ mod _core {
         margin::register(m)?;
         curve::register(m)?;
         dynamic::register(m)?;
+        implied::register(m)?;
         Ok(())
     }
 }
