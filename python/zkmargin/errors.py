@@ -27,6 +27,7 @@ __all__ = [
     "ParameterError",
     "ProofError",
     "ShapeError",
+    "VolUnitError",
     "ZkMarginError",
 ]
 
@@ -85,6 +86,11 @@ class ArbitrageBoundsError(InputError):
     """An option price outside its no-arbitrage bounds (at or below the discounted
     intrinsic value, at or above the discounted forward or strike), or so close to one
     that no vol in double precision reproduces it: it has no implied vol."""
+
+
+class VolUnitError(ParameterError):
+    """A vol above :data:`zkmargin.market.MAX_VOL` given as a fraction: almost certainly
+    a percentage (Deribit's ``mark_iv`` is in percent); pass ``vol_unit="percent"``."""
 
 
 class DTypeError(InputError, TypeError):
