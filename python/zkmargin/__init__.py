@@ -19,6 +19,7 @@ from .params import MarginParams
 from .pricing import Greeks, black76
 from .results import InstrumentValues, MarginResult
 from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
+from .state import MarketState, WhatIf
 
 __version__ = "0.1.0"
 
@@ -32,8 +33,10 @@ __all__ = [
     "MarginParams",
     "MarginResult",
     "Market",
+    "MarketState",
     "ScenarioTable",
     "Settlement",
+    "WhatIf",
     "__version__",
     "baseline",
     "black76",

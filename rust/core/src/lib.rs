@@ -15,4 +15,5 @@ pub mod parallel;
 pub mod pricing;
 pub mod risk;
 pub mod scenarios;
+pub mod state;
 pub mod values;

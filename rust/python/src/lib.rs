@@ -7,6 +7,7 @@ mod dynamic;
 mod errors;
 mod implied;
 mod margin;
+mod state;
 
 use pyo3::prelude::*;
 
@@ -20,6 +21,7 @@ mod _core {
         curve::register(m)?;
         dynamic::register(m)?;
         implied::register(m)?;
+        state::register(m)?;
         Ok(())
     }
 }

@@ -77,7 +77,7 @@ fn black76<'py>(
 }
 
 /// The per-account outputs of `compute` as numpy arrays (see `zkmargin.results`).
-type AccountArrays<'py> = (
+pub(crate) type AccountArrays<'py> = (
     Vec<Bound<'py, PyArray1<f64>>>,
     Bound<'py, PyArray1<i64>>,
     Vec<Bound<'py, PyArray2<f64>>>,
