@@ -36,15 +36,20 @@ else:
     _NO_CORE = None
     from . import baseline, dynamic, numpy_engine, synthetic
     from .engine import MarginEngine, default_threads
+    from .implied import implied_vol
     from .pricing import Greeks, black76
+    from .state import MarketState, WhatIf
 
 _NEEDS_CORE = (
     "Greeks",
     "MarginEngine",
+    "MarketState",
+    "WhatIf",
     "baseline",
     "black76",
     "default_threads",
     "dynamic",
+    "implied_vol",
     "numpy_engine",
     "synthetic",
 )
@@ -58,6 +63,7 @@ def __getattr__(name: str) -> Any:
         ) from _NO_CORE
     raise AttributeError(f"module 'zkmargin' has no attribute {name!r}")
 
+
 __all__ = [
     "Accounts",
     "Greeks",
@@ -68,8 +74,10 @@ __all__ = [
     "MarginParams",
     "MarginResult",
     "Market",
+    "MarketState",
     "ScenarioTable",
     "Settlement",
+    "WhatIf",
     "__version__",
     "baseline",
     "black76",
@@ -77,6 +85,7 @@ __all__ = [
     "deribit_scenarios",
     "dynamic",
     "errors",
+    "implied_vol",
     "numpy_engine",
     "proof",
     "scenarios",
