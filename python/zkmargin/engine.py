@@ -19,6 +19,7 @@ from .results import (
     GREEK_FIELDS,
     INSTRUMENT_FIELDS,
     MODELS,
+    SETTLEMENT_MODES,
     InstrumentValues,
     MarginResult,
 )
@@ -51,6 +52,8 @@ class EngineBase:
         aggregation: str = "sum",
         correlation: Any = None,
         threads: int | None = None,
+        settlement_mode: str = "cross",
+        asset_underlying: Any = None,
     ) -> None:
         if not isinstance(instruments, Instruments):
             raise ParameterError("instruments must be a zkmargin.Instruments", "instruments")
@@ -66,6 +69,16 @@ class EngineBase:
         self.aggregation = aggregation
         self.correlation: NDArray[np.float64] | None = (
             None if correlation is None else _arrays.f64("correlation", correlation, ndim=2)
+        )
+        if settlement_mode not in SETTLEMENT_MODES:
+            raise ParameterError(
+                f"settlement_mode must be one of {SETTLEMENT_MODES}, got {settlement_mode!r}",
+                "settlement_mode",
+            )
+        self.settlement_mode = settlement_mode
+        #: underlying each collateral asset is shocked with in the scenarios, -1 for none (§6.2)
+        self.asset_underlying: NDArray[np.int64] | None = (
+            None if asset_underlying is None else _arrays.i64("asset_underlying", asset_underlying)
         )
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ParameterError("threads must be a positive int", "threads")
@@ -90,6 +103,12 @@ class EngineBase:
             self.params.as_dict(),
             aggregation,
             self.correlation,
+            edge=sc.edge,
+            dampener=sc.dampener,
+            annual_move_risk=sc.annual_move_risk,
+            min_annual_move=sc.min_annual_move,
+            settlement_mode=settlement_mode,
+            asset_underlying=self.asset_underlying,
         )
 
     @property
