@@ -226,3 +226,77 @@ def test_bad_deribit_parameters_are_typed_errors() -> None:
     with pytest.raises(errors.ParameterError) as e:
         DeribitCurrency(price_range=1.5)
     assert e.value.field == "price_range"
+
+
+def _pm_engine(cls: type[Any], ins: zkmargin.Instruments, **kw: Any) -> Any:
+    """+-16% with vol unchanged and no add-ons: the requirement is the worst loss."""
+    table = zkmargin.ScenarioTable([[-0.16], [0.16]], [[0.0], [0.0]], [[1.0], [1.0]])
+    params = zkmargin.MarginParams(annual_move_risk=0.0, min_annual_move=0.0, short_option_min=0.0)
+    return cls(ins, table, params, **kw)
+
+
+@pytest.mark.parametrize("cls", ENGINES)
+def test_coin_pnl_is_valued_at_the_scenario_price_under_cross(cls: type[Any]) -> None:
+    """A 1000 USD inverse perpetual at S = F = 50000: under the cross mode its coin P&L is
+    worth S (1 + m) at the scenario, so it loses 0.16 x 1000 = 160 USD short at +16% and long
+    at -16%; the segregated mode counts coins at today's index: 1000 x 0.16 / 1.16 = 137.93
+    (short) and 1000 x 0.16 / 0.84 = 190.48 (long)."""
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [1])
+    mkt = zkmargin.Market([50_000.0], [0.0], [1.0], [0.0])
+    acc = zkmargin.Accounts([0, 1, 2], [0, 0], [-1000.0, 1000.0], np.zeros((2, 1)))
+    cross = _pm_engine(cls, ins).compute(acc, mkt).scenario_loss
+    seg = _pm_engine(cls, ins, settlement_mode="segregated").compute(acc, mkt).scenario_loss
+    np.testing.assert_allclose(cross, [160.0, 160.0], rtol=1e-12)
+    np.testing.assert_allclose(seg, [1000 * 0.16 / 1.16, 1000 * 0.16 / 0.84], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", ENGINES)
+def test_segregated_margins_each_settlement_currency_on_its_own(cls: type[Any]) -> None:
+    """Long a linear BTC perpetual (0.02 BTC = 1000 USD) and short a 1000 USD inverse one:
+    one USD portfolio under the cross mode, where the legs cancel in every scenario (WCL 0);
+    two portfolios under the segregated mode, the USD one losing 160 at -16% and the BTC one
+    137.93 (0.0027586 BTC) at +16%, summed."""
+    ins = zkmargin.Instruments([1, 1], [0, 0], [0.0, 0.0], [0.0, 0.0], [0.02, 1.0], [0, 1])
+    mkt = zkmargin.Market([50_000.0], [0.0, 0.0], [1.0], [0.0])
+    acc = zkmargin.Accounts([0, 2], [0, 1], [1.0, -1000.0], np.zeros((1, 1)))
+    cross = _pm_engine(cls, ins).compute(acc, mkt)
+    seg = _pm_engine(cls, ins, settlement_mode="segregated").compute(acc, mkt)
+    assert cross.scenario_loss[0] == pytest.approx(0.0, abs=1e-9)
+    assert seg.scenario_loss[0] == pytest.approx(160.0 + 1000 * 0.16 / 1.16, rel=1e-12)
+
+
+@pytest.mark.parametrize("cls", ENGINES)
+def test_wrong_way_collateral_needs_more_margin(cls: type[Any]) -> None:
+    """Long 1 BTC (linear perpetual at 50000). Backed by 20000 USD the worst loss is
+    0.16 x 50000 = 8000. Backed by 0.4 BTC at a 10% haircut, the collateral falls with the
+    book: 8000 + 0.4 x 50000 x 0.9 x 0.16 = 10880. A 0.4 BTC loan is a short hedge:
+    8000 - 0.4 x 50000 x 1.1 x 0.16 = 4480. Segregated collateral is not shocked."""
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [0])
+    mkt = zkmargin.Market([50_000.0], [0.0], [1.0, 50_000.0], [0.0, 0.1])
+    bal = [[20_000.0, 0.0], [0.0, 0.4], [30_000.0, -0.4]]
+    acc = zkmargin.Accounts([0, 1, 2, 3], [0, 0, 0], [1.0, 1.0, 1.0], bal)
+    res = _pm_engine(cls, ins, asset_underlying=[-1, 0]).compute(acc, mkt)
+    np.testing.assert_allclose(res.scenario_loss, [8000.0, 10_880.0, 4480.0], rtol=1e-12)
+    assert res.maintenance_margin[1] > res.maintenance_margin[0]
+    off = _pm_engine(cls, ins).compute(acc, mkt)
+    np.testing.assert_allclose(off.scenario_loss, [8000.0] * 3, rtol=1e-12)
+    seg = _pm_engine(cls, ins, asset_underlying=[-1, 0], settlement_mode="segregated").compute(acc, mkt)
+    np.testing.assert_allclose(seg.scenario_loss, [8000.0] * 3, rtol=1e-12)
+
+
+def test_bad_settlement_settings_are_typed_errors() -> None:
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [0])
+    mkt = zkmargin.Market([50_000.0], [0.0], [1.0, 50_000.0], [0.0, 0.1])
+    acc = zkmargin.Accounts([0, 1], [0], [1.0], [[1.0, 1.0]])
+    with pytest.raises(errors.ParameterError) as e:
+        zkmargin.MarginEngine(ins, settlement_mode="coin")
+    assert e.value.field == "settlement_mode"
+    with pytest.raises(errors.ParameterError) as e:
+        zkmargin.MarginEngine(ins, aggregation="joint", settlement_mode="segregated")
+    assert e.value.field == "aggregation"
+    with pytest.raises(errors.IndexOutOfRangeError) as e:
+        zkmargin.MarginEngine(ins, asset_underlying=[-1, 1])
+    assert e.value.field == "asset_underlying" and e.value.index == 1
+    with pytest.raises(errors.ShapeError) as e:
+        zkmargin.MarginEngine(ins, asset_underlying=[-1]).compute(acc, mkt)
+    assert e.value.field == "asset_underlying"
