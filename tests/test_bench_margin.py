@@ -22,5 +22,7 @@ def test_bench_margin_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert module.main(argv) == 0
     out = capsys.readouterr().out
     assert "bit-identical: True" in out
+    assert "minimal SciPy equals the engine's worst-case loss + roll add-on: True" in out
+    assert "Memory floor:" in out
     for text in ("pure Python reference", "NumPy/SciPy engine", "Black-76", "One call on 2,000 accounts"):
         assert text in out
