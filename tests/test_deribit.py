@@ -300,3 +300,40 @@ def test_bad_settlement_settings_are_typed_errors() -> None:
     with pytest.raises(errors.ShapeError) as e:
         zkmargin.MarginEngine(ins, asset_underlying=[-1]).compute(acc, mkt)
     assert e.value.field == "asset_underlying"
+
+
+@pytest.mark.parametrize("cls", ENGINES)
+def test_open_orders_raise_im_to_the_worst_fill(cls: type[Any]) -> None:
+    """Long 1 linear perpetual at 100 (+-16%, no add-ons): IM 16. A resting sell of 3 would
+    leave it short 2 (IM 32) and a buy of 0.5 long 1.5 (IM 24): IM is 32, MM stays 0.8 x 16.
+    An account whose orders only reduce its risk keeps its IM."""
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [0])
+    mkt = zkmargin.Market([100.0], [0.0], [1.0], [0.0])
+    acc = zkmargin.Accounts([0, 1, 2], [0, 0], [1.0, 1.0], [[1000.0], [1000.0]])
+    orders = zkmargin.Orders([0, 2, 3], [0, 0, 0], [-3.0, 0.5, -1.0])
+    eng = _pm_engine(cls, ins)
+    res = eng.compute(acc, mkt, "portfolio", orders=orders)
+    np.testing.assert_allclose(res.initial_margin, [32.0, 16.0], rtol=1e-12)
+    np.testing.assert_allclose(res.maintenance_margin, [0.8 * 16.0] * 2, rtol=1e-12)
+    np.testing.assert_array_equal(res.free_collateral, res.equity - res.initial_margin)
+    std = eng.compute(acc, mkt, "standard", orders=orders)
+    np.testing.assert_allclose(std.initial_margin, [0.1 * 2 * 100.0, 0.1 * 100.0], rtol=1e-12)
+
+
+def test_bad_orders_are_typed_errors() -> None:
+    ins = zkmargin.Instruments([1], [0], [0.0], [0.0], [1.0], [0])
+    mkt = zkmargin.Market([100.0], [0.0], [1.0], [0.0])
+    acc = zkmargin.Accounts([0, 1], [0], [1.0], [[1000.0]])
+    eng = zkmargin.MarginEngine(ins)
+    with pytest.raises(errors.NonFiniteError) as e:
+        zkmargin.Orders([0, 2], [0, 0], [1.0, float("nan")])
+    assert (e.value.field, e.value.index) == ("order_quantity", 1)
+    with pytest.raises(errors.OffsetsError) as e:
+        zkmargin.Orders([0, 2, 1], [0, 0], [1.0, 1.0])
+    assert e.value.field == "order_offsets"
+    with pytest.raises(errors.IndexOutOfRangeError) as e:
+        eng.compute(acc, mkt, orders=zkmargin.Orders([0, 2], [0, 5], [1.0, 1.0]))
+    assert (e.value.field, e.value.index) == ("order_instrument", 1)
+    with pytest.raises(errors.ShapeError) as e:
+        eng.compute(acc, mkt, orders=zkmargin.Orders([0, 0, 0], [], []))
+    assert e.value.field == "order_offsets"

@@ -14,15 +14,17 @@ from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, synthet
 from .book import Accounts, Instruments, Kind, Settlement
 from .engine import MarginEngine, default_threads
 from .market import Market
+from .orders import Orders
 from .params import MarginParams
 from .pricing import Greeks, black76
 from .results import InstrumentValues, MarginResult
-from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
+from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Accounts",
+    "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
     "Instruments",
@@ -31,6 +33,7 @@ __all__ = [
     "MarginParams",
     "MarginResult",
     "Market",
+    "Orders",
     "ScenarioTable",
     "Settlement",
     "__version__",

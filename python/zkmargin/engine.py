@@ -12,6 +12,7 @@ from . import _arrays, _core
 from .book import Accounts, Instruments
 from .errors import ParameterError
 from .market import Market
+from .orders import Orders, margin_with_orders
 from .params import MarginParams
 from .results import (
     ACCOUNT_FIELDS,
@@ -152,8 +153,16 @@ class MarginEngine(EngineBase):
     >>> res.maintenance_margin                              # doctest: +SKIP
     """
 
-    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
+        """Margin every account under ``model``; ``orders`` (resting orders) raise IM to the
+        worst of the book with and without their fills (docs §6.7)."""
         self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
         fields_out, worst, greeks = self._native.compute(
             _prices(market), _collateral(market), _book(accounts), model, self.threads
         )

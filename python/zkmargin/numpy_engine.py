@@ -20,6 +20,7 @@ from .baseline.checks import black76_arguments
 from .book import Accounts, Kind, Settlement
 from .engine import EngineBase
 from .market import Market
+from .orders import Orders, margin_with_orders
 from .pricing import Greeks
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
 
@@ -268,9 +269,16 @@ class MarginEngine(EngineBase):
 
     # -- per-account ---------------------------------------------------------------------
 
-    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio")."""
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
+        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
+        with ``orders`` as in docs §6.7."""
         self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
         self.validate(accounts, market)
         priced = self._price(market)
         risk = None

@@ -473,6 +473,21 @@ def build_statement(
             "(the correlation model's square root is not piecewise linear)",
             "aggregation",
         )
+    table = engine.scenarios
+    segregated = engine.settlement_mode == "segregated"
+    links = engine.asset_underlying
+    if not segregated and links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not provable: the statement's scenario "
+            "losses have no balance terms (docs/margin-model.md §6.2)",
+            "asset_underlying",
+        )
+    if agg == "joint" and bool(np.any(np.asarray(table.dampener) > 0.0)):
+        raise ParameterError(
+            "a dampened table is not provable under the joint aggregation: a dampened row "
+            "drops each portfolio's gains, which the statement cannot express",
+            "dampener",
+        )
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -501,11 +516,17 @@ def build_statement(
     sq_num, sq_den = scale(dm - dq)
     # loss coefficients mm * R[i, s] (money units per quantity unit)
     loss_lo, loss_hi = _scaled(risk[idx].ravel().tolist(), f_num * sq_num, f_den * sq_den)
-    # roll: mm * rate(T_e) * delta_i; rate rounded up one ulp to cover libm differences
+    # roll: mm * rate(T_e) * delta_i with the bucket's underlying's parameters (the table's
+    # when it has them); rate rounded up one ulp to cover libm differences
+    bucket_u = np.zeros(len(bucket_T), dtype=np.int64)
+    bucket_u[np.asarray(bucket_of, dtype=np.int64)] = np.asarray(ins_all.underlying, dtype=np.int64)
     rates = []
-    for T in np.asarray(bucket_T, dtype=np.float64):
-        r_ = max(float(params.min_annual_move), math.exp(float(params.annual_move_risk) * float(T)) - 1.0)
-        rates.append(math.nextafter(r_, math.inf))
+    for T, u in zip(np.asarray(bucket_T, dtype=np.float64).tolist(), bucket_u.tolist(), strict=True):
+        if table.annual_move_risk is not None and table.min_annual_move is not None:
+            risk_u, floor_u = float(table.annual_move_risk[u]), float(table.min_annual_move[u])
+        else:
+            risk_u, floor_u = float(params.annual_move_risk), float(params.min_annual_move)
+        rates.append(math.nextafter(max(floor_u, math.exp(risk_u * T) - 1.0), math.inf))
     bucket_ids = np.asarray(bucket_of, dtype=np.int64)[idx]
     uniq_b = sorted(set(bucket_ids.tolist()))
     bmap = {b: k for k, b in enumerate(uniq_b)}
@@ -547,7 +568,13 @@ def build_statement(
         groups = [0] * len(ins)
         n_groups = 1
     else:
-        und = np.asarray(ins_all.underlying, dtype=np.int64)[idx].tolist()
+        # the engine's portfolios (docs/margin-model.md §6.3): under the segregated mode each
+        # underlying's coin-settled instruments are a portfolio of their own; the dampener
+        # is left out, so each proven loss is at least the engine's
+        und_all = np.asarray(ins_all.underlying, dtype=np.int64)
+        coin = np.asarray(ins_all.settlement) == 1
+        portfolio = und_all + np.where(segregated & coin, engine.n_underlyings, 0)
+        und = portfolio[idx].tolist()
         uniq = sorted(set(und))
         gmap = {u: k for k, u in enumerate(uniq)}
         groups = [gmap[u] for u in und]
