@@ -20,9 +20,10 @@ __version__ = _version("zkmargin")
 from . import errors, proof, scenarios, symbols
 from .book import Accounts, Instruments, Kind, Settlement
 from .market import Market
+from .orders import Orders
 from .params import MarginParams
 from .results import InstrumentValues, MarginResult
-from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
+from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
 
 try:
     importlib.import_module(f"{__name__}._core")  # the compiled extension
@@ -66,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Accounts",
+    "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
     "Instruments",
@@ -75,6 +77,7 @@ __all__ = [
     "MarginResult",
     "Market",
     "MarketState",
+    "Orders",
     "ScenarioTable",
     "Settlement",
     "WhatIf",

@@ -95,8 +95,23 @@ def real_coefficients(
     buckets, bucket_T = roll_buckets(ins)
     fs = f * sq
     loss = tuple(fs * _exact(v, "risk_arrays") for v in risk.ravel().tolist())
+    # each bucket's roll parameters: its underlying's from the scenario table where the
+    # table has per-underlying ones (Deribit's per-currency sets), the global ones otherwise
+    bucket_u = [0] * len(bucket_T)
+    for b, u in zip(buckets, ins.underlying.tolist(), strict=True):
+        bucket_u[b] = int(u)
+    table = engine.scenarios
+    per_u = table.annual_move_risk is not None and table.min_annual_move is not None
     rates = [
-        _exact(roll_rate(params.annual_move_risk, params.min_annual_move, T), "roll rate") for T in bucket_T
+        _exact(
+            roll_rate(
+                table.annual_move_risk[u] if per_u else params.annual_move_risk,
+                table.min_annual_move[u] if per_u else params.min_annual_move,
+                T,
+            ),
+            "roll rate",
+        )
+        for T, u in zip(bucket_T, bucket_u, strict=True)
     ]
     delta = np.asarray(vals.delta, dtype=np.float64).tolist()
     roll = tuple(fs * rates[b] * _exact(d, "delta") for b, d in zip(buckets, delta, strict=True))
