@@ -187,8 +187,8 @@ class _Run:
     """Inputs loaded once per command, with the engine built on them."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from .io import load_inputs
         from .engine import MarginEngine
+        from .io import load_inputs
         from .scenarios import deribit_scenarios, span_scenarios
 
         start = time.perf_counter()

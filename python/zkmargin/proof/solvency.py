@@ -38,7 +38,7 @@ from ._codec import (
     u64,
 )
 from ._scalars import Rng, random_scalar, system_rng
-from .coefficients import floor_ceil, real_coefficients
+from .coefficients import floor_ceil, portfolio_ids, real_coefficients
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -574,13 +574,7 @@ def build_statement(
     )
     S = rc.n_scenarios
     idx = list(ins)
-    # the engine's portfolios (docs/margin-model.md §6.3): under the segregated mode each
-    # underlying's coin-settled instruments are a portfolio of their own; the dampener is
-    # left out, so each proven loss is at least the engine's
-    coin = np.asarray(ins_all.settlement) == 1
-    portfolio = (
-        np.asarray(ins_all.underlying, dtype=np.int64) + np.where(segregated & coin, engine.n_underlyings, 0)
-    ).tolist()
+    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
