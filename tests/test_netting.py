@@ -69,9 +69,10 @@ def test_a_loss_on_both_sides_is_never_netted(engine: str) -> None:
     )
     mkt = zkmargin.Market([BTC, ETH], [0.6, 0.6, 0.0], [1.0], [0.0])
     acc = book((0, -1.0), (1, -1.0), (2, -2.0))
-    eng = ENGINES[engine](ins, aggregation="correlation", correlation=rho2(1.0))
+    table = zkmargin.span_scenarios(2, 0.16)
+    eng = ENGINES[engine](ins, table, aggregation="correlation", correlation=rho2(1.0))
     res = eng.compute(acc, mkt)
-    ref = baseline.MarginEngine(ins)
+    ref = baseline.MarginEngine(ins, table)
     pnl = ref.risk_arrays(mkt)
     moves = ref.scenarios.moves
     straddle = pnl[0] * -1.0 + pnl[1] * -1.0

@@ -6,14 +6,21 @@
 use crate::error::{ErrorKind, InputError, Result, finite, same_len};
 
 /// Worst losses of one underlying's scenario P&L over the rows that move it down
-/// (`m <= 0`) and up (`m >= 0`), each floored at 0. `moves` is the table's `S x U`
-/// row-major move matrix; a row with `m = 0` (vol only) counts for both directions.
+/// (`m <= 0`) and up (`m >= 0`), each floored at 0, after adding the row's dampener when
+/// there is one. `moves` is the table's `S x U` row-major move matrix; a row with `m = 0`
+/// (vol only) counts for both directions.
 #[inline(always)]
-pub fn directional_losses(pnl: &[f64], moves: &[f64], n_u: usize, u: usize) -> (f64, f64) {
+pub fn directional_losses(
+    pnl: &[f64],
+    damp: Option<&[f64]>,
+    moves: &[f64],
+    n_u: usize,
+    u: usize,
+) -> (f64, f64) {
     let (mut down, mut up) = (0.0f64, 0.0f64);
     for (s, &p) in pnl.iter().enumerate() {
         let m = moves[s * n_u + u];
-        let loss = -p;
+        let loss = -(p + damp.map_or(0.0, |d| d[s]));
         if m <= 0.0 && loss > down {
             down = loss;
         }
