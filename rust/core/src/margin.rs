@@ -1012,17 +1012,7 @@ impl Engine {
             return worst_loss::<INDEX>(pnl);
         }
         let n_s = self.table.n_scenarios;
-        let damp = &self.damp[g * n_s..(g + 1) * n_s];
-        let mut low = 0.0f64;
-        let mut at = -1i64;
-        for (s, (&p, &d)) in pnl.iter().zip(damp).enumerate() {
-            let x = p + d;
-            if x < low {
-                low = x;
-                at = s as i64;
-            }
-        }
-        (-low, if INDEX { at } else { -1 })
+        worst_damped_loss::<INDEX>(pnl, &self.damp[g * n_s..(g + 1) * n_s])
     }
 
     /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its P&L, except
@@ -1237,6 +1227,38 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     if low < 0.0 {
         let worst = if INDEX {
             pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64)
+        } else {
+            -1
+        };
+        (-low, worst)
+    } else {
+        (0.0, -1)
+    }
+}
+
+/// [`worst_loss`] of `pnl + damp` (both of one length), vectorised the same way.
+#[inline(always)]
+fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
+    let mut lanes = [0.0f64; 8];
+    let (chunks, dchunks) = (pnl.chunks_exact(8), damp.chunks_exact(8));
+    let (rest, drest) = (chunks.remainder(), dchunks.remainder());
+    for (c, d) in chunks.zip(dchunks) {
+        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
+            let v = p + x;
+            *l = if v < *l { v } else { *l };
+        }
+    }
+    let low = lanes
+        .iter()
+        .copied()
+        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
+        .fold(0.0, |m, v| if v < m { v } else { m });
+    if low < 0.0 {
+        let worst = if INDEX {
+            pnl.iter()
+                .zip(damp)
+                .position(|(&p, &x)| p + x == low)
+                .map_or(-1, |s| s as i64)
         } else {
             -1
         };
