@@ -234,3 +234,15 @@ def test_liquidation_price_needs_one_underlying() -> None:
         d.liquidation_price(ins, [0, 3], [1.0, 1.0], [1e4, 0.0, 0.0], mkt, ASSET_UNDERLYING)
     down, up = d.liquidation_price(ins, [0], [5.0], [100.0, 0.0, 0.0], mkt, ASSET_UNDERLYING)
     assert down == up == 60_000.0  # already below maintenance
+
+
+def test_cascade_reports_when_cut_short(exchange: zkmargin.synthetic.Exchange) -> None:
+    kw = dict(underlying=0, shock=-0.2, depth=5e9, impact=0.5)
+    args = (exchange.instruments, exchange.accounts, exchange.market, ASSET_UNDERLYING, _rule(exchange))
+    settled = st.cascade(*args, **kw)
+    assert settled.converged and settled.rounds >= 2
+    with pytest.warns(zkmargin.errors.ConvergenceWarning, match="max_rounds=1 while still liquidating"):
+        cut = st.cascade(*args, max_rounds=1, **kw)
+    assert not cut.converged and cut.rounds == 1 and cut.liquidations == settled.liquidations[:1]
+    with pytest.raises(ParameterError, match="max_rounds"):
+        st.cascade(*args, max_rounds=0, **kw)

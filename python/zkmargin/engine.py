@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _arrays, _core
-from .book import Accounts, Instruments
+from .book import Accounts, Instruments, user_errors
 from .errors import ParameterError
 from .market import Market
 from .orders import Orders, margin_with_orders
@@ -114,7 +114,20 @@ class EngineBase:
 
     @property
     def n_underlyings(self) -> int:
+        """Underlyings of the scenario table."""
         return self.scenarios.n_underlyings
+
+    def labels(self, accounts: Accounts) -> dict[str, Any]:
+        """The identifiers a result carries: the book's account ids, a label per scenario
+        and the underlyings' currencies."""
+        sc = self.scenarios
+        und = self.instruments.underlying_names
+        names = tuple(und[u] if und is not None and u < len(und) else str(u) for u in range(sc.n_underlyings))
+        return {
+            "account_id": accounts.account_id,
+            "scenarios": sc,
+            "underlying_names": names,
+        }
 
     @staticmethod
     def _check_model(model: str) -> None:
@@ -122,11 +135,15 @@ class EngineBase:
             raise ParameterError(f"model must be one of {MODELS}, got {model!r}", "model")
 
     def validate(self, accounts: Accounts, market: Market) -> None:
-        """Raise the typed error for the first bad value in ``accounts`` or ``market``."""
-        self._native.validate(_prices(market), _collateral(market), _book(accounts))
+        """Raise the typed error for the first bad value in ``accounts`` or ``market``,
+        naming the caller's rows, account ids and instrument names."""
+        with user_errors(self.instruments, accounts):
+            self._native.validate(_prices(market), _collateral(market), _book(accounts))
 
     def validate_market(self, market: Market) -> None:
-        self._native.validate_market(_prices(market))
+        """Raise the typed error for the first bad value in ``market``."""
+        with user_errors(self.instruments):
+            self._native.validate_market(_prices(market))
 
 
 F64 = NDArray[np.float64]
@@ -156,26 +173,32 @@ class MarginEngine(EngineBase):
     def compute(
         self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
     ) -> MarginResult:
-        """Margin every account under ``model``; ``orders`` (resting orders) raise IM to the
-        worst of the book with and without their fills (docs §6.7)."""
+        """Equity, IM, MM, add-ons, worst scenario and net Greeks of every account under
+        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7); ``orders``
+        (resting orders) raise IM to the worst of the book with and without their fills
+        (docs §6.7)."""
         self._check_model(model)
         if orders is not None:
             return margin_with_orders(
                 lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
             )
-        fields_out, worst, greeks = self._native.compute(
-            _prices(market), _collateral(market), _book(accounts), model, self.threads
-        )
+        with user_errors(self.instruments, accounts):
+            fields_out, worst, greeks = self._native.compute(
+                _prices(market), _collateral(market), _book(accounts), model, self.threads
+            )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
-        return MarginResult(model=model, worst_scenario=worst, **fields)
+        return MarginResult(model=model, worst_scenario=worst, **fields, **self.labels(accounts))
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
-        return self._native.risk_arrays(_prices(market), self.threads)
+        with user_errors(self.instruments):
+            return self._native.risk_arrays(_prices(market), self.threads)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
-        block = self._native.instrument_values(_prices(market))
+        """Mark price, MTM and Greeks of every instrument at ``market`` (docs §2.3)."""
+        with user_errors(self.instruments):
+            block = self._native.instrument_values(_prices(market))
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -6,19 +6,24 @@ array *types* (dtype, memory layout) are also ``TypeError``. The Rust core raise
 same classes (it imports them from this module), so there is exactly one hierarchy.
 
 Each input error carries ``field`` (the argument or column at fault) and ``index`` (the
-first offending element, or ``None`` when the whole field is wrong).
+first offending element, or ``None`` when the whole field is wrong). Errors about something
+the caller named (an instrument name, an account id) also carry it as ``key``, and ``index``
+is then the caller's own row, never a position in an internally sorted array.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ArrayLayoutError",
+    "ConvergenceWarning",
     "DTypeError",
+    "DuplicateError",
     "EncodingError",
     "ExpiredError",
     "IndexOutOfRangeError",
     "InputError",
     "InsolventError",
+    "InstrumentNameError",
     "NonFiniteError",
     "NonPositiveError",
     "NotPositiveSemidefiniteError",
@@ -26,6 +31,7 @@ __all__ = [
     "ParameterError",
     "ProofError",
     "ShapeError",
+    "UnknownIdentifierError",
     "ZkMarginError",
 ]
 
@@ -35,12 +41,13 @@ class ZkMarginError(Exception):
 
 
 class InputError(ZkMarginError, ValueError):
-    """A value passed in is wrong. ``field`` and ``index`` say where."""
+    """A value passed in is wrong. ``field``, ``index`` and ``key`` say where."""
 
-    def __init__(self, message: str, field: str | None = None, index: int | None = None):
+    def __init__(self, message: str, field: str | None = None, index: int | None = None, key: object = None):
         super().__init__(message)
         self.field = field
         self.index = index
+        self.key = key
 
 
 class NonFiniteError(InputError):
@@ -80,6 +87,19 @@ class EncodingError(InputError):
     a point off the curve, the identity where it is forbidden, an unknown version."""
 
 
+class InstrumentNameError(InputError):
+    """A string that is not a recognised instrument name (docs/cli.md, "Instrument names")."""
+
+
+class UnknownIdentifierError(IndexOutOfRangeError):
+    """An instrument name or account id that the table it refers to does not contain."""
+
+
+class DuplicateError(InputError):
+    """An identifier (instrument name, account id, (account, instrument) row) given twice
+    where each must be unique."""
+
+
 class DTypeError(InputError, TypeError):
     """An array of the wrong element type."""
 
@@ -94,3 +114,8 @@ class ProofError(ZkMarginError):
 
 class InsolventError(ProofError, ValueError):
     """The account does not satisfy the solvency statement, so no proof exists for it."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative computation stopped at its round limit before it settled (e.g. a
+    liquidation cascade still liquidating at ``max_rounds``); its result is cut short."""

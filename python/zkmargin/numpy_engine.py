@@ -298,7 +298,7 @@ class MarginEngine(EngineBase):
             k: np.ascontiguousarray(v) for k, v in zip(ACCOUNT_FIELDS, floats, strict=True)
         }
         fields.update((k, np.ascontiguousarray(v)) for k, v in zip(GREEK_FIELDS, greeks, strict=True))
-        return MarginResult(model=model, worst_scenario=worst, **fields)
+        return MarginResult(model=model, worst_scenario=worst, **fields, **self.labels(accounts))
 
     def _chunk(
         self,

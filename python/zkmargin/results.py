@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +48,12 @@ class MarginResult:
     net_gamma: NDArray[np.float64]
     net_vega: NDArray[np.float64]
     net_theta: NDArray[np.float64]
+    #: the caller's account ids (``None``: accounts are ``0..A-1``)
+    account_id: NDArray[Any] | None = field(default=None, kw_only=True)
+    #: the engine's scenario table, whose rows ``worst_scenario`` indexes
+    scenarios: Any = field(default=None, kw_only=True)
+    #: currency (or index) of each underlying, naming the Greek columns
+    underlying_names: tuple[str, ...] | None = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return int(self.equity.shape[0])
@@ -55,6 +62,97 @@ class MarginResult:
     def liquidatable(self) -> NDArray[np.bool_]:
         """Accounts whose equity is below maintenance margin."""
         return self.equity < self.maintenance_margin
+
+    def ids(self) -> NDArray[Any]:
+        """Account ids (``0..A-1`` when the book had none)."""
+        return self.account_id if self.account_id is not None else np.arange(len(self))
+
+    def worst_scenario_label(self) -> list[str | None]:
+        """Label of each account's worst scenario (:func:`scenario_labels`); ``None`` where
+        there is none (-1)."""
+        used = np.unique(self.worst_scenario[self.worst_scenario >= 0])
+        sc = self.scenarios
+        if sc is None:
+            labels = {int(s): f"scenario {s}" for s in used}
+        else:
+            text = scenario_labels(
+                sc.moves[used], sc.vol_shocks[used], sc.weights[used], self.underlying_names
+            )
+            labels = dict(zip(used.tolist(), text, strict=True))
+        return [None if s < 0 else labels[s] for s in self.worst_scenario.tolist()]
+
+    def columns(self) -> dict[str, Any]:
+        """Every output as one column per name (the rows of :meth:`to_pandas`): the account
+        fields, ``worst_scenario`` and its label, ``liquidatable``, and each Greek per
+        underlying as ``net_delta[BTC]`` and so on."""
+        cols: dict[str, Any] = {"account": self.ids()}
+        cols.update({name: getattr(self, name) for name in ACCOUNT_FIELDS})
+        cols["worst_scenario"] = self.worst_scenario
+        cols["worst_scenario_label"] = self.worst_scenario_label()
+        cols["liquidatable"] = self.liquidatable
+        n_und = self.net_delta.shape[1] if self.net_delta.ndim == 2 else 0
+        names = self.underlying_names or tuple(str(u) for u in range(n_und))
+        for greek in GREEK_FIELDS:
+            block = getattr(self, greek)
+            for u in range(n_und):
+                cols[f"{greek}[{names[u]}]"] = np.ascontiguousarray(block[:, u])
+        return cols
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame indexed by account id, one column per output (needs the
+        ``frames`` extra)."""
+        import pandas as pd
+
+        cols = self.columns()
+        index = pd.Index(cols.pop("account"), name="account")
+        return pd.DataFrame(cols, index=index)
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table with an ``account`` column first (needs the ``frames`` extra)."""
+        import pyarrow as pa
+
+        return pa.table(self.columns())
+
+
+def _vol_label(v: float) -> str:
+    if v == 1.0:
+        return "vol up"
+    if v == -1.0:
+        return "vol down"
+    if v == 0.0:
+        return "vol flat"
+    return f"vol {v:+.2f}"
+
+
+def scenario_labels(
+    moves: NDArray[np.float64],
+    vol_shocks: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    underlying_names: tuple[str, ...] | None = None,
+) -> tuple[str, ...]:
+    """A readable label per scenario row of a table (docs §6.1): the price move (one number
+    when every underlying moves alike, else per underlying), the vol-shock level and any
+    weight below 1, e.g. ``"-16.0%, vol up"`` or ``"+50.0%, vol up, weight 0.32"``."""
+    n_und = moves.shape[1]
+    names = underlying_names or tuple(str(u) for u in range(n_und))
+    out = []
+    for s in range(moves.shape[0]):
+        m, v, w = moves[s], vol_shocks[s], weights[s]
+        price = (
+            f"{m[0]:+.1%}" if np.all(m == m[0]) else " ".join(f"{names[u]} {m[u]:+.1%}" for u in range(n_und))
+        )
+        vol = (
+            _vol_label(float(v[0]))
+            if np.all(v == v[0])
+            else " ".join(f"{names[u]} {_vol_label(float(v[u]))}" for u in range(n_und))
+        )
+        parts = [price, vol]
+        if np.all(w == w[0]) and w[0] != 1.0:
+            parts.append(f"weight {w[0]:.3g}")
+        elif not np.all(w == w[0]):
+            parts.append("weights " + " ".join(f"{x:.3g}" for x in w))
+        out.append(", ".join(parts))
+    return tuple(out)
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -343,11 +343,13 @@ class MarginEngine(EngineBase):
             worst_out.append(worst)
 
         n_a = len(accounts)
-        fields: dict[str, NDArray[np.float64]] = {
+        fields: dict[str, Any] = {
             name: np.array(vals, dtype=np.float64) for name, vals in out.items()
         }
         fields.update(
             (name, np.array(g, dtype=np.float64).reshape(n_a, n_u))
             for name, g in zip(GREEK_FIELDS, greeks, strict=True)
         )
-        return MarginResult(model=model, worst_scenario=np.array(worst_out, dtype=np.int64), **fields)
+        return MarginResult(
+            model=model, worst_scenario=np.array(worst_out, dtype=np.int64), **fields, **self.labels(accounts)
+        )

@@ -7,6 +7,7 @@ the same engine on the balances alone, and partial-liquidation sizes from the Ru
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
-from ..errors import ParameterError, ShapeError
+from ..errors import ConvergenceWarning, ParameterError, ShapeError
 from ..market import Market
 from ..params import MarginParams
 from ..scenarios import ScenarioTable
@@ -78,6 +79,8 @@ def stress_table(
 
 @dataclass(frozen=True, eq=False)
 class StressReport:
+    """Equity of every account after each named stress scenario."""
+
     names: list[str]
     #: per account and scenario, equity after the shock (``A x K``)
     equity_after: NDArray[np.float64]
@@ -114,6 +117,10 @@ def stress_test(
 
 @dataclass(frozen=True, eq=False)
 class CascadeResult:
+    """The path of a liquidation cascade (:func:`cascade`). ``converged`` is ``False`` when
+    it stopped at ``max_rounds`` while its last round still liquidated accounts, so the
+    path is cut short and the totals are lower bounds."""
+
     mode: str
     #: cumulative move of the crashed underlying after each round (round 0 = the shock)
     moves: list[float]
@@ -126,6 +133,7 @@ class CascadeResult:
     liquidator_position: NDArray[np.float64]
     penalties: float = 0.0
     rounds: int = field(default=0)
+    converged: bool = True
 
 
 def cascade(
@@ -152,12 +160,16 @@ def cascade(
     run the liquidation scan (``mode="partial"``) or close every liquidatable account in full
     (``mode="full"``), hand the closed quantities to a liquidator, and move the price by
     ``exp(-impact * sign(D) * sqrt(|D| / depth))`` where ``D`` is the USD delta closed (closing
-    longs sells). Stops when a round liquidates nobody, or after ``max_rounds``.
+    longs sells). Stops when a round liquidates nobody (``converged``), or after
+    ``max_rounds``; stopping there while still liquidating sets ``converged=False`` and
+    issues a :class:`~zkmargin.errors.ConvergenceWarning`.
     """
     if mode not in ("partial", "full"):
         raise ParameterError("mode must be 'partial' or 'full'", "mode")
     if not (np.isfinite(depth) and depth > 0):
         raise ParameterError("depth must be finite and > 0", "depth")
+    if not isinstance(max_rounds, int) or max_rounds < 1:
+        raise ParameterError("max_rounds must be an int >= 1", "max_rounds")
     n_und = market.spot.shape[0]
     if not 0 <= underlying < n_und:
         raise ParameterError("underlying out of range", "underlying")
@@ -178,7 +190,7 @@ def cascade(
         rounds += 1
         move = np.zeros(n_und)
         move[underlying] = level - 1.0
-        book = Accounts(accounts.offsets, accounts.instrument, qty, accounts.balances)
+        book = accounts.with_quantity(qty)
         table = ScenarioTable(move[None, :], np.zeros((1, n_und)), np.ones((1, n_und)))
         pnl_eng = MarginEngine(instruments, scenarios=table, params=params, threads=th)
         risk = pnl_eng.risk_arrays(market)
@@ -229,4 +241,14 @@ def cascade(
         d_closed = float((closed * vals.delta[accounts.instrument])[on_und].sum())
         # Square-root impact, applied multiplicatively so the price stays positive.
         level *= float(np.exp(-impact * np.sign(d_closed) * np.sqrt(abs(d_closed) / depth)))
-    return CascadeResult(mode, moves, counts, notional, bad_debt, qty, liquidator, penalties, rounds)
+    converged = counts[-1] == 0
+    if not converged:
+        warnings.warn(
+            f"cascade stopped at max_rounds={max_rounds} while still liquidating "
+            f"({counts[-1]} accounts in the last round); raise max_rounds for the full path",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return CascadeResult(
+        mode, moves, counts, notional, bad_debt, qty, liquidator, penalties, rounds, converged=converged
+    )

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ParameterError
+from ._field import R
 from ._scalars import inner, powers
-from .group import R
 
 if TYPE_CHECKING:
     from .group import Group, Point, PointVec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 
-from .group import R
+from ._field import R
 
 __all__ = ["Rng", "inner", "powers", "random_scalar", "random_scalars", "system_rng"]
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..book import Accounts
 from ..errors import EncodingError, IndexOutOfRangeError, ParameterError
-from ._codec import Reader, json_header, u32
+from ._codec import Reader, j_hexes, j_int, j_ints, json_object, u32
 from ._scalars import Rng, random_scalar, system_rng
 from .generators import generators
 from .group import Group, R, get_group
@@ -45,6 +45,7 @@ QUANTITY_DECIMALS = 6
 MAX_UNITS = (1 << 62) - 1
 _MAX_DECIMALS = 18
 COMMITMENT_VERSION = 1
+OPENING_VERSION = 1
 _MAGIC = b"ZKMC"
 
 
@@ -237,17 +238,19 @@ class AccountCommitment:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> AccountCommitment:
-        json_header(obj, "zkmargin.AccountCommitment", COMMITMENT_VERSION)
-        try:
-            c = cls(
-                tuple(int(i) for i in obj["instruments"]),
-                tuple(bytes.fromhex(p) for p in obj["positions"]),
-                tuple(bytes.fromhex(b) for b in obj["balances"]),
-                int(obj["quantity_decimals"]),
-                tuple(int(d) for d in obj["balance_decimals"]),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise EncodingError(f"commitment JSON: {e}", "json") from e
+        o = json_object(
+            obj,
+            "zkmargin.AccountCommitment",
+            COMMITMENT_VERSION,
+            ["instruments", "positions", "balances", "quantity_decimals", "balance_decimals"],
+        )
+        c = cls(
+            j_ints(o, "instruments", 0, (1 << 32) - 1),
+            j_hexes(o, "positions", 32),
+            j_hexes(o, "balances", 32),
+            j_int(o, "quantity_decimals", 0, _MAX_DECIMALS),
+            j_ints(o, "balance_decimals", 0, _MAX_DECIMALS),
+        )
         c.points(get_group(backend))
         return c
 
@@ -260,6 +263,30 @@ class AccountOpening:
     position_blindings: tuple[int, ...]
     balances: tuple[int, ...]
     balance_blindings: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Secret: blindings as decimal-free JSON integers (they are below r)."""
+        return {
+            "type": "zkmargin.AccountOpening",
+            "version": OPENING_VERSION,
+            "quantities": list(self.quantities),
+            "position_blindings": list(self.position_blindings),
+            "balances": list(self.balances),
+            "balance_blindings": list(self.balance_blindings),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> AccountOpening:
+        keys = ["quantities", "position_blindings", "balances", "balance_blindings"]
+        o = json_object(obj, "zkmargin.AccountOpening", OPENING_VERSION, keys)
+        big = 1 << 127
+        q = j_ints(o, "quantities", -big, big - 1)
+        b = j_ints(o, "balances", -big, big - 1)
+        rq = j_ints(o, "position_blindings", 0, R - 1)
+        rb = j_ints(o, "balance_blindings", 0, R - 1)
+        if len(rq) != len(q) or len(rb) != len(b):
+            raise EncodingError("opening JSON: blindings and values differ in length", "json")
+        return cls(q, rq, b, rb)
 
     def apply(self, update: LedgerUpdate, commitment_before: AccountCommitment) -> AccountOpening:
         """The opening after ``update`` (``commitment_before`` gives the instrument order)."""

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EncodingError, ParameterError
+from ._field import P, R
+from ._rangeprover import PyRangeProver
+from ._scalars import Rng, random_scalars, system_rng
 
 if TYPE_CHECKING:
     from .._core import RangeProver as _CoreRangeProver
-    from ._scalars import Rng
 
 __all__ = [
     "Group",
@@ -35,10 +37,6 @@ __all__ = [
     "scalars_to_bytes",
 ]
 
-#: Base-field modulus of BN254.
-P = 0x30644E72E131A029B85045B68181585D97816A916871CA8D3C208C16D87CFD47
-#: Order of G1 (the scalar field).
-R = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
 
 Point = Any
 PointVec = Any
@@ -180,8 +178,6 @@ class Group(ABC):
     def random_scalars(self, rng: Rng, count: int) -> Any:
         """``count`` uniform scalars (docs/proof-spec.md §6), as the opaque block
         :meth:`range_prover` takes."""
-        from ._scalars import random_scalars  # _scalars imports R from here
-
         return random_scalars(rng, count)
 
     def range_prover(
@@ -197,8 +193,6 @@ class Group(ABC):
     ) -> Any:
         """The witness side of one aggregated range proof (see ``_rangeprover``);
         ``randomness`` comes from :meth:`random_scalars` with ``2 n m + 4`` scalars."""
-        from ._rangeprover import PyRangeProver
-
         return PyRangeProver(self, g_vec, h_vec, G, H, values, gammas, n, randomness)
 
 
@@ -315,8 +309,6 @@ class NativeGroup(Group):
         return self._c.g1_msm_parts(points, parts, self.threads)
 
     def random_scalars(self, rng: Rng, count: int) -> Any:
-        from ._scalars import random_scalars, system_rng
-
         # the same derivation as the base class, with the reduction mod r done in Rust
         if rng is system_rng:
             return bytes(self._c.scalars_from_wide(secrets.token_bytes(64 * count)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EncodingError, ParameterError, ProofError
-from ._codec import json_header, json_hex
+from ._codec import json_hex, json_object
 from ._scalars import Rng, powers, random_scalar, system_rng
 from .generators import Generators, generators
 from .group import Group, R, get_group
@@ -156,7 +156,7 @@ class RangeProof:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> RangeProof:
-        json_header(obj, "zkmargin.RangeProof")
+        json_object(obj, "zkmargin.RangeProof", RANGE_VERSION, ["hex"])
         return cls.from_bytes(json_hex(obj, "range proof"), backend)
 
 

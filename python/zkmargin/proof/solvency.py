@@ -16,7 +16,6 @@ derives itself from public integer coefficients.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,22 @@ from typing import Any
 import numpy as np
 
 from ..errors import EncodingError, InsolventError, ParameterError, ProofError
-from ._codec import I128_MAX, I128_MIN, Reader, i128, json_header, json_hex, u32, u64
+from ._codec import (
+    I128_MAX,
+    I128_MIN,
+    Reader,
+    i128,
+    j_hex,
+    j_int,
+    j_ints,
+    j_str,
+    json_hex,
+    json_object,
+    u32,
+    u64,
+)
 from ._scalars import Rng, random_scalar, system_rng
+from .coefficients import floor_ceil, real_coefficients, refuse_unprovable
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -54,7 +67,9 @@ __all__ = [
     "verify_solvency",
 ]
 
-STATEMENT_VERSION = 1
+#: Newest statement version: 2 binds the epoch snapshot digest (version 1 still parses).
+STATEMENT_VERSION = 2
+#: Proof bytes are the same layout for both statement versions; the transcript differs.
 PROOF_VERSION = 1
 #: Public money scale: constraint values are integers in units of 1e-10 USD.
 MONEY_DECIMALS = 10
@@ -66,32 +81,6 @@ _MODES = ("full", "subset")
 _AGGS = ("sum", "joint")
 _ST_MAGIC = b"ZKMT"
 _PR_MAGIC = b"ZKMS"
-
-
-# ------------------------------------------------------------------ exact rounding
-
-
-def _ratio(x: float) -> tuple[int, int]:
-    if not math.isfinite(x):
-        raise ParameterError(f"non-finite engine output {x!r}", "engine")
-    return float(x).as_integer_ratio()
-
-
-def _floor_ceil(num: int, den: int) -> tuple[int, int]:
-    lo = num // den
-    return lo, lo + (1 if num % den else 0)
-
-
-def _scaled(values: Sequence[float], factor_num: int, factor_den: int) -> tuple[list[int], list[int]]:
-    """floor and ceil of ``v * factor`` computed exactly on the doubles' binary values."""
-    lo: list[int] = []
-    hi: list[int] = []
-    for v in values:
-        n, d = _ratio(float(v))
-        a, b = _floor_ceil(n * factor_num, d * factor_den)
-        lo.append(a)
-        hi.append(b)
-    return lo, hi
 
 
 # ------------------------------------------------------------------ the statement
@@ -127,6 +116,11 @@ class SolvencyStatement:
     som_hi: tuple[int, ...]
     coll_lo: tuple[int, ...]
     coll_hi: tuple[int, ...]
+    #: keccak256 of the epoch snapshot the statement is taken from (version 2), or empty
+    #: for a standalone version-1 statement built directly from an engine
+    snapshot: bytes = b""
+    #: version 2 only: the final constraint carries a committed shortfall ``s >= 0``
+    shortfall: bool = False
     _forms: list[LinearForm] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +134,10 @@ class SolvencyStatement:
         def bad(msg: str, fld: str) -> EncodingError:
             return EncodingError(f"statement: {msg}", fld)
 
+        if not isinstance(self.snapshot, bytes) or len(self.snapshot) not in (0, 32):
+            raise bad("snapshot must be a 32-byte digest or empty", "snapshot")
+        if not isinstance(self.shortfall, bool) or (self.shortfall and not self.snapshot):
+            raise bad("shortfall is a bool, and needs a snapshot-bound (version 2) statement", "shortfall")
         if not isinstance(self.account_id, str) or len(self.account_id.encode()) > 255:
             raise bad("account_id must be a str of at most 255 UTF-8 bytes", "account_id")
         if not 0 <= self.epoch < 1 << 64:
@@ -191,14 +189,24 @@ class SolvencyStatement:
             raise bad("joint aggregation has exactly one loss group", "n_groups")
         if not 0 <= self.n_buckets <= ic or any(not 0 <= b < self.n_buckets for b in self.buckets):
             raise bad("bucket index out of range", "buckets")
+        # version 1 publishes floor/ceil; a snapshot's table widens them (§10.3)
+        widths = (0, 1) if self.version == 1 else None
         for lo_name, hi_name in (("loss_lo", "loss_hi"), ("roll_lo", "roll_hi"), ("mtm_lo", "mtm_hi")):
             lo, hi = getattr(self, lo_name), getattr(self, hi_name)
-            if any(h - v not in (0, 1) for v, h in zip(lo, hi, strict=True)):
+            if widths is None:
+                if any(h < v for v, h in zip(lo, hi, strict=True)):
+                    raise bad(f"{hi_name} must be >= {lo_name}", hi_name)
+            elif any(h - v not in widths for v, h in zip(lo, hi, strict=True)):
                 raise bad(f"{hi_name} must be {lo_name} or {lo_name} + 1 (floor/ceil)", hi_name)
         if any(v < 0 for v in self.som_hi):
             raise bad("som_hi must be >= 0", "som_hi")
         if any(lo < 0 or hi < lo for lo, hi in zip(self.coll_lo, self.coll_hi, strict=True)):
             raise bad("collateral coefficients need 0 <= coll_lo <= coll_hi", "coll_hi")
+
+    @property
+    def version(self) -> int:
+        """1 for a standalone statement, 2 for one bound to an epoch snapshot."""
+        return 2 if self.snapshot else 1
 
     @property
     def n_values(self) -> int:
@@ -211,8 +219,14 @@ class SolvencyStatement:
 
     @property
     def n_aux(self) -> int:
-        """Commitments the prover adds: P_i, B+_j, L'_k, U'_e."""
-        return len(self.instruments) + len(self.balance_decimals) + self.n_groups + self.n_buckets
+        """Commitments the prover adds: P_i, B+_j, L'_k, U'_e (and S' with a shortfall)."""
+        return (
+            len(self.instruments)
+            + len(self.balance_decimals)
+            + self.n_groups
+            + self.n_buckets
+            + int(self.shortfall)
+        )
 
     # -- binary and JSON forms
     def to_bytes(self) -> bytes:
@@ -221,7 +235,7 @@ class SolvencyStatement:
             _ST_MAGIC,
             bytes(
                 [
-                    STATEMENT_VERSION,
+                    self.version,
                     _MODES.index(self.mode),
                     _AGGS.index(self.aggregation),
                     self.n,
@@ -229,6 +243,7 @@ class SolvencyStatement:
                     self.money_decimals,
                 ]
             ),
+            bytes([int(self.shortfall)]) + self.snapshot if self.snapshot else b"",
             u64(self.epoch),
             bytes([len(aid)]) + aid,
             u32(self.universe_size),
@@ -261,10 +276,16 @@ class SolvencyStatement:
         if r.take(4) != _ST_MAGIC:
             raise EncodingError("statement: bad magic", "statement")
         ver, mode, agg, n, dq, dm = r.take(6)
-        if ver != STATEMENT_VERSION:
+        if ver not in (1, STATEMENT_VERSION):
             raise EncodingError(f"statement: unknown version {ver}", "statement")
         if mode >= len(_MODES) or agg >= len(_AGGS):
             raise EncodingError("statement: bad mode or aggregation", "statement")
+        shortfall, snap = False, b""
+        if ver == 2:
+            flag = r.u8()
+            if flag > 1:
+                raise EncodingError("statement: shortfall flag must be 0 or 1", "shortfall")
+            shortfall, snap = bool(flag), r.take(32)
         epoch = r.u64()
         try:
             aid = r.take(r.u8()).decode()
@@ -277,40 +298,79 @@ class SolvencyStatement:
         ins, grp, bkt = r.u32s(ic), r.u32s(ic), r.u32s(ic)
         arrs = [r.i128s(c) for c in (ic * S, ic * S, ic, ic, ic, ic, ic, J, J)]
         r.done()
-        return cls(aid, epoch, _MODES[mode], _AGGS[agg], n, U, ins, dq, dm, bdec, S, K, grp, E, bkt, *arrs)
+        coeffs: dict[str, Any] = dict(zip(_COEFF_FIELDS, arrs, strict=True))
+        return cls(
+            account_id=aid,
+            epoch=epoch,
+            mode=_MODES[mode],
+            aggregation=_AGGS[agg],
+            n=n,
+            universe_size=U,
+            instruments=ins,
+            quantity_decimals=dq,
+            money_decimals=dm,
+            balance_decimals=bdec,
+            n_scenarios=S,
+            n_groups=K,
+            groups=grp,
+            n_buckets=E,
+            buckets=bkt,
+            snapshot=snap,
+            shortfall=shortfall,
+            **coeffs,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": STATEMENT_VERSION}
-        for name in _JSON_FIELDS:
+        out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": self.version}
+        for name in _json_fields(self.version):
             v = getattr(self, name)
-            out[name] = list(v) if isinstance(v, tuple) else v
+            out[name] = v.hex() if isinstance(v, bytes) else list(v) if isinstance(v, tuple) else v
         return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SolvencyStatement:
-        json_header(obj, "zkmargin.SolvencyStatement", STATEMENT_VERSION)
-        try:
-            kw = {
-                name: (tuple(int(x) for x in obj[name]) if isinstance(obj[name], list) else obj[name])
-                for name in _JSON_FIELDS
-            }
-        except (KeyError, TypeError, ValueError) as e:
-            raise EncodingError(f"statement JSON: {e}", "json") from e
-        for name in (
-            "epoch",
-            "n",
-            "universe_size",
-            "quantity_decimals",
-            "money_decimals",
-            "n_scenarios",
-            "n_groups",
-            "n_buckets",
-        ):
-            if not isinstance(kw[name], int) or isinstance(kw[name], bool):
-                raise EncodingError(f"statement JSON: {name} must be an integer", name)
-        ctor: Any = cls  # field types are checked by __post_init__'s validation
-        out: SolvencyStatement = ctor(**kw)
-        return out
+        ver = obj.get("version") if isinstance(obj, dict) else None
+        ver = ver if type(ver) is int and ver in (1, STATEMENT_VERSION) else STATEMENT_VERSION
+        o = json_object(obj, "zkmargin.SolvencyStatement", ver, _json_fields(ver))
+        big = (I128_MIN, I128_MAX)
+        kw: dict[str, Any] = {
+            "account_id": j_str(o, "account_id"),
+            "mode": j_str(o, "mode"),
+            "aggregation": j_str(o, "aggregation"),
+            "epoch": j_int(o, "epoch", 0, (1 << 64) - 1),
+            "balance_decimals": j_ints(o, "balance_decimals", 0, 18),
+        }
+        for name in ("n", "universe_size", "quantity_decimals", "money_decimals"):
+            kw[name] = j_int(o, name, 0, (1 << 32) - 1)
+        for name in ("n_scenarios", "n_groups", "n_buckets"):
+            kw[name] = j_int(o, name, 0, (1 << 32) - 1)
+        for name in ("instruments", "groups", "buckets"):
+            kw[name] = j_ints(o, name, 0, (1 << 32) - 1)
+        for name in _COEFF_FIELDS:
+            kw[name] = j_ints(o, name, *big)
+        if ver == 2:
+            kw["snapshot"] = j_hex(o, "snapshot", 32)
+            if type(o["shortfall"]) is not bool:
+                raise EncodingError("statement JSON: shortfall must be a JSON boolean", "shortfall")
+            kw["shortfall"] = o["shortfall"]
+        return cls(**kw)
+
+
+_COEFF_FIELDS = (
+    "loss_lo",
+    "loss_hi",
+    "roll_lo",
+    "roll_hi",
+    "mtm_lo",
+    "mtm_hi",
+    "som_hi",
+    "coll_lo",
+    "coll_hi",
+)
+
+
+def _json_fields(version: int) -> tuple[str, ...]:
+    return _JSON_FIELDS + (("snapshot", "shortfall") if version == 2 else ())
 
 
 _JSON_FIELDS = (
@@ -345,7 +405,8 @@ _JSON_FIELDS = (
 
 
 class _Layout:
-    """Base-point indices: Q_i, B_j (issuer's), then P_i, B+_j, L'_k, U'_e (prover's)."""
+    """Base-point indices: Q_i, B_j (issuer's), then P_i, B+_j, L'_k, U'_e and, with a
+    shortfall, S' (prover's)."""
 
     def __init__(self, st: SolvencyStatement) -> None:
         ic, J = len(st.instruments), len(st.balance_decimals)
@@ -355,7 +416,8 @@ class _Layout:
         self.Bp = 2 * ic + J
         self.L = 2 * ic + 2 * J
         self.U = 2 * ic + 2 * J + st.n_groups
-        self.total = self.U + st.n_buckets
+        self.S = self.U + st.n_buckets
+        self.total = self.S + int(st.shortfall)
 
 
 def _lin(acc: dict[int, int], lay: _Layout, i: int, lo: int, hi: int) -> None:
@@ -405,7 +467,9 @@ def _build_forms(st: SolvencyStatement) -> list[LinearForm]:
         for i in bmem[e]:
             _lin(acc, lay, i, st.roll_lo[i], st.roll_hi[i])
         forms.append(_form(acc))
-    # final: collateral + mtm - som - sum l' - sum u' >= 0
+    if st.shortfall:  # s' >= 0
+        forms.append(_form({lay.S: 1}))
+    # final: collateral + mtm - som - sum l' - sum u' (+ s') >= 0
     acc = {}
     for j in range(J):  # floor(lo_j) b+ - ceil(hi_j) b- = (lo - hi) B+ + hi B
         acc[lay.Bp + j] = st.coll_lo[j] - st.coll_hi[j]
@@ -419,6 +483,8 @@ def _build_forms(st: SolvencyStatement) -> list[LinearForm]:
         acc[lay.L + k] = -1
     for e in range(st.n_buckets):
         acc[lay.U + e] = -1
+    if st.shortfall:
+        acc[lay.S] = 1
     forms.append(_form(acc))
     return forms
 
@@ -473,21 +539,7 @@ def build_statement(
             "(the correlation model's square root is not piecewise linear)",
             "aggregation",
         )
-    table = engine.scenarios
-    segregated = engine.settlement_mode == "segregated"
-    links = engine.asset_underlying
-    if not segregated and links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not provable: the statement's scenario "
-            "losses have no balance terms (docs/margin-model.md §6.2)",
-            "asset_underlying",
-        )
-    if agg == "joint" and bool(np.any(np.asarray(table.dampener) > 0.0)):
-        raise ParameterError(
-            "a dampened table is not provable under the joint aggregation: a dampened row "
-            "drops each portfolio's gains, which the statement cannot express",
-            "dampener",
-        )
+    refuse_unprovable(engine)
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -500,110 +552,98 @@ def build_statement(
     J = int(np.asarray(market.asset_price).shape[0])
     if len(commitment.balance_decimals) != J:
         raise ParameterError("commitment has a different number of assets than the market", "balances")
-    dq = commitment.quantity_decimals
-    dm = money_decimals
-    params = engine.params
-    f_num, f_den = _ratio(float(params.mm_factor))
-    risk = np.asarray(engine.risk_arrays(market), dtype=np.float64)
-    S = int(risk.shape[1])
-    vals = engine.instrument_values(market)
-    bucket_of, bucket_T = engine.roll_buckets()
-    idx = np.asarray(ins, dtype=np.int64)
-
-    def scale(k: int) -> tuple[int, int]:
-        return (10**k, 1) if k >= 0 else (1, 10 ** (-k))
-
-    sq_num, sq_den = scale(dm - dq)
-    # loss coefficients mm * R[i, s] (money units per quantity unit)
-    loss_lo, loss_hi = _scaled(risk[idx].ravel().tolist(), f_num * sq_num, f_den * sq_den)
-    # roll: mm * rate(T_e) * delta_i with the bucket's underlying's parameters (the table's
-    # when it has them); rate rounded up one ulp to cover libm differences
-    bucket_u = np.zeros(len(bucket_T), dtype=np.int64)
-    bucket_u[np.asarray(bucket_of, dtype=np.int64)] = np.asarray(ins_all.underlying, dtype=np.int64)
-    rates = []
-    for T, u in zip(np.asarray(bucket_T, dtype=np.float64).tolist(), bucket_u.tolist(), strict=True):
-        if table.annual_move_risk is not None and table.min_annual_move is not None:
-            risk_u, floor_u = float(table.annual_move_risk[u]), float(table.min_annual_move[u])
-        else:
-            risk_u, floor_u = float(params.annual_move_risk), float(params.min_annual_move)
-        rates.append(math.nextafter(max(floor_u, math.exp(risk_u * T) - 1.0), math.inf))
-    bucket_ids = np.asarray(bucket_of, dtype=np.int64)[idx]
-    uniq_b = sorted(set(bucket_ids.tolist()))
-    bmap = {b: k for k, b in enumerate(uniq_b)}
-    delta = np.asarray(vals.delta, dtype=np.float64)[idx]
-    roll_lo: list[int] = []
-    roll_hi: list[int] = []
-    for b, d in zip(bucket_ids.tolist(), delta.tolist(), strict=True):
-        rn, rd = _ratio(rates[b])
-        dn, dd = _ratio(d)
-        lo, hi = _floor_ceil(f_num * rn * dn * sq_num, f_den * rd * dd * sq_den)
-        roll_lo.append(lo)
-        roll_hi.append(hi)
-    mtm_lo, mtm_hi = _scaled(np.asarray(vals.mtm, dtype=np.float64)[idx].tolist(), sq_num, sq_den)
-    # short-option minimum: mm * short_option_min * cs * F on the short part s_i
-    fwd = (
-        np.asarray(market.forward, dtype=np.float64)
-        if market.forward is not None
-        else np.asarray(market.spot, dtype=np.float64)[ins_all.underlying]
+    rc = real_coefficients(
+        engine, market, commitment.quantity_decimals, money_decimals, commitment.balance_decimals
     )
-    kn, kd = _ratio(float(params.short_option_min))
-    is_opt = np.asarray(ins_all.is_option)[idx].tolist()
-    som_hi: list[int] = []
-    for i, opt in zip(ins, is_opt, strict=True):
-        if not opt:
-            som_hi.append(0)
-            continue
-        cn, cd = _ratio(float(ins_all.contract_size[i]))
-        fn, fd = _ratio(float(fwd[i]))
-        som_hi.append(_floor_ceil(f_num * kn * cn * fn * sq_num, f_den * kd * cd * fd * sq_den)[1])
-    coll_lo: list[int] = []
-    coll_hi: list[int] = []
-    for j in range(J):
-        pn, pd = _ratio(float(market.asset_price[j]))
-        hn, hd = _ratio(float(market.haircut[j]))
-        bn, bd = scale(dm - commitment.balance_decimals[j])
-        coll_lo.append(_floor_ceil(pn * (hd - hn) * bn, pd * hd * bd)[0])
-        coll_hi.append(_floor_ceil(pn * (hd + hn) * bn, pd * hd * bd)[1])
-    if agg == "joint":
-        groups = [0] * len(ins)
+    S = rc.n_scenarios
+    idx = list(ins)
+    loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
+    roll = [floor_ceil(rc.roll[i]) for i in idx]
+    mtm = [floor_ceil(rc.mtm[i]) for i in idx]
+    return _assemble(
+        account_id=account_id,
+        epoch=epoch,
+        mode=mode,
+        aggregation=agg,
+        n=n,
+        universe_size=n_ins,
+        instruments=ins,
+        underlying=[rc.portfolio[i] for i in idx],
+        bucket=[rc.bucket[i] for i in idx],
+        quantity_decimals=commitment.quantity_decimals,
+        money_decimals=money_decimals,
+        balance_decimals=commitment.balance_decimals,
+        n_scenarios=S,
+        loss=loss,
+        roll=roll,
+        mtm=mtm,
+        som_hi=[floor_ceil(rc.som[i])[1] for i in idx],
+        coll_lo=[floor_ceil(x)[0] for x in rc.coll_lo],
+        coll_hi=[floor_ceil(x)[1] for x in rc.coll_hi],
+    )
+
+
+def _assemble(
+    *,
+    account_id: str,
+    epoch: int,
+    mode: str,
+    aggregation: str,
+    n: int,
+    universe_size: int,
+    instruments: Sequence[int],
+    underlying: Sequence[int],
+    bucket: Sequence[int],
+    quantity_decimals: int,
+    money_decimals: int,
+    balance_decimals: Sequence[int],
+    n_scenarios: int,
+    loss: Sequence[tuple[int, int]],
+    roll: Sequence[tuple[int, int]],
+    mtm: Sequence[tuple[int, int]],
+    som_hi: Sequence[int],
+    coll_lo: Sequence[int],
+    coll_hi: Sequence[int],
+    snapshot: bytes = b"",
+    shortfall: bool = False,
+) -> SolvencyStatement:
+    """A statement from the committed instruments' rows of a coefficient table: loss
+    groups and roll buckets renumbered in increasing id order (§2.3)."""
+    if aggregation == "joint":
+        groups = [0] * len(instruments)
         n_groups = 1
     else:
-        # the engine's portfolios (docs/margin-model.md §6.3): under the segregated mode each
-        # underlying's coin-settled instruments are a portfolio of their own; the dampener
-        # is left out, so each proven loss is at least the engine's
-        und_all = np.asarray(ins_all.underlying, dtype=np.int64)
-        coin = np.asarray(ins_all.settlement) == 1
-        portfolio = und_all + np.where(segregated & coin, engine.n_underlyings, 0)
-        und = portfolio[idx].tolist()
-        uniq = sorted(set(und))
-        gmap = {u: k for k, u in enumerate(uniq)}
-        groups = [gmap[u] for u in und]
-        n_groups = max(1, len(uniq))
+        gmap = {u: k for k, u in enumerate(sorted(set(underlying)))}
+        groups = [gmap[u] for u in underlying]
+        n_groups = max(1, len(gmap))
+    bmap = {b: k for k, b in enumerate(sorted(set(bucket)))}
     return SolvencyStatement(
         account_id=str(account_id),
         epoch=int(epoch),
         mode=mode,
-        aggregation=agg,
+        aggregation=aggregation,
         n=int(n),
-        universe_size=n_ins,
-        instruments=tuple(ins),
-        quantity_decimals=dq,
-        money_decimals=dm,
-        balance_decimals=tuple(commitment.balance_decimals),
-        n_scenarios=S,
+        universe_size=universe_size,
+        instruments=tuple(instruments),
+        quantity_decimals=quantity_decimals,
+        money_decimals=money_decimals,
+        balance_decimals=tuple(balance_decimals),
+        n_scenarios=n_scenarios,
         n_groups=n_groups,
         groups=tuple(groups),
-        n_buckets=len(uniq_b),
-        buckets=tuple(bmap[b] for b in bucket_ids.tolist()),
-        loss_lo=tuple(loss_lo),
-        loss_hi=tuple(loss_hi),
-        roll_lo=tuple(roll_lo),
-        roll_hi=tuple(roll_hi),
-        mtm_lo=tuple(mtm_lo),
-        mtm_hi=tuple(mtm_hi),
+        n_buckets=len(bmap),
+        buckets=tuple(bmap[b] for b in bucket),
+        loss_lo=tuple(v[0] for v in loss),
+        loss_hi=tuple(v[1] for v in loss),
+        roll_lo=tuple(v[0] for v in roll),
+        roll_hi=tuple(v[1] for v in roll),
+        mtm_lo=tuple(v[0] for v in mtm),
+        mtm_hi=tuple(v[1] for v in mtm),
         som_hi=tuple(som_hi),
         coll_lo=tuple(coll_lo),
         coll_hi=tuple(coll_hi),
+        snapshot=snapshot,
+        shortfall=shortfall,
     )
 
 
@@ -638,6 +678,8 @@ def _witness(st: SolvencyStatement, op: AccountOpening) -> list[int]:
             need = max(need, -sum(c * x[b] for b, c in f.terms if b != lay.U + e))
         x[lay.U + e] = need
         pos += 2
+    if st.shortfall:
+        x[lay.S] = max(0, -sum(c * x[b] for b, c in forms[-1].terms if b != lay.S))
     return x
 
 
@@ -650,8 +692,10 @@ def proven_requirement(st: SolvencyStatement, op: AccountOpening) -> tuple[int, 
     req = 0
     eq = 0
     for b, c in final.terms:
-        if lay.L <= b < lay.total:
+        if lay.L <= b < lay.S:
             req -= c * x[b]
+        elif b == lay.S:
+            continue
         else:
             eq += c * x[b]
     # som enters the final form on P/Q; separate it back out for reporting
@@ -719,7 +763,7 @@ class SolvencyProof:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], backend: str | Group = "native") -> SolvencyProof:
-        json_header(obj, "zkmargin.SolvencyProof", PROOF_VERSION)
+        json_object(obj, "zkmargin.SolvencyProof", PROOF_VERSION, ["hex"])
         return cls.from_bytes(json_hex(obj, "proof"), backend)
 
 
@@ -729,8 +773,10 @@ class SolvencyProof:
 def _transcript(
     group: Group, st: SolvencyStatement, com: AccountCommitment, aux_enc: Sequence[bytes]
 ) -> Transcript:
-    t = Transcript(group.keccak256, b"zkmargin/solvency/v1")
-    t.append(b"protocol-version", bytes([PROOF_VERSION]))
+    # version 2 (snapshot-bound) statements run under their own label; the statement bytes
+    # absorbed next carry the snapshot digest
+    t = Transcript(group.keccak256, b"zkmargin/solvency/v%d" % st.version)
+    t.append(b"protocol-version", bytes([st.version]))
     t.append(b"generators", generators(group).label_digest())
     t.append(b"statement", st.to_bytes())
     t.append(b"commitment", com.to_bytes())
@@ -748,6 +794,16 @@ def _check_pairing(st: SolvencyStatement, com: AccountCommitment) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """The prover's secret side of a shortfall commitment ``S' = s G + blinding H``
+    (``s = 0`` for a solvent account); ``point`` is ``S'`` compressed, as in the proof."""
+
+    value: int
+    blinding: int
+    point: bytes
+
+
 def prove_solvency(
     statement: SolvencyStatement,
     commitment: AccountCommitment,
@@ -760,7 +816,24 @@ def prove_solvency(
     """Prove the statement for the committed account. Raises ``InsolventError`` when the
     account does not satisfy it (including when only the conservative rounding makes it
     fail), ``ParameterError`` when a value does not fit the n-bit range, and
-    ``ProofError`` when the opening does not open the commitment."""
+    ``ProofError`` when the opening does not open the commitment. For a statement with a
+    shortfall (which every account satisfies) use :func:`prove_with_shortfall`."""
+    return prove_with_shortfall(
+        statement, commitment, opening, backend=backend, rng=rng, _unchecked=_unchecked
+    )[0]
+
+
+def prove_with_shortfall(
+    statement: SolvencyStatement,
+    commitment: AccountCommitment,
+    opening: AccountOpening,
+    *,
+    backend: str | Group = "native",
+    rng: Rng | None = None,
+    _unchecked: bool = False,
+) -> tuple[SolvencyProof, Shortfall | None]:
+    """:func:`prove_solvency`, also returning the committed shortfall's opening (``None``
+    for a statement without one), which the fund proof needs (docs/proof-spec.md §12)."""
     group = get_group(backend)
     gens = generators(group)
     rng = rng or system_rng
@@ -826,7 +899,8 @@ def prove_solvency(
     t = _transcript(group, st, commitment, [group.encode(p) for p in aux_pts])
     vals_mod = [v % R for v in values] if _unchecked else values
     rp = prove_core(group, gens, t, vals_mod, gammas, st.n, rng, check_range=not _unchecked)
-    return SolvencyProof(tuple(aux), rp)
+    short = Shortfall(x[lay.S], blind[lay.S], aux[-1]) if st.shortfall else None
+    return SolvencyProof(tuple(aux), rp), short
 
 
 def _solvency_check(

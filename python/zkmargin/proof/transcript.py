@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .group import R
+from ._field import R
 
 __all__ = ["DOMAIN", "Transcript"]
 

@@ -1,0 +1,93 @@
+"""User identifiers (instrument names, account ids) and the tables they key.
+
+Lookups are vectorised (sort + binary search), so mapping a million position rows to
+instrument and account indices costs milliseconds. Integer and string identifiers are never
+converted into each other: ``1`` and ``"1"`` are different ids, and mixing them is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DTypeError, DuplicateError, UnknownIdentifierError
+
+
+def id_array(field: str, values: Any) -> NDArray[Any]:
+    """``values`` as a 1-D int64 array (integer ids) or a unicode array (string ids)."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values)
+    if arr.ndim != 1:
+        raise DTypeError(f"{field}: expected a 1-D column of ids, got shape {arr.shape}", field)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "O":
+        kinds = {type(v) for v in arr.tolist()}
+        if kinds <= {str}:
+            return arr.astype(str) if arr.size else np.empty(0, dtype="U1")
+        if all(issubclass(k, (int, np.integer)) and not issubclass(k, bool) for k in kinds):
+            return arr.astype(np.int64)
+        bad = next(k for k, v in enumerate(arr.tolist()) if not isinstance(v, (str, int, np.integer)))
+        raise DTypeError(
+            f"{field}: row {bad} holds {arr[bad]!r}; ids must all be str or all be int", field, bad
+        )
+    raise DTypeError(f"{field}: ids must be int or str, got dtype {arr.dtype}", field)
+
+
+def display(value: Any) -> str:
+    """An id as the user wrote it (``'BTC-PERPETUAL'``, ``7``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+class IdIndex:
+    """Position of each id in a table whose rows it keys (``what`` names the table's ids in
+    messages, e.g. ``"instrument"`` or ``"account"``)."""
+
+    def __init__(self, what: str, keys: Any, field: str) -> None:
+        self.what = what
+        self.keys = id_array(field, keys)
+        order = np.argsort(self.keys, kind="stable")
+        self._sorted = self.keys[order]
+        self._order = order
+        if self._sorted.size > 1:
+            same = np.flatnonzero(self._sorted[1:] == self._sorted[:-1])
+            if same.size:
+                k = int(same[0])
+                first, second = int(order[k]), int(order[k + 1])
+                key = self.keys[second]
+                raise DuplicateError(
+                    f"{field}: {what} {display(key)} is given twice (rows {first} and {second})",
+                    field,
+                    second,
+                    key=key.item() if isinstance(key, np.generic) else key,
+                )
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    def positions(self, field: str, values: Any) -> NDArray[np.int64]:
+        """Row of each value in the table; :class:`UnknownIdentifierError` naming the first
+        value (and its row in ``values``) that the table lacks."""
+        v = id_array(field, values)
+        if v.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if (v.dtype.kind == "U") != (self.keys.dtype.kind == "U"):
+            have = "strings" if self.keys.dtype.kind == "U" else "integers"
+            got = "strings" if v.dtype.kind == "U" else "integers"
+            raise DTypeError(f"{field}: {self.what} ids are {have} but these are {got}", field)
+        pos = np.searchsorted(self._sorted, v)
+        pos_c = np.minimum(pos, max(self._sorted.shape[0] - 1, 0))
+        found = (pos < self._sorted.shape[0]) & (self._sorted[pos_c] == v) if self._sorted.size else (v != v)
+        if not np.all(found):
+            row = int(np.flatnonzero(~found)[0])
+            key = v[row]
+            raise UnknownIdentifierError(
+                f"{field}: row {row} names {self.what} {display(key)}, which is not in the {self.what} table",
+                field,
+                row,
+                key=key.item(),
+            )
+        return self._order[pos_c].astype(np.int64, copy=False)

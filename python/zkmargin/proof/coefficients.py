@@ -1,0 +1,182 @@
+"""The real coefficients of the solvency statement, computed exactly from an engine's
+float64 outputs (docs/proof-spec.md §2.3), and the two integer roundings of them: the
+plain floor/ceiling of a standalone statement (§2.1) and the widened interval of an epoch
+snapshot's published table (§10.3)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["RealCoefficients", "floor_ceil", "real_coefficients", "refuse_unprovable", "widened"]
+
+
+def _exact(x: Any, what: str) -> Fraction:
+    xf = float(x)
+    if not math.isfinite(xf):
+        raise ParameterError(f"non-finite engine output {x!r} in {what}", what)
+    return Fraction(xf)
+
+
+def _scale(k: int) -> Fraction:
+    return Fraction(10) ** k
+
+
+@dataclass(frozen=True)
+class RealCoefficients:
+    """Exact rationals, per universe instrument (``loss`` instrument-major, ``I x S``)
+    and per asset, in money units per quantity or balance unit."""
+
+    n_scenarios: int
+    loss: tuple[Fraction, ...]
+    roll: tuple[Fraction, ...]
+    mtm: tuple[Fraction, ...]
+    som: tuple[Fraction, ...]
+    coll_lo: tuple[Fraction, ...]
+    coll_hi: tuple[Fraction, ...]
+    bucket: tuple[int, ...]
+    #: the engine portfolio of each instrument (docs/margin-model.md §6.3): its underlying,
+    #: or ``U + u`` for a coin-settled one under the segregated settlement mode
+    portfolio: tuple[int, ...]
+
+
+def refuse_unprovable(engine: Any) -> None:
+    """Raise ``ParameterError`` for engine features the statement cannot express
+    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and a dampened table
+    under the joint aggregation. (Under ``"sum"`` the dampener is left out: each proven
+    loss is the undampened one, at least the engine's.)"""
+    links = getattr(engine, "asset_underlying", None)
+    if engine.settlement_mode == "cross" and links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not provable: the statement's scenario "
+            "losses have no balance terms",
+            "asset_underlying",
+        )
+    if engine.aggregation == "joint" and bool(np.any(np.asarray(engine.scenarios.dampener) > 0.0)):
+        raise ParameterError(
+            "a dampened table is not provable under the joint aggregation: a dampened row "
+            "drops each portfolio's gains, which the statement cannot express",
+            "dampener",
+        )
+
+
+def portfolios(instruments: Any, n_underlyings: int, settlement_mode: str) -> tuple[int, ...]:
+    """Each instrument's engine portfolio (docs/margin-model.md §6.3)."""
+    coin = settlement_mode == "segregated"
+    return tuple(
+        int(u) + (n_underlyings if coin and int(st) == 1 else 0)
+        for u, st in zip(instruments.underlying.tolist(), instruments.settlement.tolist(), strict=True)
+    )
+
+
+def roll_rate(annual_move_risk: float, min_annual_move: float, T: float) -> float:
+    """``max(min_annual_move, exp(annual_move_risk T) - 1)`` in float64 (``math.exp``,
+    not ``expm1``), then raised by one ulp towards +inf, in that order."""
+    r = max(float(min_annual_move), math.exp(float(annual_move_risk) * float(T)) - 1.0)
+    return math.nextafter(r, math.inf)
+
+
+def roll_buckets(
+    instruments: Any, portfolio: Sequence[int] | None = None
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(bucket id per instrument, expiry of each bucket): one bucket per distinct
+    ``(portfolio, T)`` (``portfolio`` defaults to the underlying) with ``T = 0`` for spot
+    and perpetuals and the expiry otherwise, numbered in order of first appearance in the
+    universe (docs/margin-model.md §6.4; the Rust engine's numbering)."""
+    from ..book import Kind
+
+    keys = [
+        (int(u), 0.0 if int(k) in (Kind.SPOT, Kind.PERPETUAL) else float(t))
+        for u, k, t in zip(
+            instruments.underlying.tolist() if portfolio is None else list(portfolio),
+            instruments.kind.tolist(),
+            instruments.expiry.tolist(),
+            strict=True,
+        )
+    ]
+    ids: dict[tuple[int, float], int] = {}
+    for key in keys:
+        ids.setdefault(key, len(ids))
+    order = list(ids)
+    return tuple(ids[key] for key in keys), tuple(t for _, t in order)
+
+
+def real_coefficients(
+    engine: Any,
+    market: Any,
+    quantity_decimals: int,
+    money_decimals: int,
+    balance_decimals: Sequence[int],
+) -> RealCoefficients:
+    """Every coefficient of §2.3 for the whole universe of ``engine`` at ``market``."""
+    ins = engine.instruments
+    params = engine.params
+    n_ins = len(ins)
+    f = _exact(params.mm_factor, "mm_factor")
+    sq = _scale(money_decimals - quantity_decimals)
+    risk = np.asarray(engine.risk_arrays(market), dtype=np.float64)
+    S = int(risk.shape[1]) if risk.ndim == 2 else 0
+    if risk.shape != (n_ins, S):
+        raise ParameterError(f"risk arrays have shape {risk.shape}, expected ({n_ins}, S)", "engine")
+    vals = engine.instrument_values(market)
+    n_u = engine.n_underlyings
+    portfolio = portfolios(ins, n_u, engine.settlement_mode)
+    buckets, bucket_T = roll_buckets(ins, portfolio)
+    fs = f * sq
+    loss = tuple(fs * _exact(v, "risk_arrays") for v in risk.ravel().tolist())
+    # each bucket's underlying's roll parameters: the table's when it has them
+    table = engine.scenarios
+    bucket_u = [0] * len(bucket_T)
+    for b, g in zip(buckets, portfolio, strict=True):
+        bucket_u[b] = g % n_u
+    rates = []
+    for T, u in zip(bucket_T, bucket_u, strict=True):
+        if table.annual_move_risk is not None and table.min_annual_move is not None:
+            risk_u, floor_u = float(table.annual_move_risk[u]), float(table.min_annual_move[u])
+        else:
+            risk_u, floor_u = float(params.annual_move_risk), float(params.min_annual_move)
+        rates.append(_exact(roll_rate(risk_u, floor_u, T), "roll rate"))
+    delta = np.asarray(vals.delta, dtype=np.float64).tolist()
+    roll = tuple(fs * rates[b] * _exact(d, "delta") for b, d in zip(buckets, delta, strict=True))
+    mtm = tuple(sq * _exact(v, "mtm") for v in np.asarray(vals.mtm, dtype=np.float64).tolist())
+    fwd = (
+        np.asarray(market.forward, dtype=np.float64)
+        if market.forward is not None
+        else np.asarray(market.spot, dtype=np.float64)[ins.underlying]
+    )
+    k = _exact(params.short_option_min, "short_option_min")
+    som = tuple(
+        fs * k * _exact(cs, "contract_size") * _exact(F, "forward") if opt else Fraction(0)
+        for opt, cs, F in zip(
+            np.asarray(ins.is_option).tolist(), ins.contract_size.tolist(), fwd.tolist(), strict=True
+        )
+    )
+    J = int(np.asarray(market.asset_price).shape[0])
+    if len(balance_decimals) != J:
+        raise ParameterError("balance_decimals must have one entry per asset", "balance_decimals")
+    coll_lo: list[Fraction] = []
+    coll_hi: list[Fraction] = []
+    for p, h, d in zip(market.asset_price.tolist(), market.haircut.tolist(), balance_decimals, strict=True):
+        base = _exact(p, "asset_price") * _scale(money_decimals - int(d))
+        hc = _exact(h, "haircut")
+        coll_lo.append(base * (1 - hc))
+        coll_hi.append(base * (1 + hc))
+    return RealCoefficients(S, loss, roll, mtm, som, tuple(coll_lo), tuple(coll_hi), buckets, portfolio)
+
+
+def floor_ceil(x: Fraction) -> tuple[int, int]:
+    return math.floor(x), math.ceil(x)
+
+
+def widened(x: Fraction, scale: Fraction, margin_bits: int) -> tuple[int, int]:
+    """``(floor(x) - mu, ceil(x) + mu)`` with ``mu = floor(|scale| / 2^margin_bits) + 1``:
+    the published interval of §10.3, wider than any honest float64 difference."""
+    mu = math.floor(abs(scale) / (1 << margin_bits)) + 1
+    return math.floor(x) - mu, math.ceil(x) + mu

@@ -1,0 +1,278 @@
+"""Deribit-style names, user identifiers in errors, and DataFrames in and out (issue 13)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import zkmargin
+from zkmargin import Accounts, Instruments, Kind, Market, Settlement, errors
+from zkmargin.symbols import parse_name
+
+VAL = datetime(2026, 1, 15, 8, 0, tzinfo=timezone.utc)
+NAMES = [
+    "BTC-PERPETUAL",
+    "BTC-27MAR26",
+    "BTC-27MAR26-60000-C",
+    "BTC-27MAR26-55000-P",
+    "ETH-PERPETUAL",
+    "ETH-26JUN26-3000-C",
+    "BTC_USDC-PERPETUAL",
+    "BTC_USDC-27MAR26-65000-C",
+    "ETH_USDC-26JUN26-2500-P",
+]
+VOLS = {
+    "BTC-27MAR26-60000-C": 0.55,
+    "BTC-27MAR26-55000-P": 0.60,
+    "ETH-26JUN26-3000-C": 0.70,
+    "BTC_USDC-27MAR26-65000-C": 0.52,
+    "ETH_USDC-26JUN26-2500-P": 0.75,
+}
+
+
+def _instruments() -> Instruments:
+    return Instruments.from_names(NAMES, VAL, underlyings=["BTC", "ETH"])
+
+
+def _market(ins: Instruments) -> Market:
+    return Market(
+        spot=[60_000.0, 3_000.0],
+        vol=ins.per_instrument(VOLS, "vol", default=0.0),
+        asset_price=[1.0, 60_000.0, 3_000.0],
+        haircut=[0.0, 0.05, 0.08],
+        rate=0.03,
+    )
+
+
+def _positions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account": ["alice", "bob", "alice", "carol", "bob", "alice", "carol", "bob"],
+            "instrument": [
+                "BTC-27MAR26-60000-C",
+                "ETH-PERPETUAL",
+                "BTC-PERPETUAL",
+                "BTC_USDC-27MAR26-65000-C",
+                "ETH-26JUN26-3000-C",
+                "BTC-27MAR26-55000-P",
+                "ETH_USDC-26JUN26-2500-P",
+                "BTC_USDC-PERPETUAL",
+            ],
+            "quantity": [-2.0, 3_000.0, -800.0, 5.0, -10.0, 4.0, -20.0, 0.5],
+        }
+    )
+
+
+def _balances() -> pd.DataFrame:
+    # Built column-first, so selecting columns yields a Fortran-ordered block.
+    df = pd.DataFrame(
+        {
+            "USDC": [20_000.0, 8_000.0, 50_000.0],
+            "BTC": [0.5, 0.0, 0.1],
+            "ETH": [2.0, 5.0, 0.0],
+            "note": list("xyz"),
+        },
+        index=pd.Index(["carol", "alice", "bob"], name="account"),
+    )
+    return df
+
+
+def test_parse_names() -> None:
+    p = parse_name("BTC-27MAR26-60000-C")
+    assert (p.kind, p.currency, p.linear, p.strike) == ("call", "BTC", False, 60_000.0)
+    assert p.expiry == datetime(2026, 3, 27, 8, tzinfo=timezone.utc)
+    assert parse_name("BTC-5JUN26").expiry == datetime(2026, 6, 5, 8, tzinfo=timezone.utc)
+    q = parse_name("XRP_USDC-27MAR26-0d625-P")
+    assert (q.kind, q.currency, q.linear, q.strike) == ("put", "XRP", True, 0.625)
+    assert parse_name("BTC_USDC").kind == "spot"
+    assert parse_name("ETH_USDC-PERPETUAL").linear
+
+
+@pytest.mark.parametrize(
+    "bad", ["BTC-27XYZ26-60000-C", "btc-perpetual", "BTC-31FEB26", "BTC-27MAR26-60000-X", ""]
+)
+def test_bad_names_are_typed(bad: str) -> None:
+    with pytest.raises(errors.InstrumentNameError) as info:
+        Instruments.from_names(["BTC-PERPETUAL", bad], VAL)
+    assert info.value.index == 1 and info.value.key == bad and repr(bad) in str(info.value)
+
+
+def test_from_names_columns() -> None:
+    ins = _instruments()
+    assert ins.names == tuple(NAMES) and ins.underlying_names == ("BTC", "ETH")
+    assert list(ins.kind) == [
+        Kind.PERPETUAL,
+        Kind.FUTURE,
+        Kind.CALL,
+        Kind.PUT,
+        Kind.PERPETUAL,
+        Kind.CALL,
+        Kind.PERPETUAL,
+        Kind.CALL,
+        Kind.PUT,
+    ]
+    assert list(ins.underlying) == [0, 0, 0, 0, 1, 1, 0, 0, 1]
+    assert (
+        list(ins.settlement[:6]) == [Settlement.INVERSE] * 6
+        and list(ins.settlement[6:]) == [Settlement.LINEAR] * 3
+    )
+    assert list(ins.contract_size) == [10.0, 10.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    # 27 Mar 08:00 is 71 days after 15 Jan 08:00.
+    assert ins.expiry[2] == pytest.approx(71 / 365, rel=1e-15)
+    assert ins.expiry_time is not None and ins.expiry_time[0] is None
+    assert ins.expiry_time[1] == datetime(2026, 3, 27, 8, tzinfo=timezone.utc)
+    assert ins.strike[3] == 55_000.0
+    # An ISO string with Z is the same valuation time; overrides of contract size apply by name.
+    again = Instruments.from_names(
+        NAMES, "2026-01-15T08:00:00Z", contract_sizes={"BTC_USDC-PERPETUAL": 0.001}
+    )
+    assert np.array_equal(again.expiry, ins.expiry) and again.contract_size[6] == 0.001
+
+
+def test_from_names_errors_name_the_instrument() -> None:
+    with pytest.raises(errors.DuplicateError, match="'BTC-PERPETUAL' is given twice \\(rows 0 and 2\\)"):
+        Instruments.from_names(["BTC-PERPETUAL", "ETH-PERPETUAL", "BTC-PERPETUAL"], VAL)
+    with pytest.raises(errors.ExpiredError, match="'BTC-9JAN26'") as info:
+        Instruments.from_names(["BTC-PERPETUAL", "BTC-9JAN26"], VAL)
+    assert info.value.index == 1
+    with pytest.raises(errors.UnknownIdentifierError, match="'SOL_USDC-PERPETUAL' is on SOL"):
+        Instruments.from_names(["BTC-PERPETUAL", "SOL_USDC-PERPETUAL"], VAL, underlyings=["BTC"])
+    with pytest.raises(errors.ParameterError, match="no default contract size for inverse SOL"):
+        Instruments.from_names(["SOL-PERPETUAL"], VAL)
+    with pytest.raises(errors.ParameterError, match="no timezone"):
+        Instruments.from_names(["BTC-PERPETUAL"], datetime(2026, 1, 15))
+    with pytest.raises(errors.UnknownIdentifierError, match="'ETH-PERPETUAL'"):
+        Instruments.from_names(["BTC-PERPETUAL"], VAL, contract_sizes={"ETH-PERPETUAL": 1.0})
+
+
+def test_book_from_names_and_string_ids_matches_engine_arrays() -> None:
+    ins = _instruments()
+    market = _market(ins)
+    bal = _balances()
+    pos = _positions()
+    before = (pos.copy(), bal.copy())
+    book = Accounts.from_table(pos, balances=bal[["USDC", "BTC", "ETH"]], instruments=ins)
+    pd.testing.assert_frame_equal(pos, before[0])  # nothing the caller passes is mutated
+    pd.testing.assert_frame_equal(bal, before[1])
+    assert list(book.ids()) == ["carol", "alice", "bob"] and book.assets == ("USDC", "BTC", "ETH")
+    assert book.balances.flags.c_contiguous
+    eng = zkmargin.MarginEngine(ins)
+    res = eng.compute(book, market, "portfolio")
+    df = res.to_pandas()
+    assert list(df.index) == ["carol", "alice", "bob"] and df.index.name == "account"
+    for name in (
+        "equity",
+        "initial_margin",
+        "maintenance_margin",
+        "scenario_loss",
+        "roll_addon",
+        "short_option_addon",
+        "free_collateral",
+        "margin_ratio",
+        "worst_scenario",
+    ):
+        np.testing.assert_array_equal(df[name].to_numpy(), getattr(res, name))
+    np.testing.assert_array_equal(df["net_delta[ETH]"].to_numpy(), res.net_delta[:, 1])
+    assert df.loc["alice", "worst_scenario_label"] == res.worst_scenario_label()[1]
+    labelled = [x for x in df["worst_scenario_label"] if x is not None]
+    assert labelled and all("vol" in x for x in labelled)
+
+    # The same book from integer triples in the engine's own terms gives the same numbers.
+    acc_idx = {"carol": 0, "alice": 1, "bob": 2}
+    triples = Accounts.from_triples(
+        [acc_idx[a] for a in pos["account"]],
+        [NAMES.index(n) for n in pos["instrument"]],
+        pos["quantity"].to_numpy(),
+        np.ascontiguousarray(bal[["USDC", "BTC", "ETH"]].to_numpy()),
+    )
+    ref = zkmargin.baseline.MarginEngine(ins).compute(triples, market, "portfolio")
+    np.testing.assert_allclose(df["maintenance_margin"].to_numpy(), ref.maintenance_margin, rtol=1e-9)
+    np.testing.assert_allclose(df["equity"].to_numpy(), ref.equity, rtol=1e-9)
+
+    table = res.to_arrow()
+    assert table.column_names[0] == "account" and table.column("account").to_pylist() == [
+        "carol",
+        "alice",
+        "bob",
+    ]
+    np.testing.assert_array_equal(table.column("initial_margin").to_numpy(), res.initial_margin)
+
+
+def test_arrow_and_integer_ids() -> None:
+    ins = _instruments()
+    pos = pa.table({"account": [7, 3, 7], "instrument": [2, 0, 0], "quantity": [1.0, -100.0, 50.0]})
+    bal = pa.table({"account": [3, 7], "USDC": [1_000.0, 2_000.0], "BTC": [0.1, 0.2], "ETH": [0.0, 0.0]})
+    book = Accounts.from_table(pos, bal, instruments=ins)
+    assert list(book.ids()) == [3, 7]
+    assert list(book.offsets) == [0, 1, 3] and list(book.instrument) == [0, 0, 2]
+    assert list(book.source_row) == [1, 2, 0]
+    res = zkmargin.MarginEngine(ins).compute(book, _market(ins), "cross")
+    assert res.to_pandas().index.tolist() == [3, 7]
+
+
+def test_user_rows_in_errors() -> None:
+    ins = _instruments()
+    market = _market(ins)
+    bal = np.ascontiguousarray(_balances()[["USDC", "BTC", "ETH"]].to_numpy())
+    # The issue's case: the user's row 0 is bad; sorting moves it to CSR row 3.
+    book = Accounts.from_triples([2, 0, 0, 1], [99, 0, 1, 2], [1.0, 1.0, 1.0, 1.0], bal)
+    with pytest.raises(errors.IndexOutOfRangeError) as info:
+        zkmargin.MarginEngine(ins).compute(book, market)
+    assert info.value.index == 0 and "row 0 (account 2, instrument 99)" in str(info.value)
+    with pytest.raises(errors.IndexOutOfRangeError, match="row 0 names instrument 99"):
+        Accounts.from_triples([2, 0, 0, 1], [99, 0, 1, 2], [1.0] * 4, bal, instruments=ins)
+    pos = _positions()
+    pos.loc[5, "instrument"] = "BTC-27MAR26-58000-P"
+    with pytest.raises(
+        errors.UnknownIdentifierError, match="row 5 names instrument 'BTC-27MAR26-58000-P'"
+    ) as unk:
+        Accounts.from_table(pos, _balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    assert unk.value.index == 5 and unk.value.key == "BTC-27MAR26-58000-P"
+    pos = _positions()
+    pos.loc[4, "account"] = "dave"
+    with pytest.raises(errors.UnknownIdentifierError, match="row 4 names account 'dave'"):
+        Accounts.from_table(pos, _balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    pos = pd.concat([_positions(), _positions().iloc[[2]]], ignore_index=True)
+    merged = Accounts.from_table(pos, _balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    assert merged.n_rows == len(_positions())
+    with pytest.raises(
+        errors.DuplicateError, match="rows 2 and 8 both hold account 'alice', instrument 'BTC-PERPETUAL'"
+    ):
+        Accounts.from_table(pos, _balances()[["USDC", "BTC", "ETH"]], instruments=ins, duplicates="raise")
+    dup = _balances()
+    dup.index = pd.Index(["carol", "alice", "carol"], name="account")
+    with pytest.raises(errors.DuplicateError, match="account 'carol' is given twice \\(rows 0 and 2\\)"):
+        Accounts.from_table(_positions(), dup[["USDC", "BTC", "ETH"]], instruments=ins)
+    with pytest.raises(errors.DTypeError, match="string account ids need balances keyed"):
+        Accounts.from_table(_positions(), bal, instruments=ins)
+    nan_bal = _balances()
+    nan_bal.loc["bob", "ETH"] = np.nan
+    with pytest.raises(errors.NonFiniteError, match=r"missing values|account .bob."):
+        Accounts.from_table(_positions(), nan_bal[["USDC", "BTC", "ETH"]], instruments=ins)
+
+
+def test_engine_errors_name_instruments_and_accounts() -> None:
+    ins = _instruments()
+    bad_vol = dict(VOLS, **{"ETH-26JUN26-3000-C": -0.1})
+    market = Market(
+        [60_000.0, 3_000.0],
+        ins.per_instrument(bad_vol, "vol", default=0.0),
+        [1.0, 60_000.0, 3_000.0],
+        [0.0, 0.05, 0.08],
+    )
+    book = Accounts.from_table(_positions(), _balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    with pytest.raises(errors.InputError, match="vol of instrument 'ETH-26JUN26-3000-C'") as info:
+        zkmargin.MarginEngine(ins).compute(book, market)
+    assert info.value.key == "ETH-26JUN26-3000-C" and info.value.index == 5
+    bad_q = book.with_quantity(np.where(np.arange(book.n_rows) == 4, np.inf, book.quantity))
+    with pytest.raises(errors.NonFiniteError) as nf:
+        zkmargin.MarginEngine(ins).compute(bad_q, _market(ins))
+    row = int(book.source_row[4])
+    assert nf.value.index == row and f"row {row} (account" in str(nf.value)
+    with pytest.raises(errors.UnknownIdentifierError, match="no value for 'BTC-27MAR26'") as nv:
+        ins.per_instrument({"BTC-PERPETUAL": 0.0}, "vol")
+    assert nv.value.key == "BTC-27MAR26" and nv.value.index == 1
