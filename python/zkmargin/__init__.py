@@ -19,11 +19,13 @@ from .params import MarginParams
 from .pricing import Greeks, black76
 from .results import InstrumentValues, MarginResult
 from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
+from .segregated import CurrencyRequirements, currency_requirements
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Accounts",
+    "CurrencyRequirements",
     "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
@@ -39,6 +41,7 @@ __all__ = [
     "__version__",
     "baseline",
     "black76",
+    "currency_requirements",
     "default_threads",
     "deribit_scenarios",
     "dynamic",
