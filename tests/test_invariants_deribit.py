@@ -81,3 +81,38 @@ def test_open_orders_only_raise_initial_margin(case: Case, data: st.DataObject) 
         empty = Orders(np.zeros(n_a + 1, np.int64), np.zeros(0, np.int64), np.zeros(0))
         none = eng.compute(case.accounts, case.market, model, orders=empty)
         assert np.array_equal(none.initial_margin, base.initial_margin)
+
+
+def test_liquidation_scan_keeps_shocked_collateral_and_segregated_portfolios() -> None:
+    """The Rust liquidation search margins kept books from sums that include the linked
+    collateral's scenario P&L (and, segregated, per-currency portfolios): its accounts and
+    close-outs are the pure-Python scan's on the pure-Python engine."""
+    from zkmargin import dynamic as d
+    from zkmargin.dynamic import reference as ref
+    from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
+
+    ex = generate_exchange(200, seed=5)
+    a = ex.accounts
+    acc = Accounts(a.offsets, a.instrument, a.quantity, 0.6 * a.balances)
+    n = len(ex.instruments)
+    rng = np.random.default_rng(8)
+    for kw in ({"asset_underlying": ASSET_UNDERLYING}, {"settlement_mode": "segregated"}):
+        eng = zkmargin.MarginEngine(ex.instruments, **kw)  # type: ignore[arg-type]
+        notional = d.instrument_notional(eng, ex.market)
+        rule = d.LiquidityRule(notional, rng.uniform(0, 0.002, n), rng.uniform(2e4, 2e6, n), 0.05, rate=0.05)
+        scan = d.scan_margin(eng, acc, ex.market, rule, "portfolio", penalty=0.02)
+        beng = zkmargin.baseline.MarginEngine(ex.instruments, **kw)  # type: ignore[arg-type]
+        want = ref.liquidation_scan(
+            beng,
+            beng.prepare(ex.market, "portfolio"),
+            ref.ScanRule("portfolio", "initial", 0.0, 0.02, ref.LiquidityParams.from_rule(rule)),
+            acc.offsets.tolist(),
+            acc.instrument.tolist(),
+            acc.quantity.tolist(),
+            acc.balances.tolist(),
+        )
+        assert len(scan) == len(want) > 3
+        assert scan.account.tolist() == [w.account for w in want]
+        np.testing.assert_allclose(scan.shortfall, [w.shortfall for w in want], rtol=1e-9, atol=1e-9)
+        frac = np.concatenate([w.fractions for w in want])
+        np.testing.assert_allclose(scan.close_fraction, frac, rtol=0, atol=1e-9)

@@ -16,7 +16,8 @@ pub struct VolRule {
 }
 
 impl VolRule {
-    fn validate(&self, u: usize) -> Result<()> {
+    /// Each field finite and >= 0; errors name the field and `u` (or the whole field).
+    fn validate(&self, u: Option<usize>) -> Result<()> {
         for (field, v) in [
             ("vol_up", self.vol_up),
             ("vol_down", self.vol_down),
@@ -24,17 +25,22 @@ impl VolRule {
             ("power_long", self.power_long),
             ("min_vol_up", self.min_vol_up),
         ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(InputError::at(
-                    ErrorKind::Parameter,
-                    field,
-                    u,
-                    format!("must be finite and >= 0 (got {v})"),
-                ));
-            }
+            nonnegative(field, u, v)?;
         }
         Ok(())
     }
+}
+
+/// `v` finite and >= 0, else a parameter error on `field` (at underlying `u` when given).
+fn nonnegative(field: &str, u: Option<usize>, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        return Ok(());
+    }
+    let msg = format!("must be finite and >= 0 (got {v})");
+    Err(match u {
+        Some(u) => InputError::at(ErrorKind::Parameter, field, u, msg),
+        None => InputError::whole(ErrorKind::Parameter, field, msg),
+    })
 }
 
 /// Per-underlying roll-shock parameters that override `Params` (§6.4).
@@ -125,21 +131,7 @@ impl ScenarioTable {
             power_long,
             min_vol_up,
         };
-        for (field, v) in [
-            ("vol_up", vol_up),
-            ("vol_down", vol_down),
-            ("power_short", power_short),
-            ("power_long", power_long),
-            ("min_vol_up", min_vol_up),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(InputError::whole(
-                    ErrorKind::Parameter,
-                    field,
-                    format!("must be finite and >= 0 (got {v})"),
-                ));
-            }
-        }
+        rule.validate(None)?;
         Ok(Self {
             moves: moves.to_vec(),
             vol_shocks: vol_shocks.to_vec(),
@@ -162,7 +154,7 @@ impl ScenarioTable {
             "number of underlyings",
         )?;
         for (u, r) in rules.iter().enumerate() {
-            r.validate(u)?;
+            r.validate(Some(u))?;
         }
         self.vol = rules.to_vec();
         Ok(self)
@@ -177,19 +169,8 @@ impl ScenarioTable {
             "number of underlyings",
         )?;
         for (u, r) in rules.iter().enumerate() {
-            for (field, v) in [
-                ("annual_move_risk", r.annual_move_risk),
-                ("min_annual_move", r.min_annual_move),
-            ] {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(InputError::at(
-                        ErrorKind::Parameter,
-                        field,
-                        u,
-                        format!("must be finite and >= 0 (got {v})"),
-                    ));
-                }
-            }
+            nonnegative("annual_move_risk", Some(u), r.annual_move_risk)?;
+            nonnegative("min_annual_move", Some(u), r.min_annual_move)?;
         }
         self.roll = rules.to_vec();
         Ok(self)

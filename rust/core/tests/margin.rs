@@ -482,3 +482,42 @@ fn dampener_lowers_each_portfolio_loss() {
         .unwrap_err();
     assert_eq!((bad.field.as_str(), bad.index), ("dampener", Some(0)));
 }
+
+#[test]
+fn per_underlying_rules_are_validated_and_used() {
+    use zkmargin_core::scenarios::{RollRule, VolRule};
+    let t = ScenarioTable::new(
+        &[0.1, 0.1],
+        &[1.0, 1.0],
+        &[1.0; 2],
+        1,
+        2,
+        0.5,
+        0.25,
+        0.3,
+        0.13,
+        0.5,
+    )
+    .unwrap();
+    let up = |vol_up: f64| VolRule {
+        vol_up,
+        vol_down: 0.25,
+        power_short: 0.0,
+        power_long: 0.0,
+        min_vol_up: 0.0,
+    };
+    let err = t.clone().with_vol_rules(&[up(0.5), up(-0.1)]).unwrap_err();
+    assert_eq!((err.field.as_str(), err.index), ("vol_up", Some(1)));
+    let t = t.with_vol_rules(&[up(0.5), up(0.2)]).unwrap();
+    assert!((t.shocked_vol(0, 0.4, 1.0, 0.5) - 0.6).abs() < 1e-15);
+    assert!((t.shocked_vol(1, 0.4, 1.0, 0.5) - 0.48).abs() < 1e-15);
+    let bad = RollRule {
+        annual_move_risk: 0.1,
+        min_annual_move: f64::NAN,
+    };
+    let err = t.with_roll_rules(&[bad, bad]).unwrap_err();
+    assert_eq!(
+        (err.field.as_str(), err.index),
+        ("min_annual_move", Some(0))
+    );
+}
