@@ -350,3 +350,28 @@ def test_bad_orders_are_typed_errors() -> None:
     with pytest.raises(errors.ShapeError) as e:
         eng.compute(acc, mkt, orders=zkmargin.Orders([0, 0, 0], [], []))
     assert e.value.field == "order_offsets"
+
+
+@pytest.mark.parametrize("cls", ENGINES)
+def test_gain_offsets_limit_cross_currency_netting_under_joint(cls: type[Any]) -> None:
+    """Long BTC and short ETH (linear perpetuals at 100), joint rows moving both by -10% and
+    +10%: the ETH gain of 10 offsets the BTC loss of 10 in full (loss 0), half of it with
+    pnl_offset 0.5 (loss 5), and at most 2 of it with a cap of 2 (loss 10 - 0.5 x 2 = 9)."""
+    ins = zkmargin.Instruments([1, 1], [0, 1], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0, 0])
+    mkt = zkmargin.Market([100.0, 100.0], [0.0, 0.0], [1.0], [0.0])
+    acc = zkmargin.Accounts([0, 2], [0, 1], [1.0, -1.0], [[0.0]])
+    moves = [[-0.1, -0.1], [0.1, 0.1]]
+    params = zkmargin.MarginParams(annual_move_risk=0.0, min_annual_move=0.0, short_option_min=0.0)
+    capped = {"pnl_offset": 0.5, "max_offsetable_pnl": [1e9, 2.0]}
+    for kw, want in (({}, 0.0), ({"pnl_offset": 0.5}, 5.0), (capped, 9.0)):
+        table = zkmargin.ScenarioTable(moves, np.zeros((2, 2)), np.ones((2, 2)), **kw)
+        res = cls(ins, table, params, aggregation="joint").compute(acc, mkt)
+        assert res.scenario_loss[0] == pytest.approx(want, abs=1e-12)
+    with pytest.raises(errors.ParameterError) as e:
+        zkmargin.ScenarioTable(moves, np.zeros((2, 2)), np.ones((2, 2)), pnl_offset=[0.5, 1.5])
+    assert (e.value.field, e.value.index) == ("pnl_offset", 1)
+    with pytest.raises(errors.ParameterError) as e:
+        DeribitCurrency(pnl_offset=-0.1)
+    assert e.value.field == "pnl_offset"
+    # Deribit's BTC set offsets no gains at all
+    assert deribit_scenarios(2, currencies=[DeribitCurrency()] * 2).pnl_offset.tolist() == [0.0, 0.0]

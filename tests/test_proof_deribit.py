@@ -109,10 +109,13 @@ def test_dampener_is_left_out_so_the_proven_requirement_is_never_lower() -> None
     [
         ({"asset_underlying": [-1, 0]}, "asset_underlying"),
         ({"aggregation": "joint"}, "dampener"),
+        ({"aggregation": "joint", "scenarios": deribit_scenarios(2, currencies=[DeribitCurrency()] * 2)},
+         "pnl_offset"),
     ],
 )
 def test_what_the_statement_cannot_express_is_refused(kw: dict[str, Any], field: str) -> None:
-    eng = MarginEngine(INS, deribit_scenarios(2), NO_SOM, **kw)
+    kw = {"scenarios": deribit_scenarios(2), **kw}
+    eng = MarginEngine(INS, params=NO_SOM, **kw)
     acc = Accounts([0, 1], [0], [1.0], [[1e6, 1.0]])
     com, _ = commit_account(acc, 0, n_instruments=len(INS), balance_decimals=BD)
     with pytest.raises(ParameterError) as e:

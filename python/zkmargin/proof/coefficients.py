@@ -49,9 +49,9 @@ class RealCoefficients:
 
 def refuse_unprovable(engine: Any) -> None:
     """Raise ``ParameterError`` for engine features the statement cannot express
-    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and a dampened table
-    under the joint aggregation. (Under ``"sum"`` the dampener is left out: each proven
-    loss is the undampened one, at least the engine's.)"""
+    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and under the joint
+    aggregation limited gain offsets or a dampened table. (Under ``"sum"`` the dampener is
+    left out: each proven loss is the undampened one, at least the engine's.)"""
     links = getattr(engine, "asset_underlying", None)
     if engine.settlement_mode == "cross" and links is not None and bool(np.any(np.asarray(links) >= 0)):
         raise ParameterError(
@@ -59,7 +59,15 @@ def refuse_unprovable(engine: Any) -> None:
             "losses have no balance terms",
             "asset_underlying",
         )
-    if engine.aggregation == "joint" and bool(np.any(np.asarray(engine.scenarios.dampener) > 0.0)):
+    sc = engine.scenarios
+    limited = np.any(np.asarray(sc.pnl_offset) < 1.0) or np.any(np.asarray(sc.max_offsetable_pnl) < math.inf)
+    if engine.aggregation == "joint" and bool(limited):
+        raise ParameterError(
+            "gain offsets below 1 (or capped) are not provable under the joint aggregation: the "
+            "statement counts every portfolio's gains in full",
+            "pnl_offset",
+        )
+    if engine.aggregation == "joint" and bool(np.any(np.asarray(sc.dampener) > 0.0)):
         raise ParameterError(
             "a dampened table is not provable under the joint aggregation: a dampened row "
             "drops each portfolio's gains, which the statement cannot express",

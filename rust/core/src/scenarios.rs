@@ -68,6 +68,11 @@ pub struct ScenarioTable {
     pub vol: Vec<VolRule>,
     /// One per underlying, or empty (then `Params` applies to every underlying).
     pub roll: Vec<RollRule>,
+    /// Per underlying, Deribit's gain offset (`pnl_offset`, the share of a portfolio's
+    /// scenario gain that may offset other portfolios' losses under the joint aggregation)
+    /// and its cap (`max_offsetable_pnl`, USD; infinite for none).
+    pub gain_offset: Vec<f64>,
+    pub gain_cap: Vec<f64>,
 }
 
 fn check_entries(field: &str, vals: &[f64], ok: impl Fn(f64) -> bool, rule: &str) -> Result<()> {
@@ -142,6 +147,8 @@ impl ScenarioTable {
             n_underlyings,
             vol: vec![rule; n_underlyings],
             roll: Vec::new(),
+            gain_offset: vec![1.0; n_underlyings],
+            gain_cap: vec![f64::INFINITY; n_underlyings],
         })
     }
 
@@ -174,6 +181,40 @@ impl ScenarioTable {
         }
         self.roll = rules.to_vec();
         Ok(self)
+    }
+
+    /// Sets the per-underlying gain offsets (in `[0, 1]`) and caps (`>= 0`, `+inf` allowed).
+    pub fn with_gain_offsets(mut self, offset: &[f64], cap: &[f64]) -> Result<Self> {
+        let n_u = self.n_underlyings;
+        same_len("pnl_offset", offset.len(), n_u, "number of underlyings")?;
+        same_len(
+            "max_offsetable_pnl",
+            cap.len(),
+            n_u,
+            "number of underlyings",
+        )?;
+        finite("pnl_offset", offset)?;
+        check_entries(
+            "pnl_offset",
+            offset,
+            |c| (0.0..=1.0).contains(&c),
+            "in [0, 1]",
+        )?;
+        check_entries(
+            "max_offsetable_pnl",
+            cap,
+            |c| c >= 0.0,
+            ">= 0 (+inf for no cap)",
+        )?;
+        self.gain_offset = offset.to_vec();
+        self.gain_cap = cap.to_vec();
+        Ok(self)
+    }
+
+    /// Whether any underlying's gains are limited (§6.3).
+    pub fn limits_gains(&self) -> bool {
+        self.gain_offset.iter().any(|&c| c < 1.0)
+            || self.gain_cap.iter().any(|&c| c < f64::INFINITY)
     }
 
     /// Sets the extended-row edges and dampeners (`S x U` each).
