@@ -24,6 +24,7 @@ from .orders import Orders
 from .params import MarginParams
 from .results import InstrumentValues, MarginResult
 from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
+from .segregated import CurrencyRequirements, currency_requirements
 
 try:
     importlib.import_module(f"{__name__}._core")  # the compiled extension
@@ -67,6 +68,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Accounts",
+    "CurrencyRequirements",
     "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
@@ -84,6 +86,7 @@ __all__ = [
     "__version__",
     "baseline",
     "black76",
+    "currency_requirements",
     "default_threads",
     "deribit_scenarios",
     "dynamic",

@@ -99,6 +99,8 @@ class Engine:
         dampener: NDArray[np.float64] | None = None,
         annual_move_risk: NDArray[np.float64] | None = None,
         min_annual_move: NDArray[np.float64] | None = None,
+        pnl_offset: NDArray[np.float64] | None = None,
+        max_offsetable_pnl: NDArray[np.float64] | None = None,
         settlement_mode: str = "cross",
         asset_underlying: NDArray[np.int64] | None = None,
     ) -> Engine: ...

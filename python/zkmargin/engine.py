@@ -108,6 +108,8 @@ class EngineBase:
             dampener=sc.dampener,
             annual_move_risk=sc.annual_move_risk,
             min_annual_move=sc.min_annual_move,
+            pnl_offset=sc.pnl_offset,
+            max_offsetable_pnl=sc.max_offsetable_pnl,
             settlement_mode=settlement_mode,
             asset_underlying=self.asset_underlying,
         )

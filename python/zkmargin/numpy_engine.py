@@ -403,7 +403,11 @@ class MarginEngine(EngineBase):
         damp = self._dampeners()[:, None, :]  # (G, 1, S)
         rows = np.arange(n)
         if self.aggregation == "joint":
-            loss = -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), pnl).sum(axis=0)
+            g_u = np.arange(self._n_groups) % self.n_underlyings
+            offset = self.scenarios.pnl_offset[g_u][:, None, None]
+            cap = self.scenarios.max_offsetable_pnl[g_u][:, None, None]
+            gains = np.where(pnl > 0.0, offset * np.minimum(pnl, cap), pnl)
+            loss = -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), gains).sum(axis=0)
             wcl = np.maximum(0.0, loss.max(axis=1, initial=-np.inf))
             worst = np.where(wcl > 0.0, loss.argmax(axis=1), -1)
             return wcl, worst.astype(np.int64)

@@ -195,9 +195,18 @@ class MarginEngine(EngineBase):
         """§6.3: (WCL, worst scenario) from per-portfolio scenario P&L ``pnl[g][s]`` and
         dampeners ``damp[g][s]``."""
         if self.aggregation == "joint":
+            sc, n_u = self.scenarios, self.n_underlyings
+            offset, cap = sc.pnl_offset.tolist(), sc.max_offsetable_pnl.tolist()
+
+            def counted(x: float, d: float, g: int) -> float:
+                """A portfolio's contribution: losses in full, gains offset and capped."""
+                if d > 0.0:
+                    return min(0.0, x + d)
+                return offset[g % n_u] * min(x, cap[g % n_u]) if x > 0.0 else x
+
             contrib = [
-                [min(0.0, x + d) if d > 0.0 else x for x, d in zip(p, dg, strict=True)]
-                for p, dg in zip(pnl, damp, strict=True)
+                [counted(x, d, g) for x, d in zip(p, dg, strict=True)]
+                for g, (p, dg) in enumerate(zip(pnl, damp, strict=True))
             ]
             loss = [-sum(col) for col in zip(*contrib, strict=True)]
             wcl = max(0.0, max(loss))

@@ -291,6 +291,8 @@ pub struct Engine {
     /// Dampener per portfolio and scenario (`n_groups x S`), and whether any is non-zero.
     damp: Vec<f64>,
     damped: bool,
+    /// Whether the joint aggregation limits some underlying's gains (§6.3).
+    gains_limited: bool,
     /// Portfolio of each instrument (see `Unit::group`).
     pub group: Vec<usize>,
     /// Roll bucket of each instrument and the expiry of each bucket (§6.4).
@@ -417,6 +419,7 @@ impl Engine {
         }
         let damped = damp.iter().any(|&d| d != 0.0);
         let group: Vec<usize> = (0..instruments.len()).map(group_of).collect();
+        let gains_limited = table.limits_gains();
         let mut keys: Vec<(usize, f64)> = Vec::new();
         let mut bucket = Vec::with_capacity(instruments.len());
         for i in 0..instruments.len() {
@@ -458,6 +461,7 @@ impl Engine {
             n_groups,
             damp,
             damped,
+            gains_limited,
             group,
             bucket,
             bucket_expiry,
@@ -1012,33 +1016,32 @@ impl Engine {
             return worst_loss::<INDEX>(pnl);
         }
         let n_s = self.table.n_scenarios;
-        let damp = &self.damp[g * n_s..(g + 1) * n_s];
-        let mut low = 0.0f64;
-        let mut at = -1i64;
-        for (s, (&p, &d)) in pnl.iter().zip(damp).enumerate() {
-            let x = p + d;
-            if x < low {
-                low = x;
-                at = s as i64;
-            }
-        }
-        (-low, if INDEX { at } else { -1 })
+        worst_damped_loss::<INDEX>(pnl, &self.damp[g * n_s..(g + 1) * n_s])
     }
 
-    /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its P&L, except
-    /// in a dampened row, where only a loss beyond the dampener counts, `min(0, p + d)`.
+    /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its losses, and
+    /// its gains times its gain offset up to the cap; in a dampened row only a loss beyond
+    /// the dampener counts, `min(0, p + d)`.
     #[inline(always)]
     fn add_joint(&self, g: usize, joint: &mut [f64], pnl: &[f64]) {
-        if !self.damped {
+        if !self.damped && !self.gains_limited {
             for (j, p) in joint.iter_mut().zip(pnl) {
                 *j += p;
             }
             return;
         }
         let n_s = self.table.n_scenarios;
+        let u = g % self.n_underlyings();
+        let (c, cap) = (self.table.gain_offset[u], self.table.gain_cap[u]);
         let damp = &self.damp[g * n_s..(g + 1) * n_s];
         for ((j, &p), &d) in joint.iter_mut().zip(pnl).zip(damp) {
-            *j += if d > 0.0 { (p + d).min(0.0) } else { p };
+            *j += if d > 0.0 {
+                (p + d).min(0.0)
+            } else if p > 0.0 {
+                c * p.min(cap)
+            } else {
+                p
+            };
         }
     }
 
@@ -1237,6 +1240,38 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     if low < 0.0 {
         let worst = if INDEX {
             pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64)
+        } else {
+            -1
+        };
+        (-low, worst)
+    } else {
+        (0.0, -1)
+    }
+}
+
+/// [`worst_loss`] of `pnl + damp` (both of one length), vectorised the same way.
+#[inline(always)]
+fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
+    let mut lanes = [0.0f64; 8];
+    let (chunks, dchunks) = (pnl.chunks_exact(8), damp.chunks_exact(8));
+    let (rest, drest) = (chunks.remainder(), dchunks.remainder());
+    for (c, d) in chunks.zip(dchunks) {
+        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
+            let v = p + x;
+            *l = if v < *l { v } else { *l };
+        }
+    }
+    let low = lanes
+        .iter()
+        .copied()
+        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
+        .fold(0.0, |m, v| if v < m { v } else { m });
+    if low < 0.0 {
+        let worst = if INDEX {
+            pnl.iter()
+                .zip(damp)
+                .position(|(&p, &x)| p + x == low)
+                .map_or(-1, |s| s as i64)
         } else {
             -1
         };

@@ -225,7 +225,8 @@ impl PyEngine {
     #[pyo3(signature = (kind, underlying, strike, expiry, contract_size, settlement, moves, vol_shocks, weights,
                         vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None,
                         *, edge=None, dampener=None, annual_move_risk=None, min_annual_move=None,
-                        settlement_mode="cross", asset_underlying=None))]
+                        pnl_offset=None, max_offsetable_pnl=None, settlement_mode="cross",
+                        asset_underlying=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: PyReadonlyArray1<'_, i64>,
@@ -249,6 +250,8 @@ impl PyEngine {
         dampener: Option<PyReadonlyArray2<'_, f64>>,
         annual_move_risk: Option<PyReadonlyArray1<'_, f64>>,
         min_annual_move: Option<PyReadonlyArray1<'_, f64>>,
+        pnl_offset: Option<PyReadonlyArray1<'_, f64>>,
+        max_offsetable_pnl: Option<PyReadonlyArray1<'_, f64>>,
         settlement_mode: &str,
         asset_underlying: Option<PyReadonlyArray1<'_, i64>>,
     ) -> PyResult<Self> {
@@ -340,6 +343,16 @@ impl PyEngine {
         }
         let aggregation =
             Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?;
+        if let (Some(c), Some(cap)) = (&pnl_offset, &max_offsetable_pnl) {
+            let (c, cap) = (slice1("pnl_offset", c)?, slice1("max_offsetable_pnl", cap)?);
+            table = table.with_gain_offsets(c, cap).map_err(core_err)?;
+        } else if pnl_offset.is_some() || max_offsetable_pnl.is_some() {
+            return Err(core_err(InputError::whole(
+                ErrorKind::Parameter,
+                "pnl_offset",
+                "gain offsets need both pnl_offset and max_offsetable_pnl",
+            )));
+        }
         let options = Options {
             settlement: SettlementMode::parse(settlement_mode).map_err(core_err)?,
             asset_underlying: match &asset_underlying {
