@@ -1,6 +1,8 @@
 """The attestation commands: ``zkmargin snapshot``, ``audit``, ``attest``, ``verify`` and
 ``verify-inclusion``. :func:`register` adds them to an ``argparse`` subparsers object;
-each sets ``func`` to a handler returning the exit code."""
+each sets ``run`` to a handler of the parsed namespace returning the exit code (the
+convention of ``zkmargin.cli``). ``python -m zkmargin.attest.cli verify BUNDLE --backend
+pyecc`` runs without the compiled extension."""
 
 from __future__ import annotations
 
@@ -254,12 +256,12 @@ def register(sub: Any) -> None:
     p.add_argument("--epoch", type=int, default=1)
     p.add_argument("--stress-range", type=float, default=0.3, help="price range of the stress scenario set")
     p.add_argument("--out", required=True, help="directory to write")
-    p.set_defaults(func=_cmd_snapshot)
+    p.set_defaults(run=_cmd_snapshot)
 
     p = sub.add_parser("audit", help="recompute a snapshot's coefficient table with an engine")
     p.add_argument("snapshot", help="snapshot file (.json or canonical .bin)")
     p.add_argument("--engine", choices=("rust", "numpy", "reference"), default="rust")
-    p.set_defaults(func=_cmd_audit)
+    p.set_defaults(run=_cmd_audit)
 
     p = sub.add_parser("attest", help="prove a whole book solvent and write an attestation bundle")
     p.add_argument(
@@ -284,20 +286,20 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", default=None, help="prove on the Dask cluster at this scheduler address")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _backend(p)
-    p.set_defaults(func=_cmd_attest)
+    p.set_defaults(run=_cmd_attest)
 
     p = sub.add_parser("verify", help="verify an attestation bundle (exit 0 only if everything holds)")
     p.add_argument("bundle")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _backend(p)
-    p.set_defaults(func=_cmd_verify)
+    p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("verify-inclusion", help="check your account's receipt against a bundle")
     p.add_argument("bundle")
     p.add_argument("--account", required=True, help="your account id")
     p.add_argument("--opening", required=True, help="your private receipt (JSON)")
     _backend(p)
-    p.set_defaults(func=_cmd_verify_inclusion)
+    p.set_defaults(run=_cmd_verify_inclusion)
 
 
 def run(argv: list[str]) -> int:
@@ -307,8 +309,12 @@ def run(argv: list[str]) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        code: int = args.run(args)
     except (ZkMarginError, OSError) as e:
         print(f"zkmargin {args.command}: {e}", file=sys.stderr)
         return 2
     return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
