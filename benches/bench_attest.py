@@ -29,7 +29,7 @@ from zkmargin.scenarios import deribit_scenarios
 def _cluster(workers: int) -> tuple[object, object]:
     from dask.distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     return cluster, Client(cluster)
 
 

@@ -220,7 +220,7 @@ def test_dask_local_cluster(tmp_path: Path) -> None:
     small = Book(IDS[:2], Accounts(BOOK.accounts.offsets[:3], *_rows(2), BOOK.accounts.balances[:2]))
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -161,7 +161,7 @@ def _client(a: argparse.Namespace) -> Any:
     if a.scheduler is not None:
         return dd.Client(a.scheduler)
     return dd.Client(
-        dd.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        dd.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     )
 
 
