@@ -212,6 +212,14 @@ def attest(
     base = snapshots[0]
     if len(reserves) != base.n_assets:
         raise ParameterError(f"need {base.n_assets} reserve amounts, one per asset", "reserves")
+    if len(book.ids) != len(book.accounts):
+        raise ParameterError(f"{len(book.ids)} ids for {len(book.accounts)} accounts", "ids")
+    for k, aid in enumerate(book.ids):
+        if type(aid) is not str or not 1 <= len(aid.encode()) <= 255:
+            raise ParameterError(f"account id {aid!r} must be a str of 1-255 UTF-8 bytes", "ids", k)
+    if len(set(book.ids)) != len(book.ids):
+        dup = next(a for k, a in enumerate(book.ids) if a in book.ids[:k])
+        raise ParameterError(f"account id {dup!r} is a duplicate", "ids", book.ids.index(dup))
     group = get_group(backend)
     order = sorted(range(len(book.ids)), key=lambda k: id_digest(group.keccak256, book.ids[k]))
     jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend)
