@@ -244,27 +244,26 @@ def test_verifier_without_the_extension(tmp_path: Path) -> None:
     # one perpetual: m = 16, so the pure-Python MSM stays at 2 x 1024 + small points
     one = Book(("erin",), Accounts([0, 1], [1], [2.0], [[30_000.0, 0.1]]))
     attest([BASE], one, RESERVES, FUND, tmp_path / "b", tmp_path / "p")
-    # the blocker runs first, then the command line module verifies the bundle
     script = textwrap.dedent(
         f"""
-        import importlib.abc, runpy, sys
+        import importlib.abc, sys
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path, target=None):
                 if name == "zkmargin._core":
                     raise ModuleNotFoundError("blocked for the test", name=name)
         sys.meta_path.insert(0, Block())
         import zkmargin.proof
+        from zkmargin.cli import main
+        assert "zkmargin._core" not in sys.modules
         try:
             zkmargin.MarginEngine
         except ImportError as e:
             assert "compiled extension" in str(e)
         else:
             raise SystemExit("MarginEngine imported without the extension")
-        sys.argv = ["zkmargin", "verify", {str(tmp_path / "b")!r}, "--backend", "pyecc", "--quiet"]
-        try:
-            runpy.run_module("zkmargin.attest.cli", run_name="__main__")
-        finally:
-            assert "zkmargin._core" not in sys.modules
+        code = main(["verify", {str(tmp_path / "b")!r}, "--backend", "pyecc", "--quiet"])
+        assert "zkmargin._core" not in sys.modules
+        raise SystemExit(code)
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)

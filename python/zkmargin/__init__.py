@@ -11,16 +11,19 @@ Quick tour::
 """
 
 import importlib
+from importlib.metadata import version as _version
 from typing import Any
 
-__version__ = "0.1.0"
+#: The Cargo workspace version (maturin writes it into the package metadata).
+__version__ = _version("zkmargin")
 
-from . import errors, proof, scenarios
+from . import errors, proof, scenarios, symbols
 from .book import Accounts, Instruments, Kind, Settlement
 from .market import Market
+from .orders import Orders
 from .params import MarginParams
 from .results import InstrumentValues, MarginResult
-from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
+from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
 
 try:
     importlib.import_module(f"{__name__}._core")  # the compiled extension
@@ -34,15 +37,20 @@ else:
     _NO_CORE = None
     from . import baseline, dynamic, numpy_engine, synthetic
     from .engine import MarginEngine, default_threads
+    from .implied import implied_vol
     from .pricing import Greeks, black76
+    from .state import MarketState, WhatIf
 
 _NEEDS_CORE = (
     "Greeks",
     "MarginEngine",
+    "MarketState",
+    "WhatIf",
     "baseline",
     "black76",
     "default_threads",
     "dynamic",
+    "implied_vol",
     "numpy_engine",
     "synthetic",
 )
@@ -59,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Accounts",
+    "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
     "Instruments",
@@ -67,8 +76,11 @@ __all__ = [
     "MarginParams",
     "MarginResult",
     "Market",
+    "MarketState",
+    "Orders",
     "ScenarioTable",
     "Settlement",
+    "WhatIf",
     "__version__",
     "baseline",
     "black76",
@@ -76,9 +88,11 @@ __all__ = [
     "deribit_scenarios",
     "dynamic",
     "errors",
+    "implied_vol",
     "numpy_engine",
     "proof",
     "scenarios",
     "span_scenarios",
+    "symbols",
     "synthetic",
 ]

@@ -1,8 +1,6 @@
 """The attestation commands: ``zkmargin snapshot``, ``audit``, ``attest``, ``verify`` and
 ``verify-inclusion``. :func:`register` adds them to an ``argparse`` subparsers object;
-each sets ``run`` to a handler of the parsed namespace returning the exit code (the
-convention of ``zkmargin.cli``). ``python -m zkmargin.attest.cli verify BUNDLE --backend
-pyecc`` runs without the compiled extension."""
+each sets ``func`` to a handler returning the exit code."""
 
 from __future__ import annotations
 
@@ -18,9 +16,7 @@ from typing import Any
 from ..errors import ZkMarginError
 from ..proof.snapshot import EpochSnapshot
 
-__all__ = ["COMMANDS", "register"]
-
-COMMANDS = ("snapshot", "audit", "attest", "verify", "verify-inclusion")
+__all__ = ["register"]
 
 
 def _progress(enabled: bool) -> Callable[[str, int], Callable[[int], None]]:
@@ -300,21 +296,3 @@ def register(sub: Any) -> None:
     p.add_argument("--opening", required=True, help="your private receipt (JSON)")
     _backend(p)
     p.set_defaults(run=_cmd_verify_inclusion)
-
-
-def run(argv: list[str]) -> int:
-    """Parse ``argv`` (starting with one of :data:`COMMANDS`) and run it; typed input
-    errors become a one-line message and exit code 2."""
-    parser = argparse.ArgumentParser(prog="zkmargin")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.run(args)
-    except (ZkMarginError, OSError) as e:
-        print(f"zkmargin {args.command}: {e}", file=sys.stderr)
-        return 2
-    return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(run(sys.argv[1:]))

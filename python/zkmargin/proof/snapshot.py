@@ -39,7 +39,7 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import RealCoefficients, real_coefficients, widened
+from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, widened
 from .commitments import QUANTITY_DECIMALS, AccountCommitment, default_balance_decimals
 from .group import Group, get_group
 from .solvency import (
@@ -95,11 +95,16 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("moves", "f64[]"),
     ("vol_shocks", "f64[]"),
     ("weights", "f64[]"),
-    ("vol_up", "f64"),
-    ("vol_down", "f64"),
-    ("power_short", "f64"),
-    ("power_long", "f64"),
-    ("min_vol_up", "f64"),
+    ("vol_up", "f64[]"),
+    ("vol_down", "f64[]"),
+    ("power_short", "f64[]"),
+    ("power_long", "f64[]"),
+    ("min_vol_up", "f64[]"),
+    ("edge", "f64[]"),
+    ("dampener", "f64[]"),
+    ("roll_annual_move_risk", "f64[]?"),
+    ("roll_min_annual_move", "f64[]?"),
+    ("settlement_mode", "enum"),
     # margin parameters (§8)
     ("linear_im", "f64"),
     ("linear_mm", "f64"),
@@ -135,7 +140,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("coll_lo", "i128[]"),
     ("coll_hi", "i128[]"),
 )
-_ENUMS = {"model": MODELS, "aggregation": AGGREGATIONS}
+SETTLEMENT_MODES = ("cross", "segregated")
+_ENUMS = {"model": MODELS, "aggregation": AGGREGATIONS, "settlement_mode": SETTLEMENT_MODES}
 SCENARIO_FIELDS = ("vol_up", "vol_down", "power_short", "power_long", "min_vol_up")
 PARAM_FIELDS = (
     "linear_im",
@@ -171,11 +177,16 @@ class EpochSnapshot:
     moves: tuple[float, ...]
     vol_shocks: tuple[float, ...]
     weights: tuple[float, ...]
-    vol_up: float
-    vol_down: float
-    power_short: float
-    power_long: float
-    min_vol_up: float
+    vol_up: tuple[float, ...]
+    vol_down: tuple[float, ...]
+    power_short: tuple[float, ...]
+    power_long: tuple[float, ...]
+    min_vol_up: tuple[float, ...]
+    edge: tuple[float, ...]
+    dampener: tuple[float, ...]
+    roll_annual_move_risk: tuple[float, ...] | None
+    roll_min_annual_move: tuple[float, ...] | None
+    settlement_mode: str
     linear_im: float
     linear_mm: float
     option_im_base: float
@@ -283,7 +294,11 @@ class EpochSnapshot:
             np.array(self.moves).reshape(shape),
             np.array(self.vol_shocks).reshape(shape),
             np.array(self.weights).reshape(shape),
-            **{k: getattr(self, k) for k in SCENARIO_FIELDS},
+            **{k: list(getattr(self, k)) for k in SCENARIO_FIELDS},
+            edge=np.array(self.edge).reshape(shape),
+            dampener=np.array(self.dampener).reshape(shape),
+            annual_move_risk=None if self.roll_annual_move_risk is None else list(self.roll_annual_move_risk),
+            min_annual_move=None if self.roll_min_annual_move is None else list(self.roll_min_annual_move),
         )
 
     def params(self) -> Any:
@@ -310,7 +325,12 @@ class EpochSnapshot:
 
             engine_class = MarginEngine
         return engine_class(
-            self.instruments(), self.scenarios(), self.params(), self.aggregation, threads=threads
+            self.instruments(),
+            self.scenarios(),
+            self.params(),
+            self.aggregation,
+            threads=threads,
+            settlement_mode=self.settlement_mode,
         )
 
     # ------------------------------------------------------------ statements
@@ -337,6 +357,9 @@ class EpochSnapshot:
             raise ParameterError("commitment balance decimals differ from the snapshot's", "balances")
         if commitment.quantity_decimals != self.quantity_decimals:
             raise ParameterError("commitment quantity decimals differ from the snapshot's", "quantities")
+        portfolio = portfolio_ids(
+            self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
+        )
         return _assemble(
             account_id=account_id,
             epoch=self.epoch,
@@ -345,7 +368,7 @@ class EpochSnapshot:
             n=n,
             universe_size=n_ins,
             instruments=ins,
-            underlying=[self.underlying[i] for i in ins],
+            underlying=[portfolio[i] for i in ins],
             bucket=[self.bucket[i] for i in ins],
             quantity_decimals=self.quantity_decimals,
             money_decimals=self.money_decimals,
@@ -500,6 +523,9 @@ def _validate(s: EpochSnapshot) -> None:
         "vol": n_ins,
         "vol_shocks": S * U,
         "weights": S * U,
+        "edge": S * U,
+        "dampener": S * U,
+        **{k: U for k in SCENARIO_FIELDS},
         "spot": U,
         "haircut": J,
         "balance_decimals": J,
@@ -516,6 +542,11 @@ def _validate(s: EpochSnapshot) -> None:
     }
     if s.forward is not None:
         shapes["forward"] = n_ins
+    if (s.roll_annual_move_risk is None) != (s.roll_min_annual_move is None):
+        raise bad("roll_annual_move_risk and roll_min_annual_move go together", "roll_min_annual_move")
+    if s.roll_annual_move_risk is not None:
+        shapes["roll_annual_move_risk"] = U
+        shapes["roll_min_annual_move"] = U
     if s.instrument_names:
         shapes["instrument_names"] = n_ins
     if s.asset_names:
@@ -605,6 +636,13 @@ def build_snapshot(
         )
     if getattr(engine, "correlation", None) is not None:
         raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
+    links = getattr(engine, "asset_underlying", None)
+    if links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
+            "no balance terms in the scenario losses)",
+            "asset_underlying",
+        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)
@@ -615,7 +653,12 @@ def build_snapshot(
     ins = engine.instruments
     sc = engine.scenarios
     p = engine.params
-    kw: dict[str, Any] = {k: float(getattr(sc, k)) for k in SCENARIO_FIELDS}
+    kw: dict[str, Any] = {k: _floats(getattr(sc, k)) for k in SCENARIO_FIELDS}
+    kw["edge"] = _floats(sc.edge)
+    kw["dampener"] = _floats(sc.dampener)
+    kw["roll_annual_move_risk"] = None if sc.annual_move_risk is None else _floats(sc.annual_move_risk)
+    kw["roll_min_annual_move"] = None if sc.min_annual_move is None else _floats(sc.min_annual_move)
+    kw["settlement_mode"] = engine.settlement_mode
     kw.update({k: float(getattr(p, k)) for k in PARAM_FIELDS})
     kw.update(_table(rc, margin_bits))
     return EpochSnapshot(
