@@ -62,6 +62,7 @@ def black76(
     rate: NDArray[np.float64],
     threads: int,
 ) -> list[NDArray[np.float64]]: ...
+
 def implied_vol(
     price: NDArray[np.float64],
     is_call: NDArray[np.bool_],
