@@ -277,3 +277,24 @@ def test_snapshot_file_round_trip_through_bundle(made: Any) -> None:
     assert snap == STRESS_SNAP
     assert EpochSnapshot.from_json(json.loads((bundle / "snapshot-stress.json").read_text())) == snap
     assert replace(snap, scenario_set="base") != BASE  # another scenario table
+
+
+def test_bad_books_are_refused(tmp_path: Path) -> None:
+    acc = BOOK.accounts
+    for ids, match in (
+        (("a", "b", "c"), "3 ids for 4 accounts"),
+        (("a", "b", "", "d"), "1-255 UTF-8 bytes"),
+        (("a", "b", "x" * 256, "d"), "1-255 UTF-8 bytes"),
+        (("a", "b", "a", "d"), "duplicate"),
+    ):
+        with pytest.raises(ParameterError, match=match):
+            attest([BASE], Book(ids, acc), RESERVES, FUND, tmp_path / "b", tmp_path / "p")
+    with pytest.raises(ParameterError, match="letters, digits"):
+        attest(
+            [replace(BASE, scenario_set="../x")],
+            Book(IDS, acc),
+            RESERVES,
+            FUND,
+            tmp_path / "b",
+            tmp_path / "p",
+        )

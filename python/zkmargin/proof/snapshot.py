@@ -225,14 +225,17 @@ class EpochSnapshot:
     # ------------------------------------------------------------ sizes
     @property
     def n_instruments(self) -> int:
+        """Instruments in the universe (``I``)."""
         return len(self.kind)
 
     @property
     def n_scenarios(self) -> int:
+        """Scenarios of the table (``S``)."""
         return len(self.moves) // self.n_underlyings
 
     @property
     def n_assets(self) -> int:
+        """Collateral assets (``J``)."""
         return len(self.asset_price)
 
     @property
@@ -270,6 +273,7 @@ class EpochSnapshot:
         return get_group(backend).keccak256(self.to_bytes())
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON form (docs/proof-spec.md §10.1): every field by name."""
         out: dict[str, Any] = {"type": "zkmargin.EpochSnapshot", "version": SNAPSHOT_VERSION}
         for name, _ in FIELDS:
             v = getattr(self, name)
@@ -283,6 +287,7 @@ class EpochSnapshot:
 
     # ------------------------------------------------------------ model objects
     def instruments(self) -> Any:
+        """The snapshot's universe as a ``zkmargin.Instruments``."""
         from ..book import Instruments
 
         return Instruments(
@@ -297,6 +302,7 @@ class EpochSnapshot:
         )
 
     def scenarios(self) -> Any:
+        """The snapshot's scenario table as a ``zkmargin.ScenarioTable``."""
         from ..scenarios import ScenarioTable
 
         shape = (self.n_scenarios, self.n_underlyings)
@@ -312,11 +318,13 @@ class EpochSnapshot:
         )
 
     def params(self) -> Any:
+        """The snapshot's margin parameters as a ``zkmargin.MarginParams``."""
         from ..params import MarginParams
 
         return MarginParams(**{k: getattr(self, k) for k in PARAM_FIELDS})
 
     def market(self) -> Any:
+        """The snapshot's market as a ``zkmargin.Market``."""
         from ..market import Market
 
         return Market(

@@ -858,10 +858,14 @@ def prove_with_shortfall(
     if not _unchecked:
         for k, q in enumerate(op.quantities):
             if not -bound < q < bound:
-                raise ParameterError(f"quantity {k} exceeds the {st.n}-bit bound", "quantities", k)
+                raise ParameterError(
+                    f"account {st.account_id!r}: quantity {k} exceeds the {st.n}-bit bound", "quantities", k
+                )
         for k, b in enumerate(op.balances):
             if not -bound < b < bound:
-                raise ParameterError(f"balance {k} exceeds the {st.n}-bit bound", "balances", k)
+                raise ParameterError(
+                    f"account {st.account_id!r}: balance {k} exceeds the {st.n}-bit bound", "balances", k
+                )
     x = _witness(st, op)
     lay = _Layout(st)
     blind = [0] * lay.total
@@ -886,7 +890,8 @@ def prove_with_shortfall(
         for j, v in enumerate(values):
             if not 0 <= v < bound:
                 raise ParameterError(
-                    f"constraint value {j} = {v} does not fit in {st.n} bits (account too "
+                    f"account {st.account_id!r}: constraint value {j} = {v} does not fit in "
+                    f"{st.n} bits (account too "
                     "large for this n or money scale)",
                     "n",
                     j,
