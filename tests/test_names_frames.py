@@ -292,3 +292,20 @@ def test_issue_case_balances_frame_any_layout() -> None:
     assert res.to_pandas().index.tolist() == [0, 1]
     with pytest.raises(errors.ArrayLayoutError):  # numpy arrays are still never copied silently
         Accounts.from_table(pos, balances=np.asfortranarray(sel.to_numpy()))
+
+
+def test_dynamic_errors_name_user_rows_and_universes_must_match() -> None:
+    ins = _instruments()
+    book = Accounts.from_table(_positions(), _balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    risk = zkmargin.dynamic.joint_risk_arrays(ins, _market(ins), [[-0.1, -0.1], [0.1, 0.1]])
+    bad = book.with_quantity(np.where(np.arange(book.n_rows) == 2, np.nan, book.quantity))
+    with pytest.raises(errors.NonFiniteError) as info:
+        zkmargin.dynamic.var_es(risk, bad, 0.5)
+    row = int(book.source_row[2])
+    assert info.value.index == row and f"row {row} (account" in str(info.value)
+    # A book resolved against one named universe cannot be margined by an engine on another.
+    other = Instruments.from_names(list(reversed(NAMES)), VAL)
+    with pytest.raises(errors.ParameterError, match="another instrument universe"):
+        zkmargin.MarginEngine(other).compute(book, _market(ins))
+    same = Instruments.from_names(NAMES, VAL, underlyings=["BTC", "ETH"])
+    zkmargin.MarginEngine(same).compute(book, _market(ins))  # equal names are the same universe

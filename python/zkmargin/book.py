@@ -403,6 +403,19 @@ class Accounts:
         )
         return f"row {row} (account {acc}, instrument {what})"
 
+    def check_universe(self, instruments: Instruments) -> None:
+        """Raise :class:`~zkmargin.errors.ParameterError` if this book's rows were resolved
+        against named instruments that are not ``instruments`` (indices would mean other
+        instruments)."""
+        mine = self.instruments
+        if mine is None or mine is instruments or mine.names is None or mine.names == instruments.names:
+            return
+        raise ParameterError(
+            "the book's instrument names were resolved against another instrument universe "
+            "than the engine's; build both from the same Instruments",
+            "instruments",
+        )
+
     def relabel(self, exc: InputError) -> InputError:
         """``exc`` from the engine (which sees CSR rows and flat balances) restated in the
         caller's rows and ids; ``exc`` itself when it is about something else."""
@@ -565,14 +578,17 @@ class Accounts:
 
 
 @contextmanager
-def user_errors(instruments: Instruments, accounts: Accounts | None = None) -> Iterator[None]:
+def user_errors(instruments: Instruments | None, accounts: Accounts | None = None) -> Iterator[None]:
     """Re-raise an :class:`~zkmargin.errors.InputError` from the engine in the caller's
-    terms (their rows, account ids, instrument names); see :meth:`Accounts.relabel`."""
+    terms (their rows, account ids, instrument names); see :meth:`Accounts.relabel`.
+    Also refuses a book resolved against other named instruments than the engine's."""
+    if accounts is not None and instruments is not None:
+        accounts.check_universe(instruments)
     try:
         yield
     except InputError as exc:
         new = accounts.relabel(exc) if accounts is not None else exc
-        if new is exc:
+        if new is exc and instruments is not None:
             new = instruments.relabel(exc)
         if new is exc:
             raise

@@ -159,6 +159,16 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, default=None, help="worker threads (default: every core)")
 
 
+def _file_command(
+    sub: Subparsers, name: str, summary: str, description: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A sub-command over the input files of docs/cli.md, run by ``run``."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    _add_inputs(p)
+    p.set_defaults(run=run)
+    return p
+
+
 def _add_output(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("-o", "--output", type=Path, default=None, help=f"write {what} here (.csv or .parquet)")
 
@@ -211,6 +221,14 @@ class _Run:
         return LiquidityRule(notional, [args.half_spread] * n, [args.depth] * n, [args.base_ratio] * n)
 
 
+def _write_accounts(columns: dict[str, Any], ids: Any, path: Path | None, what: str) -> int:
+    """Write one row per account id (the index ``account``) with ``columns``; exit status 0."""
+    import pandas as pd
+
+    _write(pd.DataFrame(columns, index=pd.Index(ids, name="account")), path, what)
+    return 0
+
+
 def _write(frame: Any, path: Path | None, what: str) -> None:
     if path is None:
         return
@@ -244,16 +262,16 @@ def _margin(args: argparse.Namespace) -> int:
 
 def add_margin(sub: Subparsers) -> None:
     """``zkmargin margin``: equity, IM, MM and add-ons per account from files."""
-    p = sub.add_parser(
+    p = _file_command(
+        sub,
         "margin",
-        help="margin every account of a book read from files",
-        description="Margins every account: equity, initial and maintenance margin, add-ons, worst "
+        "margin every account of a book read from files",
+        "Margins every account: equity, initial and maintenance margin, add-ons, worst "
         "scenario and net Greeks per underlying, one row per account (and model).",
+        _margin,
     )
-    _add_inputs(p)
     p.add_argument("--model", choices=(*MODELS, "all"), default="portfolio", help="margin model (portfolio)")
     _add_output(p, "one row per account (and model)")
-    p.set_defaults(run=_margin)
 
 
 def _parse_stress(text: str) -> Any:
@@ -267,7 +285,6 @@ def _parse_stress(text: str) -> Any:
 
 
 def _stress(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from .dynamic import DEFAULT_STRESSES, stress_test
 
@@ -278,20 +295,20 @@ def _stress(args: argparse.Namespace) -> int:
     print(f"{'scenario':<28} {'underwater':>10} {'shortfall':>16}")
     for k, name in enumerate(rep.names):
         print(f"{name:<28} {int(rep.underwater[k]):>10,} {rep.shortfall[k]:>16,.2f}")
-    df = pd.DataFrame(rep.equity_after, columns=rep.names, index=pd.Index(inp.accounts.ids(), name="account"))
-    _write(df, args.output, "equity after each stress")
-    return 0
+    after = dict(zip(rep.names, rep.equity_after.T, strict=True))
+    return _write_accounts(after, inp.accounts.ids(), args.output, "equity after each stress")
 
 
 def add_stress(sub: Subparsers) -> None:
     """``zkmargin stress``: equity of every account after named joint moves."""
-    p = sub.add_parser(
+    p = _file_command(
+        sub,
         "stress",
-        help="equity of every account after named stress scenarios",
-        description="Applies named joint moves (price move for every underlying, vol multiplier) "
+        "equity of every account after named stress scenarios",
+        "Applies named joint moves (price move for every underlying, vol multiplier) "
         "and reports the accounts left underwater and the total shortfall per scenario.",
+        _stress,
     )
-    _add_inputs(p)
     p.add_argument(
         "--stress",
         action="append",
@@ -300,11 +317,9 @@ def add_stress(sub: Subparsers) -> None:
         help="a scenario, e.g. 'crash:-0.4:2.0' (repeatable; default: the built-in four)",
     )
     _add_output(p, "equity after each scenario, one row per account")
-    p.set_defaults(run=_stress)
 
 
 def _var(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from . import dynamic
     from .io import read_prices
@@ -326,20 +341,19 @@ def _var(args: argparse.Namespace) -> int:
     var, es = dynamic.var_es(risk, inp.accounts, args.confidence, args.threads)
     print(f"VaR / ES at {args.confidence:.2%} over {source}")
     print(f"  total VaR {var.sum():,.2f}   total ES {es.sum():,.2f}   accounts {len(var):,}")
-    df = pd.DataFrame({"var": var, "es": es}, index=pd.Index(inp.accounts.ids(), name="account"))
-    _write(df, args.output, "VaR and ES per account")
-    return 0
+    return _write_accounts({"var": var, "es": es}, inp.accounts.ids(), args.output, "VaR and ES per account")
 
 
 def add_var(sub: Subparsers) -> None:
     """``zkmargin var``: per-account VaR and expected shortfall over joint scenarios."""
-    p = sub.add_parser(
+    p = _file_command(
+        sub,
         "var",
-        help="VaR and expected shortfall per account over historical or Monte Carlo moves",
-        description="Per-account VaR and ES of the book's loss over joint moves: historical "
+        "VaR and expected shortfall per account over historical or Monte Carlo moves",
+        "Per-account VaR and ES of the book's loss over joint moves: historical "
         "(--prices, one column per underlying) or seeded Monte Carlo.",
+        _var,
     )
-    _add_inputs(p)
     p.add_argument("--prices", type=Path, default=None, help="price history table, one column per underlying")
     p.add_argument("--horizon", type=int, default=1, help="horizon in days (1)")
     p.add_argument("--confidence", type=float, default=0.99, help="confidence level (0.99)")
@@ -349,7 +363,6 @@ def add_var(sub: Subparsers) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="Monte Carlo seed (0)")
     _add_output(p, "VaR and ES per account")
-    p.set_defaults(run=_var)
 
 
 def _liquidations(args: argparse.Namespace) -> int:
@@ -395,20 +408,20 @@ def _liquidations(args: argparse.Namespace) -> int:
 
 def add_liquidations(sub: Subparsers) -> None:
     """``zkmargin liquidations``: liquidatable accounts and their close-outs."""
-    p = sub.add_parser(
+    p = _file_command(
+        sub,
         "liquidations",
-        help="liquidatable accounts, largest shortfall first, with the positions to close",
-        description="Scans the book for accounts below maintenance margin and sizes each close-out "
+        "liquidatable accounts, largest shortfall first, with the positions to close",
+        "Scans the book for accounts below maintenance margin and sizes each close-out "
         "(greedy or pro rata, whichever closes less notional; docs/margin-model.md §10.8).",
+        _liquidations,
     )
-    _add_inputs(p)
     _add_liquidity(p)
     p.add_argument("--top", type=int, default=10, help="liquidations to print (10)")
     _add_output(p, "one row per liquidated account")
     p.add_argument(
         "--closeouts", type=Path, default=None, help="write the signed quantity to close per position"
     )
-    p.set_defaults(run=_liquidations)
 
 
 def _cascade_args(p: argparse.ArgumentParser) -> None:
@@ -460,16 +473,16 @@ def _cascade(args: argparse.Namespace) -> int:
 
 def add_cascade(sub: Subparsers) -> None:
     """``zkmargin cascade``: liquidation cascade after a crash of one underlying."""
-    p = sub.add_parser(
+    p = _file_command(
+        sub,
         "cascade",
-        help="liquidation cascade after a crash (exit status 3 if it did not converge)",
-        description="Crashes one underlying, liquidates, moves the price by the impact of the "
+        "liquidation cascade after a crash (exit status 3 if it did not converge)",
+        "Crashes one underlying, liquidates, moves the price by the impact of the "
         "forced selling and repeats until nobody is liquidated or --max-rounds.",
+        _cascade,
     )
-    _add_inputs(p)
     _add_liquidity(p)
     _cascade_args(p)
-    p.set_defaults(run=_cascade)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -484,19 +497,19 @@ def _report(args: argparse.Namespace) -> int:
 
 def add_report(sub: Subparsers) -> None:
     """``zkmargin report``: a self-contained HTML report with plots."""
-    p = sub.add_parser(
+    p = _file_command(
+        sub,
         "report",
-        help="a self-contained HTML report with plots (needs the report extra)",
-        description="Writes one HTML file with embedded plots: an account's risk profile across "
+        "a self-contained HTML report with plots (needs the report extra)",
+        "Writes one HTML file with embedded plots: an account's risk profile across "
         "price and vol moves, capital by model, the distribution of distance to liquidation, "
         "stress results and a cascade path.",
+        _report,
     )
-    _add_inputs(p)
     _add_liquidity(p)
     _cascade_args(p)
     p.add_argument("--account", default=None, help="account for the risk profile (default: highest MM)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .html file to write")
-    p.set_defaults(run=_report)
 
 
 #: One registration function per command; a new topic adds its own here.
