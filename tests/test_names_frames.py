@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zkmargin
 from zkmargin import Accounts, Instruments, Kind, Market, Settlement, errors
@@ -309,3 +311,44 @@ def test_dynamic_errors_name_user_rows_and_universes_must_match() -> None:
         zkmargin.MarginEngine(other).compute(book, _market(ins))
     same = Instruments.from_names(NAMES, VAL, underlyings=["BTC", "ETH"])
     zkmargin.MarginEngine(same).compute(book, _market(ins))  # equal names are the same universe
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4), st.integers(0, len(NAMES) - 1), st.sampled_from([-2.0, -1.0, 0.5, 1.0, 3.0])
+        ),
+        max_size=40,
+    ),
+    st.permutations(range(5)),
+)
+def test_string_ids_build_the_same_book_as_integers(
+    rows: list[tuple[int, int, float]], perm: list[int]
+) -> None:
+    ins = _instruments()
+    acc = [r[0] for r in rows]
+    inst = [r[1] for r in rows]
+    qty = [r[2] for r in rows]
+    bal = np.arange(15, dtype=np.float64).reshape(5, 3)
+    want = Accounts.from_triples(acc, inst, qty, bal)
+    # The same accounts as strings, with the balances table in another order.
+    ids = [f"u{a}" for a in perm]
+    frame = pd.DataFrame(bal[perm], columns=["USDC", "BTC", "ETH"], index=pd.Index(ids, name="account"))
+    got = Accounts.from_table(
+        pd.DataFrame(
+            {"account": [f"u{a}" for a in acc], "instrument": [NAMES[i] for i in inst], "quantity": qty}
+        ),
+        frame,
+        instruments=ins,
+    )
+    assert list(got.ids()) == ids
+    for k, a in enumerate(perm):  # account k of `got` is account perm[k] of `want`
+        lo, hi = got.offsets[k], got.offsets[k + 1]
+        wlo, whi = want.offsets[a], want.offsets[a + 1]
+        np.testing.assert_array_equal(got.instrument[lo:hi], want.instrument[wlo:whi])
+        np.testing.assert_array_equal(got.quantity[lo:hi], want.quantity[wlo:whi])
+        np.testing.assert_array_equal(got.balances[k], bal[a])
+        for r in range(lo, hi):  # each row remembers a caller row holding that pair
+            src = int(got.source_row[r])
+            assert (acc[src], inst[src]) == (a, int(got.instrument[r]))

@@ -105,7 +105,7 @@ class Instruments:
             if len(nm) != n:
                 raise ShapeError(f"names: length {len(nm)} does not match kind ({n})", "names")
             index = IdIndex("instrument", np.array(nm, dtype=str) if nm else np.empty(0, "U1"), "names")
-            if index.keys.dtype.kind != "U":
+            if nm and index.keys.dtype.kind != "U":
                 raise DTypeError("names: instrument names must be strings", "names")
             object.__setattr__(self, "names", nm)
             object.__setattr__(self, "_index", index)
@@ -226,7 +226,10 @@ class Instruments:
     def index(self, ids: Any, field: str = "instrument") -> NDArray[np.int64]:
         """Instrument index of each id: names when the universe has names, else integer
         indices (range-checked). Errors name the offending id and its position in ``ids``."""
-        arr = id_array(field, ids)
+        raw = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+        if raw.dtype.kind in "OU" and self._index is not None:
+            return self._index.positions(field, raw)  # str names (an object array of ints is refused)
+        arr = id_array(field, raw)
         if arr.dtype.kind == "U":
             if self._index is None:
                 raise DTypeError(
@@ -467,20 +470,20 @@ class Accounts:
         bal = _arrays.f64("balances", bal_in, ndim=2)
         qty = _arrays.f64("quantity", quantity)
         n_acc = bal.shape[0]
-        acc_raw = id_array("account", account)
+        acc_raw = account if isinstance(account, np.ndarray) else np.asarray(account)
         if keys is not None:
             index = IdIndex("account", keys, "balances.account")
             acc = index.positions("account", acc_raw)
             ids: NDArray[Any] | None = index.keys
-        elif acc_raw.dtype.kind == "U":
-            raise DTypeError(
-                "account: string account ids need balances keyed by account id "
-                "(a DataFrame indexed by account, or with an 'account' column)",
-                "account",
-            )
         else:
-            acc = acc_raw
+            acc = id_array("account", acc_raw)
             ids = None
+            if acc.dtype.kind == "U":
+                raise DTypeError(
+                    "account: string account ids need balances keyed by account id "
+                    "(a DataFrame indexed by account, or with an 'account' column)",
+                    "account",
+                )
             bad = np.flatnonzero((acc < 0) | (acc >= n_acc))
             if bad.size:
                 k = int(bad[0])
@@ -516,7 +519,11 @@ class Accounts:
             a = int(bad[0])
             who = display(ids[a]) if ids is not None else str(a)
             raise NonFiniteError(f"balances of account {who} are not all finite", "balances", a)
-        order = np.lexsort((ins, acc))
+        span = int(ins.max()) + 1 if ins.size else 1
+        if n_acc * span < 2**62:  # one int64 key sorts about twice as fast as lexsort
+            order = np.argsort(acc * span + ins, kind="stable")
+        else:
+            order = np.lexsort((ins, acc))
         acc_s, ins_s, qty_s = acc[order], ins[order], qty[order]
         if acc_s.size:
             new = np.empty(acc_s.size, dtype=bool)
