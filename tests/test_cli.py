@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import zkmargin
-import zkmargin.io
+import zkmargin.files
 from zkmargin import Accounts, Instruments, Market, cli, dynamic
 
 AS_OF = "2026-01-15T08:00:00Z"
@@ -252,11 +252,11 @@ def test_price_history_out_of_order(files: dict[str, Path], tmp_path: Path) -> N
     path = tmp_path / "prices.csv"
     hist.to_csv(path, index=False)
     with pytest.raises(zkmargin.errors.OrderError, match="row 41 \\(2025-02-10") as info:
-        zkmargin.io.read_prices(path, ("BTC", "ETH"))
+        zkmargin.files.read_prices(path, ("BTC", "ETH"))
     assert info.value.index == 41 and info.value.key == "2025-02-10"
     hist.loc[[40, 41], "date"] = hist.loc[[41, 40], "date"].to_numpy()
     hist.to_csv(path, index=False)
-    assert zkmargin.io.read_prices(path, ("ETH", "BTC")).shape == (len(hist), 2)
+    assert zkmargin.files.read_prices(path, ("ETH", "BTC")).shape == (len(hist), 2)
 
 
 def test_liquidations_and_cascade(
@@ -304,3 +304,30 @@ def test_report_renders_in_chromium(files: dict[str, Path], tmp_path: Path) -> N
     assert non_white.mean() > 0.05
     saturated = (img.max(axis=2) - img.min(axis=2)) > 80
     assert saturated.sum() > 5_000
+
+
+def test_engine_column_instruments_and_integer_ids(files: dict[str, Path], tmp_path: Path) -> None:
+    ins, book, market = _direct(files)
+    cols = ("kind", "underlying", "strike", "expiry", "contract_size", "settlement")
+    table = pd.DataFrame({c: getattr(ins, c) for c in cols})
+    table["currency"] = [("BTC", "ETH")[u] for u in ins.underlying]
+    table.to_parquet(tmp_path / "ins.parquet", index=False)
+    pos = pd.read_csv(files["positions"])
+    pos["instrument"] = [NAMES.index(n) for n in pos["instrument"]]
+    # json.dumps writes floats exactly (pandas' to_json rounds to 10 digits by default).
+    (tmp_path / "pos.json").write_text(json.dumps(pos.to_dict(orient="records")))
+    market_rows = [
+        {**r, "name": str(NAMES.index(str(r["name"])))} if r["field"] in ("vol", "forward") else r
+        for r in _market_rows()
+    ]
+    (tmp_path / "market.json").write_text(json.dumps(market_rows))
+    out = tmp_path / "m.csv"
+    args = [
+        "margin", "--positions", str(tmp_path / "pos.json"), "--balances", str(files["balances"]),
+        "--market", str(tmp_path / "market.json"), "--instruments", str(tmp_path / "ins.parquet"),
+        "-o", str(out),
+    ]  # fmt: skip
+    assert cli.main(args) == 0
+    got = pd.read_csv(out, index_col="account")
+    want = zkmargin.MarginEngine(ins).compute(book, market)
+    np.testing.assert_allclose(got["maintenance_margin"], want.maintenance_margin, rtol=1e-12)

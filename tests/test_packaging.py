@@ -38,10 +38,10 @@ def test_import_is_numpy_only() -> None:
 
 def _public_modules() -> list[ModuleType]:
     import zkmargin.cli
-    import zkmargin.io
+    import zkmargin.files
     import zkmargin.report
 
-    mods = [zkmargin, zkmargin.io, zkmargin.report, zkmargin.cli, zkmargin.symbols, zkmargin.errors]
+    mods = [zkmargin, zkmargin.files, zkmargin.report, zkmargin.cli, zkmargin.symbols, zkmargin.errors]
     mods += [m for m in (getattr(zkmargin, name) for name in zkmargin.__all__) if inspect.ismodule(m)]
     return list(dict.fromkeys(mods))
 

@@ -189,7 +189,7 @@ class _Run:
     """Inputs loaded once per command, with the engine built on them."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from .io import load_inputs
+        from .files import load_inputs
         from .scenarios import deribit_scenarios, span_scenarios
 
         start = time.perf_counter()
@@ -232,7 +232,7 @@ def _write_accounts(columns: dict[str, Any], ids: Any, path: Path | None, what: 
 def _write(frame: Any, path: Path | None, what: str) -> None:
     if path is None:
         return
-    from .io import write_table
+    from .files import write_table
 
     write_table(frame, path)
     log.info("wrote %s to %s", what, path)
@@ -322,7 +322,7 @@ def add_stress(sub: Subparsers) -> None:
 def _var(args: argparse.Namespace) -> int:
 
     from . import dynamic
-    from .io import read_prices
+    from .files import read_prices
 
     run = _Run(args)
     inp = run.inputs
