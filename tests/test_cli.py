@@ -168,7 +168,11 @@ def test_margin_matches_the_api(
         assert (part.dtypes.drop("worst_scenario_label") == want.dtypes.drop("worst_scenario_label")).all()
     # Parquet positions, CSV market and CSV output give the same portfolio numbers.
     out_csv = tmp_path / "margin.csv"
-    assert cli.main(["margin", *_inputs(files, "positions_pq", "market_csv"), "-o", str(out_csv)]) == 0
+    assert cli.main(["-v", "margin", *_inputs(files, "positions_pq", "market_csv"), "-o", str(out_csv)]) == 0
+    logged = capsys.readouterr().err
+    assert (
+        "INFO: loaded 8 instruments, 60 accounts, 180 positions" in logged and "portfolio margin in" in logged
+    )
     csv = pd.read_csv(out_csv, index_col="account")
     np.testing.assert_allclose(
         csv["maintenance_margin"], got[got["model"] == "portfolio"]["maintenance_margin"], rtol=1e-12
