@@ -214,6 +214,15 @@ def test_arrow_and_integer_ids() -> None:
     assert list(book.source_row) == [1, 2, 0]
     res = zkmargin.MarginEngine(ins).compute(book, _market(ins), "cross")
     assert res.to_pandas().index.tolist() == [3, 7]
+    # Arrow tables with string ids and names give the same book as pandas.
+    bal_df = _balances()
+    arrow_bal = pa.table(
+        {"account": bal_df.index.tolist(), **{c: bal_df[c].to_numpy() for c in ("USDC", "BTC", "ETH")}}
+    )
+    from_arrow = Accounts.from_table(pa.Table.from_pandas(_positions()), arrow_bal, instruments=ins)
+    from_pandas = Accounts.from_table(_positions(), bal_df[["USDC", "BTC", "ETH"]], instruments=ins)
+    for name in ("offsets", "instrument", "quantity", "balances", "source_row", "account_id"):
+        np.testing.assert_array_equal(getattr(from_arrow, name), getattr(from_pandas, name))
 
 
 def test_user_rows_in_errors() -> None:
