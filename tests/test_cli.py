@@ -130,7 +130,7 @@ def _direct(f: dict[str, Path]) -> tuple[Instruments, Accounts, Market]:
 def test_help_lists_every_command_and_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--help"]) == 0
     text = capsys.readouterr().out
-    for command in ("demo", "margin", "stress", "var", "liquidations", "cascade", "report"):
+    for command in ("demo", "margin", "stress", "var", "backtest", "liquidations", "cascade", "report"):
         assert command in text
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
@@ -335,3 +335,24 @@ def test_engine_column_instruments_and_integer_ids(files: dict[str, Path], tmp_p
     got = pd.read_csv(out, index_col="account")
     want = zkmargin.MarginEngine(ins).compute(book, market)
     np.testing.assert_allclose(got["maintenance_margin"], want.maintenance_margin, rtol=1e-12)
+
+
+def test_backtest(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hist = pd.read_csv(files["prices"])
+    hist.loc[0, ["BTC", "ETH"]] = [60_000.0, 3_000.0]  # row 0 is today's market
+    hist = hist.iloc[:110]
+    path = tmp_path / "history.csv"
+    hist.to_csv(path, index=False)
+    out = tmp_path / "backtest.csv"
+    assert (
+        cli.main(["backtest", *_inputs(files), "--prices", str(path), "--warmup", "60", "-o", str(out)]) == 0
+    )
+    got = pd.read_csv(out, index_col="policy")
+    ins, book, market = _direct(files)
+    want = dynamic.backtest(
+        ins, book, market, np.ascontiguousarray(hist[["BTC", "ETH"]].to_numpy()), [-1, 0, 1]
+    )
+    for name, p in want.items():
+        assert got.loc[name, "breaches"] == p.breaches and got.loc[name, "observations"] == p.observations
+        assert got.loc[name, "mean_capital"] == pytest.approx(p.capital, rel=1e-12)
+    assert "static" in capsys.readouterr().out

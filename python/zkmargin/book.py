@@ -328,7 +328,7 @@ class Accounts:
     account_id: NDArray[Any] | None
     source_row: NDArray[np.int64] | None
     assets: tuple[str, ...] | None
-    instruments: Instruments | None
+    instruments: Instruments | None = field(repr=False)
 
     def __init__(
         self,
