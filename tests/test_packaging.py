@@ -47,10 +47,11 @@ def test_import_is_numpy_only() -> None:
 
 def _public_modules() -> list[ModuleType]:
     import zkmargin.cli
+    import zkmargin.commands
     import zkmargin.files
     import zkmargin.report
 
-    mods = [zkmargin, zkmargin.files, zkmargin.report, zkmargin.cli, zkmargin.symbols, zkmargin.errors]
+    mods = [zkmargin, zkmargin.files, zkmargin.report, zkmargin.cli, zkmargin.commands, zkmargin.symbols]
     mods += [m for m in (getattr(zkmargin, name) for name in zkmargin.__all__) if inspect.ismodule(m)]
     return list(dict.fromkeys(mods))
 
