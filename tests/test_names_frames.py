@@ -149,6 +149,10 @@ def test_from_names_errors_name_the_instrument() -> None:
         Instruments.from_names(["BTC-PERPETUAL"], datetime(2026, 1, 15))
     with pytest.raises(errors.UnknownIdentifierError, match="'ETH-PERPETUAL'"):
         Instruments.from_names(["BTC-PERPETUAL"], VAL, contract_sizes={"ETH-PERPETUAL": 1.0})
+    with pytest.raises(errors.InstrumentNameError, match="must be a str"):
+        Instruments.from_names(["BTC-PERPETUAL", 7], VAL)  # type: ignore[list-item]
+    with pytest.raises(errors.DTypeError, match=r"names\[1\]: instrument names must be str"):
+        Instruments([1, 1], [0, 0], [0, 0], [0, 0], [10, 10], [1, 1], names=["A", 7])  # type: ignore[list-item]
 
 
 def test_book_from_names_and_string_ids_matches_engine_arrays() -> None:

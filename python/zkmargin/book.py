@@ -104,13 +104,19 @@ class Instruments:
             nm = tuple(names)
             if len(nm) != n:
                 raise ShapeError(f"names: length {len(nm)} does not match kind ({n})", "names")
+            bad = next((k for k, x in enumerate(nm) if not isinstance(x, str)), None)
+            if bad is not None:
+                raise DTypeError(f"names[{bad}]: instrument names must be str, got {nm[bad]!r}", "names", bad)
             index = IdIndex("instrument", np.array(nm, dtype=str) if nm else np.empty(0, "U1"), "names")
-            if nm and index.keys.dtype.kind != "U":
-                raise DTypeError("names: instrument names must be strings", "names")
             object.__setattr__(self, "names", nm)
             object.__setattr__(self, "_index", index)
         if underlying_names is not None:
-            un = tuple(str(u) for u in underlying_names)
+            un = tuple(underlying_names)
+            bad = next((k for k, x in enumerate(un) if not isinstance(x, str)), None)
+            if bad is not None:
+                raise DTypeError(
+                    f"underlying_names[{bad}]: must be str, got {un[bad]!r}", "underlying_names", bad
+                )
             if n and len(un) < self.n_underlyings:
                 raise ShapeError(
                     f"underlying_names: {len(un)} names for {self.n_underlyings} underlyings",
