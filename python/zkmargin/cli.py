@@ -14,11 +14,12 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from . import _progress
+from .attest.cli import register as add_attestation
 from .commands import (
     Subparsers,
     add_backtest,
@@ -29,10 +30,12 @@ from .commands import (
     add_stress,
     add_var,
 )
-from .engine import MarginEngine, default_threads
 from .errors import ConvergenceWarning, ZkMarginError
 from .results import MODELS
-from .synthetic import Exchange, generate_exchange
+
+if TYPE_CHECKING:  # the commands that margin import the compiled engine when they run
+    from .engine import MarginEngine
+    from .synthetic import Exchange
 
 T = TypeVar("T")
 
@@ -49,6 +52,8 @@ def _usd(x: float) -> str:
 
 
 def _margin_section(ex: Exchange, threads: int, top: int, timings: list[tuple[str, float]]) -> MarginEngine:
+    from .engine import MarginEngine
+
     eng = _timed(
         timings,
         "build engine (Deribit 35-scenario table)",
@@ -106,6 +111,9 @@ def _proof_section(
 def _demo(args: argparse.Namespace) -> int:
     if args.accounts < 1:
         raise SystemExit("zkmargin demo: error: --accounts must be >= 1")
+    from .engine import default_threads
+    from .synthetic import generate_exchange
+
     threads = args.threads if args.threads is not None else default_threads()
     timings: list[tuple[str, float]] = []
     ex = _timed(timings, "generate sample exchange", lambda: generate_exchange(args.accounts, seed=args.seed))
@@ -151,6 +159,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_liquidations,
     add_cascade,
     add_report,
+    add_attestation,
 )
 
 

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from . import _progress
-from .engine import MarginEngine
 from .results import MODELS
 
 log = logging.getLogger("zkmargin")
@@ -74,6 +73,7 @@ class _Run:
     """Inputs loaded once per command, with the engine built on them."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        from .engine import MarginEngine
         from .files import load_inputs
         from .scenarios import deribit_scenarios, span_scenarios
 

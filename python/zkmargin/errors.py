@@ -14,6 +14,7 @@ is then the caller's own row, never a position in an internally sorted array.
 from __future__ import annotations
 
 __all__ = [
+    "ArbitrageBoundsError",
     "ArrayLayoutError",
     "ConvergenceWarning",
     "DTypeError",
@@ -33,6 +34,7 @@ __all__ = [
     "ProofError",
     "ShapeError",
     "UnknownIdentifierError",
+    "VolUnitError",
     "ZkMarginError",
 ]
 
@@ -86,6 +88,17 @@ class NotPositiveSemidefiniteError(InputError):
 class EncodingError(InputError):
     """Malformed or non-canonical bytes: wrong length, coordinate >= p, scalar >= r,
     a point off the curve, the identity where it is forbidden, an unknown version."""
+
+
+class ArbitrageBoundsError(InputError):
+    """An option price outside its no-arbitrage bounds (at or below the discounted
+    intrinsic value, at or above the discounted forward or strike), or so close to one
+    that no vol in double precision reproduces it: it has no implied vol."""
+
+
+class VolUnitError(ParameterError):
+    """A vol above :data:`zkmargin.market.MAX_VOL` given as a fraction: almost certainly
+    a percentage (Deribit's ``mark_iv`` is in percent); pass ``vol_unit="percent"``."""
 
 
 class InstrumentNameError(InputError):

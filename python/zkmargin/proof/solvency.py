@@ -38,7 +38,7 @@ from ._codec import (
     u64,
 )
 from ._scalars import Rng, random_scalar, system_rng
-from .coefficients import floor_ceil, real_coefficients
+from .coefficients import floor_ceil, portfolio_ids, real_coefficients
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -542,6 +542,21 @@ def build_statement(
             "(the correlation model's square root is not piecewise linear)",
             "aggregation",
         )
+    table = engine.scenarios
+    segregated = engine.settlement_mode == "segregated"
+    links = engine.asset_underlying
+    if not segregated and links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not provable: the statement's scenario "
+            "losses have no balance terms (docs/margin-model.md §6.2)",
+            "asset_underlying",
+        )
+    if agg == "joint" and bool(np.any(np.asarray(table.dampener) > 0.0)):
+        raise ParameterError(
+            "a dampened table is not provable under the joint aggregation: a dampened row "
+            "drops each portfolio's gains, which the statement cannot express",
+            "dampener",
+        )
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -559,6 +574,7 @@ def build_statement(
     )
     S = rc.n_scenarios
     idx = list(ins)
+    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
@@ -570,7 +586,7 @@ def build_statement(
         n=n,
         universe_size=n_ins,
         instruments=ins,
-        underlying=[int(ins_all.underlying[i]) for i in idx],
+        underlying=[portfolio[i] for i in idx],
         bucket=[rc.bucket[i] for i in idx],
         quantity_decimals=commitment.quantity_decimals,
         money_decimals=money_decimals,
