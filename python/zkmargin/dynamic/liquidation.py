@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _arrays, _core
-from ..book import Accounts, Instruments
+from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine, _book, _collateral, _prices
 from ..errors import ParameterError, ShapeError
 from ..market import Market
@@ -91,19 +91,20 @@ def scan_margin(
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
     extra = None if extra_equity is None else _arrays.f64("extra_equity", extra_equity)
-    out = _core.dyn_liquidation_scan(
-        engine._native,
-        _prices(market),
-        _collateral(market),
-        _book(accounts),
-        model,
-        target,
-        float(buffer),
-        float(penalty),
-        *rule.args(),
-        extra,
-        engine.threads if threads is None else _threads(threads),
-    )
+    with user_errors(engine.instruments, accounts):
+        out = _core.dyn_liquidation_scan(
+            engine._native,
+            _prices(market),
+            _collateral(market),
+            _book(accounts),
+            model,
+            target,
+            float(buffer),
+            float(penalty),
+            *rule.args(),
+            extra,
+            engine.threads if threads is None else _threads(threads),
+        )
     return LiquidationScan(*out)
 
 
