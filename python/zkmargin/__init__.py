@@ -13,6 +13,7 @@ Quick tour::
 from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, synthetic
 from .book import Accounts, Instruments, Kind, Settlement
 from .engine import MarginEngine, default_threads
+from .forwards import forwards_from_futures
 from .implied import implied_vol
 from .market import Market
 from .params import MarginParams
@@ -20,6 +21,7 @@ from .pricing import Greeks, black76
 from .results import InstrumentValues, MarginResult
 from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
 from .state import MarketState, WhatIf
+from .surface import VolSurface
 
 __version__ = "0.1.0"
 
@@ -36,6 +38,7 @@ __all__ = [
     "MarketState",
     "ScenarioTable",
     "Settlement",
+    "VolSurface",
     "WhatIf",
     "__version__",
     "baseline",
@@ -44,6 +47,7 @@ __all__ = [
     "deribit_scenarios",
     "dynamic",
     "errors",
+    "forwards_from_futures",
     "implied_vol",
     "numpy_engine",
     "proof",

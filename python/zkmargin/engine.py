@@ -118,12 +118,12 @@ class EngineBase:
         """Raise the typed error for the first bad value in ``accounts`` or ``market``,
         naming the caller's rows, account ids and instrument names."""
         with user_errors(self.instruments, accounts):
-            self._native.validate(_prices(market), _collateral(market), _book(accounts))
+            self._native.validate(_prices(market), _collateral(market), _book(accounts), _surfaces(market))
 
     def validate_market(self, market: Market) -> None:
         """Raise the typed error for the first bad value in ``market``."""
         with user_errors(self.instruments):
-            self._native.validate_market(_prices(market))
+            self._native.validate_market(_prices(market), _surfaces(market))
 
 
 F64 = NDArray[np.float64]
@@ -132,6 +132,13 @@ I64 = NDArray[np.int64]
 
 def _prices(m: Market) -> tuple[F64, F64, F64 | None, float]:
     return (m.spot, m.vol, m.forward, m.rate)
+
+
+def _surfaces(m: Market) -> list[tuple[F64, F64, F64] | None] | None:
+    """The market's vol surfaces as the core takes them (docs §2.5)."""
+    if m.surfaces is None:
+        return None
+    return [None if s is None else s.as_native() for s in m.surfaces]
 
 
 def _collateral(m: Market) -> tuple[F64, F64]:
@@ -156,7 +163,7 @@ class MarginEngine(EngineBase):
         self._check_model(model)
         with user_errors(self.instruments, accounts):
             fields_out, worst, greeks = self._native.compute(
-                _prices(market), _collateral(market), _book(accounts), model, self.threads
+                _prices(market), _collateral(market), _book(accounts), model, self.threads, _surfaces(market)
             )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
@@ -165,12 +172,12 @@ class MarginEngine(EngineBase):
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         with user_errors(self.instruments):
-            return self._native.risk_arrays(_prices(market), self.threads)
+            return self._native.risk_arrays(_prices(market), self.threads, _surfaces(market))
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Mark price, MTM and Greeks of every instrument at ``market`` (docs §2.3)."""
         with user_errors(self.instruments):
-            block = self._native.instrument_values(_prices(market))
+            block = self._native.instrument_values(_prices(market), _surfaces(market))
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -127,14 +127,28 @@ class MarginEngine(EngineBase):
         down = vol * np.maximum(1.0 + level * sc.vol_down * mult, 0.05)
         return np.where(level > 0.0, up, np.where(level < 0.0, down, vol))
 
+    def _smile_vol(self, market: Market, f: F64) -> F64:
+        """§2.5: each instrument's vol at forwards ``f`` ((I,) or (I, S)): its surface's at
+        ``(T, ln(K / F))`` for options on an underlying with one, ``market.vol`` else."""
+        ins = self.instruments
+        col = (slice(None),) + (None,) * (f.ndim - 1)
+        vol = np.array(np.broadcast_to(market.vol[col], f.shape))
+        for u, surface in enumerate(market.surfaces or ()):
+            rows = np.flatnonzero(ins.is_option & (ins.underlying == u))
+            if surface is None or rows.size == 0:
+                continue
+            t = np.broadcast_to(ins.expiry[rows][col], f[rows].shape)
+            vol[rows] = surface.evaluate(t, np.log(ins.strike[rows][col] / f[rows]))
+        return vol
+
     def _risk(self, market: Market, f: F64) -> F64:
         u = self.instruments.underlying
         sc = self.scenarios
         moves, shocks, weights = sc.moves[:, u].T, sc.vol_shocks[:, u].T, sc.weights[:, u].T
-        vol = market.vol[:, None]
-        shocked = self._shocked_vol(np.broadcast_to(vol, moves.shape), shocks)
-        today = self._usd_value(market, f, market.vol)
-        return weights * (self._usd_value(market, f[:, None] * (1.0 + moves), shocked) - today[:, None])
+        moved = f[:, None] * (1.0 + moves)
+        shocked = self._shocked_vol(self._smile_vol(market, moved), shocks)
+        today = self._usd_value(market, f, self._smile_vol(market, f))
+        return weights * (self._usd_value(market, moved, shocked) - today[:, None])
 
     def risk_arrays(self, market: Market) -> F64:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
@@ -162,7 +176,7 @@ class MarginEngine(EngineBase):
                 o_f,
                 ins.strike[opt],
                 ins.expiry[opt],
-                market.vol[opt],
+                self._smile_vol(market, f)[opt],
                 market.rate,
             )
             o_inv = inverse[opt]

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from . import _arrays, _core
 from ._ids import IdIndex
 from .book import Accounts, user_errors
-from .engine import MarginEngine, _book, _collateral, _prices
+from .engine import MarginEngine, _book, _collateral, _prices, _surfaces
 from .market import Market
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, MarginResult
 
@@ -79,7 +79,13 @@ class MarketState:
         self.model = model
         with user_errors(engine.instruments, accounts):
             self._native = _core.MarketState(
-                engine._native, _prices(market), _collateral(market), _book(accounts), model, engine.threads
+                engine._native,
+                _prices(market),
+                _collateral(market),
+                _book(accounts),
+                model,
+                engine.threads,
+                _surfaces(market),
             )
         self._accounts = accounts
         ids = accounts.account_id
@@ -130,7 +136,7 @@ class MarketState:
     def tick(self, market: Market) -> MarginResult:
         """Reprices the universe once for ``market`` and re-margins every account."""
         with user_errors(self.engine.instruments):
-            self._native.reprice(_prices(market), self.engine.threads)
+            self._native.reprice(_prices(market), self.engine.threads, _surfaces(market))
         return self.result()
 
     def result(self) -> MarginResult:

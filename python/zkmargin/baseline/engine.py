@@ -68,41 +68,55 @@ class MarginEngine(EngineBase):
         ):
             # spot and perpetuals are marked to the index whatever forward is given (§1.2)
             f = fwd[i] if fwd is not None and k not in (Kind.SPOT, Kind.PERPETUAL) else spot[u]
-            out.append(Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i]))
+            c = Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i])
+            c.vol = self._smile_vol(market, c, f)
+            out.append(c)
         return out
 
-    def _shocked_vol(self, c: Contract, level: float) -> float:
-        """§6.1: the vol an option sees under vol-shock level ``level``."""
-        if level == 0.0:
+    @staticmethod
+    def _smile_vol(market: Market, c: Contract, f: float) -> float:
+        """§2.5: the vol of ``c`` at forward ``f``, off its underlying's surface if it is an
+        option and has one (coverage was checked by ``validate_market``)."""
+        surface = None if market.surfaces is None else market.surfaces[c.underlying]
+        if surface is None or not c.is_option:
             return c.vol
+        return surface.evaluate_one(c.expiry, math.log(c.strike / f))
+
+    def _shocked_vol(self, c: Contract, level: float, vol: float) -> float:
+        """§6.1: the vol an option with base vol ``vol`` sees under vol-shock level ``level``."""
+        if level == 0.0:
+            return vol
         sc = self.scenarios
         dte = max(365.0 * c.expiry, 1.0)
         power = sc.power_short if dte < 30.0 else sc.power_long
         mult = math.pow(30.0 / dte, power)
         if level > 0.0:
-            return max(c.vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
-        return c.vol * max(1.0 + level * sc.vol_down * mult, 0.05)
+            return max(vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
+        return vol * max(1.0 + level * sc.vol_down * mult, 0.05)
 
-    def _risk_rows(self, contracts: Sequence[Contract], rate: float) -> list[list[float]]:
+    def _risk_rows(self, contracts: Sequence[Contract], market: Market) -> list[list[float]]:
         """§6.2: ``R[i][s]``, weighted USD P&L per contract."""
         moves = self.scenarios.moves.tolist()
         shocks = self.scenarios.vol_shocks.tolist()
         weights = self.scenarios.weights.tolist()
+        rate = market.rate
         rows = []
         for c in contracts:
             u = c.underlying
             today = c.usd_value(c.fwd, c.vol, rate)
             row = []
             for m, v, w in zip(moves, shocks, weights, strict=True):
-                vol = self._shocked_vol(c, v[u]) if c.is_option else c.vol
-                row.append(w[u] * (c.usd_value(c.fwd * (1.0 + m[u]), vol, rate) - today))
+                moved = c.fwd * (1.0 + m[u])
+                base = self._smile_vol(market, c, moved)
+                vol = self._shocked_vol(c, v[u], base) if c.is_option else c.vol
+                row.append(w[u] * (c.usd_value(moved, vol, rate) - today))
             rows.append(row)
         return rows
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         self.validate_market(market)
-        rows = self._risk_rows(self._contracts(market), market.rate)
+        rows = self._risk_rows(self._contracts(market), market)
         return np.array(rows, dtype=np.float64).reshape(len(rows), self.scenarios.n_scenarios)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
@@ -168,7 +182,7 @@ class MarginEngine(EngineBase):
         return Prepared(
             contracts,
             [c.values(market.rate) for c in contracts],
-            self._risk_rows(contracts, market.rate) if model == "portfolio" else [],
+            self._risk_rows(contracts, market) if model == "portfolio" else [],
             market.asset_price.tolist(),
             market.haircut.tolist(),
         )

@@ -10,6 +10,7 @@ use crate::model::{Book, Collateral, Instruments, Kind, Prices};
 use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::risk_arrays;
 use crate::scenarios::ScenarioTable;
+use crate::surface::Smiles;
 use crate::values::{Values, instrument_values};
 
 /// docs/margin-model.md §8.
@@ -373,11 +374,65 @@ impl Engine {
     /// Values, risk arrays (when `with_risk`) and per-contract requirements for `px`,
     /// which must have been validated.
     pub fn prepare(&self, px: &Prices<'_>, with_risk: bool) -> Prepared {
+        self.prepare_with(px, with_risk, None)
+    }
+
+    /// Today's vol of every instrument under `smiles` (§2.5): the surface's for options
+    /// on an underlying with one, `px.vol` otherwise; `px` is validated on the way, with
+    /// the vols of surfaced options not required.
+    pub fn smiled_vols(&self, px: &Prices<'_>, smiles: &Smiles) -> Result<Vec<f64>> {
+        let ins = &self.instruments;
+        same_len(
+            "surfaces",
+            smiles.surfaces.len(),
+            self.n_underlyings(),
+            "number of underlyings",
+        )?;
+        same_len("vol", px.vol.len(), ins.len(), "number of instruments")?;
+        let stand_in: Vec<f64> = (0..ins.len())
+            .map(|i| {
+                let surfaced = ins.kind[i].is_option() && smiles.of(ins.underlying[i]).is_some();
+                if surfaced { 1.0 } else { px.vol[i] }
+            })
+            .collect();
+        let px = Prices {
+            vol: &stand_in,
+            ..*px
+        };
+        self.validate_prices(&px)?;
+        smiles.base_vols(ins, &px)
+    }
+
+    /// `px` with today's vols under `smiles` (written to `buf`), or `px` itself without.
+    pub fn smiled<'a>(
+        &self,
+        px: &Prices<'a>,
+        smiles: Option<&Smiles>,
+        buf: &'a mut Vec<f64>,
+    ) -> Result<Prices<'a>> {
+        match smiles {
+            None => Ok(*px),
+            Some(s) => {
+                *buf = self.smiled_vols(px, s)?;
+                let vol: &'a Vec<f64> = buf;
+                Ok(Prices { vol, ..*px })
+            }
+        }
+    }
+
+    /// [`Self::prepare`] with scenario vols read off `smiles` (§6.2); `px.vol` must already
+    /// hold [`Self::smiled_vols`].
+    pub fn prepare_with(
+        &self,
+        px: &Prices<'_>,
+        with_risk: bool,
+        smiles: Option<&Smiles>,
+    ) -> Prepared {
         let ins = &self.instruments;
         let p = &self.params;
         let values = instrument_values(ins, px);
         let risk = if with_risk {
-            risk_arrays(ins, px, &self.table, &values.forward)
+            risk_arrays(ins, px, &self.table, &values.forward, smiles)
         } else {
             Vec::new()
         };
@@ -880,8 +935,24 @@ impl Engine {
         book: &Book<'_>,
         model: Model,
     ) -> Result<Output> {
+        self.compute_with(isa, px, coll, book, model, None)
+    }
+
+    /// [`Engine::compute_on`] with options on underlyings that have a surface in `smiles`
+    /// valued off it (§2.5), today and in every scenario.
+    pub fn compute_with(
+        &self,
+        isa: Isa,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+        model: Model,
+        smiles: Option<&Smiles>,
+    ) -> Result<Output> {
+        let mut vols = Vec::new();
+        let px = &self.smiled(px, smiles, &mut vols)?;
         self.validate_book(px, coll, book)?;
-        let prep = self.prepare(px, model == Model::Portfolio);
+        let prep = self.prepare_with(px, model == Model::Portfolio, smiles);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
         let mut fields = zeroed_rows(N_FIELDS, n_a);

@@ -4,15 +4,19 @@ use rayon::prelude::*;
 
 use crate::model::{Instruments, Prices};
 use crate::scenarios::ScenarioTable;
+use crate::surface::Smiles;
 use crate::values::usd_value;
 
 /// `I x S` row-major (instrument-major): each instrument's scenarios are contiguous, so an
-/// account's scenario P&L is a sequence of contiguous multiply-adds.
+/// account's scenario P&L is a sequence of contiguous multiply-adds. With `smiles`, an
+/// option on an underlying with a surface takes its scenario base vol off the surface at
+/// the moved forward (§2.5, §6.2); `px.vol` holds today's vols either way.
 pub fn risk_arrays(
     ins: &Instruments,
     px: &Prices<'_>,
     table: &ScenarioTable,
     forward: &[f64],
+    smiles: Option<&Smiles>,
 ) -> Vec<f64> {
     let s_count = table.n_scenarios;
     let mut out = vec![0.0; ins.len() * s_count];
@@ -25,10 +29,15 @@ pub fn risk_arrays(
             let vol = px.vol[i];
             let base = usd_value(ins, i, f, vol, px.rate, spot);
             let opt = ins.kind[i].is_option();
+            let surface = smiles.and_then(|sm| sm.of(u)).filter(|_| opt);
             for (s, cell) in row.iter_mut().enumerate() {
                 let (m, v, w) = table.cell(s, u);
+                // The surface covers the option's expiry: `smiled_vols` checked it.
+                let smile_vol = surface
+                    .and_then(|sf| sf.vol(ins.expiry[i], (ins.strike[i] / (f * (1.0 + m))).ln()))
+                    .unwrap_or(vol);
                 let vol_s = if opt {
-                    table.shocked_vol(vol, v, ins.expiry[i])
+                    table.shocked_vol(smile_vol, v, ins.expiry[i])
                 } else {
                     vol
                 };

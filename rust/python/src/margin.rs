@@ -10,8 +10,11 @@ use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::risk::risk_arrays;
 use zkmargin_core::scenarios::ScenarioTable;
 
+use zkmargin_core::isa::Isa;
+
 use crate::arrays::{run_detached, slice1, slice2};
 use crate::errors::{core_err, shape_err};
+use crate::surface::{SurfacesIn, smiles};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
@@ -296,21 +299,34 @@ impl PyEngine {
     }
 
     /// Checks market prices against the instruments (typed error on the first problem).
-    fn validate_market(&self, prices: PricesIn<'_>) -> PyResult<()> {
-        self.inner
-            .validate_prices(&prices.view()?)
-            .map_err(core_err)
+    #[pyo3(signature = (prices, surfaces=None))]
+    fn validate_market(&self, prices: PricesIn<'_>, surfaces: SurfacesIn<'_>) -> PyResult<()> {
+        let smiles = smiles(&surfaces)?;
+        let mut vols = Vec::new();
+        let px = self
+            .inner
+            .smiled(&prices.view()?, smiles.as_ref(), &mut vols)
+            .map_err(core_err)?;
+        self.inner.validate_prices(&px).map_err(core_err)
     }
 
     /// Checks prices, collateral and the account book (typed error on the first problem).
+    #[pyo3(signature = (prices, collateral, book, surfaces=None))]
     fn validate(
         &self,
         py: Python<'_>,
         prices: PricesIn<'_>,
         collateral: CollateralIn<'_>,
         book: BookIn<'_>,
+        surfaces: SurfacesIn<'_>,
     ) -> PyResult<()> {
-        let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
+        let smiles = smiles(&surfaces)?;
+        let mut vols = Vec::new();
+        let px = self
+            .inner
+            .smiled(&prices.view()?, smiles.as_ref(), &mut vols)
+            .map_err(core_err)?;
+        let (coll, book) = (collateral.view()?, book.view()?);
         run_detached(py, available_threads(), || {
             self.inner.validate_book(&px, &coll, &book)
         })?
@@ -318,12 +334,19 @@ impl PyEngine {
     }
 
     /// Per-instrument `6 x I` block: mark_price, mtm, delta, gamma, vega, theta.
+    #[pyo3(signature = (prices, surfaces=None))]
     fn instrument_values<'py>(
         &self,
         py: Python<'py>,
         prices: PricesIn<'py>,
+        surfaces: SurfacesIn<'py>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let px = prices.view()?;
+        let smiles = smiles(&surfaces)?;
+        let mut vols = Vec::new();
+        let px = self
+            .inner
+            .smiled(&prices.view()?, smiles.as_ref(), &mut vols)
+            .map_err(core_err)?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let v = py.detach(|| self.inner.prepare(&px, false).values);
         let n = self.inner.instruments.len();
@@ -335,27 +358,36 @@ impl PyEngine {
     }
 
     /// Weighted P&L per contract, `I x S`.
+    #[pyo3(signature = (prices, threads, surfaces=None))]
     fn risk_arrays<'py>(
         &self,
         py: Python<'py>,
         prices: PricesIn<'py>,
         threads: usize,
+        surfaces: SurfacesIn<'py>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let threads = check_threads(threads)?;
-        let px = prices.view()?;
+        let smiles = smiles(&surfaces)?;
+        let mut vols = Vec::new();
+        let px = self
+            .inner
+            .smiled(&prices.view()?, smiles.as_ref(), &mut vols)
+            .map_err(core_err)?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let e = &self.inner;
         let risk = run_detached(py, threads, || {
             let fwd: Vec<f64> = (0..e.instruments.len())
                 .map(|i| px.forward_of(&e.instruments, i))
                 .collect();
-            risk_arrays(&e.instruments, &px, &e.table, &fwd)
+            risk_arrays(&e.instruments, &px, &e.table, &fwd, smiles.as_ref())
         })?;
         risk.into_pyarray(py)
             .reshape([e.instruments.len(), e.table.n_scenarios])
     }
 
     /// Margin of every account: (8 rows of `A` floats, `A` worst scenarios, 4 Greeks `A x U`).
+    #[pyo3(signature = (prices, collateral, book, model, threads, surfaces=None))]
+    #[allow(clippy::too_many_arguments)]
     fn compute<'py>(
         &self,
         py: Python<'py>,
@@ -364,13 +396,18 @@ impl PyEngine {
         book: BookIn<'py>,
         model: &str,
         threads: usize,
+        surfaces: SurfacesIn<'py>,
     ) -> PyResult<AccountArrays<'py>> {
+        let smiles = smiles(&surfaces)?;
         let threads = check_threads(threads)?;
         let model = Model::parse(model).map_err(core_err)?;
         let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
         let (n_a, n_u) = (book.n_accounts(), self.inner.n_underlyings());
-        let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?
-            .map_err(core_err)?;
+        let e = &self.inner;
+        let out = run_detached(py, threads, || {
+            e.compute_with(Isa::best(), &px, &coll, &book, model, smiles.as_ref())
+        })?
+        .map_err(core_err)?;
         let greeks = out
             .greeks
             .into_iter()
