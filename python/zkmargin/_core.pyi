@@ -64,7 +64,6 @@ def black76(
     rate: NDArray[np.float64],
     threads: int,
 ) -> list[NDArray[np.float64]]: ...
-
 def implied_vol(
     price: NDArray[np.float64],
     is_call: NDArray[np.bool_],
@@ -104,13 +103,22 @@ class Engine:
     @property
     def n_underlyings(self) -> int: ...
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
-    def validate_market(self, prices: _Prices, surfaces: _Surfaces = None) -> None: ...
-    def validate(
-        self, prices: _Prices, collateral: _CollateralAssets, book: _Book, surfaces: _Surfaces = None
+    def validate_market(
+        self, prices: _Prices, surfaces: _Surfaces = None, rates: _F64 | None = None
     ) -> None: ...
-    def instrument_values(self, prices: _Prices, surfaces: _Surfaces = None) -> NDArray[np.float64]: ...
+    def validate(
+        self,
+        prices: _Prices,
+        collateral: _CollateralAssets,
+        book: _Book,
+        surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
+    ) -> None: ...
+    def instrument_values(
+        self, prices: _Prices, surfaces: _Surfaces = None, rates: _F64 | None = None
+    ) -> NDArray[np.float64]: ...
     def risk_arrays(
-        self, prices: _Prices, threads: int, surfaces: _Surfaces = None
+        self, prices: _Prices, threads: int, surfaces: _Surfaces = None, rates: _F64 | None = None
     ) -> NDArray[np.float64]: ...
     def compute(
         self,
@@ -120,6 +128,7 @@ class Engine:
         model: str,
         threads: int,
         surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
     ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], list[NDArray[np.float64]]]: ...
 
 # (fields, worst scenario) of one account
@@ -136,6 +145,7 @@ class MarketState:
         model: str,
         threads: int,
         surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
     ) -> MarketState: ...
     @property
     def n_accounts(self) -> int: ...
@@ -145,7 +155,9 @@ class MarketState:
     def apply(
         self, account: int, instrument: _I64, quantity: _F64, balance_change: _F64
     ) -> tuple[_Margin, _Margin]: ...
-    def reprice(self, prices: _Prices, threads: int, surfaces: _Surfaces = None) -> None: ...
+    def reprice(
+        self, prices: _Prices, threads: int, surfaces: _Surfaces = None, rates: _F64 | None = None
+    ) -> None: ...
     def results(self) -> tuple[list[_F64], _I64, list[_F64]]: ...
     def book(self) -> tuple[_I64, _I64, _F64, _F64]: ...
 

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from . import _arrays
 from ._vols import MAX_VOL, vol_fraction
 from .errors import NonFiniteError, ParameterError, ShapeError
+from .rates import RateCurve
 from .surface import VolSurface
 
 __all__ = ["MAX_VOL", "Market"]
@@ -25,7 +26,12 @@ class Market:
 
     ``surfaces``: one :class:`~zkmargin.surface.VolSurface` or ``None`` per underlying.
     Options on an underlying with a surface are valued off it (docs §2.5), today and in
-    every scenario; their ``vol`` entries are not used (0 is fine)."""
+    every scenario; their ``vol`` entries are not used (0 is fine).
+
+    ``rate`` is one continuously compounded rate; ``rate_curve``, a
+    :class:`~zkmargin.rates.RateCurve` of zero rates by expiry, replaces it: each option
+    is then discounted at the curve's rate at its expiry (docs §1.5) and ``rate`` must be
+    left at 0."""
 
     spot: NDArray[np.float64]
     vol: NDArray[np.float64]
@@ -34,6 +40,7 @@ class Market:
     rate: float
     forward: NDArray[np.float64] | None
     surfaces: tuple[VolSurface | None, ...] | None
+    rate_curve: RateCurve | None
 
     def __init__(
         self,
@@ -45,6 +52,7 @@ class Market:
         forward: Any = None,
         vol_unit: str = "fraction",
         surfaces: Any = None,
+        rate_curve: RateCurve | None = None,
     ) -> None:
         object.__setattr__(self, "spot", _arrays.f64("spot", spot))
         v = vol_fraction("vol", vol, vol_unit)
@@ -54,7 +62,12 @@ class Market:
         _arrays.same_length("haircut", hc, ap.shape[0], "asset_price")
         object.__setattr__(self, "asset_price", ap)
         object.__setattr__(self, "haircut", hc)
+        if rate_curve is not None and not isinstance(rate_curve, RateCurve):
+            raise ParameterError("rate_curve must be a zkmargin.rates.RateCurve or None", "rate_curve")
         r = float(rate)
+        if rate_curve is not None and r != 0.0:
+            raise ParameterError("give one rate or a rate_curve, not both", "rate")
+        object.__setattr__(self, "rate_curve", rate_curve)
         if not np.isfinite(r):
             raise NonFiniteError("rate is not finite", "rate")
         object.__setattr__(self, "rate", r)
@@ -72,3 +85,11 @@ class Market:
                 if x is not None and not isinstance(x, VolSurface):
                     raise ParameterError(f"surfaces[{u}]: expected a VolSurface or None", "surfaces", u)
         object.__setattr__(self, "surfaces", sf)
+
+    def rates_at(self, expiry: Any) -> NDArray[np.float64] | None:
+        """The curve's zero rate at each expiry, or ``None`` for a market with one rate."""
+        return None if self.rate_curve is None else self.rate_curve.rate(expiry)
+
+    def rate_at(self, t: float) -> float:
+        """The rate an option expiring at ``t`` is discounted at (pure Python)."""
+        return self.rate if self.rate_curve is None else self.rate_curve.rate_one(t)

@@ -111,7 +111,7 @@ class MarginEngine(EngineBase):
                     per_instrument(ins.strike)[opt],
                     per_instrument(ins.expiry)[opt],
                     np.broadcast_to(vol, shape)[opt],
-                    market.rate,
+                    self._rate(market, shape)[opt],
                 )[0]
             )
         spot = per_instrument(market.spot[ins.underlying])
@@ -126,6 +126,13 @@ class MarginEngine(EngineBase):
         up = np.maximum(vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
         down = vol * np.maximum(1.0 + level * sc.vol_down * mult, 0.05)
         return np.where(level > 0.0, up, np.where(level < 0.0, down, vol))
+
+    def _rate(self, market: Market, shape: tuple[int, ...]) -> F64:
+        """Each instrument's discount rate (§1.5), broadcast to ``shape`` ((I,) or (I, S))."""
+        col = (slice(None),) + (None,) * (len(shape) - 1)
+        rates = market.rates_at(self.instruments.expiry)
+        per = np.full(len(self.instruments), market.rate) if rates is None else rates
+        return np.broadcast_to(per[col], shape)
 
     def _smile_vol(self, market: Market, f: F64) -> F64:
         """§2.5: each instrument's vol at forwards ``f`` ((I,) or (I, S)): its surface's at
@@ -177,7 +184,7 @@ class MarginEngine(EngineBase):
                 ins.strike[opt],
                 ins.expiry[opt],
                 self._smile_vol(market, f)[opt],
-                market.rate,
+                self._rate(market, f.shape)[opt],
             )
             o_inv = inverse[opt]
             mark[opt] = np.where(o_inv, b / o_f, b)

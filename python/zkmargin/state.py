@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from . import _arrays, _core
 from ._ids import IdIndex
 from .book import Accounts, user_errors
-from .engine import MarginEngine, _book, _collateral, _prices, _surfaces
+from .engine import MarginEngine, _book, _collateral, _curves, _prices
 from .market import Market
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, MarginResult
 
@@ -85,7 +85,7 @@ class MarketState:
                 _book(accounts),
                 model,
                 engine.threads,
-                _surfaces(market),
+                **_curves(market, engine.instruments),
             )
         self._accounts = accounts
         ids = accounts.account_id
@@ -136,7 +136,8 @@ class MarketState:
     def tick(self, market: Market) -> MarginResult:
         """Reprices the universe once for ``market`` and re-margins every account."""
         with user_errors(self.engine.instruments):
-            self._native.reprice(_prices(market), self.engine.threads, _surfaces(market))
+            curves = _curves(market, self.engine.instruments)
+            self._native.reprice(_prices(market), self.engine.threads, **curves)
         return self.result()
 
     def result(self) -> MarginResult:

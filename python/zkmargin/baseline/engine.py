@@ -99,10 +99,10 @@ class MarginEngine(EngineBase):
         moves = self.scenarios.moves.tolist()
         shocks = self.scenarios.vol_shocks.tolist()
         weights = self.scenarios.weights.tolist()
-        rate = market.rate
         rows = []
         for c in contracts:
             u = c.underlying
+            rate = market.rate_at(c.expiry)
             today = c.usd_value(c.fwd, c.vol, rate)
             row = []
             for m, v, w in zip(moves, shocks, weights, strict=True):
@@ -122,7 +122,7 @@ class MarginEngine(EngineBase):
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Per-contract marks, MtM and USD Greeks (docs §2.3)."""
         self.validate_market(market)
-        vals = [c.values(market.rate) for c in self._contracts(market)]
+        vals = [c.values(market.rate_at(c.expiry)) for c in self._contracts(market)]
         cols = [np.array([v[j] for v in vals], dtype=np.float64) for j in range(6)]
         return InstrumentValues(*cols)
 
@@ -181,7 +181,7 @@ class MarginEngine(EngineBase):
         contracts = self._contracts(market)
         return Prepared(
             contracts,
-            [c.values(market.rate) for c in contracts],
+            [c.values(market.rate_at(c.expiry)) for c in contracts],
             self._risk_rows(contracts, market) if model == "portfolio" else [],
             market.asset_price.tolist(),
             market.haircut.tolist(),

@@ -89,9 +89,13 @@ def scan_margin(
     if not isinstance(engine, MarginEngine):
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
-    if market.surfaces is not None and any(s is not None for s in market.surfaces):
-        # The scan's Rust search prices per-option vols only; refuse rather than ignore.
-        raise ParameterError("liquidation scans do not take vol surfaces (market.surfaces)", "surfaces")
+    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
+        # The scan's Rust search prices per-option vols and one rate; refuse, not ignore.
+        raise ParameterError(
+            "liquidation scans take neither vol surfaces nor a rate curve (market.surfaces, "
+            "market.rate_curve)",
+            "surfaces" if market.rate_curve is None else "rate_curve",
+        )
     extra = None if extra_equity is None else _arrays.f64("extra_equity", extra_equity)
     out = _core.dyn_liquidation_scan(
         engine._native,

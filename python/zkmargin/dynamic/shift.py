@@ -53,6 +53,7 @@ def shocked_market(
         market.rate,
         None if fwd is None else np.ascontiguousarray(fwd),
         surfaces=surfaces,
+        rate_curve=market.rate_curve,
     )
 
 

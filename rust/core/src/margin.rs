@@ -10,7 +10,7 @@ use crate::model::{Book, Collateral, Instruments, Kind, Prices};
 use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::risk_arrays;
 use crate::scenarios::ScenarioTable;
-use crate::surface::Smiles;
+use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
 
 /// docs/margin-model.md §8.
@@ -377,21 +377,27 @@ impl Engine {
         self.prepare_with(px, with_risk, None)
     }
 
-    /// Today's vol of every instrument under `smiles` (§2.5): the surface's for options
+    /// Today's vol of every instrument under `curves` (§2.5): the surface's for options
     /// on an underlying with one, `px.vol` otherwise; `px` is validated on the way, with
     /// the vols of surfaced options not required.
-    pub fn smiled_vols(&self, px: &Prices<'_>, smiles: &Smiles) -> Result<Vec<f64>> {
+    pub fn surface_vols(&self, px: &Prices<'_>, curves: &Curves) -> Result<Vec<f64>> {
         let ins = &self.instruments;
-        same_len(
-            "surfaces",
-            smiles.surfaces.len(),
-            self.n_underlyings(),
-            "number of underlyings",
-        )?;
+        if !curves.surfaces.is_empty() {
+            same_len(
+                "surfaces",
+                curves.surfaces.len(),
+                self.n_underlyings(),
+                "number of underlyings",
+            )?;
+        }
+        if let Some(r) = &curves.rates {
+            same_len("rates", r.len(), ins.len(), "number of instruments")?;
+            crate::error::finite("rates", r)?;
+        }
         same_len("vol", px.vol.len(), ins.len(), "number of instruments")?;
         let stand_in: Vec<f64> = (0..ins.len())
             .map(|i| {
-                let surfaced = ins.kind[i].is_option() && smiles.of(ins.underlying[i]).is_some();
+                let surfaced = ins.kind[i].is_option() && curves.of(ins.underlying[i]).is_some();
                 if surfaced { 1.0 } else { px.vol[i] }
             })
             .collect();
@@ -400,39 +406,39 @@ impl Engine {
             ..*px
         };
         self.validate_prices(&px)?;
-        smiles.base_vols(ins, &px)
+        curves.base_vols(ins, &px)
     }
 
-    /// `px` with today's vols under `smiles` (written to `buf`), or `px` itself without.
-    pub fn smiled<'a>(
+    /// `px` with today's vols under `curves` (written to `buf`), or `px` itself without.
+    pub fn with_curves<'a>(
         &self,
         px: &Prices<'a>,
-        smiles: Option<&Smiles>,
+        curves: Option<&Curves>,
         buf: &'a mut Vec<f64>,
     ) -> Result<Prices<'a>> {
-        match smiles {
+        match curves {
             None => Ok(*px),
             Some(s) => {
-                *buf = self.smiled_vols(px, s)?;
+                *buf = self.surface_vols(px, s)?;
                 let vol: &'a Vec<f64> = buf;
                 Ok(Prices { vol, ..*px })
             }
         }
     }
 
-    /// [`Self::prepare`] with scenario vols read off `smiles` (§6.2); `px.vol` must already
-    /// hold [`Self::smiled_vols`].
+    /// [`Self::prepare`] with scenario vols read off `curves` (§6.2); `px.vol` must already
+    /// hold [`Self::surface_vols`].
     pub fn prepare_with(
         &self,
         px: &Prices<'_>,
         with_risk: bool,
-        smiles: Option<&Smiles>,
+        curves: Option<&Curves>,
     ) -> Prepared {
         let ins = &self.instruments;
         let p = &self.params;
-        let values = instrument_values(ins, px);
+        let values = instrument_values(ins, px, curves.and_then(|c| c.rates.as_deref()));
         let risk = if with_risk {
-            risk_arrays(ins, px, &self.table, &values.forward, smiles)
+            risk_arrays(ins, px, &self.table, &values.forward, curves)
         } else {
             Vec::new()
         };
@@ -938,8 +944,9 @@ impl Engine {
         self.compute_with(isa, px, coll, book, model, None)
     }
 
-    /// [`Engine::compute_on`] with options on underlyings that have a surface in `smiles`
-    /// valued off it (§2.5), today and in every scenario.
+    /// [`Engine::compute_on`] with options on underlyings that have a surface in `curves`
+    /// valued off it (§2.5) and discounted at the curve's rate per instrument (§1.5), today
+    /// and in every scenario.
     pub fn compute_with(
         &self,
         isa: Isa,
@@ -947,12 +954,12 @@ impl Engine {
         coll: &Collateral<'_>,
         book: &Book<'_>,
         model: Model,
-        smiles: Option<&Smiles>,
+        curves: Option<&Curves>,
     ) -> Result<Output> {
         let mut vols = Vec::new();
-        let px = &self.smiled(px, smiles, &mut vols)?;
+        let px = &self.with_curves(px, curves, &mut vols)?;
         self.validate_book(px, coll, book)?;
-        let prep = self.prepare_with(px, model == Model::Portfolio, smiles);
+        let prep = self.prepare_with(px, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
         let mut fields = zeroed_rows(N_FIELDS, n_a);

@@ -4,19 +4,20 @@ use rayon::prelude::*;
 
 use crate::model::{Instruments, Prices};
 use crate::scenarios::ScenarioTable;
-use crate::surface::Smiles;
+use crate::surface::Curves;
 use crate::values::usd_value;
 
 /// `I x S` row-major (instrument-major): each instrument's scenarios are contiguous, so an
-/// account's scenario P&L is a sequence of contiguous multiply-adds. With `smiles`, an
+/// account's scenario P&L is a sequence of contiguous multiply-adds. With `curves`, an
 /// option on an underlying with a surface takes its scenario base vol off the surface at
-/// the moved forward (§2.5, §6.2); `px.vol` holds today's vols either way.
+/// the moved forward (§2.5, §6.2), and a rate curve's per-instrument rates replace
+/// `px.rate` (§1.5); `px.vol` holds today's vols either way.
 pub fn risk_arrays(
     ins: &Instruments,
     px: &Prices<'_>,
     table: &ScenarioTable,
     forward: &[f64],
-    smiles: Option<&Smiles>,
+    curves: Option<&Curves>,
 ) -> Vec<f64> {
     let s_count = table.n_scenarios;
     let mut out = vec![0.0; ins.len() * s_count];
@@ -27,12 +28,13 @@ pub fn risk_arrays(
             let spot = px.spot[u];
             let f = forward[i];
             let vol = px.vol[i];
-            let base = usd_value(ins, i, f, vol, px.rate, spot);
+            let rate = curves.map_or(px.rate, |c| c.rate(i, px.rate));
+            let base = usd_value(ins, i, f, vol, rate, spot);
             let opt = ins.kind[i].is_option();
-            let surface = smiles.and_then(|sm| sm.of(u)).filter(|_| opt);
+            let surface = curves.and_then(|sm| sm.of(u)).filter(|_| opt);
             for (s, cell) in row.iter_mut().enumerate() {
                 let (m, v, w) = table.cell(s, u);
-                // The surface covers the option's expiry: `smiled_vols` checked it.
+                // The surface covers the option's expiry: `surface_vols` checked it.
                 let smile_vol = surface
                     .and_then(|sf| sf.vol(ins.expiry[i], (ins.strike[i] / (f * (1.0 + m))).ln()))
                     .unwrap_or(vol);
@@ -41,7 +43,7 @@ pub fn risk_arrays(
                 } else {
                     vol
                 };
-                *cell = w * (usd_value(ins, i, f * (1.0 + m), vol_s, px.rate, spot) - base);
+                *cell = w * (usd_value(ins, i, f * (1.0 + m), vol_s, rate, spot) - base);
             }
         });
     out

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::margin::{AccountMargin, Engine, Model, Prepared, Scratch};
 use crate::model::{Book, Collateral, Prices};
-use crate::surface::Smiles;
+use crate::surface::Curves;
 
 /// One hypothetical position change: `quantity` contracts of `instrument` added (negative
 /// sells), and nothing else; cash moves go in the balance change of the call.
@@ -56,7 +56,7 @@ pub struct MarketState {
 }
 
 impl MarketState {
-    /// Validates everything, prices the universe once (off `smiles` where given, as
+    /// Validates everything, prices the universe once (off `curves` where given, as
     /// `Engine::compute_with`) and margins every account.
     pub fn new(
         engine: &Engine,
@@ -64,10 +64,10 @@ impl MarketState {
         coll: &Collateral<'_>,
         book: &Book<'_>,
         model: Model,
-        smiles: Option<&Smiles>,
+        curves: Option<&Curves>,
     ) -> Result<Self> {
         let mut vols = Vec::new();
-        let px = &engine.smiled(px, smiles, &mut vols)?;
+        let px = &engine.with_curves(px, curves, &mut vols)?;
         engine.validate_book(px, coll, book)?;
         let rows = (0..book.n_accounts())
             .map(|a| {
@@ -81,7 +81,7 @@ impl MarketState {
         let mut state = Self {
             engine: engine.clone(),
             model,
-            prep: engine.prepare_with(px, model == Model::Portfolio, smiles),
+            prep: engine.prepare_with(px, model == Model::Portfolio, curves),
             asset_price: coll.price.to_vec(),
             haircut: coll.haircut.to_vec(),
             rows,
@@ -134,13 +134,13 @@ impl MarketState {
         (offsets, ins, qty, self.balances.clone())
     }
 
-    /// Reprices the universe for `px` and `smiles` (once) and re-margins every account.
-    pub fn reprice(&mut self, px: &Prices<'_>, smiles: Option<&Smiles>) -> Result<()> {
+    /// Reprices the universe for `px` and `curves` (once) and re-margins every account.
+    pub fn reprice(&mut self, px: &Prices<'_>, curves: Option<&Curves>) -> Result<()> {
         let e = &self.engine;
         let mut vols = Vec::new();
-        let px = &e.smiled(px, smiles, &mut vols)?;
+        let px = &e.with_curves(px, curves, &mut vols)?;
         e.validate_prices(px)?;
-        self.prep = e.prepare_with(px, self.model == Model::Portfolio, smiles);
+        self.prep = e.prepare_with(px, self.model == Model::Portfolio, curves);
         self.remargin_all();
         Ok(())
     }

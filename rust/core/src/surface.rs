@@ -1,4 +1,4 @@
-//! Implied-vol surfaces per underlying (docs/margin-model.md §2.5): smiles on a
+//! Implied-vol surfaces per underlying (docs/margin-model.md §2.5): curves on a
 //! log-moneyness grid at listed expiries, interpolated linearly in total variance along
 //! log-moneyness within an expiry and along expiry at fixed log-moneyness, so total
 //! variance never decreases in expiry once the slices do not (checked at construction).
@@ -145,14 +145,23 @@ impl Surface {
     }
 }
 
-/// A surface or none for each underlying; options on an underlying without one use the
-/// market's vol per instrument.
+/// Market curves beyond `Prices`: a surface or none for each underlying (options on an
+/// underlying without one, or all when `surfaces` is empty, use the market's vol per
+/// instrument), and a zero rate per instrument read off a rate curve (§1.5; `None`: the
+/// market's one rate).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Smiles {
+pub struct Curves {
     pub surfaces: Vec<Option<Surface>>,
+    pub rates: Option<Vec<f64>>,
 }
 
-impl Smiles {
+impl Curves {
+    /// The rate instrument `i` is discounted at: its curve rate, else `scalar`.
+    #[inline(always)]
+    pub fn rate(&self, i: usize, scalar: f64) -> f64 {
+        self.rates.as_ref().map_or(scalar, |r| r[i])
+    }
+
     /// The surface of underlying `u`, if any.
     pub fn of(&self, u: usize) -> Option<&Surface> {
         self.surfaces.get(u).and_then(Option::as_ref)

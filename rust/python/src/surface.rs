@@ -3,7 +3,7 @@
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use zkmargin_core::surface::{Smiles, Surface};
+use zkmargin_core::surface::{Curves, Surface};
 
 use crate::arrays::{slice1, slice2};
 use crate::errors::{core_err, shape_err};
@@ -16,9 +16,20 @@ pub(crate) type SurfaceIn<'py> = (
 
 pub(crate) type SurfacesIn<'py> = Option<Vec<Option<SurfaceIn<'py>>>>;
 
-pub(crate) fn smiles(surfaces: &SurfacesIn<'_>) -> PyResult<Option<Smiles>> {
+/// `surfaces` and per-instrument zero `rates` (either may be `None`) as core curves.
+pub(crate) fn curves(
+    surfaces: &SurfacesIn<'_>,
+    rates: &crate::margin::RatesIn<'_>,
+) -> PyResult<Option<Curves>> {
+    let rates = rates
+        .as_ref()
+        .map(|r| slice1("rates", r).map(<[f64]>::to_vec))
+        .transpose()?;
     let Some(list) = surfaces else {
-        return Ok(None);
+        return Ok(rates.map(|rates| Curves {
+            surfaces: Vec::new(),
+            rates: Some(rates),
+        }));
     };
     let surfaces = list
         .iter()
@@ -43,5 +54,5 @@ pub(crate) fn smiles(surfaces: &SurfacesIn<'_>) -> PyResult<Option<Smiles>> {
                 .transpose()
         })
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(Some(Smiles { surfaces }))
+    Ok(Some(Curves { surfaces, rates }))
 }
