@@ -19,12 +19,14 @@ __version__ = _version("zkmargin")
 
 from . import errors, proof, scenarios, symbols
 from .book import Accounts, Instruments, Kind, Settlement
+from .forwards import forwards_from_futures
 from .market import Market
 from .orders import Orders
 from .params import MarginParams
 from .results import InstrumentValues, MarginResult
 from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
 from .segregated import CurrencyRequirements, currency_requirements
+from .surface import VolSurface
 
 try:
     importlib.import_module(f"{__name__}._core")  # the compiled extension
@@ -82,6 +84,7 @@ __all__ = [
     "Orders",
     "ScenarioTable",
     "Settlement",
+    "VolSurface",
     "WhatIf",
     "__version__",
     "baseline",
@@ -91,6 +94,7 @@ __all__ = [
     "deribit_scenarios",
     "dynamic",
     "errors",
+    "forwards_from_futures",
     "implied_vol",
     "numpy_engine",
     "proof",

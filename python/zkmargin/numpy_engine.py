@@ -113,7 +113,7 @@ class MarginEngine(EngineBase):
                     per_instrument(ins.strike)[opt],
                     per_instrument(ins.expiry)[opt],
                     np.broadcast_to(vol, shape)[opt],
-                    market.rate,
+                    self._rate(market, shape)[opt],
                 )[0]
             )
         return np.where(inverse, g / f, g)
@@ -129,15 +129,36 @@ class MarginEngine(EngineBase):
         down = vol * np.maximum(1.0 + level * sc.vol_down[u][:, None] * mult, 0.05)
         return np.where(level > 0.0, up, np.where(level < 0.0, down, vol))
 
+    def _rate(self, market: Market, shape: tuple[int, ...]) -> F64:
+        """Each instrument's discount rate (§1.5), broadcast to ``shape`` ((I,) or (I, S))."""
+        col = (slice(None),) + (None,) * (len(shape) - 1)
+        rates = market.rates_at(self.instruments.expiry)
+        per = np.full(len(self.instruments), market.rate) if rates is None else rates
+        return np.broadcast_to(per[col], shape)
+
+    def _smile_vol(self, market: Market, f: F64) -> F64:
+        """§2.5: each instrument's vol at forwards ``f`` ((I,) or (I, S)): its surface's at
+        ``(T, ln(K / F))`` for options on an underlying with one, ``market.vol`` else."""
+        ins = self.instruments
+        col = (slice(None),) + (None,) * (f.ndim - 1)
+        vol = np.array(np.broadcast_to(market.vol[col], f.shape))
+        for u, surface in enumerate(market.surfaces or ()):
+            rows = np.flatnonzero(ins.is_option & (ins.underlying == u))
+            if surface is None or rows.size == 0:
+                continue
+            t = np.broadcast_to(ins.expiry[rows][col], f[rows].shape)
+            vol[rows] = surface.evaluate(t, np.log(ins.strike[rows][col] / f[rows]))
+        return vol
+
     def _risk(self, market: Market, f: F64) -> F64:
         ins = self.instruments
         u = ins.underlying
         sc = self.scenarios
         moves, shocks, weights = sc.moves[:, u].T, sc.vol_shocks[:, u].T, sc.weights[:, u].T
-        vol = market.vol[:, None]
-        shocked = self._shocked_vol(np.broadcast_to(vol, moves.shape), shocks)
-        today = self._settlement_value(market, f, market.vol)[:, None]
-        moved = self._settlement_value(market, f[:, None] * (1.0 + moves), shocked)
+        fm = f[:, None] * (1.0 + moves)
+        shocked = self._shocked_vol(self._smile_vol(market, fm), shocks)
+        today = self._settlement_value(market, f, self._smile_vol(market, f))[:, None]
+        moved = self._settlement_value(market, fm, shocked)
         spot = market.spot[u][:, None]
         inverse = (ins.settlement == Settlement.INVERSE)[:, None]
         if self.settlement_mode == "segregated":
@@ -177,8 +198,8 @@ class MarginEngine(EngineBase):
                 o_f,
                 ins.strike[opt],
                 ins.expiry[opt],
-                market.vol[opt],
-                market.rate,
+                self._smile_vol(market, f)[opt],
+                self._rate(market, f.shape)[opt],
             )
             o_inv = inverse[opt]
             mark[opt] = np.where(o_inv, b / o_f, b)

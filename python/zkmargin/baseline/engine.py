@@ -73,23 +73,34 @@ class MarginEngine(EngineBase):
         ):
             # spot is marked to the index whatever forward is given (§1.2)
             f = fwd[i] if fwd is not None and k != Kind.SPOT else spot[u]
-            out.append(Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i]))
+            c = Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i])
+            c.vol = self._smile_vol(market, c, f)
+            out.append(c)
         return out
 
-    def _shocked_vol(self, c: Contract, level: float) -> float:
-        """§6.1: the vol an option sees under vol-shock level ``level``."""
-        if level == 0.0:
+    @staticmethod
+    def _smile_vol(market: Market, c: Contract, f: float) -> float:
+        """§2.5: the vol of ``c`` at forward ``f``, off its underlying's surface if it is an
+        option and has one (coverage was checked by ``validate_market``)."""
+        surface = None if market.surfaces is None else market.surfaces[c.underlying]
+        if surface is None or not c.is_option:
             return c.vol
+        return surface.evaluate_one(c.expiry, math.log(c.strike / f))
+
+    def _shocked_vol(self, c: Contract, level: float, vol: float) -> float:
+        """§6.1: the vol an option with base vol ``vol`` sees under vol-shock level ``level``."""
+        if level == 0.0:
+            return vol
         sc = self.scenarios
         u = c.underlying
         dte = max(365.0 * c.expiry, 1.0)
         power = float(sc.power_short[u] if dte < 30.0 else sc.power_long[u])
         mult = math.pow(30.0 / dte, power)
         if level > 0.0:
-            return max(c.vol * (1.0 + level * float(sc.vol_up[u]) * mult), float(sc.min_vol_up[u]))
-        return c.vol * max(1.0 + level * float(sc.vol_down[u]) * mult, 0.05)
+            return max(vol * (1.0 + level * float(sc.vol_up[u]) * mult), float(sc.min_vol_up[u]))
+        return vol * max(1.0 + level * float(sc.vol_down[u]) * mult, 0.05)
 
-    def _risk_rows(self, contracts: Sequence[Contract], rate: float) -> list[list[float]]:
+    def _risk_rows(self, contracts: Sequence[Contract], market: Market) -> list[list[float]]:
         """§6.2: ``R[i][s]``, weighted USD(-equivalent) P&L per contract."""
         moves = self.scenarios.moves.tolist()
         shocks = self.scenarios.vol_shocks.tolist()
@@ -99,11 +110,13 @@ class MarginEngine(EngineBase):
         rows = []
         for c in contracts:
             u = c.underlying
+            rate = market.rate_at(c.expiry)
             today = c.settlement_value(c.fwd, c.vol, rate)
             row = []
             for m, v, w, e in zip(moves, shocks, weights, edges, strict=True):
-                vol = self._shocked_vol(c, v[u]) if c.is_option else c.vol
-                moved = c.settlement_value(c.fwd * (1.0 + m[u]), vol, rate)
+                fm = c.fwd * (1.0 + m[u])
+                vol = self._shocked_vol(c, v[u], self._smile_vol(market, c, fm)) if c.is_option else c.vol
+                moved = c.settlement_value(fm, vol, rate)
                 if not c.inverse:
                     pnl = moved - today
                 elif segregated:
@@ -165,13 +178,13 @@ class MarginEngine(EngineBase):
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         self.validate_market(market)
-        rows = self._risk_rows(self._contracts(market), market.rate)
+        rows = self._risk_rows(self._contracts(market), market)
         return np.array(rows, dtype=np.float64).reshape(len(rows), self.scenarios.n_scenarios)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Per-contract marks, MtM and USD Greeks (docs §2.3)."""
         self.validate_market(market)
-        vals = [c.values(market.rate) for c in self._contracts(market)]
+        vals = [c.values(market.rate_at(c.expiry)) for c in self._contracts(market)]
         cols = [np.array([v[j] for v in vals], dtype=np.float64) for j in range(6)]
         return InstrumentValues(*cols)
 
@@ -252,8 +265,8 @@ class MarginEngine(EngineBase):
         portfolio = model == "portfolio"
         return Prepared(
             contracts,
-            [c.values(market.rate) for c in contracts],
-            self._risk_rows(contracts, market.rate) if portfolio else [],
+            [c.values(market.rate_at(c.expiry)) for c in contracts],
+            self._risk_rows(contracts, market) if portfolio else [],
             prices,
             haircuts,
             self._collateral_rows(prices, haircuts) if portfolio else [],

@@ -90,6 +90,13 @@ def scan_margin(
     if not isinstance(engine, MarginEngine):
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
+    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
+        # The scan's Rust search prices per-option vols and one rate; refuse, not ignore.
+        raise ParameterError(
+            "liquidation scans take neither vol surfaces nor a rate curve (market.surfaces, "
+            "market.rate_curve)",
+            "surfaces" if market.rate_curve is None else "rate_curve",
+        )
     extra = None if extra_equity is None else _arrays.f64("extra_equity", extra_equity)
     with user_errors(engine.instruments, accounts):
         out = _core.dyn_liquidation_scan(

@@ -215,6 +215,7 @@ class SolvencyStatement:
 
     @property
     def m(self) -> int:
+        """Values in the aggregated range proof (padded to a power of two)."""
         return padded_m(self.n_values)
 
     @property
@@ -230,6 +231,7 @@ class SolvencyStatement:
 
     # -- binary and JSON forms
     def to_bytes(self) -> bytes:
+        """The statement's canonical bytes (bound into the transcript)."""
         aid = self.account_id.encode()
         parts = [
             _ST_MAGIC,
@@ -321,6 +323,7 @@ class SolvencyStatement:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The statement as a JSON-ready dict."""
         out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": self.version}
         for name in _json_fields(self.version):
             v = getattr(self, name)
@@ -715,6 +718,7 @@ class SolvencyProof:
 
     @property
     def size_bytes(self) -> int:
+        """Length of :meth:`to_bytes`."""
         return len(self.to_bytes())
 
     def to_bytes(self) -> bytes:
@@ -759,6 +763,7 @@ class SolvencyProof:
         return cls(aux, RangeProof.from_body(body, n, m, backend))
 
     def to_json(self) -> dict[str, Any]:
+        """The proof as a JSON-ready dict (hex-encoded elements)."""
         return {"type": "zkmargin.SolvencyProof", "version": PROOF_VERSION, "hex": self.to_bytes().hex()}
 
     @classmethod

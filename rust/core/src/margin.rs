@@ -10,6 +10,7 @@ use crate::model::{Book, Collateral, Instruments, Kind, Prices, Settlement};
 use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::{SettlementMode, risk_arrays};
 use crate::scenarios::ScenarioTable;
+use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
 
 /// docs/margin-model.md §8.
@@ -505,11 +506,78 @@ impl Engine {
     /// Values, risk arrays (when `with_risk`) and per-contract requirements for `px`,
     /// which must have been validated.
     pub fn prepare(&self, px: &Prices<'_>, with_risk: bool) -> Prepared {
+        self.prepare_curves(px, with_risk, None)
+    }
+
+    /// Today's vol of every instrument under `curves` (§2.5): the surface's for options
+    /// on an underlying with one, `px.vol` otherwise; `px` is validated on the way, with
+    /// the vols of surfaced options not required.
+    pub fn surface_vols(&self, px: &Prices<'_>, curves: &Curves) -> Result<Vec<f64>> {
+        let ins = &self.instruments;
+        if !curves.surfaces.is_empty() {
+            same_len(
+                "surfaces",
+                curves.surfaces.len(),
+                self.n_underlyings(),
+                "number of underlyings",
+            )?;
+        }
+        if let Some(r) = &curves.rates {
+            same_len("rates", r.len(), ins.len(), "number of instruments")?;
+            crate::error::finite("rates", r)?;
+        }
+        same_len("vol", px.vol.len(), ins.len(), "number of instruments")?;
+        let stand_in: Vec<f64> = (0..ins.len())
+            .map(|i| {
+                let surfaced = ins.kind[i].is_option() && curves.of(ins.underlying[i]).is_some();
+                if surfaced { 1.0 } else { px.vol[i] }
+            })
+            .collect();
+        let px = Prices {
+            vol: &stand_in,
+            ..*px
+        };
+        self.validate_prices(&px)?;
+        curves.base_vols(ins, &px)
+    }
+
+    /// `px` with today's vols under `curves` (written to `buf`), or `px` itself without.
+    pub fn with_curves<'a>(
+        &self,
+        px: &Prices<'a>,
+        curves: Option<&Curves>,
+        buf: &'a mut Vec<f64>,
+    ) -> Result<Prices<'a>> {
+        match curves {
+            None => Ok(*px),
+            Some(s) => {
+                *buf = self.surface_vols(px, s)?;
+                let vol: &'a Vec<f64> = buf;
+                Ok(Prices { vol, ..*px })
+            }
+        }
+    }
+
+    /// [`Self::prepare`] with scenario vols read off `curves` (§6.2); `px.vol` must already
+    /// hold [`Self::surface_vols`].
+    pub fn prepare_curves(
+        &self,
+        px: &Prices<'_>,
+        with_risk: bool,
+        curves: Option<&Curves>,
+    ) -> Prepared {
         let ins = &self.instruments;
         let p = &self.params;
-        let values = instrument_values(ins, px);
+        let values = instrument_values(ins, px, curves.and_then(|c| c.rates.as_deref()));
         let risk = if with_risk {
-            risk_arrays(ins, px, &self.table, &values.forward, self.settlement)
+            risk_arrays(
+                ins,
+                px,
+                &self.table,
+                &values.forward,
+                self.settlement,
+                curves,
+            )
         } else {
             Vec::new()
         };
@@ -558,17 +626,18 @@ impl Engine {
         }
     }
 
-    /// [`Self::prepare`] plus, for the portfolio model under the cross settlement mode,
-    /// the scenario P&L of the collateral assets linked to an underlying (§6.2): a held
-    /// balance's haircut value and a borrowed balance's grossed-up one move like a linear
-    /// spot position, `w m p (1 -+ h)` per unit.
+    /// [`Self::prepare_curves`] plus, for the portfolio model under the cross settlement
+    /// mode, the scenario P&L of the collateral assets linked to an underlying (§6.2): a
+    /// held balance's haircut value and a borrowed balance's grossed-up one move like a
+    /// linear spot position, `w m p (1 -+ h)` per unit.
     pub fn prepare_with(
         &self,
         px: &Prices<'_>,
         coll: &Collateral<'_>,
         with_risk: bool,
+        curves: Option<&Curves>,
     ) -> Prepared {
-        let mut prep = self.prepare(px, with_risk);
+        let mut prep = self.prepare_curves(px, with_risk, curves);
         if with_risk && self.settlement == SettlementMode::Cross {
             let n_s = self.table.n_scenarios;
             let n_u = self.n_underlyings();
@@ -1127,8 +1196,25 @@ impl Engine {
         book: &Book<'_>,
         model: Model,
     ) -> Result<Output> {
+        self.compute_with(isa, px, coll, book, model, None)
+    }
+
+    /// [`Engine::compute_on`] with options on underlyings that have a surface in `curves`
+    /// valued off it (§2.5) and discounted at the curve's rate per instrument (§1.5), today
+    /// and in every scenario.
+    pub fn compute_with(
+        &self,
+        isa: Isa,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+        model: Model,
+        curves: Option<&Curves>,
+    ) -> Result<Output> {
+        let mut vols = Vec::new();
+        let px = &self.with_curves(px, curves, &mut vols)?;
         self.validate_book(px, coll, book)?;
-        let prep = self.prepare_with(px, coll, model == Model::Portfolio);
+        let prep = self.prepare_with(px, coll, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
         let mut fields = zeroed_rows(N_FIELDS, n_a);
