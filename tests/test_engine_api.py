@@ -12,7 +12,7 @@ import pytest
 import zkmargin
 from zkmargin import errors
 from zkmargin.book import Accounts, Instruments
-from zkmargin.market import Market
+from zkmargin.market import MAX_VOL, Market
 from zkmargin.results import ACCOUNT_FIELDS
 from zkmargin.synthetic import Exchange, generate_exchange
 
@@ -325,3 +325,20 @@ def test_engine_works_in_a_forked_child(ex: Exchange) -> None:
     np.testing.assert_array_equal(parent.recv(), expected)
     proc.join(30)
     assert proc.exitcode == 0
+
+
+def test_percent_vols_raise_unless_declared() -> None:
+    """The README book with Deribit-style percent vols: rejected as fractions (it would
+    cut maintenance margin ~10x), equal to the fraction market when declared."""
+    fraction = Market([60_000.0], [0.0, 0.55, 0.60], [1.0], [0.0])
+    with pytest.raises(errors.VolUnitError) as exc:
+        Market([60_000.0], [0.0, 55.0, 60.0], [1.0], [0.0])
+    assert (exc.value.field, exc.value.index) == ("vol", 1)
+    assert isinstance(exc.value, errors.ParameterError)
+    pct_in = np.array([0.0, 55.0, 60.0])
+    percent = Market([60_000.0], pct_in, [1.0], [0.0], vol_unit="percent")
+    np.testing.assert_array_equal(percent.vol, fraction.vol)
+    np.testing.assert_array_equal(pct_in, [0.0, 55.0, 60.0])  # the caller's array is untouched
+    Market([60_000.0], [MAX_VOL], [1.0], [0.0])  # the bound itself is a valid fraction
+    with pytest.raises(errors.ParameterError, match="vol_unit"):
+        Market([60_000.0], [0.5], [1.0], [0.0], vol_unit="bp")

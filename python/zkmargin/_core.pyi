@@ -8,6 +8,7 @@ __all__ = [
     "Engine",
     "G1Point",
     "G1Vec",
+    "MarketState",
     "RangeProver",
     "available_threads",
     "black76",
@@ -33,6 +34,7 @@ __all__ = [
     "g1_msm",
     "g1_msm_parts",
     "g1_scale",
+    "implied_vol",
     "ipa_generator_scalars",
     "keccak256",
     "scalars_from_wide",
@@ -60,6 +62,16 @@ def black76(
     rate: NDArray[np.float64],
     threads: int,
 ) -> list[NDArray[np.float64]]: ...
+
+def implied_vol(
+    price: NDArray[np.float64],
+    is_call: NDArray[np.bool_],
+    forward: NDArray[np.float64],
+    strike: NDArray[np.float64],
+    t: NDArray[np.float64],
+    rate: NDArray[np.float64],
+    threads: int,
+) -> NDArray[np.float64]: ...
 
 @final
 class Engine:
@@ -106,6 +118,32 @@ class Engine:
     def compute(
         self, prices: _Prices, collateral: _CollateralAssets, book: _Book, model: str, threads: int
     ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], list[NDArray[np.float64]]]: ...
+
+# (fields, worst scenario) of one account
+_Margin: TypeAlias = tuple[list[float], int]
+
+@final
+class MarketState:
+    def __new__(
+        cls,
+        engine: Engine,
+        prices: _Prices,
+        collateral: _CollateralAssets,
+        book: _Book,
+        model: str,
+        threads: int,
+    ) -> MarketState: ...
+    @property
+    def n_accounts(self) -> int: ...
+    def what_if(
+        self, account: int, instrument: _I64, quantity: _F64, balance_change: _F64
+    ) -> tuple[_Margin, _Margin]: ...
+    def apply(
+        self, account: int, instrument: _I64, quantity: _F64, balance_change: _F64
+    ) -> tuple[_Margin, _Margin]: ...
+    def reprice(self, prices: _Prices, threads: int) -> None: ...
+    def results(self) -> tuple[list[_F64], _I64, list[_F64]]: ...
+    def book(self) -> tuple[_I64, _I64, _F64, _F64]: ...
 
 # --- BN254 G1 (rust/python/src/curve.rs); scalars are 32-byte big-endian strings < r ---
 @final

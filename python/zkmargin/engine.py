@@ -114,6 +114,23 @@ class EngineBase:
             asset_underlying=self.asset_underlying,
         )
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # the native engine is rebuilt from the validated inputs (it holds no other state),
+        # so engines travel to pool and Dask workers
+        return (
+            type(self),
+            (
+                self.instruments,
+                self.scenarios,
+                self.params,
+                self.aggregation,
+                self.correlation,
+                self.threads,
+                self.settlement_mode,
+                self.asset_underlying,
+            ),
+        )
+
     @property
     def n_underlyings(self) -> int:
         """Underlyings of the scenario table."""

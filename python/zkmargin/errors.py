@@ -14,6 +14,7 @@ is then the caller's own row, never a position in an internally sorted array.
 from __future__ import annotations
 
 __all__ = [
+    "ArbitrageBoundsError",
     "ArrayLayoutError",
     "ConvergenceWarning",
     "DTypeError",
@@ -28,10 +29,12 @@ __all__ = [
     "NonPositiveError",
     "NotPositiveSemidefiniteError",
     "OffsetsError",
+    "OrderError",
     "ParameterError",
     "ProofError",
     "ShapeError",
     "UnknownIdentifierError",
+    "VolUnitError",
     "ZkMarginError",
 ]
 
@@ -87,6 +90,17 @@ class EncodingError(InputError):
     a point off the curve, the identity where it is forbidden, an unknown version."""
 
 
+class ArbitrageBoundsError(InputError):
+    """An option price outside its no-arbitrage bounds (at or below the discounted
+    intrinsic value, at or above the discounted forward or strike), or so close to one
+    that no vol in double precision reproduces it: it has no implied vol."""
+
+
+class VolUnitError(ParameterError):
+    """A vol above :data:`zkmargin.market.MAX_VOL` given as a fraction: almost certainly
+    a percentage (Deribit's ``mark_iv`` is in percent); pass ``vol_unit="percent"``."""
+
+
 class InstrumentNameError(InputError):
     """A string that is not a recognised instrument name (docs/cli.md, "Instrument names")."""
 
@@ -98,6 +112,10 @@ class UnknownIdentifierError(IndexOutOfRangeError):
 class DuplicateError(InputError):
     """An identifier (instrument name, account id, (account, instrument) row) given twice
     where each must be unique."""
+
+
+class OrderError(InputError):
+    """Rows that must be in order (e.g. a price history, oldest first) are not."""
 
 
 class DTypeError(InputError, TypeError):

@@ -23,23 +23,21 @@ class Greeks(NamedTuple):
     theta: NDArray[np.float64]
 
 
-def broadcast_inputs(
-    is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any, keep_scalars: bool = False
+def broadcast_columns(
+    is_call: Any, named: list[tuple[str, Any]], keep_scalars: bool = False
 ) -> tuple[NDArray[np.bool_], list[NDArray[np.float64]], tuple[int, ...]]:
-    """Validate dtypes and layouts and broadcast to one shape, returned flat. Inputs that
-    already have that shape are not copied. With ``keep_scalars`` single values stay
-    length-1 arrays (the Rust core broadcasts those itself, saving a copy per column)."""
+    """Validate dtypes and layouts of a bool column and named float columns and broadcast
+    them to one shape, returned flat. Inputs that already have that shape are not copied.
+    With ``keep_scalars`` single values stay length-1 arrays (the Rust core broadcasts
+    those itself, saving a copy per column)."""
     calls = np.asarray(is_call)
     if calls.dtype != np.bool_:
         raise DTypeError("is_call must be a bool or a bool array", "is_call")
-    cols = [
-        _arrays.f64(name, x, ndim=np.ndim(x))
-        for name, x in (("forward", forward), ("strike", strike), ("t", t), ("vol", vol), ("rate", rate))
-    ]
+    cols = [_arrays.f64(name, x, ndim=np.ndim(x)) for name, x in named]
     try:
         shape = np.broadcast_shapes(calls.shape, *(c.shape for c in cols))
     except ValueError as exc:
-        raise ShapeError(f"inputs do not broadcast together: {exc}", "forward") from exc
+        raise ShapeError(f"inputs do not broadcast together: {exc}", named[0][0]) from exc
 
     def flat(a: NDArray[Any]) -> NDArray[Any]:
         if (keep_scalars and a.size == 1) or a.shape == shape:
@@ -47,6 +45,14 @@ def broadcast_inputs(
         return np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
 
     return flat(calls), [flat(c) for c in cols], shape
+
+
+def broadcast_inputs(
+    is_call: Any, forward: Any, strike: Any, t: Any, vol: Any, rate: Any, keep_scalars: bool = False
+) -> tuple[NDArray[np.bool_], list[NDArray[np.float64]], tuple[int, ...]]:
+    """:func:`broadcast_columns` for Black-76's inputs."""
+    named = [("forward", forward), ("strike", strike), ("t", t), ("vol", vol), ("rate", rate)]
+    return broadcast_columns(is_call, named, keep_scalars)
 
 
 def black76(

@@ -115,10 +115,12 @@ class ScenarioTable:
 
     @property
     def n_scenarios(self) -> int:
+        """Rows ``S`` of the table."""
         return int(self.moves.shape[0])
 
     @property
     def n_underlyings(self) -> int:
+        """Columns ``U`` of the table."""
         return int(self.moves.shape[1])
 
 

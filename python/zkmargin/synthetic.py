@@ -68,6 +68,7 @@ class Exchange:
 
     @property
     def asset_names(self) -> tuple[str, ...]:
+        """Collateral asset names, in balance-column order."""
         return ASSETS
 
 

@@ -352,9 +352,7 @@ class MarginEngine(EngineBase):
             worst_out.append(worst)
 
         n_a = len(accounts)
-        fields: dict[str, Any] = {
-            name: np.array(vals, dtype=np.float64) for name, vals in out.items()
-        }
+        fields: dict[str, Any] = {name: np.array(vals, dtype=np.float64) for name, vals in out.items()}
         fields.update(
             (name, np.array(g, dtype=np.float64).reshape(n_a, n_u))
             for name, g in zip(GREEK_FIELDS, greeks, strict=True)

@@ -39,7 +39,7 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import RealCoefficients, real_coefficients, refuse_unprovable, widened
+from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, refuse_unprovable, widened
 from .commitments import QUANTITY_DECIMALS, AccountCommitment, default_balance_decimals
 from .group import Group, get_group
 from .solvency import (
@@ -64,16 +64,15 @@ __all__ = [
     "verify_account",
 ]
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 1
 _MAGIC = b"ZKSN"
 #: Default width of the published interval: ``mu = floor(row scale / 2^MARGIN_BITS) + 1``.
 MARGIN_BITS = 32
 MODELS = ("portfolio",)
 AGGREGATIONS = ("sum", "joint")
-SETTLEMENT_MODES = ("cross", "segregated")
 _U32 = (1 << 32) - 1
 
-#: Field list of snapshot version 2, in byte order. Kinds: ``str``, ``u8``, ``u32``,
+#: Field list of snapshot version 1, in byte order. Kinds: ``str``, ``u8``, ``u32``,
 #: ``u64``, ``f64``, ``enum`` (a u8 index into the listed choices, the choice string in
 #: JSON), arrays ``str[]``, ``u8[]``, ``u32[]``, ``f64[]``, ``i128[]`` (u32 count, then
 #: the elements), ``f64[]?`` (u8 0 absent / 1 present, then the array; JSON null).
@@ -82,9 +81,9 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("epoch", "u64"),
     ("model", "enum"),
     ("aggregation", "enum"),
-    ("settlement_mode", "enum"),
     # instruments (docs/margin-model.md §1.1)
     ("instrument_names", "str[]"),
+    ("underlying_names", "str[]"),
     ("kind", "u8[]"),
     ("underlying", "u32[]"),
     ("strike", "f64[]"),
@@ -96,16 +95,16 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("moves", "f64[]"),
     ("vol_shocks", "f64[]"),
     ("weights", "f64[]"),
-    ("edge", "f64[]"),
-    ("dampener", "f64[]"),
-    # per underlying (U entries each); the optional roll pair overrides MarginParams'
     ("vol_up", "f64[]"),
     ("vol_down", "f64[]"),
     ("power_short", "f64[]"),
     ("power_long", "f64[]"),
     ("min_vol_up", "f64[]"),
-    ("table_annual_move_risk", "f64[]?"),
-    ("table_min_annual_move", "f64[]?"),
+    ("edge", "f64[]"),
+    ("dampener", "f64[]"),
+    ("roll_annual_move_risk", "f64[]?"),
+    ("roll_min_annual_move", "f64[]?"),
+    ("settlement_mode", "enum"),
     # margin parameters (§8)
     ("linear_im", "f64"),
     ("linear_mm", "f64"),
@@ -141,6 +140,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("coll_lo", "i128[]"),
     ("coll_hi", "i128[]"),
 )
+SETTLEMENT_MODES = ("cross", "segregated")
 _ENUMS = {"model": MODELS, "aggregation": AGGREGATIONS, "settlement_mode": SETTLEMENT_MODES}
 SCENARIO_FIELDS = ("vol_up", "vol_down", "power_short", "power_long", "min_vol_up")
 PARAM_FIELDS = (
@@ -165,8 +165,8 @@ class EpochSnapshot:
     epoch: int
     model: str
     aggregation: str
-    settlement_mode: str
     instrument_names: tuple[str, ...]
+    underlying_names: tuple[str, ...]
     kind: tuple[int, ...]
     underlying: tuple[int, ...]
     strike: tuple[float, ...]
@@ -177,15 +177,16 @@ class EpochSnapshot:
     moves: tuple[float, ...]
     vol_shocks: tuple[float, ...]
     weights: tuple[float, ...]
-    edge: tuple[float, ...]
-    dampener: tuple[float, ...]
     vol_up: tuple[float, ...]
     vol_down: tuple[float, ...]
     power_short: tuple[float, ...]
     power_long: tuple[float, ...]
     min_vol_up: tuple[float, ...]
-    table_annual_move_risk: tuple[float, ...] | None
-    table_min_annual_move: tuple[float, ...] | None
+    edge: tuple[float, ...]
+    dampener: tuple[float, ...]
+    roll_annual_move_risk: tuple[float, ...] | None
+    roll_min_annual_move: tuple[float, ...] | None
+    settlement_mode: str
     linear_im: float
     linear_mm: float
     option_im_base: float
@@ -234,15 +235,6 @@ class EpochSnapshot:
     def n_assets(self) -> int:
         return len(self.asset_price)
 
-    @property
-    def portfolio(self) -> tuple[int, ...]:
-        """Each instrument's engine portfolio: its underlying, or ``U + u`` for a
-        coin-settled one under the segregated settlement mode."""
-        coin = self.settlement_mode == "segregated"
-        U = self.n_underlyings
-        pairs = zip(self.underlying, self.settlement, strict=True)
-        return tuple(u + (U if coin and st == 1 else 0) for u, st in pairs)
-
     # ------------------------------------------------------------ codecs
     def to_bytes(self) -> bytes:
         """``"ZKSN" || u8 version || fields of FIELDS in order`` (docs/proof-spec.md §10.1)."""
@@ -290,22 +282,23 @@ class EpochSnapshot:
             list(self.expiry),
             list(self.contract_size),
             list(self.settlement),
+            names=self.instrument_names or None,
+            underlying_names=self.underlying_names or None,
         )
 
     def scenarios(self) -> Any:
         from ..scenarios import ScenarioTable
 
         shape = (self.n_scenarios, self.n_underlyings)
-        roll = (self.table_annual_move_risk, self.table_min_annual_move)
         return ScenarioTable(
             np.array(self.moves).reshape(shape),
             np.array(self.vol_shocks).reshape(shape),
             np.array(self.weights).reshape(shape),
-            **{k: np.array(getattr(self, k)) for k in SCENARIO_FIELDS},
+            **{k: list(getattr(self, k)) for k in SCENARIO_FIELDS},
             edge=np.array(self.edge).reshape(shape),
             dampener=np.array(self.dampener).reshape(shape),
-            annual_move_risk=None if roll[0] is None else np.array(roll[0]),
-            min_annual_move=None if roll[1] is None else np.array(roll[1]),
+            annual_move_risk=None if self.roll_annual_move_risk is None else list(self.roll_annual_move_risk),
+            min_annual_move=None if self.roll_min_annual_move is None else list(self.roll_min_annual_move),
         )
 
     def params(self) -> Any:
@@ -364,6 +357,9 @@ class EpochSnapshot:
             raise ParameterError("commitment balance decimals differ from the snapshot's", "balances")
         if commitment.quantity_decimals != self.quantity_decimals:
             raise ParameterError("commitment quantity decimals differ from the snapshot's", "quantities")
+        portfolio = portfolio_ids(
+            self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
+        )
         return _assemble(
             account_id=account_id,
             epoch=self.epoch,
@@ -372,8 +368,7 @@ class EpochSnapshot:
             n=n,
             universe_size=n_ins,
             instruments=ins,
-            # loss groups are the engine's portfolios (docs/margin-model.md §6.3)
-            underlying=[self.portfolio[i] for i in ins],
+            underlying=[portfolio[i] for i in ins],
             bucket=[self.bucket[i] for i in ins],
             quantity_decimals=self.quantity_decimals,
             money_decimals=self.money_decimals,
@@ -547,20 +542,22 @@ def _validate(s: EpochSnapshot) -> None:
     }
     if s.forward is not None:
         shapes["forward"] = n_ins
-    for name in ("table_annual_move_risk", "table_min_annual_move"):
-        if getattr(s, name) is not None:
-            shapes[name] = U
-    if (s.table_annual_move_risk is None) != (s.table_min_annual_move is None):
-        raise bad("the table's roll parameters come as a pair", "table_annual_move_risk")
+    if (s.roll_annual_move_risk is None) != (s.roll_min_annual_move is None):
+        raise bad("roll_annual_move_risk and roll_min_annual_move go together", "roll_min_annual_move")
+    if s.roll_annual_move_risk is not None:
+        shapes["roll_annual_move_risk"] = U
+        shapes["roll_min_annual_move"] = U
     if s.instrument_names:
         shapes["instrument_names"] = n_ins
     if s.asset_names:
         shapes["asset_names"] = J
+    if s.underlying_names:
+        shapes["underlying_names"] = U
     for name, want in shapes.items():
         got = len(getattr(s, name))
         if got != want:
             raise bad(f"{name} has {got} entries, expected {want}", name)
-    for name in ("instrument_names", "asset_names"):
+    for name in ("instrument_names", "underlying_names", "asset_names"):
         if len(set(getattr(s, name))) != len(getattr(s, name)):
             raise bad(f"{name} must be distinct", name)
     if any(u >= U for u in s.underlying):
@@ -622,15 +619,17 @@ def build_snapshot(
     epoch: int,
     *,
     scenario_set: str = "base",
-    instrument_names: Sequence[str] = (),
-    asset_names: Sequence[str] = (),
+    instrument_names: Sequence[str] | None = None,
+    asset_names: Sequence[str] | None = None,
     quantity_decimals: int = QUANTITY_DECIMALS,
     money_decimals: int = MONEY_DECIMALS,
     balance_decimals: Sequence[int] | None = None,
     margin_bits: int = MARGIN_BITS,
 ) -> EpochSnapshot:
     """The snapshot of ``engine`` (instruments, scenarios, parameters, aggregation) at
-    ``market`` for ``epoch``, with its coefficient table computed by ``engine``."""
+    ``market`` for ``epoch``, with its coefficient table computed by ``engine``. Names
+    default to the instruments' own (``Instruments.names``, ``underlying_names``); asset
+    names are optional."""
     if engine.aggregation not in AGGREGATIONS:
         raise ParameterError(
             f"aggregation {engine.aggregation!r} is not provable (only {AGGREGATIONS})", "aggregation"
@@ -649,17 +648,22 @@ def build_snapshot(
     sc = engine.scenarios
     p = engine.params
     kw: dict[str, Any] = {k: _floats(getattr(sc, k)) for k in SCENARIO_FIELDS}
+    kw["edge"] = _floats(sc.edge)
+    kw["dampener"] = _floats(sc.dampener)
+    kw["roll_annual_move_risk"] = None if sc.annual_move_risk is None else _floats(sc.annual_move_risk)
+    kw["roll_min_annual_move"] = None if sc.min_annual_move is None else _floats(sc.min_annual_move)
+    kw["settlement_mode"] = engine.settlement_mode
     kw.update({k: float(getattr(p, k)) for k in PARAM_FIELDS})
-    kw["table_annual_move_risk"] = None if sc.annual_move_risk is None else _floats(sc.annual_move_risk)
-    kw["table_min_annual_move"] = None if sc.min_annual_move is None else _floats(sc.min_annual_move)
     kw.update(_table(rc, margin_bits))
     return EpochSnapshot(
         scenario_set=scenario_set,
         epoch=int(epoch),
         model="portfolio",
         aggregation=engine.aggregation,
-        settlement_mode=engine.settlement_mode,
-        instrument_names=tuple(str(n) for n in instrument_names),
+        instrument_names=tuple(
+            str(x) for x in (instrument_names if instrument_names is not None else ins.names or ())
+        ),
+        underlying_names=tuple(str(x) for x in (ins.underlying_names or ())),
         kind=tuple(int(k) for k in ins.kind.tolist()),
         underlying=tuple(int(u) for u in ins.underlying.tolist()),
         strike=_floats(ins.strike),
@@ -670,15 +674,13 @@ def build_snapshot(
         moves=_floats(sc.moves),
         vol_shocks=_floats(sc.vol_shocks),
         weights=_floats(sc.weights),
-        edge=_floats(sc.edge),
-        dampener=_floats(sc.dampener),
         spot=_floats(market.spot),
         vol=_floats(market.vol),
         forward=None if market.forward is None else _floats(market.forward),
         rate=float(market.rate),
         asset_price=_floats(market.asset_price),
         haircut=_floats(market.haircut),
-        asset_names=tuple(str(n) for n in asset_names),
+        asset_names=tuple(str(x) for x in (asset_names or ())),
         quantity_decimals=quantity_decimals,
         money_decimals=money_decimals,
         balance_decimals=bdec,

@@ -38,7 +38,7 @@ from ._codec import (
     u64,
 )
 from ._scalars import Rng, random_scalar, system_rng
-from .coefficients import floor_ceil, real_coefficients, refuse_unprovable
+from .coefficients import floor_ceil, portfolio_ids, real_coefficients, refuse_unprovable
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -215,6 +215,7 @@ class SolvencyStatement:
 
     @property
     def m(self) -> int:
+        """Values in the aggregated range proof (padded to a power of two)."""
         return padded_m(self.n_values)
 
     @property
@@ -230,6 +231,7 @@ class SolvencyStatement:
 
     # -- binary and JSON forms
     def to_bytes(self) -> bytes:
+        """The statement's canonical bytes (bound into the transcript)."""
         aid = self.account_id.encode()
         parts = [
             _ST_MAGIC,
@@ -321,6 +323,7 @@ class SolvencyStatement:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The statement as a JSON-ready dict."""
         out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": self.version}
         for name in _json_fields(self.version):
             v = getattr(self, name)
@@ -540,6 +543,7 @@ def build_statement(
             "aggregation",
         )
     refuse_unprovable(engine)
+    segregated = engine.settlement_mode == "segregated"
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -557,6 +561,7 @@ def build_statement(
     )
     S = rc.n_scenarios
     idx = list(ins)
+    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
@@ -568,7 +573,7 @@ def build_statement(
         n=n,
         universe_size=n_ins,
         instruments=ins,
-        underlying=[rc.portfolio[i] for i in idx],
+        underlying=[portfolio[i] for i in idx],
         bucket=[rc.bucket[i] for i in idx],
         quantity_decimals=commitment.quantity_decimals,
         money_decimals=money_decimals,
@@ -715,6 +720,7 @@ class SolvencyProof:
 
     @property
     def size_bytes(self) -> int:
+        """Length of :meth:`to_bytes`."""
         return len(self.to_bytes())
 
     def to_bytes(self) -> bytes:
@@ -759,6 +765,7 @@ class SolvencyProof:
         return cls(aux, RangeProof.from_body(body, n, m, backend))
 
     def to_json(self) -> dict[str, Any]:
+        """The proof as a JSON-ready dict (hex-encoded elements)."""
         return {"type": "zkmargin.SolvencyProof", "version": PROOF_VERSION, "hex": self.to_bytes().hex()}
 
     @classmethod

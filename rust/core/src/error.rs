@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Offsets,
     Parameter,
     NotPositiveSemidefinite,
+    /// A price outside its no-arbitrage bounds (or within rounding of one).
+    Arbitrage,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@
 pub mod dynamic;
 pub mod error;
 pub mod fastmath;
+pub mod implied;
 pub mod isa;
 pub mod linalg;
 pub mod margin;
@@ -14,4 +15,5 @@ pub mod parallel;
 pub mod pricing;
 pub mod risk;
 pub mod scenarios;
+pub mod state;
 pub mod values;

@@ -12,6 +12,7 @@ pyo3::import_exception!(zkmargin.errors, IndexOutOfRangeError);
 pyo3::import_exception!(zkmargin.errors, OffsetsError);
 pyo3::import_exception!(zkmargin.errors, ParameterError);
 pyo3::import_exception!(zkmargin.errors, NotPositiveSemidefiniteError);
+pyo3::import_exception!(zkmargin.errors, ArbitrageBoundsError);
 pyo3::import_exception!(zkmargin.errors, EncodingError);
 pyo3::import_exception!(zkmargin.errors, DTypeError);
 pyo3::import_exception!(zkmargin.errors, ArrayLayoutError);
@@ -30,6 +31,7 @@ pub fn core_err(e: InputError) -> PyErr {
         ErrorKind::Offsets => OffsetsError::new_err(args),
         ErrorKind::Parameter => ParameterError::new_err(args),
         ErrorKind::NotPositiveSemidefinite => NotPositiveSemidefiniteError::new_err(args),
+        ErrorKind::Arbitrage => ArbitrageBoundsError::new_err(args),
     }
 }
 

@@ -5,7 +5,9 @@ mod arrays;
 mod curve;
 mod dynamic;
 mod errors;
+mod implied;
 mod margin;
+mod state;
 
 use pyo3::prelude::*;
 
@@ -18,6 +20,8 @@ mod _core {
         margin::register(m)?;
         curve::register(m)?;
         dynamic::register(m)?;
+        implied::register(m)?;
+        state::register(m)?;
         Ok(())
     }
 }

@@ -34,7 +34,7 @@ fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn check_threads(threads: usize) -> PyResult<usize> {
+pub(crate) fn check_threads(threads: usize) -> PyResult<usize> {
     if threads == 0 {
         Err(core_err(InputError::whole(
             ErrorKind::Parameter,
@@ -77,13 +77,13 @@ fn black76<'py>(
 }
 
 /// The per-account outputs of `compute` as numpy arrays (see `zkmargin.results`).
-type AccountArrays<'py> = (
+pub(crate) type AccountArrays<'py> = (
     Vec<Bound<'py, PyArray1<f64>>>,
     Bound<'py, PyArray1<i64>>,
     Vec<Bound<'py, PyArray2<f64>>>,
 );
 
-fn column<'a, T: numpy::Element>(
+pub(crate) fn column<'a, T: numpy::Element>(
     name: &'static str,
     a: &'a PyReadonlyArray1<'_, T>,
 ) -> PyResult<Column<'a, T>> {
