@@ -19,7 +19,7 @@ from attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snap
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
-from zkmargin.proof.coefficients import portfolios, roll_buckets, widened
+from zkmargin.proof.coefficients import portfolio_ids, roll_buckets, widened
 from zkmargin.proof.snapshot import (
     FIELDS,
     PARAM_FIELDS,
@@ -86,7 +86,7 @@ def test_snapshot_lists_every_margin_parameter() -> None:
 def test_bucket_rule_matches_the_rust_engine(mode: str) -> None:
     ex = zkmargin.synthetic.generate_exchange(20, seed=3)
     ins = ex.instruments
-    portfolio = portfolios(ins, ins.n_underlyings, mode)
+    portfolio = portfolio_ids(ins.underlying, ins.settlement, ins.n_underlyings, mode == "segregated")
     ids, T = roll_buckets(ins, portfolio)
     got_ids, got_T = MarginEngine(ins, settlement_mode=mode).roll_buckets()
     assert list(ids) == got_ids.tolist()

@@ -116,3 +116,20 @@ def test_liquidation_scan_keeps_shocked_collateral_and_segregated_portfolios() -
         np.testing.assert_allclose(scan.shortfall, [w.shortfall for w in want], rtol=1e-9, atol=1e-9)
         frac = np.concatenate([w.fractions for w in want])
         np.testing.assert_allclose(scan.close_fraction, frac, rtol=0, atol=1e-9)
+
+
+def test_market_state_margins_shocked_collateral_like_compute() -> None:
+    """The cached MarketState prepares the linked collateral's scenario rows too: its
+    results, after a tick as well, are the engine's."""
+    from zkmargin.state import MarketState
+    from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
+
+    ex = generate_exchange(300, seed=4)
+    eng = zkmargin.MarginEngine(ex.instruments, asset_underlying=ASSET_UNDERLYING)
+    state = MarketState(eng, ex.accounts, ex.market)
+    want = eng.compute(ex.accounts, ex.market)
+    np.testing.assert_array_equal(state.result().maintenance_margin, want.maintenance_margin)
+    m = ex.market
+    moved = zkmargin.Market(1.05 * m.spot, m.vol, m.asset_price, m.haircut, m.rate, m.forward)
+    after = eng.compute(ex.accounts, moved).scenario_loss
+    np.testing.assert_array_equal(state.tick(moved).scenario_loss, after)

@@ -15,7 +15,15 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["RealCoefficients", "floor_ceil", "real_coefficients", "refuse_unprovable", "widened"]
+__all__ = [
+    "RealCoefficients",
+    "floor_ceil",
+    "portfolio_ids",
+    "real_coefficients",
+    "refuse_unprovable",
+    "roll_buckets",
+    "widened",
+]
 
 
 def _exact(x: Any, what: str) -> Fraction:
@@ -42,46 +50,6 @@ class RealCoefficients:
     coll_lo: tuple[Fraction, ...]
     coll_hi: tuple[Fraction, ...]
     bucket: tuple[int, ...]
-    #: the engine portfolio of each instrument (docs/margin-model.md §6.3): its underlying,
-    #: or ``U + u`` for a coin-settled one under the segregated settlement mode
-    portfolio: tuple[int, ...]
-
-
-def refuse_unprovable(engine: Any) -> None:
-    """Raise ``ParameterError`` for engine features the statement cannot express
-    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and under the joint
-    aggregation limited gain offsets or a dampened table. (Under ``"sum"`` the dampener is
-    left out: each proven loss is the undampened one, at least the engine's.)"""
-    links = getattr(engine, "asset_underlying", None)
-    if engine.settlement_mode == "cross" and links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not provable: the statement's scenario "
-            "losses have no balance terms",
-            "asset_underlying",
-        )
-    sc = engine.scenarios
-    limited = np.any(np.asarray(sc.pnl_offset) < 1.0) or np.any(np.asarray(sc.max_offsetable_pnl) < math.inf)
-    if engine.aggregation == "joint" and bool(limited):
-        raise ParameterError(
-            "gain offsets below 1 (or capped) are not provable under the joint aggregation: the "
-            "statement counts every portfolio's gains in full",
-            "pnl_offset",
-        )
-    if engine.aggregation == "joint" and bool(np.any(np.asarray(sc.dampener) > 0.0)):
-        raise ParameterError(
-            "a dampened table is not provable under the joint aggregation: a dampened row "
-            "drops each portfolio's gains, which the statement cannot express",
-            "dampener",
-        )
-
-
-def portfolios(instruments: Any, n_underlyings: int, settlement_mode: str) -> tuple[int, ...]:
-    """Each instrument's engine portfolio (docs/margin-model.md §6.3)."""
-    coin = settlement_mode == "segregated"
-    return tuple(
-        int(u) + (n_underlyings if coin and int(st) == 1 else 0)
-        for u, st in zip(instruments.underlying.tolist(), instruments.settlement.tolist(), strict=True)
-    )
 
 
 def roll_rate(annual_move_risk: float, min_annual_move: float, T: float) -> float:
@@ -91,19 +59,56 @@ def roll_rate(annual_move_risk: float, min_annual_move: float, T: float) -> floa
     return math.nextafter(r, math.inf)
 
 
-def roll_buckets(
-    instruments: Any, portfolio: Sequence[int] | None = None
-) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def refuse_unprovable(engine: Any) -> None:
+    """Raise ``ParameterError`` for engine features the statement cannot express
+    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and under the joint
+    aggregation a dampened table or limited gain offsets (each drops or scales a
+    portfolio's gains, which the statement's single joint group counts in full)."""
+    links = getattr(engine, "asset_underlying", None)
+    if engine.settlement_mode == "cross" and links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not provable: the statement's scenario "
+            "losses have no balance terms (docs/margin-model.md §6.2)",
+            "asset_underlying",
+        )
+    if engine.aggregation != "joint":
+        return
+    sc = engine.scenarios
+    if bool(np.any(np.asarray(sc.dampener) > 0.0)):
+        raise ParameterError(
+            "a dampened table is not provable under the joint aggregation: a dampened row "
+            "drops each portfolio's gains, which the statement cannot express",
+            "dampener",
+        )
+    if bool(np.any(np.asarray(sc.pnl_offset) < 1.0) or np.any(np.asarray(sc.max_offsetable_pnl) < math.inf)):
+        raise ParameterError(
+            "gain offsets below 1 (or capped) are not provable under the joint aggregation: "
+            "the statement counts every portfolio's gains in full",
+            "pnl_offset",
+        )
+
+
+def portfolio_ids(underlying: Any, settlement: Any, n_underlyings: int, segregated: bool) -> list[int]:
+    """The engine's portfolio of each instrument (docs/margin-model.md §6.3), the loss
+    groups' keys: its underlying, or under the segregated settlement mode its underlying
+    plus ``n_underlyings`` for a coin-settled instrument (a portfolio of its own). The
+    dampener is left out of the statement, so each proven loss is at least the engine's."""
+    coin = np.asarray(settlement) == 1
+    und = np.asarray(underlying, dtype=np.int64)
+    return (und + np.where(segregated & coin, n_underlyings, 0)).tolist()  # type: ignore[no-any-return]
+
+
+def roll_buckets(instruments: Any, portfolio: Sequence[int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """(bucket id per instrument, expiry of each bucket): one bucket per distinct
-    ``(portfolio, T)`` (``portfolio`` defaults to the underlying) with ``T = 0`` for spot
-    and perpetuals and the expiry otherwise, numbered in order of first appearance in the
-    universe (docs/margin-model.md §6.4; the Rust engine's numbering)."""
+    ``(portfolio, T)`` (:func:`portfolio_ids`) with ``T = 0`` for spot and perpetuals and
+    the expiry otherwise, numbered in order of first appearance in the universe
+    (docs/margin-model.md §6.4; the Rust engine's numbering)."""
     from ..book import Kind
 
     keys = [
         (int(u), 0.0 if int(k) in (Kind.SPOT, Kind.PERPETUAL) else float(t))
         for u, k, t in zip(
-            instruments.underlying.tolist() if portfolio is None else list(portfolio),
+            portfolio,
             instruments.kind.tolist(),
             instruments.expiry.tolist(),
             strict=True,
@@ -134,23 +139,29 @@ def real_coefficients(
     if risk.shape != (n_ins, S):
         raise ParameterError(f"risk arrays have shape {risk.shape}, expected ({n_ins}, S)", "engine")
     vals = engine.instrument_values(market)
-    n_u = engine.n_underlyings
-    portfolio = portfolios(ins, n_u, engine.settlement_mode)
+    n_u = int(engine.n_underlyings)
+    portfolio = portfolio_ids(ins.underlying, ins.settlement, n_u, engine.settlement_mode == "segregated")
     buckets, bucket_T = roll_buckets(ins, portfolio)
     fs = f * sq
     loss = tuple(fs * _exact(v, "risk_arrays") for v in risk.ravel().tolist())
-    # each bucket's underlying's roll parameters: the table's when it has them
-    table = engine.scenarios
+    # each bucket's roll parameters: its underlying's from the scenario table where the
+    # table has per-underlying ones (Deribit's per-currency sets), the global ones otherwise
     bucket_u = [0] * len(bucket_T)
     for b, g in zip(buckets, portfolio, strict=True):
         bucket_u[b] = g % n_u
-    rates = []
-    for T, u in zip(bucket_T, bucket_u, strict=True):
-        if table.annual_move_risk is not None and table.min_annual_move is not None:
-            risk_u, floor_u = float(table.annual_move_risk[u]), float(table.min_annual_move[u])
-        else:
-            risk_u, floor_u = float(params.annual_move_risk), float(params.min_annual_move)
-        rates.append(_exact(roll_rate(risk_u, floor_u, T), "roll rate"))
+    table = engine.scenarios
+    per_u = table.annual_move_risk is not None and table.min_annual_move is not None
+    rates = [
+        _exact(
+            roll_rate(
+                table.annual_move_risk[u] if per_u else params.annual_move_risk,
+                table.min_annual_move[u] if per_u else params.min_annual_move,
+                T,
+            ),
+            "roll rate",
+        )
+        for T, u in zip(bucket_T, bucket_u, strict=True)
+    ]
     delta = np.asarray(vals.delta, dtype=np.float64).tolist()
     roll = tuple(fs * rates[b] * _exact(d, "delta") for b, d in zip(buckets, delta, strict=True))
     mtm = tuple(sq * _exact(v, "mtm") for v in np.asarray(vals.mtm, dtype=np.float64).tolist())
@@ -176,7 +187,7 @@ def real_coefficients(
         hc = _exact(h, "haircut")
         coll_lo.append(base * (1 - hc))
         coll_hi.append(base * (1 + hc))
-    return RealCoefficients(S, loss, roll, mtm, som, tuple(coll_lo), tuple(coll_hi), buckets, portfolio)
+    return RealCoefficients(S, loss, roll, mtm, som, tuple(coll_lo), tuple(coll_hi), buckets)
 
 
 def floor_ceil(x: Fraction) -> tuple[int, int]:

@@ -39,7 +39,7 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import RealCoefficients, real_coefficients, refuse_unprovable, widened
+from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, refuse_unprovable, widened
 from .commitments import QUANTITY_DECIMALS, AccountCommitment, default_balance_decimals
 from .group import Group, get_group
 from .solvency import (
@@ -238,16 +238,6 @@ class EpochSnapshot:
         """Collateral assets (``J``)."""
         return len(self.asset_price)
 
-    @property
-    def portfolio(self) -> tuple[int, ...]:
-        """Each instrument's engine portfolio: its underlying, or ``U + u`` for a
-        coin-settled one under the segregated settlement mode."""
-        seg = self.settlement_mode == "segregated"
-        U = self.n_underlyings
-        return tuple(
-            u + (U if seg and st == 1 else 0) for u, st in zip(self.underlying, self.settlement, strict=True)
-        )
-
     # ------------------------------------------------------------ codecs
     def to_bytes(self) -> bytes:
         """``"ZKSN" || u8 version || fields of FIELDS in order`` (docs/proof-spec.md §10.1)."""
@@ -375,6 +365,9 @@ class EpochSnapshot:
             raise ParameterError("commitment balance decimals differ from the snapshot's", "balances")
         if commitment.quantity_decimals != self.quantity_decimals:
             raise ParameterError("commitment quantity decimals differ from the snapshot's", "quantities")
+        portfolio = portfolio_ids(
+            self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
+        )
         return _assemble(
             account_id=account_id,
             epoch=self.epoch,
@@ -383,8 +376,7 @@ class EpochSnapshot:
             n=n,
             universe_size=n_ins,
             instruments=ins,
-            # loss groups are the engine's portfolios (docs/margin-model.md §6.3)
-            underlying=[self.portfolio[i] for i in ins],
+            underlying=[portfolio[i] for i in ins],
             bucket=[self.bucket[i] for i in ins],
             quantity_decimals=self.quantity_decimals,
             money_decimals=self.money_decimals,
@@ -653,13 +645,6 @@ def build_snapshot(
     if getattr(engine, "correlation", None) is not None:
         raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
     refuse_unprovable(engine)
-    links = getattr(engine, "asset_underlying", None)
-    if links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
-            "no balance terms in the scenario losses)",
-            "asset_underlying",
-        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)

@@ -38,7 +38,7 @@ from ._codec import (
     u64,
 )
 from ._scalars import Rng, random_scalar, system_rng
-from .coefficients import floor_ceil, real_coefficients, refuse_unprovable
+from .coefficients import floor_ceil, portfolio_ids, real_coefficients, refuse_unprovable
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -543,6 +543,7 @@ def build_statement(
             "aggregation",
         )
     refuse_unprovable(engine)
+    segregated = engine.settlement_mode == "segregated"
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -560,6 +561,7 @@ def build_statement(
     )
     S = rc.n_scenarios
     idx = list(ins)
+    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
@@ -571,7 +573,7 @@ def build_statement(
         n=n,
         universe_size=n_ins,
         instruments=ins,
-        underlying=[rc.portfolio[i] for i in idx],
+        underlying=[portfolio[i] for i in idx],
         bucket=[rc.bucket[i] for i in idx],
         quantity_decimals=commitment.quantity_decimals,
         money_decimals=money_decimals,

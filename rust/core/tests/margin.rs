@@ -580,3 +580,46 @@ fn gain_offsets_limit_joint_netting() {
     .unwrap_err();
     assert_eq!((bad.field.as_str(), bad.index), ("pnl_offset", Some(1)));
 }
+
+#[test]
+fn segregated_extended_row_is_expressed_at_its_edge() {
+    // One extended row: move -50% expressed at the edge -10% (weight 0.2), dampener 1 USD.
+    // A long inverse perp of 100 USD face at S = F = 100 loses, in coins at today's index,
+    // 0.2 x (1 - 0.5) / (1 - 0.1) x 100 x (1/50 - 1/100) x 100 = 100 x 0.1 / 0.9, the same
+    // as at -10% itself; the coin portfolio's dampener is 1 / 0.9 USD.
+    let ins = Instruments::new(&[1], &[0], &[0.0], &[0.0], &[100.0], &[1], 1).unwrap();
+    let table = ScenarioTable::new(&[-0.5], &[0.0], &[0.2], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5)
+        .unwrap()
+        .with_extended(&[-0.1], &[1.0])
+        .unwrap();
+    let params = Params {
+        annual_move_risk: 0.0,
+        min_annual_move: 0.0,
+        short_option_min: 0.0,
+        ..Params::default()
+    };
+    let options = Options {
+        settlement: SettlementMode::Segregated,
+        asset_underlying: vec![],
+    };
+    let e = Engine::with_options(ins, table, params, Aggregation::Sum, options).unwrap();
+    let book = Book {
+        offsets: &[0, 1],
+        instrument: &[0],
+        quantity: &[1.0],
+        balances: &[0.0, 0.0],
+        n_assets: 2,
+    };
+    let px = Prices {
+        spot: &[100.0],
+        vol: &[0.0],
+        forward: None,
+        rate: 0.0,
+    };
+    let loss = e
+        .compute(&px, &coll(), &book, Model::Portfolio)
+        .unwrap()
+        .fields[5][0];
+    let want = 100.0 * 0.1 / 0.9 - 1.0 / 0.9;
+    assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
+}
