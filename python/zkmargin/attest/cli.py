@@ -229,11 +229,36 @@ def _cmd_verify_inclusion(a: argparse.Namespace) -> int:
             f"OK: account {a.account!r} is included in the bundle's Merkle root "
             "with the commitment your opening opens"
         )
+        for line in _committed_book(Path(a.bundle), Path(a.opening)):
+            print(f"  {line}")
         return 0
     print("FAILED:", file=sys.stderr)
     for p in problems:
         print(f"  {p}", file=sys.stderr)
     return 1
+
+
+def _committed_book(bundle: Path, receipt: Path) -> list[str]:
+    """What the commitment holds, for the holder to compare with their own book: every
+    committed position and balance in the base snapshot's units and names."""
+    from ..proof.commitments import AccountOpening
+
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    snap = load_snapshot(bundle / manifest["scenario_sets"][0]["snapshot"])
+    rec = json.loads(receipt.read_text(encoding="utf-8"))
+    op = AccountOpening.from_json(rec["opening"])
+    ins = [int(i) for i in rec["commitment"]["instruments"]]
+    names = snap.instrument_names or tuple(str(i) for i in range(snap.n_instruments))
+    assets = snap.asset_names or tuple(f"asset{j}" for j in range(snap.n_assets))
+    out = ["committed positions:" if ins else "committed positions: none"]
+    dq = snap.quantity_decimals
+    out += [f"  {names[i]}: {q / 10**dq:g}" for i, q in zip(ins, op.quantities, strict=True) if q]
+    out.append("committed balances:")
+    out += [
+        f"  {assets[j]}: {b / 10**d:g}"
+        for j, (b, d) in enumerate(zip(op.balances, snap.balance_decimals, strict=True))
+    ]
+    return out
 
 
 def _backend(p: argparse.ArgumentParser) -> None:
