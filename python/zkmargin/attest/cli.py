@@ -19,7 +19,6 @@ from ..proof.snapshot import EpochSnapshot
 __all__ = ["register"]
 
 
-
 def _progress(enabled: bool) -> Callable[[str, int], Callable[[int], None]]:
     """A progress-bar factory: tqdm when installed (the ``progress`` extra), else one line
     per tenth on stderr; silent when disabled."""
