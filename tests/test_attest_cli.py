@@ -13,13 +13,13 @@ from zkmargin.cli import main
 from zkmargin.proof import get_group
 from zkmargin.proof.merkle import id_digest
 
-ACCOUNTS = 1
+ACCOUNTS = 3
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cli")
-    assert main(["snapshot", "--synthetic", str(ACCOUNTS), "--seed", "2", "--out", str(root / "in")]) == 0
+    assert main(["snapshot", "--synthetic", str(ACCOUNTS), "--seed", "25", "--out", str(root / "in")]) == 0
     i = root / "in"
     fund = (i / "fund.txt").read_text().strip()
     args = [
