@@ -57,3 +57,29 @@ def test_cover_proof_codecs(proof: CoverProof) -> None:
     for obj in ({**proof.to_json(), "version": True}, {**proof.to_json(), "hex": raw.hex().upper()}):
         with pytest.raises(EncodingError):
             CoverProof.from_json(obj)
+
+
+def test_a_prover_that_skips_the_checks_cannot_cover_a_deficit() -> None:
+    """A malicious prover runs the protocol on T - c = -1 (mod r a huge value): whatever
+    limbs it picks, one is out of range and the proof fails."""
+    from zkmargin.proof import get_group
+    from zkmargin.proof._field import R
+    from zkmargin.proof._scalars import system_rng
+    from zkmargin.proof.cover import _transcript
+    from zkmargin.proof.generators import generators
+    from zkmargin.proof.rangeproof import prove_core
+
+    group = get_group("native")
+    gens = generators(group)
+    GH = group.vec([gens.G, gens.H])
+    total, value, blind = 4_999, VALUES[0], BLINDS[0]
+    d = (total - value) % R
+    for hi in (d >> 64, 0, (1 << 64) - 1):  # the honest split of d mod r, and two guesses
+        g = 42
+        H = group.msm(GH, [hi % R, g])
+        t = _transcript(group, b"reserves", CTX, [total], [group.decode_compressed(COMS[0])], [H])
+        vals = [hi % R, (d - (hi << 64)) % R]
+        gams = [g, (-blind - (g << 64)) % R]
+        rp = prove_core(group, gens, t, vals, gams, 64, system_rng, check_range=False)
+        forged = CoverProof((group.encode_compressed(H),), rp)
+        assert not verify_cover(b"reserves", CTX, [total], COMS[:1], forged)
