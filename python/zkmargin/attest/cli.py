@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import math
 import sys
 from collections.abc import Callable
@@ -154,10 +155,18 @@ def _client(a: argparse.Namespace) -> Any:
         raise ZkMarginError(
             "--workers/--scheduler need dask.distributed (pip install zkmargin[dask])"
         ) from None
+    # the cluster's start/stop chatter is not the user's business (-v still shows ours)
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if a.scheduler is not None:
         return dd.Client(a.scheduler)
     return dd.Client(
-        dd.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        dd.LocalCluster(
+            n_workers=a.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.WARNING,
+        )
     )
 
 
