@@ -217,9 +217,14 @@ def attest(
     for k, aid in enumerate(book.ids):
         if type(aid) is not str or not 1 <= len(aid.encode()) <= 255:
             raise ParameterError(f"account id {aid!r} must be a str of 1-255 UTF-8 bytes", "ids", k)
-    if len(set(book.ids)) != len(book.ids):
-        dup = next(a for k, a in enumerate(book.ids) if a in book.ids[:k])
-        raise ParameterError(f"account id {dup!r} is a duplicate", "ids", book.ids.index(dup))
+    seen: set[str] = set()
+    for k, aid in enumerate(book.ids):
+        if aid in seen:
+            raise ParameterError(f"account id {aid!r} is a duplicate", "ids", k)
+        seen.add(aid)
+    out, private = Path(out), Path(private)
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise ParameterError(f"{out} is not empty and holds no bundle", "out")
     group = get_group(backend)
     order = sorted(range(len(book.ids)), key=lambda k: id_digest(group.keccak256, book.ids[k]))
     jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend)
@@ -237,7 +242,7 @@ def attest(
         results = run_jobs(client, jobs, snapshots, tick)
     prove_s = time.perf_counter() - t0
     results.sort(key=lambda r: id_digest(group.keccak256, r.account_id))
-    return _write(snapshots, results, reserves, insurance_fund, Path(out), Path(private), n, group, prove_s)
+    return _write(snapshots, results, reserves, insurance_fund, out, private, n, group, prove_s)
 
 
 def _write(
@@ -253,8 +258,6 @@ def _write(
 ) -> AttestReport:
     out.mkdir(parents=True, exist_ok=True)
     private.mkdir(parents=True, exist_ok=True)
-    if any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise ParameterError(f"{out} is not empty and holds no bundle", "out")
     kk = group.keccak256
     rows = [(r.account_id, r.commitment) for r in results]
     tree = MerkleTree.of_accounts(kk, rows)
