@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.captureWarnings(True)
         try:
             return run(args)
-        except ZkMarginError as exc:
+        except (ZkMarginError, OSError) as exc:
             print(f"zkmargin {args.command}: error: {exc}", file=sys.stderr)
             return 2
         except ImportError as exc:
