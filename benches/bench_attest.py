@@ -21,7 +21,7 @@ import numpy as np
 
 from zkmargin import MarginEngine, synthetic
 from zkmargin.attest import Book, attest, verify_bundle
-from zkmargin.attest.work import _subset
+from zkmargin.attest.work import select_accounts
 from zkmargin.proof.snapshot import build_snapshot
 from zkmargin.scenarios import deribit_scenarios
 
@@ -67,7 +67,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_attest_"))
     rows = []
     try:
-        sample = Book(ids[: a.sample], _subset(ex.accounts, range(min(a.sample, len(ids)))))
+        sample = Book(ids[: a.sample], select_accounts(ex.accounts, range(min(a.sample, len(ids)))))
         for w in (int(x) for x in a.workers.split(",")):
             cluster, client = _cluster(w)
             try:

@@ -48,7 +48,8 @@ def row(label: str, seconds: float, base: float | None = None) -> str:
 def minimal_scipy(engine: zkmargin.MarginEngine, accounts: zkmargin.Accounts, market: zkmargin.Market) -> Any:
     """What a user would write instead of the engine: the book as a sparse (accounts x
     instruments) matrix times the dense risk arrays laid out per underlying, a row minimum
-    per underlying, and a second sparse product for the per-expiry net delta of the roll
+    per underlying (after adding the linked collateral's scenario P&L and the extended rows'
+    dampener), and a second sparse product for the per-expiry net delta of the roll
     add-on. Returns a function computing the worst-case loss plus roll add-on per account;
     the risk arrays and per-instrument deltas are computed outside it (in the user's favour)."""
     from scipy import sparse

@@ -141,8 +141,9 @@ def span_rules(draw: st.DrawFn, n: int) -> SpanRules:
 @st.composite
 def scenario_tables(draw: st.DrawFn, n_underlyings: int, damped: bool = False) -> ScenarioTable:
     """A Deribit, SPAN or custom table; Deribit's per underlying parameters vary, and its
-    extended dampener is 0 unless ``damped`` (a fixed dampener per portfolio is not
-    subadditive, so netting invariants need it off)."""
+    extended dampener (and a custom table's gain offsets) are off unless ``damped`` (a
+    fixed dampener or cap per portfolio is not subadditive, so netting invariants need
+    them off)."""
     u = n_underlyings
 
     def per_u(lo: float, hi: float) -> NDArray[np.float64]:
@@ -183,6 +184,10 @@ def scenario_tables(draw: st.DrawFn, n_underlyings: int, damped: bool = False) -
         power_short=draw(_floats(0.0, 0.5)),
         power_long=draw(_floats(0.0, 0.5)),
         min_vol_up=draw(_floats(0.0, 0.6)),
+        # gain offsets (joint aggregation only) are capped losses of netting: drawn with
+        # the dampener, as both break the homogeneity the netting invariants rely on
+        pnl_offset=per_u(0.0, 1.0) if damped else 1.0,
+        max_offsetable_pnl=per_u(0.0, 1e4) if damped and draw(st.booleans()) else np.inf,
         vol_shift=draw(st.sampled_from(["relative", "absolute"])),
         look_ahead=draw(st.sampled_from([0.0, 1 / 365]) | _floats(0.0, 0.1)),
     )

@@ -158,8 +158,10 @@ def test_liabilities_omitting_an_account_are_rejected(made: Any, tmp_path: Path)
 
 
 def test_reserves_below_liabilities(made: Any, tmp_path: Path) -> None:
+    # alice alone holds 0.2 BTC; reserves of 0.1 BTC do not cover it
+    alice = Book(IDS[:1], Accounts([0, 1], [1], [1.0], [[60_000.0, 0.2]]))
     with pytest.raises(ParameterError, match="reserves do not cover"):
-        attest([BASE], BOOK, [RESERVES[0], 0], FUND, tmp_path / "b", tmp_path / "p")
+        attest([BASE], alice, [RESERVES[0], RESERVES[1] // 10], FUND, tmp_path / "b", tmp_path / "p")
     bundle = _copy(made, tmp_path)
     m = json.loads((bundle / B.MANIFEST).read_text())
     m["reserves"][0] //= 10
@@ -170,8 +172,10 @@ def test_reserves_below_liabilities(made: Any, tmp_path: Path) -> None:
 
 def test_shortfall_sum_above_the_fund(made: Any, tmp_path: Path) -> None:
     _, _, rep = made
+    # dave alone is the base set's shortfall; a fund one unit short of it does not cover it
+    dave = Book(IDS[3:], Accounts([0, 2], [1, 3], [3.0, -2.0], [[20_000.0, 0.0]]))
     with pytest.raises(ParameterError, match="insurance fund does not cover"):
-        attest([BASE], BOOK, RESERVES, rep.shortfall["base"] - 1, tmp_path / "b", tmp_path / "p")
+        attest([BASE], dave, RESERVES, rep.shortfall["base"] - 1, tmp_path / "b", tmp_path / "p")
     bundle = _copy(made, tmp_path)
     m = json.loads((bundle / B.MANIFEST).read_text())
     m["insurance_fund"] = rep.shortfall["stress"] // 2
@@ -277,3 +281,24 @@ def test_snapshot_file_round_trip_through_bundle(made: Any) -> None:
     assert snap == STRESS_SNAP
     assert EpochSnapshot.from_json(json.loads((bundle / "snapshot-stress.json").read_text())) == snap
     assert replace(snap, scenario_set="base") != BASE  # another scenario table
+
+
+def test_bad_books_are_refused(tmp_path: Path) -> None:
+    acc = BOOK.accounts
+    for ids, match in (
+        (("a", "b", "c"), "3 ids for 4 accounts"),
+        (("a", "b", "", "d"), "1-255 UTF-8 bytes"),
+        (("a", "b", "x" * 256, "d"), "1-255 UTF-8 bytes"),
+        (("a", "b", "a", "d"), "duplicate"),
+    ):
+        with pytest.raises(ParameterError, match=match):
+            attest([BASE], Book(ids, acc), RESERVES, FUND, tmp_path / "b", tmp_path / "p")
+    with pytest.raises(ParameterError, match="letters, digits"):
+        attest(
+            [replace(BASE, scenario_set="../x")],
+            Book(IDS, acc),
+            RESERVES,
+            FUND,
+            tmp_path / "b",
+            tmp_path / "p",
+        )

@@ -13,13 +13,13 @@ from zkmargin.cli import main
 from zkmargin.proof import get_group
 from zkmargin.proof.merkle import id_digest
 
-ACCOUNTS = 1
+ACCOUNTS = 3
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cli")
-    assert main(["snapshot", "--synthetic", str(ACCOUNTS), "--seed", "2", "--out", str(root / "in")]) == 0
+    assert main(["snapshot", "--synthetic", str(ACCOUNTS), "--seed", "25", "--out", str(root / "in")]) == 0
     i = root / "in"
     fund = (i / "fund.txt").read_text().strip()
     args = [
@@ -53,6 +53,12 @@ def test_verify_inclusion(run: Path, capsys: pytest.CaptureFixture[str]) -> None
     receipt = run / "bundle.private" / f"{id_digest(kk, ids[0]).hex()}.json"
     bundle = str(run / "bundle")
     assert main(["verify-inclusion", bundle, "--account", ids[0], "--opening", str(receipt)]) == 0
+    shown = capsys.readouterr().out
+    # the holder sees their own positions and balances, as in the book the exchange read
+    with (run / "in" / "positions.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["account"] == ids[0]]
+    assert rows and all(f"  {r['instrument']}: {float(r['quantity']):g}" in shown for r in rows)
+    assert "committed balances:" in shown and "  USDC: " in shown
     capsys.readouterr()
     assert main(["verify-inclusion", bundle, "--account", "someone-else", "--opening", str(receipt)]) == 1
     assert "receipt is for account" in capsys.readouterr().err

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zkmargin
 from attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
-from zkmargin.proof.coefficients import portfolio_ids, roll_buckets
+from zkmargin.proof.coefficients import portfolio_ids, roll_buckets, widened
 from zkmargin.proof.snapshot import (
     FIELDS,
     PARAM_FIELDS,
@@ -281,3 +284,21 @@ def test_snapshot_float_fields_are_strict() -> None:
 def test_engine_and_market_round_trip_through_the_snapshot() -> None:
     eng = SNAP.engine()
     np.testing.assert_array_equal(eng.risk_arrays(SNAP.market()), ENG.risk_arrays(MARKET))
+
+
+@given(
+    st.fractions(min_value=-(10**12), max_value=10**12, max_denominator=10**9),
+    st.fractions(min_value=0, max_value=10**15, max_denominator=10**6),
+    st.integers(8, 64),
+    st.floats(-1.0, 1.0),
+)
+@settings(max_examples=300, deadline=None)
+def test_widened_interval_contains_every_recomputation_within_the_margin(
+    x: Fraction, scale: Fraction, bits: int, t: float
+) -> None:
+    """§10.3: an auditor's value within mu of the publisher's lies in the interval, and
+    the interval is never narrower than one unit beyond the floor and ceiling."""
+    lo, hi = widened(x, scale, bits)
+    mu = math.floor(scale / (1 << bits)) + 1
+    assert lo <= math.floor(x) - 1 and hi >= math.ceil(x) + 1
+    assert lo <= x + Fraction(t) * mu <= hi

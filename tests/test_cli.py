@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import zkmargin
-import zkmargin.io
+import zkmargin.files
 from zkmargin import Accounts, Instruments, Market, cli, dynamic
 
 AS_OF = "2026-01-15T08:00:00Z"
@@ -130,7 +130,7 @@ def _direct(f: dict[str, Path]) -> tuple[Instruments, Accounts, Market]:
 def test_help_lists_every_command_and_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--help"]) == 0
     text = capsys.readouterr().out
-    for command in ("demo", "margin", "stress", "var", "liquidations", "cascade", "report"):
+    for command in ("demo", "margin", "stress", "var", "backtest", "liquidations", "cascade", "report"):
         assert command in text
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
@@ -168,7 +168,11 @@ def test_margin_matches_the_api(
         assert (part.dtypes.drop("worst_scenario_label") == want.dtypes.drop("worst_scenario_label")).all()
     # Parquet positions, CSV market and CSV output give the same portfolio numbers.
     out_csv = tmp_path / "margin.csv"
-    assert cli.main(["margin", *_inputs(files, "positions_pq", "market_csv"), "-o", str(out_csv)]) == 0
+    assert cli.main(["-v", "margin", *_inputs(files, "positions_pq", "market_csv"), "-o", str(out_csv)]) == 0
+    logged = capsys.readouterr().err
+    assert (
+        "INFO: loaded 8 instruments, 60 accounts, 180 positions" in logged and "portfolio margin in" in logged
+    )
     csv = pd.read_csv(out_csv, index_col="account")
     np.testing.assert_allclose(
         csv["maintenance_margin"], got[got["model"] == "portfolio"]["maintenance_margin"], rtol=1e-12
@@ -252,11 +256,11 @@ def test_price_history_out_of_order(files: dict[str, Path], tmp_path: Path) -> N
     path = tmp_path / "prices.csv"
     hist.to_csv(path, index=False)
     with pytest.raises(zkmargin.errors.OrderError, match="row 41 \\(2025-02-10") as info:
-        zkmargin.io.read_prices(path, ("BTC", "ETH"))
+        zkmargin.files.read_prices(path, ("BTC", "ETH"))
     assert info.value.index == 41 and info.value.key == "2025-02-10"
     hist.loc[[40, 41], "date"] = hist.loc[[41, 40], "date"].to_numpy()
     hist.to_csv(path, index=False)
-    assert zkmargin.io.read_prices(path, ("ETH", "BTC")).shape == (len(hist), 2)
+    assert zkmargin.files.read_prices(path, ("ETH", "BTC")).shape == (len(hist), 2)
 
 
 def test_liquidations_and_cascade(
@@ -304,3 +308,51 @@ def test_report_renders_in_chromium(files: dict[str, Path], tmp_path: Path) -> N
     assert non_white.mean() > 0.05
     saturated = (img.max(axis=2) - img.min(axis=2)) > 80
     assert saturated.sum() > 5_000
+
+
+def test_engine_column_instruments_and_integer_ids(files: dict[str, Path], tmp_path: Path) -> None:
+    ins, book, market = _direct(files)
+    cols = ("kind", "underlying", "strike", "expiry", "contract_size", "settlement")
+    table = pd.DataFrame({c: getattr(ins, c) for c in cols})
+    table["currency"] = [("BTC", "ETH")[u] for u in ins.underlying]
+    table.to_parquet(tmp_path / "ins.parquet", index=False)
+    pos = pd.read_csv(files["positions"])
+    pos["instrument"] = [NAMES.index(n) for n in pos["instrument"]]
+    # json.dumps writes floats exactly (pandas' to_json rounds to 10 digits by default).
+    (tmp_path / "pos.json").write_text(json.dumps(pos.to_dict(orient="records")))
+    market_rows = [
+        {**r, "name": str(NAMES.index(str(r["name"])))} if r["field"] in ("vol", "forward") else r
+        for r in _market_rows()
+    ]
+    (tmp_path / "market.json").write_text(json.dumps(market_rows))
+    out = tmp_path / "m.csv"
+    args = [
+        "margin", "--positions", str(tmp_path / "pos.json"), "--balances", str(files["balances"]),
+        "--market", str(tmp_path / "market.json"), "--instruments", str(tmp_path / "ins.parquet"),
+        "-o", str(out),
+    ]  # fmt: skip
+    assert cli.main(args) == 0
+    got = pd.read_csv(out, index_col="account")
+    want = zkmargin.MarginEngine(ins).compute(book, market)
+    np.testing.assert_allclose(got["maintenance_margin"], want.maintenance_margin, rtol=1e-12)
+
+
+def test_backtest(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hist = pd.read_csv(files["prices"])
+    hist.loc[0, ["BTC", "ETH"]] = [60_000.0, 3_000.0]  # row 0 is today's market
+    hist = hist.iloc[:110]
+    path = tmp_path / "history.csv"
+    hist.to_csv(path, index=False)
+    out = tmp_path / "backtest.csv"
+    assert (
+        cli.main(["backtest", *_inputs(files), "--prices", str(path), "--warmup", "60", "-o", str(out)]) == 0
+    )
+    got = pd.read_csv(out, index_col="policy")
+    ins, book, market = _direct(files)
+    want = dynamic.backtest(
+        ins, book, market, np.ascontiguousarray(hist[["BTC", "ETH"]].to_numpy()), [-1, 0, 1]
+    )
+    for name, p in want.items():
+        assert got.loc[name, "breaches"] == p.breaches and got.loc[name, "observations"] == p.observations
+        assert got.loc[name, "mean_capital"] == pytest.approx(p.capital, rel=1e-12)
+    assert "static" in capsys.readouterr().out

@@ -52,7 +52,8 @@ def _book(fx: dict[str, Any]) -> tuple[zkmargin.Instruments, zkmargin.Market, zk
         kinds.append(zkmargin.Kind.PERPETUAL if spec["kind"] == "perpetual" else zkmargin.Kind.FUTURE)
         expiry.append(0.0 if spec["expiry_ms"] is None else (spec["expiry_ms"] - now) / YEAR_MS)
     n = len(names)
-    ins = zkmargin.Instruments(kinds, [0] * n, [0.0] * n, expiry, [1.0] * n, [1] * n)
+    zeros = [0.0] * n
+    ins = zkmargin.Instruments(kinds, [0] * n, zeros, expiry, [1.0] * n, [1] * n, underlying_names=["BTC"])
     mark = [fx["mark_price"][n] for n in names]
     mkt = zkmargin.Market(
         [fx["index_price"]["btc_usd"]], [0.0] * len(names), [1.0], [0.0], rate=0.0, forward=mark
@@ -107,6 +108,12 @@ def test_pme_simulate_example_margins(cls: type[Any]) -> None:
     _close(res.roll_addon[0] / spot, details["roll_shock"])
     _close(res.initial_margin[0] / spot, m["initial_margin_details"]["risk_matrix_margin"])
     _close(res.maintenance_margin[0] / spot, m["maintenance_margin"])
+    # the segregated requirement in BTC, Deribit's own unit
+    per = zkmargin.currency_requirements(_engine(cls, fx, ins), acc, mkt)
+    assert per.currency == ("USD", "BTC") and per.underlying.tolist() == [0, 0]
+    _close(per.maintenance_margin[0, 1], m["maintenance_margin"])
+    _close(per.initial_margin[0, 1], m["initial_margin_details"]["risk_matrix_margin"])
+    assert per.maintenance_margin[0, 0] == 0.0
 
 
 def test_old_extended_weighting_would_miss_the_example() -> None:
@@ -260,9 +267,15 @@ def test_segregated_margins_each_settlement_currency_on_its_own(cls: type[Any]) 
     mkt = zkmargin.Market([50_000.0], [0.0, 0.0], [1.0], [0.0])
     acc = zkmargin.Accounts([0, 2], [0, 1], [1.0, -1000.0], np.zeros((1, 1)))
     cross = _pm_engine(cls, ins).compute(acc, mkt)
-    seg = _pm_engine(cls, ins, settlement_mode="segregated").compute(acc, mkt)
+    seg_engine = _pm_engine(cls, ins, settlement_mode="segregated")
+    seg = seg_engine.compute(acc, mkt)
     assert cross.scenario_loss[0] == pytest.approx(0.0, abs=1e-9)
     assert seg.scenario_loss[0] == pytest.approx(160.0 + 1000 * 0.16 / 1.16, rel=1e-12)
+    # per currency: 0.8 x 160 USD, and 0.8 x 0.0027586 BTC
+    per = zkmargin.currency_requirements(seg_engine, acc, mkt)
+    np.testing.assert_allclose(per.maintenance_margin[0], [0.8 * 160.0, 0.8 * 0.02 * 0.16 / 1.16], rtol=1e-12)
+    with pytest.raises(errors.ParameterError):
+        zkmargin.currency_requirements(_pm_engine(cls, ins), acc, mkt)
 
 
 @pytest.mark.parametrize("cls", ENGINES)
@@ -337,3 +350,28 @@ def test_bad_orders_are_typed_errors() -> None:
     with pytest.raises(errors.ShapeError) as e:
         eng.compute(acc, mkt, orders=zkmargin.Orders([0, 0, 0], [], []))
     assert e.value.field == "order_offsets"
+
+
+@pytest.mark.parametrize("cls", ENGINES)
+def test_gain_offsets_limit_cross_currency_netting_under_joint(cls: type[Any]) -> None:
+    """Long BTC and short ETH (linear perpetuals at 100), joint rows moving both by -10% and
+    +10%: the ETH gain of 10 offsets the BTC loss of 10 in full (loss 0), half of it with
+    pnl_offset 0.5 (loss 5), and at most 2 of it with a cap of 2 (loss 10 - 0.5 x 2 = 9)."""
+    ins = zkmargin.Instruments([1, 1], [0, 1], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0, 0])
+    mkt = zkmargin.Market([100.0, 100.0], [0.0, 0.0], [1.0], [0.0])
+    acc = zkmargin.Accounts([0, 2], [0, 1], [1.0, -1.0], [[0.0]])
+    moves = [[-0.1, -0.1], [0.1, 0.1]]
+    params = zkmargin.MarginParams(annual_move_risk=0.0, min_annual_move=0.0, short_option_min=0.0)
+    capped = {"pnl_offset": 0.5, "max_offsetable_pnl": [1e9, 2.0]}
+    for kw, want in (({}, 0.0), ({"pnl_offset": 0.5}, 5.0), (capped, 9.0)):
+        table = zkmargin.ScenarioTable(moves, np.zeros((2, 2)), np.ones((2, 2)), **kw)
+        res = cls(ins, table, params, aggregation="joint").compute(acc, mkt)
+        assert res.scenario_loss[0] == pytest.approx(want, abs=1e-12)
+    with pytest.raises(errors.ParameterError) as e:
+        zkmargin.ScenarioTable(moves, np.zeros((2, 2)), np.ones((2, 2)), pnl_offset=[0.5, 1.5])
+    assert (e.value.field, e.value.index) == ("pnl_offset", 1)
+    with pytest.raises(errors.ParameterError) as e:
+        DeribitCurrency(pnl_offset=-0.1)
+    assert e.value.field == "pnl_offset"
+    # Deribit's BTC set offsets no gains at all
+    assert deribit_scenarios(2, currencies=[DeribitCurrency()] * 2).pnl_offset.tolist() == [0.0, 0.0]

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zkmargin
 from zkmargin import Accounts, Instruments, Kind, Market, Settlement, errors
@@ -147,6 +149,10 @@ def test_from_names_errors_name_the_instrument() -> None:
         Instruments.from_names(["BTC-PERPETUAL"], datetime(2026, 1, 15))
     with pytest.raises(errors.UnknownIdentifierError, match="'ETH-PERPETUAL'"):
         Instruments.from_names(["BTC-PERPETUAL"], VAL, contract_sizes={"ETH-PERPETUAL": 1.0})
+    with pytest.raises(errors.InstrumentNameError, match="must be a str"):
+        Instruments.from_names(["BTC-PERPETUAL", 7], VAL)  # type: ignore[list-item]
+    with pytest.raises(errors.DTypeError, match=r"names\[1\]: instrument names must be str"):
+        Instruments([1, 1], [0, 0], [0, 0], [0, 0], [10, 10], [1, 1], names=["A", 7])  # type: ignore[list-item]
 
 
 def test_book_from_names_and_string_ids_matches_engine_arrays() -> None:
@@ -212,6 +218,15 @@ def test_arrow_and_integer_ids() -> None:
     assert list(book.source_row) == [1, 2, 0]
     res = zkmargin.MarginEngine(ins).compute(book, _market(ins), "cross")
     assert res.to_pandas().index.tolist() == [3, 7]
+    # Arrow tables with string ids and names give the same book as pandas.
+    bal_df = _balances()
+    arrow_bal = pa.table(
+        {"account": bal_df.index.tolist(), **{c: bal_df[c].to_numpy() for c in ("USDC", "BTC", "ETH")}}
+    )
+    from_arrow = Accounts.from_table(pa.Table.from_pandas(_positions()), arrow_bal, instruments=ins)
+    from_pandas = Accounts.from_table(_positions(), bal_df[["USDC", "BTC", "ETH"]], instruments=ins)
+    for name in ("offsets", "instrument", "quantity", "balances", "source_row", "account_id"):
+        np.testing.assert_array_equal(getattr(from_arrow, name), getattr(from_pandas, name))
 
 
 def test_user_rows_in_errors() -> None:
@@ -292,3 +307,61 @@ def test_issue_case_balances_frame_any_layout() -> None:
     assert res.to_pandas().index.tolist() == [0, 1]
     with pytest.raises(errors.ArrayLayoutError):  # numpy arrays are still never copied silently
         Accounts.from_table(pos, balances=np.asfortranarray(sel.to_numpy()))
+
+
+def test_dynamic_errors_name_user_rows_and_universes_must_match() -> None:
+    ins = _instruments()
+    book = Accounts.from_table(_positions(), _balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    risk = zkmargin.dynamic.joint_risk_arrays(ins, _market(ins), [[-0.1, -0.1], [0.1, 0.1]])
+    bad = book.with_quantity(np.where(np.arange(book.n_rows) == 2, np.nan, book.quantity))
+    with pytest.raises(errors.NonFiniteError) as info:
+        zkmargin.dynamic.var_es(risk, bad, 0.5)
+    row = int(book.source_row[2])
+    assert info.value.index == row and f"row {row} (account" in str(info.value)
+    # A book resolved against one named universe cannot be margined by an engine on another.
+    other = Instruments.from_names(list(reversed(NAMES)), VAL)
+    with pytest.raises(errors.ParameterError, match="another instrument universe"):
+        zkmargin.MarginEngine(other).compute(book, _market(ins))
+    same = Instruments.from_names(NAMES, VAL, underlyings=["BTC", "ETH"])
+    zkmargin.MarginEngine(same).compute(book, _market(ins))  # equal names are the same universe
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4), st.integers(0, len(NAMES) - 1), st.sampled_from([-2.0, -1.0, 0.5, 1.0, 3.0])
+        ),
+        max_size=40,
+    ),
+    st.permutations(range(5)),
+)
+def test_string_ids_build_the_same_book_as_integers(
+    rows: list[tuple[int, int, float]], perm: list[int]
+) -> None:
+    ins = _instruments()
+    acc = [r[0] for r in rows]
+    inst = [r[1] for r in rows]
+    qty = [r[2] for r in rows]
+    bal = np.arange(15, dtype=np.float64).reshape(5, 3)
+    want = Accounts.from_triples(acc, inst, qty, bal)
+    # The same accounts as strings, with the balances table in another order.
+    ids = [f"u{a}" for a in perm]
+    frame = pd.DataFrame(bal[perm], columns=["USDC", "BTC", "ETH"], index=pd.Index(ids, name="account"))
+    got = Accounts.from_table(
+        pd.DataFrame(
+            {"account": [f"u{a}" for a in acc], "instrument": [NAMES[i] for i in inst], "quantity": qty}
+        ),
+        frame,
+        instruments=ins,
+    )
+    assert list(got.ids()) == ids
+    for k, a in enumerate(perm):  # account k of `got` is account perm[k] of `want`
+        lo, hi = got.offsets[k], got.offsets[k + 1]
+        wlo, whi = want.offsets[a], want.offsets[a + 1]
+        np.testing.assert_array_equal(got.instrument[lo:hi], want.instrument[wlo:whi])
+        np.testing.assert_array_equal(got.quantity[lo:hi], want.quantity[wlo:whi])
+        np.testing.assert_array_equal(got.balances[k], bal[a])
+        for r in range(lo, hi):  # each row remembers a caller row holding that pair
+            src = int(got.source_row[r])
+            assert (acc[src], inst[src]) == (a, int(got.instrument[r]))

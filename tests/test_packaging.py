@@ -26,6 +26,15 @@ def test_version_is_the_cargo_workspace_version() -> None:
     assert f"## {zkmargin.__version__}" in (ROOT / "CHANGELOG.md").read_text()
 
 
+def test_extension_is_built_for_the_stable_abi() -> None:
+    """One wheel serves every CPython >= 3.10 (pyo3 feature abi3-py310)."""
+    from zkmargin import _core
+
+    assert Path(_core.__file__).name == "_core.abi3.so"
+    cargo = (ROOT / "rust" / "python" / "Cargo.toml").read_text()
+    assert '"abi3-py310"' in cargo
+
+
 def test_import_is_numpy_only() -> None:
     code = (
         "import sys, zkmargin, zkmargin.cli; "
@@ -38,10 +47,11 @@ def test_import_is_numpy_only() -> None:
 
 def _public_modules() -> list[ModuleType]:
     import zkmargin.cli
-    import zkmargin.io
+    import zkmargin.commands
+    import zkmargin.files
     import zkmargin.report
 
-    mods = [zkmargin, zkmargin.io, zkmargin.report, zkmargin.cli, zkmargin.symbols, zkmargin.errors]
+    mods = [zkmargin, zkmargin.files, zkmargin.report, zkmargin.cli, zkmargin.commands, zkmargin.symbols]
     mods += [m for m in (getattr(zkmargin, name) for name in zkmargin.__all__) if inspect.ismodule(m)]
     return list(dict.fromkeys(mods))
 

@@ -66,7 +66,10 @@ def check_worst_scenario(case: Case, ref: Reference, res: MarginResult) -> None:
         assert 0 <= s < case.scenarios.n_scenarios, (a, s)
         pnl, damp = ref.pnl[:, a, :], ref.damp
         if case.aggregation == "joint":
-            assert -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), pnl)[:, s].sum() >= wcl - tol[a]
+            g_u = np.arange(pnl.shape[0]) % case.scenarios.n_underlyings
+            k, cap = case.scenarios.pnl_offset[g_u][:, None], case.scenarios.max_offsetable_pnl[g_u][:, None]
+            counted = np.where(pnl > 0.0, k * np.minimum(pnl, cap), pnl)
+            assert -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), counted)[:, s].sum() >= wcl - tol[a]
         else:
             loss = -(pnl + damp)
             losses = np.maximum(0.0, loss.max(axis=1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -188,3 +189,31 @@ def test_bad_what_if_arguments_raise_typed_errors() -> None:
         st_.what_if(0, [(0, 1.0)], [1.0] * 9)
     with pytest.raises(errors.ParameterError):
         MarketState(ENGINE, EX.accounts, EX.market, "bogus")
+
+
+def test_what_if_by_account_id_and_instrument_name() -> None:
+    from datetime import datetime, timezone
+
+    names = ["BTC-PERPETUAL", "BTC-27MAR26-60000-C", "BTC-27MAR26-55000-P"]
+    ins = zkmargin.Instruments.from_names(names, datetime(2026, 1, 15, 8, tzinfo=timezone.utc))
+    market = zkmargin.Market([60_000.0], [0.0, 0.55, 0.6], [1.0], [0.0])
+    acc = Accounts.from_triples(
+        np.array(["bob", "alice", "bob"]),
+        np.array(["BTC-27MAR26-60000-C", "BTC-PERPETUAL", "BTC-PERPETUAL"]),
+        np.array([-2.0, 1000.0, 500.0]),
+        pd.DataFrame({"USDC": [5e4, 8e4]}, index=pd.Index(["alice", "bob"], name="account")),
+        instruments=ins,
+    )
+    eng = MarginEngine(ins)
+    st_ = MarketState(eng, acc, market)
+    w = st_.what_if("bob", [("BTC-27MAR26-55000-P", -3.0)])
+    b = int(np.flatnonzero(acc.ids() == "bob")[0])
+    put = names.index("BTC-27MAR26-55000-P")
+    assert as_list(w.after) == row(eng.compute(changed_book(acc, b, [(put, -3.0)], [0.0]), market), b)
+    assert list(st_.result().account_id) == list(acc.ids())
+    with pytest.raises(errors.UnknownIdentifierError) as exc:
+        st_.what_if("dave", [])
+    assert exc.value.field == "account"
+    with pytest.raises(errors.UnknownIdentifierError) as exc:
+        st_.what_if("bob", [("BTC-PERPETUAL", 1.0), ("BTC-XYZ", 1.0)])
+    assert (exc.value.field, exc.value.index) == ("trades.instrument", 1)

@@ -19,11 +19,14 @@ __version__ = _version("zkmargin")
 
 from . import errors, proof, scenarios, symbols
 from .book import Accounts, Instruments, Kind, Settlement
+from .forwards import forwards_from_futures
 from .market import Market
 from .orders import Orders
 from .params import MarginParams
 from .results import InstrumentValues, MarginResult
 from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
+from .segregated import CurrencyRequirements, currency_requirements
+from .surface import VolSurface
 
 try:
     importlib.import_module(f"{__name__}._core")  # the compiled extension
@@ -67,6 +70,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Accounts",
+    "CurrencyRequirements",
     "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
@@ -80,14 +84,17 @@ __all__ = [
     "Orders",
     "ScenarioTable",
     "Settlement",
+    "VolSurface",
     "WhatIf",
     "__version__",
     "baseline",
     "black76",
+    "currency_requirements",
     "default_threads",
     "deribit_scenarios",
     "dynamic",
     "errors",
+    "forwards_from_futures",
     "implied_vol",
     "numpy_engine",
     "proof",

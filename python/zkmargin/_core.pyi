@@ -46,6 +46,8 @@ _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
 # (spot, vol, forward or None, rate)
 _Prices: TypeAlias = tuple[_F64, _F64, _F64 | None, float]
+# per underlying: (expiry, log_moneyness, vol expiries x nodes) or None
+_Surfaces: TypeAlias = list[tuple[_F64, _F64, _F64] | None] | None
 # (asset_price, haircut)
 _CollateralAssets: TypeAlias = tuple[_F64, _F64]
 # (offsets, instrument, quantity, balances)
@@ -62,7 +64,6 @@ def black76(
     rate: NDArray[np.float64],
     threads: int,
 ) -> list[NDArray[np.float64]]: ...
-
 def implied_vol(
     price: NDArray[np.float64],
     is_call: NDArray[np.bool_],
@@ -99,6 +100,8 @@ class Engine:
         dampener: NDArray[np.float64] | None = None,
         annual_move_risk: NDArray[np.float64] | None = None,
         min_annual_move: NDArray[np.float64] | None = None,
+        pnl_offset: NDArray[np.float64] | None = None,
+        max_offsetable_pnl: NDArray[np.float64] | None = None,
         settlement_mode: str = "cross",
         asset_underlying: NDArray[np.int64] | None = None,
         span: tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
@@ -113,12 +116,32 @@ class Engine:
     @property
     def n_underlyings(self) -> int: ...
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
-    def validate_market(self, prices: _Prices) -> None: ...
-    def validate(self, prices: _Prices, collateral: _CollateralAssets, book: _Book) -> None: ...
-    def instrument_values(self, prices: _Prices) -> NDArray[np.float64]: ...
-    def risk_arrays(self, prices: _Prices, threads: int) -> NDArray[np.float64]: ...
+    def validate_market(
+        self, prices: _Prices, surfaces: _Surfaces = None, rates: _F64 | None = None
+    ) -> None: ...
+    def validate(
+        self,
+        prices: _Prices,
+        collateral: _CollateralAssets,
+        book: _Book,
+        surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
+    ) -> None: ...
+    def instrument_values(
+        self, prices: _Prices, surfaces: _Surfaces = None, rates: _F64 | None = None
+    ) -> NDArray[np.float64]: ...
+    def risk_arrays(
+        self, prices: _Prices, threads: int, surfaces: _Surfaces = None, rates: _F64 | None = None
+    ) -> NDArray[np.float64]: ...
     def compute(
-        self, prices: _Prices, collateral: _CollateralAssets, book: _Book, model: str, threads: int
+        self,
+        prices: _Prices,
+        collateral: _CollateralAssets,
+        book: _Book,
+        model: str,
+        threads: int,
+        surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
     ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], list[NDArray[np.float64]]]: ...
 
 # (fields, worst scenario) of one account
@@ -134,6 +157,8 @@ class MarketState:
         book: _Book,
         model: str,
         threads: int,
+        surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
     ) -> MarketState: ...
     @property
     def n_accounts(self) -> int: ...
@@ -143,7 +168,9 @@ class MarketState:
     def apply(
         self, account: int, instrument: _I64, quantity: _F64, balance_change: _F64
     ) -> tuple[_Margin, _Margin]: ...
-    def reprice(self, prices: _Prices, threads: int) -> None: ...
+    def reprice(
+        self, prices: _Prices, threads: int, surfaces: _Surfaces = None, rates: _F64 | None = None
+    ) -> None: ...
     def results(self) -> tuple[list[_F64], _I64, list[_F64]]: ...
     def book(self) -> tuple[_I64, _I64, _F64, _F64]: ...
 

@@ -20,6 +20,8 @@ def id_array(field: str, values: Any) -> NDArray[Any]:
     arr = values if isinstance(values, np.ndarray) else np.asarray(values)
     if arr.ndim != 1:
         raise DTypeError(f"{field}: expected a 1-D column of ids, got shape {arr.shape}", field)
+    if arr.size == 0:  # an empty column has no ids, whatever dtype its reader gave it
+        return np.empty(0, dtype=np.int64)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "U":
@@ -27,7 +29,7 @@ def id_array(field: str, values: Any) -> NDArray[Any]:
     if arr.dtype.kind == "O":
         kinds = {type(v) for v in arr.tolist()}
         if kinds <= {str}:
-            return arr.astype(str) if arr.size else np.empty(0, dtype="U1")
+            return arr.astype(str)
         if all(issubclass(k, (int, np.integer)) and not issubclass(k, bool) for k in kinds):
             return arr.astype(np.int64)
         bad = next(k for k, v in enumerate(arr.tolist()) if not isinstance(v, (str, int, np.integer)))
@@ -52,6 +54,7 @@ class IdIndex:
         order = np.argsort(self.keys, kind="stable")
         self._sorted = self.keys[order]
         self._order = order
+        self._lookup: dict[Any, int] | None = None
         if self._sorted.size > 1:
             same = np.flatnonzero(self._sorted[1:] == self._sorted[:-1])
             if same.size:
@@ -71,23 +74,39 @@ class IdIndex:
     def positions(self, field: str, values: Any) -> NDArray[np.int64]:
         """Row of each value in the table; :class:`UnknownIdentifierError` naming the first
         value (and its row in ``values``) that the table lacks."""
-        v = id_array(field, values)
-        if v.size == 0:
+        raw = values if isinstance(values, np.ndarray) else np.asarray(values)
+        if raw.ndim != 1:
+            raise DTypeError(f"{field}: expected a 1-D column of ids, got shape {raw.shape}", field)
+        if raw.size == 0:
             return np.empty(0, dtype=np.int64)
-        if (v.dtype.kind == "U") != (self.keys.dtype.kind == "U"):
-            have = "strings" if self.keys.dtype.kind == "U" else "integers"
-            got = "strings" if v.dtype.kind == "U" else "integers"
-            raise DTypeError(f"{field}: {self.what} ids are {have} but these are {got}", field)
-        pos = np.searchsorted(self._sorted, v)
-        pos_c = np.minimum(pos, max(self._sorted.shape[0] - 1, 0))
-        found = (pos < self._sorted.shape[0]) & (self._sorted[pos_c] == v) if self._sorted.size else (v != v)
-        if not np.all(found):
-            row = int(np.flatnonzero(~found)[0])
-            key = v[row]
+        if self.keys.dtype.kind == "U":
+            if raw.dtype.kind not in "OU":
+                raise DTypeError(f"{field}: {self.what} ids are strings but these are {raw.dtype}", field)
+            # A hash lookup: sorting a million strings costs seconds, hashing them ~0.1 s.
+            if self._lookup is None:
+                self._lookup = {k: i for i, k in enumerate(self.keys.tolist())}
+            get = self._lookup.get
+            out = np.array([get(v, -1) for v in raw.tolist()], dtype=np.int64)
+        else:
+            v = id_array(field, raw)
+            if v.dtype.kind == "U":
+                raise DTypeError(f"{field}: {self.what} ids are integers but these are strings", field)
+            pos = np.searchsorted(self._sorted, v)
+            pos_c = np.minimum(pos, max(self._sorted.shape[0] - 1, 0))
+            found = (
+                (pos < self._sorted.shape[0]) & (self._sorted[pos_c] == v) if self._sorted.size else v != v
+            )
+            out = np.where(found, self._order[pos_c], -1).astype(np.int64, copy=False)
+        if (out < 0).any():
+            row = int(np.flatnonzero(out < 0)[0])
+            key = raw[row]
+            key = key.item() if isinstance(key, np.generic) else key
+            if self.keys.dtype.kind == "U" and not isinstance(key, str):
+                raise DTypeError(f"{field}: row {row} holds {key!r}; {self.what} ids are strings", field, row)
             raise UnknownIdentifierError(
                 f"{field}: row {row} names {self.what} {display(key)}, which is not in the {self.what} table",
                 field,
                 row,
-                key=key.item(),
+                key=key,
             )
-        return self._order[pos_c].astype(np.int64, copy=False)
+        return out

@@ -1,5 +1,5 @@
-"""Progress bars for long command-line runs: tqdm when it is installed (the ``cli`` extra)
-and stderr is a terminal, else nothing."""
+"""Progress bars for long command-line runs: tqdm when it is installed (the ``cli`` extra),
+stderr is a terminal and the command line turned them on; library calls stay silent."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-#: Set by the command line's ``--no-progress``.
-ENABLED = True
+#: Off for library calls; the command line turns it on (``--no-progress`` keeps it off).
+ENABLED = False
 
 
 def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:

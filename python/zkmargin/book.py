@@ -104,13 +104,19 @@ class Instruments:
             nm = tuple(names)
             if len(nm) != n:
                 raise ShapeError(f"names: length {len(nm)} does not match kind ({n})", "names")
+            bad = next((k for k, x in enumerate(nm) if not isinstance(x, str)), None)
+            if bad is not None:
+                raise DTypeError(f"names[{bad}]: instrument names must be str, got {nm[bad]!r}", "names", bad)
             index = IdIndex("instrument", np.array(nm, dtype=str) if nm else np.empty(0, "U1"), "names")
-            if index.keys.dtype.kind != "U":
-                raise DTypeError("names: instrument names must be strings", "names")
             object.__setattr__(self, "names", nm)
             object.__setattr__(self, "_index", index)
         if underlying_names is not None:
-            un = tuple(str(u) for u in underlying_names)
+            un = tuple(underlying_names)
+            bad = next((k for k, x in enumerate(un) if not isinstance(x, str)), None)
+            if bad is not None:
+                raise DTypeError(
+                    f"underlying_names[{bad}]: must be str, got {un[bad]!r}", "underlying_names", bad
+                )
             if n and len(un) < self.n_underlyings:
                 raise ShapeError(
                     f"underlying_names: {len(un)} names for {self.n_underlyings} underlyings",
@@ -226,7 +232,10 @@ class Instruments:
     def index(self, ids: Any, field: str = "instrument") -> NDArray[np.int64]:
         """Instrument index of each id: names when the universe has names, else integer
         indices (range-checked). Errors name the offending id and its position in ``ids``."""
-        arr = id_array(field, ids)
+        raw = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+        if raw.dtype.kind in "OU" and self._index is not None:
+            return self._index.positions(field, raw)  # str names (an object array of ints is refused)
+        arr = id_array(field, raw)
         if arr.dtype.kind == "U":
             if self._index is None:
                 raise DTypeError(
@@ -325,7 +334,7 @@ class Accounts:
     account_id: NDArray[Any] | None
     source_row: NDArray[np.int64] | None
     assets: tuple[str, ...] | None
-    instruments: Instruments | None
+    instruments: Instruments | None = field(repr=False)
 
     def __init__(
         self,
@@ -403,6 +412,19 @@ class Accounts:
         )
         return f"row {row} (account {acc}, instrument {what})"
 
+    def check_universe(self, instruments: Instruments) -> None:
+        """Raise :class:`~zkmargin.errors.ParameterError` if this book's rows were resolved
+        against named instruments that are not ``instruments`` (indices would mean other
+        instruments)."""
+        mine = self.instruments
+        if mine is None or mine is instruments or mine.names is None or mine.names == instruments.names:
+            return
+        raise ParameterError(
+            "the book's instrument names were resolved against another instrument universe "
+            "than the engine's; build both from the same Instruments",
+            "instruments",
+        )
+
     def relabel(self, exc: InputError) -> InputError:
         """``exc`` from the engine (which sees CSR rows and flat balances) restated in the
         caller's rows and ids; ``exc`` itself when it is about something else."""
@@ -454,20 +476,20 @@ class Accounts:
         bal = _arrays.f64("balances", bal_in, ndim=2)
         qty = _arrays.f64("quantity", quantity)
         n_acc = bal.shape[0]
-        acc_raw = id_array("account", account)
+        acc_raw = account if isinstance(account, np.ndarray) else np.asarray(account)
         if keys is not None:
             index = IdIndex("account", keys, "balances.account")
             acc = index.positions("account", acc_raw)
             ids: NDArray[Any] | None = index.keys
-        elif acc_raw.dtype.kind == "U":
-            raise DTypeError(
-                "account: string account ids need balances keyed by account id "
-                "(a DataFrame indexed by account, or with an 'account' column)",
-                "account",
-            )
         else:
-            acc = acc_raw
+            acc = id_array("account", acc_raw)
             ids = None
+            if acc.dtype.kind == "U":
+                raise DTypeError(
+                    "account: string account ids need balances keyed by account id "
+                    "(a DataFrame indexed by account, or with an 'account' column)",
+                    "account",
+                )
             bad = np.flatnonzero((acc < 0) | (acc >= n_acc))
             if bad.size:
                 k = int(bad[0])
@@ -503,7 +525,11 @@ class Accounts:
             a = int(bad[0])
             who = display(ids[a]) if ids is not None else str(a)
             raise NonFiniteError(f"balances of account {who} are not all finite", "balances", a)
-        order = np.lexsort((ins, acc))
+        span = int(ins.max()) + 1 if ins.size else 1
+        if n_acc * span < 2**62:  # one int64 key sorts about twice as fast as lexsort
+            order = np.argsort(acc * span + ins, kind="stable")
+        else:
+            order = np.lexsort((ins, acc))
         acc_s, ins_s, qty_s = acc[order], ins[order], qty[order]
         if acc_s.size:
             new = np.empty(acc_s.size, dtype=bool)
@@ -565,14 +591,17 @@ class Accounts:
 
 
 @contextmanager
-def user_errors(instruments: Instruments, accounts: Accounts | None = None) -> Iterator[None]:
+def user_errors(instruments: Instruments | None, accounts: Accounts | None = None) -> Iterator[None]:
     """Re-raise an :class:`~zkmargin.errors.InputError` from the engine in the caller's
-    terms (their rows, account ids, instrument names); see :meth:`Accounts.relabel`."""
+    terms (their rows, account ids, instrument names); see :meth:`Accounts.relabel`.
+    Also refuses a book resolved against other named instruments than the engine's."""
+    if accounts is not None and instruments is not None:
+        accounts.check_universe(instruments)
     try:
         yield
     except InputError as exc:
         new = accounts.relabel(exc) if accounts is not None else exc
-        if new is exc:
+        if new is exc and instruments is not None:
             new = instruments.relabel(exc)
         if new is exc:
             raise

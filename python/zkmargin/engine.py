@@ -117,6 +117,8 @@ class EngineBase:
             dampener=sc.dampener,
             annual_move_risk=sc.annual_move_risk,
             min_annual_move=sc.min_annual_move,
+            pnl_offset=sc.pnl_offset,
+            max_offsetable_pnl=sc.max_offsetable_pnl,
             settlement_mode=settlement_mode,
             asset_underlying=self.asset_underlying,
             span=None if span is None else span.native(self.scenarios.n_underlyings),
@@ -166,12 +168,14 @@ class EngineBase:
         """Raise the typed error for the first bad value in ``accounts`` or ``market``,
         naming the caller's rows, account ids and instrument names."""
         with user_errors(self.instruments, accounts):
-            self._native.validate(_prices(market), _collateral(market), _book(accounts))
+            self._native.validate(
+                _prices(market), _collateral(market), _book(accounts), **_curves(market, self.instruments)
+            )
 
     def validate_market(self, market: Market) -> None:
         """Raise the typed error for the first bad value in ``market``."""
         with user_errors(self.instruments):
-            self._native.validate_market(_prices(market))
+            self._native.validate_market(_prices(market), **_curves(market, self.instruments))
 
 
 F64 = NDArray[np.float64]
@@ -180,6 +184,19 @@ I64 = NDArray[np.int64]
 
 def _prices(m: Market) -> tuple[F64, F64, F64 | None, float]:
     return (m.spot, m.vol, m.forward, m.rate)
+
+
+def _surfaces(m: Market) -> list[tuple[F64, F64, F64] | None] | None:
+    """The market's vol surfaces as the core takes them (docs §2.5)."""
+    if m.surfaces is None:
+        return None
+    return [None if s is None else s.as_native() for s in m.surfaces]
+
+
+def _curves(m: Market, instruments: Instruments) -> dict[str, Any]:
+    """The market's vol surfaces and per-instrument curve rates as the core takes them
+    (docs §1.5, §2.5)."""
+    return {"surfaces": _surfaces(m), "rates": m.rates_at(instruments.expiry)}
 
 
 def _collateral(m: Market) -> tuple[F64, F64]:
@@ -212,7 +229,12 @@ class MarginEngine(EngineBase):
             )
         with user_errors(self.instruments, accounts):
             fields_out, worst, greeks = self._native.compute(
-                _prices(market), _collateral(market), _book(accounts), model, self.threads
+                _prices(market),
+                _collateral(market),
+                _book(accounts),
+                model,
+                self.threads,
+                **_curves(market, self.instruments),
             )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
@@ -221,12 +243,13 @@ class MarginEngine(EngineBase):
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         with user_errors(self.instruments):
-            return self._native.risk_arrays(_prices(market), self.threads)
+            curves = _curves(market, self.instruments)
+            return self._native.risk_arrays(_prices(market), self.threads, **curves)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Mark price, MTM and Greeks of every instrument at ``market`` (docs §2.3)."""
         with user_errors(self.instruments):
-            block = self._native.instrument_values(_prices(market))
+            block = self._native.instrument_values(_prices(market), **_curves(market, self.instruments))
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

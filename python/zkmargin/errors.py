@@ -33,6 +33,7 @@ __all__ = [
     "ParameterError",
     "ProofError",
     "ShapeError",
+    "SurfaceCoverageError",
     "UnknownIdentifierError",
     "VolUnitError",
     "ZkMarginError",
@@ -94,6 +95,11 @@ class ArbitrageBoundsError(InputError):
     """An option price outside its no-arbitrage bounds (at or below the discounted
     intrinsic value, at or above the discounted forward or strike), or so close to one
     that no vol in double precision reproduces it: it has no implied vol."""
+
+
+class SurfaceCoverageError(InputError):
+    """An option whose expiry its underlying's vol surface does not cover (before the
+    first or after the last slice); ``index`` is the instrument."""
 
 
 class VolUnitError(ParameterError):

@@ -9,35 +9,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _arrays
-from .errors import NonFiniteError, ParameterError, ShapeError, VolUnitError
+from ._vols import MAX_VOL, vol_fraction
+from .errors import NonFiniteError, ParameterError, ShapeError
+from .rates import RateCurve
+from .surface import VolSurface
 
-#: Largest vol accepted as a fraction (10.0 = 1000% a year). A larger value is taken to be
-#: a percentage passed by mistake (Deribit quotes ``mark_iv`` in percent) and raises
-#: :class:`zkmargin.errors.VolUnitError`; pass ``vol_unit="percent"`` for percent input.
-MAX_VOL = 10.0
-
-VOL_UNITS = ("fraction", "percent")
-
-
-def vol_fraction(field: str, vol: Any, vol_unit: str) -> NDArray[np.float64]:
-    """``vol`` as fractions: divided by 100 (into a new array) for ``vol_unit="percent"``;
-    as a fraction every entry must be at most :data:`MAX_VOL`."""
-    if vol_unit not in VOL_UNITS:
-        raise ParameterError(f"vol_unit must be one of {VOL_UNITS}, got {vol_unit!r}", "vol_unit")
-    v = _arrays.f64(field, vol)
-    if vol_unit == "percent":
-        return v / 100.0
-    big = np.flatnonzero(v > MAX_VOL)
-    if big.size:
-        i = int(big[0])
-        raise VolUnitError(
-            f"{field}[{i}]: {v[i]} is above {MAX_VOL} (= {MAX_VOL:.0%} a year) as a fraction; "
-            'if these vols are in percent pass vol_unit="percent"',
-            field,
-            i,
-        )
-    return v
-
+__all__ = ["MAX_VOL", "Market"]
 
 @dataclass(frozen=True, eq=False)
 class Market:
@@ -45,7 +22,16 @@ class Market:
 
     ``vol`` is a fraction (0.55 = 55%) unless ``vol_unit="percent"``; as a fraction, a vol
     above :data:`MAX_VOL` raises :class:`~zkmargin.errors.VolUnitError`. The stored
-    ``vol`` is always the fraction."""
+    ``vol`` is always the fraction.
+
+    ``surfaces``: one :class:`~zkmargin.surface.VolSurface` or ``None`` per underlying.
+    Options on an underlying with a surface are valued off it (docs §2.5), today and in
+    every scenario; their ``vol`` entries are not used (0 is fine).
+
+    ``rate`` is one continuously compounded rate; ``rate_curve``, a
+    :class:`~zkmargin.rates.RateCurve` of zero rates by expiry, replaces it: each option
+    is then discounted at the curve's rate at its expiry (docs §1.5) and ``rate`` must be
+    left at 0."""
 
     spot: NDArray[np.float64]
     vol: NDArray[np.float64]
@@ -53,6 +39,8 @@ class Market:
     haircut: NDArray[np.float64]
     rate: float
     forward: NDArray[np.float64] | None
+    surfaces: tuple[VolSurface | None, ...] | None
+    rate_curve: RateCurve | None
 
     def __init__(
         self,
@@ -63,6 +51,8 @@ class Market:
         rate: float = 0.0,
         forward: Any = None,
         vol_unit: str = "fraction",
+        surfaces: Any = None,
+        rate_curve: RateCurve | None = None,
     ) -> None:
         object.__setattr__(self, "spot", _arrays.f64("spot", spot))
         v = vol_fraction("vol", vol, vol_unit)
@@ -72,7 +62,12 @@ class Market:
         _arrays.same_length("haircut", hc, ap.shape[0], "asset_price")
         object.__setattr__(self, "asset_price", ap)
         object.__setattr__(self, "haircut", hc)
+        if rate_curve is not None and not isinstance(rate_curve, RateCurve):
+            raise ParameterError("rate_curve must be a zkmargin.rates.RateCurve or None", "rate_curve")
         r = float(rate)
+        if rate_curve is not None and r != 0.0:
+            raise ParameterError("give one rate or a rate_curve, not both", "rate")
+        object.__setattr__(self, "rate_curve", rate_curve)
         if not np.isfinite(r):
             raise NonFiniteError("rate is not finite", "rate")
         object.__setattr__(self, "rate", r)
@@ -80,3 +75,21 @@ class Market:
         if fwd is not None and fwd.shape != v.shape:
             raise ShapeError(f"forward: length {fwd.shape[0]} does not match vol ({v.shape[0]})", "forward")
         object.__setattr__(self, "forward", fwd)
+        sf = None if surfaces is None else tuple(surfaces)
+        if sf is not None:
+            if len(sf) != self.spot.shape[0]:
+                raise ShapeError(
+                    f"surfaces: {len(sf)} entries for {self.spot.shape[0]} underlyings", "surfaces"
+                )
+            for u, x in enumerate(sf):
+                if x is not None and not isinstance(x, VolSurface):
+                    raise ParameterError(f"surfaces[{u}]: expected a VolSurface or None", "surfaces", u)
+        object.__setattr__(self, "surfaces", sf)
+
+    def rates_at(self, expiry: Any) -> NDArray[np.float64] | None:
+        """The curve's zero rate at each expiry, or ``None`` for a market with one rate."""
+        return None if self.rate_curve is None else self.rate_curve.rate(expiry)
+
+    def rate_at(self, t: float) -> float:
+        """The rate an option expiring at ``t`` is discounted at (pure Python)."""
+        return self.rate if self.rate_curve is None else self.rate_curve.rate_one(t)

@@ -117,7 +117,7 @@ class MarginEngine(EngineBase):
                     per_instrument(ins.strike)[live],
                     t[live],
                     np.broadcast_to(vol, shape)[live],
-                    market.rate,
+                    self._rate(market, shape)[live],
                 )[0]
             )
             done = opt & ~live
@@ -143,15 +143,36 @@ class MarginEngine(EngineBase):
             down = vol * np.maximum(1.0 + level * vol_down * mult, 0.05)
         return np.where(level > 0.0, up, np.where(level < 0.0, down, vol))
 
+    def _rate(self, market: Market, shape: tuple[int, ...]) -> F64:
+        """Each instrument's discount rate (§1.5), broadcast to ``shape`` ((I,) or (I, S))."""
+        col = (slice(None),) + (None,) * (len(shape) - 1)
+        rates = market.rates_at(self.instruments.expiry)
+        per = np.full(len(self.instruments), market.rate) if rates is None else rates
+        return np.broadcast_to(per[col], shape)
+
+    def _smile_vol(self, market: Market, f: F64) -> F64:
+        """§2.5: each instrument's vol at forwards ``f`` ((I,) or (I, S)): its surface's at
+        ``(T, ln(K / F))`` for options on an underlying with one, ``market.vol`` else."""
+        ins = self.instruments
+        col = (slice(None),) + (None,) * (f.ndim - 1)
+        vol = np.array(np.broadcast_to(market.vol[col], f.shape))
+        for u, surface in enumerate(market.surfaces or ()):
+            rows = np.flatnonzero(ins.is_option & (ins.underlying == u))
+            if surface is None or rows.size == 0:
+                continue
+            t = np.broadcast_to(ins.expiry[rows][col], f[rows].shape)
+            vol[rows] = surface.evaluate(t, np.log(ins.strike[rows][col] / f[rows]))
+        return vol
+
     def _risk(self, market: Market, f: F64) -> F64:
         ins = self.instruments
         u = ins.underlying
         sc = self.scenarios
         moves, shocks, weights = sc.moves[:, u].T, sc.vol_shocks[:, u].T, sc.weights[:, u].T
-        vol = market.vol[:, None]
-        shocked = self._shocked_vol(np.broadcast_to(vol, moves.shape), shocks)
-        today = self._settlement_value(market, f, market.vol)[:, None]
-        moved = self._settlement_value(market, f[:, None] * (1.0 + moves), shocked, sc.look_ahead)
+        fm = f[:, None] * (1.0 + moves)
+        shocked = self._shocked_vol(self._smile_vol(market, fm), shocks)
+        today = self._settlement_value(market, f, self._smile_vol(market, f))[:, None]
+        moved = self._settlement_value(market, fm, shocked, sc.look_ahead)
         spot = market.spot[u][:, None]
         inverse = (ins.settlement == Settlement.INVERSE)[:, None]
         if self.settlement_mode == "segregated":
@@ -191,8 +212,8 @@ class MarginEngine(EngineBase):
                 o_f,
                 ins.strike[opt],
                 ins.expiry[opt],
-                market.vol[opt],
-                market.rate,
+                self._smile_vol(market, f)[opt],
+                self._rate(market, f.shape)[opt],
             )
             o_inv = inverse[opt]
             mark[opt] = np.where(o_inv, b / o_f, b)
@@ -429,7 +450,11 @@ class MarginEngine(EngineBase):
         damp = self._dampeners()[:, None, :]  # (G, 1, S)
         rows = np.arange(n)
         if self.aggregation == "joint":
-            loss = -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), pnl).sum(axis=0)
+            g_u = np.arange(self._n_groups) % self.n_underlyings
+            offset = self.scenarios.pnl_offset[g_u][:, None, None]
+            cap = self.scenarios.max_offsetable_pnl[g_u][:, None, None]
+            gains = np.where(pnl > 0.0, offset * np.minimum(pnl, cap), pnl)
+            loss = -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), gains).sum(axis=0)
             wcl = np.maximum(0.0, loss.max(axis=1, initial=-np.inf))
             worst = np.where(wcl > 0.0, loss.argmax(axis=1), -1)
             return wcl, worst.astype(np.int64), np.zeros((0, n))

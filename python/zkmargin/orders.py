@@ -95,6 +95,11 @@ def margin_with_orders(
         )
     base = compute(accounts, model)
     im = base.initial_margin
+    ord_acct = np.repeat(np.arange(len(orders)), np.diff(orders.offsets))
     for side in (1, -1):
-        im = np.maximum(im, compute(with_fills(accounts, orders, side), model).initial_margin)
+        # only accounts with orders on this side are re-margined (fills merged into their rows)
+        has = np.bincount(ord_acct[np.sign(orders.quantity) == side], minlength=len(orders)) > 0
+        if has.any():
+            filled = compute(with_fills(accounts, orders, side), model).initial_margin
+            im = np.where(has, np.maximum(im, filled), im)
     return replace(base, initial_margin=im, free_collateral=base.equity - im)

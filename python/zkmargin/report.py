@@ -59,7 +59,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def build_report(run: Any, args: argparse.Namespace) -> str:
     """The HTML report for the book of ``run`` (a loaded command-line run) and the
     cascade and liquidity settings of ``args``."""
-    from .cli import run_cascade
+    from .commands import run_cascade
 
     inp = run.inputs
     ins, acc, mkt = inp.instruments, inp.accounts, inp.market

@@ -45,6 +45,8 @@ class ScenarioTable:
     dampener: NDArray[np.float64]
     annual_move_risk: NDArray[np.float64] | None
     min_annual_move: NDArray[np.float64] | None
+    pnl_offset: NDArray[np.float64]
+    max_offsetable_pnl: NDArray[np.float64]
     vol_shift: str
     look_ahead: float
 
@@ -62,6 +64,8 @@ class ScenarioTable:
         dampener: Any = None,
         annual_move_risk: Any = None,
         min_annual_move: Any = None,
+        pnl_offset: Any = 1.0,
+        max_offsetable_pnl: Any = math.inf,
         vol_shift: str = "relative",
         look_ahead: float = 0.0,
     ) -> None:
@@ -116,6 +120,13 @@ class ScenarioTable:
         for name, value in roll.items():
             per_u = None if value is None else _nonnegative_per_underlying(name, value, n_u)
             object.__setattr__(self, name, per_u)
+        offset = _nonnegative_per_underlying("pnl_offset", pnl_offset, n_u)
+        bad = np.flatnonzero(offset > 1.0)
+        if bad.size:
+            raise ParameterError("pnl_offset must be in [0, 1]", "pnl_offset", int(bad[0]))
+        object.__setattr__(self, "pnl_offset", offset)
+        cap = _nonnegative_per_underlying("max_offsetable_pnl", max_offsetable_pnl, n_u, allow_inf=True)
+        object.__setattr__(self, "max_offsetable_pnl", cap)
         for name, arr in cells:
             object.__setattr__(self, name, arr)
 
@@ -130,13 +141,17 @@ class ScenarioTable:
         return int(self.moves.shape[1])
 
 
-def _nonnegative_per_underlying(name: str, value: Any, n_underlyings: int) -> NDArray[np.float64]:
-    """``value`` (a scalar or one entry per underlying) as a ``(U,)`` array of finite values >= 0."""
+def _nonnegative_per_underlying(
+    name: str, value: Any, n_underlyings: int, allow_inf: bool = False
+) -> NDArray[np.float64]:
+    """``value`` (a scalar or one entry per underlying) as a ``(U,)`` array of values >= 0,
+    finite unless ``allow_inf`` (then ``+inf`` is allowed)."""
     arr = _arrays.f64(name, value, ndim=np.ndim(value))
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_underlyings):
         raise ShapeError(f"{name} must be a scalar or have one entry per underlying ({n_underlyings})", name)
     out = np.array(np.broadcast_to(arr, (n_underlyings,)), dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(out) | (out < 0))
+    ok = (np.isfinite(out) | (allow_inf & (out == math.inf))) & (out >= 0)
+    bad = np.flatnonzero(~ok)
     if bad.size:
         raise ParameterError(f"{name} must be finite and >= 0, got {out[bad[0]]!r}", name, int(bad[0]))
     return out
@@ -166,11 +181,18 @@ class DeribitCurrency:
     extended_dampener: float = 100_000.0
     annualised_move_risk: float = 0.075
     min_annualised_move: float = 0.01
+    #: share of this currency's scenario gains that offsets other currencies' losses
+    #: (joint aggregation), in [0, 1], and its cap in USD (``math.inf``: none)
+    pnl_offset: float = 0.0
+    max_offsetable_pnl: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            unbounded = name == "max_offsetable_pnl" and value == math.inf
+            if not isinstance(value, (int, float)) or not (math.isfinite(value) or unbounded) or value < 0:
                 raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}", name)
+        if self.pnl_offset > 1.0:
+            raise ParameterError(f"pnl_offset must be in [0, 1], got {self.pnl_offset!r}", "pnl_offset")
         if not 0.0 < self.price_range < 1.0:
             raise ParameterError(f"price_range must be in (0, 1), got {self.price_range!r}", "price_range")
 
@@ -198,8 +220,8 @@ def deribit_scenarios(
     with Deribit's fraction and dampener. 35 rows with the defaults.
 
     Every parameter may be a scalar or one value per underlying; ``currencies`` instead
-    gives one :class:`DeribitCurrency` per underlying (then the roll parameters come from
-    the sets too, overriding ``MarginParams``)."""
+    gives one :class:`DeribitCurrency` per underlying (then the roll parameters and the
+    gain offsets come from the sets too, the roll ones overriding ``MarginParams``)."""
     if n_underlyings < 1:
         raise ParameterError("n_underlyings must be >= 1", "n_underlyings")
     if buckets < 1:
@@ -230,6 +252,8 @@ def deribit_scenarios(
         roll = {
             "annual_move_risk": col("annualised_move_risk"),
             "min_annual_move": col("min_annualised_move"),
+            "pnl_offset": col("pnl_offset"),
+            "max_offsetable_pnl": col("max_offsetable_pnl"),
         }
     rng = _per_underlying("price_range", price_range, n_underlyings)
     factor = _nonnegative_per_underlying("extended_factor", extended_factor, n_underlyings)

@@ -11,8 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _arrays, _core
-from .book import Accounts
-from .engine import MarginEngine, _book, _collateral, _prices
+from ._ids import IdIndex
+from .book import Accounts, user_errors
+from .engine import MarginEngine, _book, _collateral, _curves, _prices
 from .market import Market
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, MarginResult
 
@@ -60,14 +61,16 @@ class WhatIf:
         return self.after.maintenance_margin - self.before.maintenance_margin
 
 
-Trades = Iterable[tuple[int, float]]
+#: (instrument, contracts) pairs; the instrument by name when the universe has names.
+Trades = Iterable[tuple[Any, float]]
 
 
 class MarketState:
     """``engine``'s universe priced once for ``market`` (instrument values and, for the
     portfolio model, risk arrays cached in the Rust core) and every account of ``accounts``
     margined under ``model``. Holds its own copy of the book; the caller's arrays are
-    neither kept nor changed.
+    neither kept nor changed. Accounts are addressed by the book's account ids (its
+    indices when it has none) and instruments by name when the universe has names.
 
     >>> st = MarketState(engine, accounts, market)       # doctest: +SKIP
     >>> st.what_if(7, [(12, 2.0), (40, -1.0)]).after.initial_margin  # doctest: +SKIP
@@ -77,9 +80,19 @@ class MarketState:
         engine._check_model(model)
         self.engine = engine
         self.model = model
-        self._native = _core.MarketState(
-            engine._native, _prices(market), _collateral(market), _book(accounts), model, engine.threads
-        )
+        with user_errors(engine.instruments, accounts):
+            self._native = _core.MarketState(
+                engine._native,
+                _prices(market),
+                _collateral(market),
+                _book(accounts),
+                model,
+                engine.threads,
+                **_curves(market, engine.instruments),
+            )
+        self._accounts = accounts
+        ids = accounts.account_id
+        self._ids = None if ids is None else IdIndex("account", ids, "account")
         self._n_assets = accounts.balances.shape[1]
 
     @property
@@ -87,11 +100,17 @@ class MarketState:
         """Accounts in the state's book."""
         return self._native.n_accounts
 
+    def _account(self, account: Any) -> int:
+        if self._ids is None:
+            return int(account)
+        return int(self._ids.positions("account", [account])[0])
+
     def _trade_arrays(
         self, trades: Trades, balance_change: Any
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         pairs = list(trades)
-        ins = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+        ins = np.array([p[0] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+        ins = self.engine.instruments.index(ins, "trades.instrument")
         qty = np.fromiter((p[1] for p in pairs), dtype=np.float64, count=len(pairs))
         bal = (
             np.zeros(self._n_assets)
@@ -100,25 +119,29 @@ class MarketState:
         )
         return ins, qty, bal
 
-    def what_if(self, account: int, trades: Trades, balance_change: Any = None) -> WhatIf:
+    def what_if(self, account: Any, trades: Trades, balance_change: Any = None) -> WhatIf:
         """The account's margin with ``trades`` ((instrument, contracts) pairs, negative
         sells) added to its positions and ``balance_change`` (per collateral asset, e.g.
         a premium paid) to its balances; nothing is changed. Computed in Rust from the
         cached risk arrays: the account's few rows are re-margined, nothing repriced.
         Equals a full ``engine.compute`` of the changed book (docs §7.1)."""
+        a = self._account(account)
         ins, qty, bal = self._trade_arrays(trades, balance_change)
-        before, after = self._native.what_if(account, ins, qty, bal)
+        before, after = self._native.what_if(a, ins, qty, bal)
         return WhatIf(AccountMargin._from_core(before), AccountMargin._from_core(after))
 
-    def apply(self, account: int, trades: Trades, balance_change: Any = None) -> WhatIf:
+    def apply(self, account: Any, trades: Trades, balance_change: Any = None) -> WhatIf:
         """:meth:`what_if`, and the change is kept: only that account is re-margined."""
+        a = self._account(account)
         ins, qty, bal = self._trade_arrays(trades, balance_change)
-        before, after = self._native.apply(account, ins, qty, bal)
+        before, after = self._native.apply(a, ins, qty, bal)
         return WhatIf(AccountMargin._from_core(before), AccountMargin._from_core(after))
 
     def tick(self, market: Market) -> MarginResult:
         """Reprices the universe once for ``market`` and re-margins every account."""
-        self._native.reprice(_prices(market), self.engine.threads)
+        with user_errors(self.engine.instruments):
+            curves = _curves(market, self.engine.instruments)
+            self._native.reprice(_prices(market), self.engine.threads, **curves)
         return self.result()
 
     def result(self) -> MarginResult:
@@ -126,8 +149,14 @@ class MarketState:
         fields_out, worst, greeks = self._native.results()
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
-        return MarginResult(model=self.model, worst_scenario=worst, **fields)
+        return MarginResult(
+            model=self.model, worst_scenario=worst, **fields, **self.engine.labels(self._accounts)
+        )
 
     def accounts(self) -> Accounts:
-        """The current book (with every applied trade) as :class:`Accounts`."""
-        return Accounts(*self._native.book())
+        """The current book (with every applied trade) as :class:`Accounts`, with the
+        original book's account ids, asset names and instruments."""
+        a = self._accounts
+        return Accounts(
+            *self._native.book(), account_id=a.account_id, assets=a.assets, instruments=a.instruments
+        )

@@ -12,6 +12,8 @@ account. :func:`verify_bundle` checks all of it from the files alone;
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,8 @@ _SET_KEYS = ("name", "snapshot", "snapshot_digest", "proofs", "fund_proof")
 VERIFY_BATCH = 256
 
 Progress = Callable[[str, int], Callable[[int], None]]
+#: scenario set names and every file a manifest names: plain file names inside the bundle
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 
 
 def _no_progress(desc: str, total: int) -> Callable[[int], None]:
@@ -151,6 +155,12 @@ def _check_sets(snapshots: Sequence[EpochSnapshot]) -> None:
         raise ParameterError("at least one snapshot (the base scenario set) is required", "snapshots")
     base = snapshots[0]
     names = [s.scenario_set for s in snapshots]
+    for name in names:
+        if not _SAFE_NAME.fullmatch(name):
+            raise ParameterError(
+                f"scenario set name {name!r} must be letters, digits, '_', '-' or '.' (it names files)",
+                "scenario_set",
+            )
     if len(set(names)) != len(names):
         raise ParameterError(f"scenario set names must be distinct, got {names}", "snapshots")
     shared = (
@@ -198,12 +208,23 @@ def attest(
     """Attest ``book`` under ``snapshots`` (the first is the base scenario set, others
     e.g. a stress set). ``reserves`` are per asset in balance units, ``insurance_fund`` in
     money units. ``client`` (a ``dask.distributed.Client``) spreads the proving."""
-    import time
-
     _check_sets(snapshots)
     base = snapshots[0]
     if len(reserves) != base.n_assets:
         raise ParameterError(f"need {base.n_assets} reserve amounts, one per asset", "reserves")
+    if len(book.ids) != len(book.accounts):
+        raise ParameterError(f"{len(book.ids)} ids for {len(book.accounts)} accounts", "ids")
+    for k, aid in enumerate(book.ids):
+        if type(aid) is not str or not 1 <= len(aid.encode()) <= 255:
+            raise ParameterError(f"account id {aid!r} must be a str of 1-255 UTF-8 bytes", "ids", k)
+    seen: set[str] = set()
+    for k, aid in enumerate(book.ids):
+        if aid in seen:
+            raise ParameterError(f"account id {aid!r} is a duplicate", "ids", k)
+        seen.add(aid)
+    out, private = Path(out), Path(private)
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise ParameterError(f"{out} is not empty and holds no bundle", "out")
     group = get_group(backend)
     order = sorted(range(len(book.ids)), key=lambda k: id_digest(group.keccak256, book.ids[k]))
     jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend)
@@ -221,7 +242,7 @@ def attest(
         results = run_jobs(client, jobs, snapshots, tick)
     prove_s = time.perf_counter() - t0
     results.sort(key=lambda r: id_digest(group.keccak256, r.account_id))
-    return _write(snapshots, results, reserves, insurance_fund, Path(out), Path(private), n, group, prove_s)
+    return _write(snapshots, results, reserves, insurance_fund, out, private, n, group, prove_s)
 
 
 def _write(
@@ -237,8 +258,6 @@ def _write(
 ) -> AttestReport:
     out.mkdir(parents=True, exist_ok=True)
     private.mkdir(parents=True, exist_ok=True)
-    if any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise ParameterError(f"{out} is not empty and holds no bundle", "out")
     kk = group.keccak256
     rows = [(r.account_id, r.commitment) for r in results]
     tree = MerkleTree.of_accounts(kk, rows)
@@ -380,8 +399,14 @@ def _manifest(path: Path) -> dict[str, Any]:
                 f"manifest: each scenario set needs exactly the string keys {_SET_KEYS}", "scenario_sets"
             )
         j_hex(s, "snapshot_digest", 32)
-    for k in ("accounts_file", "reserves_proof"):
-        j_str(o, k)
+    names = [
+        o["accounts_file"],
+        o["reserves_proof"],
+        *(s[k] for s in sets for k in ("snapshot", "proofs", "fund_proof")),
+    ]
+    for name in [*names, *files]:
+        if type(name) is not str or not _SAFE_NAME.fullmatch(name):
+            raise EncodingError(f"manifest: {name!r} is not a plain file name inside the bundle", "files")
     return o
 
 
@@ -395,8 +420,6 @@ def verify_bundle(
     all leaves, every account's proof under every scenario set (batched), liabilities,
     reserves and the insurance fund. Never raises for a bad bundle: every failure is
     reported in ``failures``."""
-    import time
-
     t0 = time.perf_counter()
     rep = VerifyReport()
     try:
@@ -538,10 +561,10 @@ def verify_receipt(
     *,
     backend: str = "native",
 ) -> list[str]:
-    """What an account holder checks: the receipt's opening opens its commitment, its
-    commitment's leaf is in the bundle's Merkle root at the stated position, and the
-    bundle's leaf for this account carries the same commitment. Returns the failures
-    (empty when all holds)."""
+    """What an account holder checks: the receipt is for this account, epoch and root; its
+    opening opens its commitment; and the leaf of (account id, commitment) is in the
+    bundle's Merkle root at the stated position. Returns the failures (empty when all
+    holds)."""
     group = get_group(backend)
     kk = group.keccak256
     out: list[str] = []

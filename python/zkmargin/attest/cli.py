@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import math
 import sys
 from collections.abc import Callable
@@ -17,7 +18,6 @@ from ..errors import ZkMarginError
 from ..proof.snapshot import EpochSnapshot
 
 __all__ = ["register"]
-
 
 
 def _progress(enabled: bool) -> Callable[[str, int], Callable[[int], None]]:
@@ -155,10 +155,18 @@ def _client(a: argparse.Namespace) -> Any:
         raise ZkMarginError(
             "--workers/--scheduler need dask.distributed (pip install zkmargin[dask])"
         ) from None
+    # the cluster's start/stop chatter is not the user's business (-v still shows ours)
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if a.scheduler is not None:
         return dd.Client(a.scheduler)
     return dd.Client(
-        dd.LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        dd.LocalCluster(
+            n_workers=a.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.WARNING,
+        )
     )
 
 
@@ -229,11 +237,36 @@ def _cmd_verify_inclusion(a: argparse.Namespace) -> int:
             f"OK: account {a.account!r} is included in the bundle's Merkle root "
             "with the commitment your opening opens"
         )
+        for line in _committed_book(Path(a.bundle), Path(a.opening)):
+            print(f"  {line}")
         return 0
     print("FAILED:", file=sys.stderr)
     for p in problems:
         print(f"  {p}", file=sys.stderr)
     return 1
+
+
+def _committed_book(bundle: Path, receipt: Path) -> list[str]:
+    """What the commitment holds, for the holder to compare with their own book: every
+    committed position and balance in the base snapshot's units and names."""
+    from ..proof.commitments import AccountOpening
+
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    snap = load_snapshot(bundle / manifest["scenario_sets"][0]["snapshot"])
+    rec = json.loads(receipt.read_text(encoding="utf-8"))
+    op = AccountOpening.from_json(rec["opening"])
+    ins = [int(i) for i in rec["commitment"]["instruments"]]
+    names = snap.instrument_names or tuple(str(i) for i in range(snap.n_instruments))
+    assets = snap.asset_names or tuple(f"asset{j}" for j in range(snap.n_assets))
+    out = ["committed positions:" if ins else "committed positions: none"]
+    dq = snap.quantity_decimals
+    out += [f"  {names[i]}: {q / 10**dq:g}" for i, q in zip(ins, op.quantities, strict=True) if q]
+    out.append("committed balances:")
+    out += [
+        f"  {assets[j]}: {b / 10**d:g}"
+        for j, (b, d) in enumerate(zip(op.balances, snap.balance_decimals, strict=True))
+    ]
+    return out
 
 
 def _backend(p: argparse.ArgumentParser) -> None:

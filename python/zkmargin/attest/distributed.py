@@ -15,7 +15,7 @@ import numpy as np
 from ..book import Accounts
 from ..errors import ParameterError
 from ..proof.snapshot import EpochSnapshot
-from .work import AccountResult, ProveJob, _subset, prove_chunk
+from .work import AccountResult, ProveJob, prove_chunk, select_accounts
 
 __all__ = ["margin_on_dask", "run_jobs"]
 
@@ -66,7 +66,7 @@ def margin_on_dask(
     mkt = client.scatter(market, broadcast=True)
     parts = [
         client.submit(
-            _margin_chunk, eng, _subset(accounts, range(i, min(i + chunk, len(accounts)))), mkt, model
+            _margin_chunk, eng, select_accounts(accounts, range(i, min(i + chunk, len(accounts)))), mkt, model
         )
         for i in range(0, len(accounts), chunk)
     ]

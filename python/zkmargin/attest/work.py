@@ -16,7 +16,7 @@ from ..proof.snapshot import EpochSnapshot, prove_account
 from ..proof.solvency import Shortfall
 from .ledger import Book
 
-__all__ = ["AccountResult", "ProveJob", "chunk_jobs", "prove_chunk"]
+__all__ = ["AccountResult", "ProveJob", "chunk_jobs", "prove_chunk", "select_accounts"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class AccountResult:
     shortfalls: tuple[Shortfall, ...]
 
 
-def _subset(accounts: Accounts, rows: Sequence[int]) -> Accounts:
+def select_accounts(accounts: Accounts, rows: Sequence[int]) -> Accounts:
+    """The book of accounts ``rows`` of ``accounts`` (in that order): their CSR rows and
+    balances, without the caller's ids (attestations carry ids separately)."""
     off = accounts.offsets
     spans = [np.arange(off[k], off[k + 1]) for k in rows]
     sel = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
@@ -59,7 +61,7 @@ def chunk_jobs(book: Book, order: Sequence[int], *, n: int, chunk: int, backend:
     if chunk < 1:
         raise ParameterError("chunk must be >= 1", "chunk")
     return [
-        ProveJob(tuple(book.ids[k] for k in part), _subset(book.accounts, part), n, backend)
+        ProveJob(tuple(book.ids[k] for k in part), select_accounts(book.accounts, part), n, backend)
         for part in (order[i : i + chunk] for i in range(0, len(order), chunk))
     ]
 

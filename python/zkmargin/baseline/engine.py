@@ -73,13 +73,24 @@ class MarginEngine(EngineBase):
         ):
             # spot is marked to the index whatever forward is given (§1.2)
             f = fwd[i] if fwd is not None and k != Kind.SPOT else spot[u]
-            out.append(Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i]))
+            c = Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i])
+            c.vol = self._smile_vol(market, c, f)
+            out.append(c)
         return out
 
-    def _shocked_vol(self, c: Contract, level: float) -> float:
-        """§6.1: the vol an option sees under vol-shock level ``level``."""
-        if level == 0.0:
+    @staticmethod
+    def _smile_vol(market: Market, c: Contract, f: float) -> float:
+        """§2.5: the vol of ``c`` at forward ``f``, off its underlying's surface if it is an
+        option and has one (coverage was checked by ``validate_market``)."""
+        surface = None if market.surfaces is None else market.surfaces[c.underlying]
+        if surface is None or not c.is_option:
             return c.vol
+        return surface.evaluate_one(c.expiry, math.log(c.strike / f))
+
+    def _shocked_vol(self, c: Contract, level: float, vol: float) -> float:
+        """§6.1: the vol an option with base vol ``vol`` sees under vol-shock level ``level``."""
+        if level == 0.0:
+            return vol
         sc = self.scenarios
         u = c.underlying
         dte = max(365.0 * c.expiry, 1.0)
@@ -90,10 +101,10 @@ class MarginEngine(EngineBase):
                 return max(c.vol + level * float(sc.vol_up[u]) * mult, float(sc.min_vol_up[u]))
             return max(c.vol + level * float(sc.vol_down[u]) * mult, 0.05 * c.vol)
         if level > 0.0:
-            return max(c.vol * (1.0 + level * float(sc.vol_up[u]) * mult), float(sc.min_vol_up[u]))
-        return c.vol * max(1.0 + level * float(sc.vol_down[u]) * mult, 0.05)
+            return max(vol * (1.0 + level * float(sc.vol_up[u]) * mult), float(sc.min_vol_up[u]))
+        return vol * max(1.0 + level * float(sc.vol_down[u]) * mult, 0.05)
 
-    def _risk_rows(self, contracts: Sequence[Contract], rate: float) -> list[list[float]]:
+    def _risk_rows(self, contracts: Sequence[Contract], market: Market) -> list[list[float]]:
         """§6.2: ``R[i][s]``, weighted USD(-equivalent) P&L per contract."""
         moves = self.scenarios.moves.tolist()
         shocks = self.scenarios.vol_shocks.tolist()
@@ -103,12 +114,14 @@ class MarginEngine(EngineBase):
         rows = []
         for c in contracts:
             u = c.underlying
+            rate = market.rate_at(c.expiry)
             today = c.settlement_value(c.fwd, c.vol, rate)
             later = c.expiry - self.scenarios.look_ahead
             row = []
             for m, v, w, e in zip(moves, shocks, weights, edges, strict=True):
-                vol = self._shocked_vol(c, v[u]) if c.is_option else c.vol
-                moved = c.settlement_value(c.fwd * (1.0 + m[u]), vol, rate, later)
+                fm = c.fwd * (1.0 + m[u])
+                vol = self._shocked_vol(c, v[u], self._smile_vol(market, c, fm)) if c.is_option else c.vol
+                moved = c.settlement_value(fm, vol, rate, later)
                 if not c.inverse:
                     pnl = moved - today
                 elif segregated:
@@ -170,13 +183,13 @@ class MarginEngine(EngineBase):
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         self.validate_market(market)
-        rows = self._risk_rows(self._contracts(market), market.rate)
+        rows = self._risk_rows(self._contracts(market), market)
         return np.array(rows, dtype=np.float64).reshape(len(rows), self.scenarios.n_scenarios)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Per-contract marks, MtM and USD Greeks (docs §2.3)."""
         self.validate_market(market)
-        vals = [c.values(market.rate) for c in self._contracts(market)]
+        vals = [c.values(market.rate_at(c.expiry)) for c in self._contracts(market)]
         cols = [np.array([v[j] for v in vals], dtype=np.float64) for j in range(6)]
         return InstrumentValues(*cols)
 
@@ -200,9 +213,18 @@ class MarginEngine(EngineBase):
         """§6.3: (WCL, worst scenario) from per-portfolio scenario P&L ``pnl[g][s]`` and
         dampeners ``damp[g][s]``."""
         if self.aggregation == "joint":
+            sc, n_u = self.scenarios, self.n_underlyings
+            offset, cap = sc.pnl_offset.tolist(), sc.max_offsetable_pnl.tolist()
+
+            def counted(x: float, d: float, g: int) -> float:
+                """A portfolio's contribution: losses in full, gains offset and capped."""
+                if d > 0.0:
+                    return min(0.0, x + d)
+                return offset[g % n_u] * min(x, cap[g % n_u]) if x > 0.0 else x
+
             contrib = [
-                [min(0.0, x + d) if d > 0.0 else x for x, d in zip(p, dg, strict=True)]
-                for p, dg in zip(pnl, damp, strict=True)
+                [counted(x, d, g) for x, d in zip(p, dg, strict=True)]
+                for g, (p, dg) in enumerate(zip(pnl, damp, strict=True))
             ]
             loss = [-sum(col) for col in zip(*contrib, strict=True)]
             wcl = max(0.0, max(loss))
@@ -307,8 +329,8 @@ class MarginEngine(EngineBase):
         portfolio = model == "portfolio"
         return Prepared(
             contracts,
-            [c.values(market.rate) for c in contracts],
-            self._risk_rows(contracts, market.rate) if portfolio else [],
+            [c.values(market.rate_at(c.expiry)) for c in contracts],
+            self._risk_rows(contracts, market) if portfolio else [],
             prices,
             haircuts,
             self._collateral_rows(prices, haircuts) if portfolio else [],

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _arrays
+from .._progress import progress
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
 from ..errors import ParameterError, ShapeError
@@ -130,7 +131,7 @@ def backtest(
     static = span_scenarios(n_und, scan_range=static_range)
     req = {"static": np.empty((days.size, len(accounts))), "dynamic": np.empty((days.size, len(accounts)))}
     loss = np.empty((days.size, len(accounts)))
-    for row, t in enumerate(days):
+    for row, t in enumerate(progress(days.tolist(), "backtest days", total=days.size)):
         mkt = shocked_market(market, instruments, px[t] / px[0] - 1.0, asset_underlying)
         req["static"][row] = (
             MarginEngine(instruments, scenarios=static, threads=th).compute(accounts, mkt).initial_margin

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _arrays, _core
-from ..book import Accounts, Instruments
+from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine, _book, _collateral, _prices
 from ..errors import ParameterError, ShapeError
 from ..market import Market
@@ -90,20 +90,28 @@ def scan_margin(
     if not isinstance(engine, MarginEngine):
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
+    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
+        # The scan's Rust search prices per-option vols and one rate; refuse, not ignore.
+        raise ParameterError(
+            "liquidation scans take neither vol surfaces nor a rate curve (market.surfaces, "
+            "market.rate_curve)",
+            "surfaces" if market.rate_curve is None else "rate_curve",
+        )
     extra = None if extra_equity is None else _arrays.f64("extra_equity", extra_equity)
-    out = _core.dyn_liquidation_scan(
-        engine._native,
-        _prices(market),
-        _collateral(market),
-        _book(accounts),
-        model,
-        target,
-        float(buffer),
-        float(penalty),
-        *rule.args(),
-        extra,
-        engine.threads if threads is None else _threads(threads),
-    )
+    with user_errors(engine.instruments, accounts):
+        out = _core.dyn_liquidation_scan(
+            engine._native,
+            _prices(market),
+            _collateral(market),
+            _book(accounts),
+            model,
+            target,
+            float(buffer),
+            float(penalty),
+            *rule.args(),
+            extra,
+            engine.threads if threads is None else _threads(threads),
+        )
     return LiquidationScan(*out)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _arrays, _core
-from ..book import Accounts, Instruments
+from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine, default_threads
 from ..errors import ParameterError
 from ..market import Market
@@ -43,15 +43,19 @@ def var_es(
     Rust: memory beyond the inputs is one length-``S`` vector per thread."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     c = float(confidence)
-    return _core.dyn_var_es(r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads))
+    with user_errors(None, accounts):
+        return _core.dyn_var_es(
+            r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
+        )
 
 
 def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = None) -> NDArray[np.float64]:
     """Per-account P&L under each scenario, ``A x S`` (for a few named stress scenarios)."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
-    return _core.dyn_scenario_pnl(
-        r, accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
-    )
+    with user_errors(None, accounts):
+        return _core.dyn_scenario_pnl(
+            r, accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
+        )
 
 
 def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:

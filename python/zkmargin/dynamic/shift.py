@@ -12,6 +12,7 @@ from ..book import Accounts, Instruments
 from ..errors import ParameterError
 from ..market import Market
 from ..results import MarginResult
+from ..surface import VolSurface
 
 
 class EngineLike(Protocol):
@@ -27,7 +28,7 @@ def shocked_market(
     market: Market, instruments: Instruments, move: Any, asset_underlying: Any, vol_multiplier: float = 1.0
 ) -> Market:
     """Today's market after relative moves ``move`` (per underlying): spots and forwards
-    scale by ``1 + m``, every implied vol by ``vol_multiplier``, and each collateral asset
+    scale by ``1 + m``, every implied vol (and vol surface) by ``vol_multiplier``, and each collateral asset
     mapped to an underlying (``asset_underlying[j] >= 0``; ``-1`` for stable assets) moves
     with it."""
     m = np.asarray(move, dtype=np.float64)
@@ -38,6 +39,12 @@ def shocked_market(
     factor = 1.0 + m
     asset = market.asset_price * np.where(au >= 0, factor[np.maximum(au, 0)], 1.0)
     fwd = None if market.forward is None else market.forward * factor[instruments.underlying]
+    surfaces = None
+    if market.surfaces is not None:
+        surfaces = [
+            None if s is None else VolSurface(s.expiry, s.log_moneyness, s.vol * vol_multiplier)
+            for s in market.surfaces
+        ]
     return Market(
         market.spot * factor,
         market.vol * vol_multiplier,
@@ -45,6 +52,8 @@ def shocked_market(
         market.haircut,
         market.rate,
         None if fwd is None else np.ascontiguousarray(fwd),
+        surfaces=surfaces,
+        rate_curve=market.rate_curve,
     )
 
 

@@ -9,6 +9,12 @@ portfolio-margin maintenance requirement in every scenario, revealing neither.
     st = proof.build_statement(engine, market, com, "alice", epoch=42)
     pr = proof.prove_solvency(st, com, op)          # InsolventError if not solvent
     assert proof.verify_solvency(st, com, pr)
+
+A verifier derives statements from the epoch snapshot instead of trusting them:
+
+    snap = proof.build_snapshot(engine, market, epoch=42)
+    pr, _ = proof.prove_account(snap, "alice", com, op, shortfall=False)
+    assert proof.verify_account(snap, "alice", com, pr, shortfall=False)
 """
 
 from . import demo
@@ -26,6 +32,7 @@ from .commitments import (
 from .generators import Generators, generators
 from .group import Group, NativeGroup, P, PyEccGroup, R, get_group
 from .rangeproof import LinearForm, RangeProof, batch_verify_range, prove_range, verify_range
+from .snapshot import EpochSnapshot, audit_snapshot, build_snapshot, prove_account, verify_account
 from .solvency import (
     MONEY_DECIMALS,
     SolvencyProof,
@@ -44,6 +51,7 @@ __all__ = [
     "QUANTITY_DECIMALS",
     "AccountCommitment",
     "AccountOpening",
+    "EpochSnapshot",
     "Generators",
     "Group",
     "LedgerUpdate",
@@ -56,9 +64,11 @@ __all__ = [
     "SolvencyProof",
     "SolvencyStatement",
     "Transcript",
+    "audit_snapshot",
     "balance_to_units",
     "batch_verify_range",
     "batch_verify_solvency",
+    "build_snapshot",
     "build_statement",
     "commit",
     "commit_account",
@@ -67,10 +77,12 @@ __all__ = [
     "demo",
     "generators",
     "get_group",
+    "prove_account",
     "prove_range",
     "prove_solvency",
     "proven_requirement",
     "quantity_to_units",
+    "verify_account",
     "verify_range",
     "verify_solvency",
 ]

@@ -15,7 +15,15 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["RealCoefficients", "floor_ceil", "portfolio_ids", "real_coefficients", "roll_buckets", "widened"]
+__all__ = [
+    "RealCoefficients",
+    "floor_ceil",
+    "portfolio_ids",
+    "real_coefficients",
+    "refuse_unprovable",
+    "roll_buckets",
+    "widened",
+]
 
 
 def _exact(x: Any, what: str) -> Fraction:
@@ -49,6 +57,35 @@ def roll_rate(annual_move_risk: float, min_annual_move: float, T: float) -> floa
     not ``expm1``), then raised by one ulp towards +inf, in that order."""
     r = max(float(min_annual_move), math.exp(float(annual_move_risk) * float(T)) - 1.0)
     return math.nextafter(r, math.inf)
+
+
+def refuse_unprovable(engine: Any) -> None:
+    """Raise ``ParameterError`` for engine features the statement cannot express
+    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and under the joint
+    aggregation a dampened table or limited gain offsets (each drops or scales a
+    portfolio's gains, which the statement's single joint group counts in full)."""
+    links = getattr(engine, "asset_underlying", None)
+    if engine.settlement_mode == "cross" and links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not provable: the statement's scenario "
+            "losses have no balance terms (docs/margin-model.md §6.2)",
+            "asset_underlying",
+        )
+    if engine.aggregation != "joint":
+        return
+    sc = engine.scenarios
+    if bool(np.any(np.asarray(sc.dampener) > 0.0)):
+        raise ParameterError(
+            "a dampened table is not provable under the joint aggregation: a dampened row "
+            "drops each portfolio's gains, which the statement cannot express",
+            "dampener",
+        )
+    if bool(np.any(np.asarray(sc.pnl_offset) < 1.0) or np.any(np.asarray(sc.max_offsetable_pnl) < math.inf)):
+        raise ParameterError(
+            "gain offsets below 1 (or capped) are not provable under the joint aggregation: "
+            "the statement counts every portfolio's gains in full",
+            "pnl_offset",
+        )
 
 
 def portfolio_ids(underlying: Any, settlement: Any, n_underlyings: int, segregated: bool) -> list[int]:

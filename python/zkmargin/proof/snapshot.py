@@ -39,7 +39,7 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, widened
+from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, refuse_unprovable, widened
 from .commitments import QUANTITY_DECIMALS, AccountCommitment, default_balance_decimals
 from .group import Group, get_group
 from .solvency import (
@@ -225,14 +225,17 @@ class EpochSnapshot:
     # ------------------------------------------------------------ sizes
     @property
     def n_instruments(self) -> int:
+        """Instruments in the universe (``I``)."""
         return len(self.kind)
 
     @property
     def n_scenarios(self) -> int:
+        """Scenarios of the table (``S``)."""
         return len(self.moves) // self.n_underlyings
 
     @property
     def n_assets(self) -> int:
+        """Collateral assets (``J``)."""
         return len(self.asset_price)
 
     # ------------------------------------------------------------ codecs
@@ -260,6 +263,7 @@ class EpochSnapshot:
         return get_group(backend).keccak256(self.to_bytes())
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON form (docs/proof-spec.md §10.1): every field by name."""
         out: dict[str, Any] = {"type": "zkmargin.EpochSnapshot", "version": SNAPSHOT_VERSION}
         for name, _ in FIELDS:
             v = getattr(self, name)
@@ -273,6 +277,7 @@ class EpochSnapshot:
 
     # ------------------------------------------------------------ model objects
     def instruments(self) -> Any:
+        """The snapshot's universe as a ``zkmargin.Instruments``."""
         from ..book import Instruments
 
         return Instruments(
@@ -287,6 +292,7 @@ class EpochSnapshot:
         )
 
     def scenarios(self) -> Any:
+        """The snapshot's scenario table as a ``zkmargin.ScenarioTable``."""
         from ..scenarios import ScenarioTable
 
         shape = (self.n_scenarios, self.n_underlyings)
@@ -303,11 +309,13 @@ class EpochSnapshot:
         )
 
     def params(self) -> Any:
+        """The snapshot's margin parameters as a ``zkmargin.MarginParams``."""
         from ..params import MarginParams
 
         return MarginParams(**{k: getattr(self, k) for k in PARAM_FIELDS})
 
     def market(self) -> Any:
+        """The snapshot's market as a ``zkmargin.Market``."""
         from ..market import Market
 
         return Market(
@@ -637,17 +645,11 @@ def build_snapshot(
         )
     if getattr(engine, "correlation", None) is not None:
         raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
+    refuse_unprovable(engine)
     if engine.scenarios.vol_shift != "relative" or engine.scenarios.look_ahead != 0.0:
         raise ParameterError(
             f"snapshot version {SNAPSHOT_VERSION} encodes relative vol shocks without look-ahead only",
             "scenarios",
-        )
-    links = getattr(engine, "asset_underlying", None)
-    if links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
-            "no balance terms in the scenario losses)",
-            "asset_underlying",
         )
     engine.validate_market(market)
     bdec = (

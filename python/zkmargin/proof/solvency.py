@@ -38,7 +38,7 @@ from ._codec import (
     u64,
 )
 from ._scalars import Rng, random_scalar, system_rng
-from .coefficients import floor_ceil, portfolio_ids, real_coefficients
+from .coefficients import floor_ceil, portfolio_ids, real_coefficients, refuse_unprovable
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -549,21 +549,8 @@ def build_statement(
             f"({_UNPROVABLE.get(agg, 'not a convex piecewise-linear requirement')})",
             "aggregation",
         )
-    table = engine.scenarios
+    refuse_unprovable(engine)
     segregated = engine.settlement_mode == "segregated"
-    links = engine.asset_underlying
-    if not segregated and links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not provable: the statement's scenario "
-            "losses have no balance terms (docs/margin-model.md §6.2)",
-            "asset_underlying",
-        )
-    if agg == "joint" and bool(np.any(np.asarray(table.dampener) > 0.0)):
-        raise ParameterError(
-            "a dampened table is not provable under the joint aggregation: a dampened row "
-            "drops each portfolio's gains, which the statement cannot express",
-            "dampener",
-        )
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -885,10 +872,14 @@ def prove_with_shortfall(
     if not _unchecked:
         for k, q in enumerate(op.quantities):
             if not -bound < q < bound:
-                raise ParameterError(f"quantity {k} exceeds the {st.n}-bit bound", "quantities", k)
+                raise ParameterError(
+                    f"account {st.account_id!r}: quantity {k} exceeds the {st.n}-bit bound", "quantities", k
+                )
         for k, b in enumerate(op.balances):
             if not -bound < b < bound:
-                raise ParameterError(f"balance {k} exceeds the {st.n}-bit bound", "balances", k)
+                raise ParameterError(
+                    f"account {st.account_id!r}: balance {k} exceeds the {st.n}-bit bound", "balances", k
+                )
     x = _witness(st, op)
     lay = _Layout(st)
     blind = [0] * lay.total
@@ -913,7 +904,8 @@ def prove_with_shortfall(
         for j, v in enumerate(values):
             if not 0 <= v < bound:
                 raise ParameterError(
-                    f"constraint value {j} = {v} does not fit in {st.n} bits (account too "
+                    f"account {st.account_id!r}: constraint value {j} = {v} does not fit in "
+                    f"{st.n} bits (account too "
                     "large for this n or money scale)",
                     "n",
                     j,

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     NotPositiveSemidefinite,
     /// A price outside its no-arbitrage bounds (or within rounding of one).
     Arbitrage,
+    /// A vol surface that does not cover an option's expiry.
+    Coverage,
 }
 
 #[derive(Debug, Clone, PartialEq)]

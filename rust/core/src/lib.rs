@@ -17,4 +17,5 @@ pub mod pricing;
 pub mod risk;
 pub mod scenarios;
 pub mod state;
+pub mod surface;
 pub mod values;

@@ -11,6 +11,7 @@ use crate::netting::{SpanBook, SpanRules, directional_losses, signed_correlation
 use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::{SettlementMode, risk_arrays};
 use crate::scenarios::ScenarioTable;
+use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
 
 /// docs/margin-model.md §8.
@@ -313,6 +314,8 @@ pub struct Engine {
     /// Dampener per portfolio and scenario (`n_groups x S`), and whether any is non-zero.
     damp: Vec<f64>,
     damped: bool,
+    /// Whether the joint aggregation limits some underlying's gains (§6.3).
+    gains_limited: bool,
     /// Portfolio of each instrument (see `Unit::group`).
     pub group: Vec<usize>,
     /// Roll bucket of each instrument and the expiry of each bucket (§6.4).
@@ -449,6 +452,7 @@ impl Engine {
         }
         let damped = damp.iter().any(|&d| d != 0.0);
         let group: Vec<usize> = (0..instruments.len()).map(group_of).collect();
+        let gains_limited = table.limits_gains();
         let mut keys: Vec<(usize, f64)> = Vec::new();
         let mut bucket = Vec::with_capacity(instruments.len());
         for i in 0..instruments.len() {
@@ -491,6 +495,7 @@ impl Engine {
             n_groups,
             damp,
             damped,
+            gains_limited,
             group,
             bucket,
             bucket_expiry,
@@ -535,11 +540,78 @@ impl Engine {
     /// Values, risk arrays (when `with_risk`) and per-contract requirements for `px`,
     /// which must have been validated.
     pub fn prepare(&self, px: &Prices<'_>, with_risk: bool) -> Prepared {
+        self.prepare_curves(px, with_risk, None)
+    }
+
+    /// Today's vol of every instrument under `curves` (§2.5): the surface's for options
+    /// on an underlying with one, `px.vol` otherwise; `px` is validated on the way, with
+    /// the vols of surfaced options not required.
+    pub fn surface_vols(&self, px: &Prices<'_>, curves: &Curves) -> Result<Vec<f64>> {
+        let ins = &self.instruments;
+        if !curves.surfaces.is_empty() {
+            same_len(
+                "surfaces",
+                curves.surfaces.len(),
+                self.n_underlyings(),
+                "number of underlyings",
+            )?;
+        }
+        if let Some(r) = &curves.rates {
+            same_len("rates", r.len(), ins.len(), "number of instruments")?;
+            crate::error::finite("rates", r)?;
+        }
+        same_len("vol", px.vol.len(), ins.len(), "number of instruments")?;
+        let stand_in: Vec<f64> = (0..ins.len())
+            .map(|i| {
+                let surfaced = ins.kind[i].is_option() && curves.of(ins.underlying[i]).is_some();
+                if surfaced { 1.0 } else { px.vol[i] }
+            })
+            .collect();
+        let px = Prices {
+            vol: &stand_in,
+            ..*px
+        };
+        self.validate_prices(&px)?;
+        curves.base_vols(ins, &px)
+    }
+
+    /// `px` with today's vols under `curves` (written to `buf`), or `px` itself without.
+    pub fn with_curves<'a>(
+        &self,
+        px: &Prices<'a>,
+        curves: Option<&Curves>,
+        buf: &'a mut Vec<f64>,
+    ) -> Result<Prices<'a>> {
+        match curves {
+            None => Ok(*px),
+            Some(s) => {
+                *buf = self.surface_vols(px, s)?;
+                let vol: &'a Vec<f64> = buf;
+                Ok(Prices { vol, ..*px })
+            }
+        }
+    }
+
+    /// [`Self::prepare`] with scenario vols read off `curves` (§6.2); `px.vol` must already
+    /// hold [`Self::surface_vols`].
+    pub fn prepare_curves(
+        &self,
+        px: &Prices<'_>,
+        with_risk: bool,
+        curves: Option<&Curves>,
+    ) -> Prepared {
         let ins = &self.instruments;
         let p = &self.params;
-        let values = instrument_values(ins, px);
+        let values = instrument_values(ins, px, curves.and_then(|c| c.rates.as_deref()));
         let risk = if with_risk {
-            risk_arrays(ins, px, &self.table, &values.forward, self.settlement)
+            risk_arrays(
+                ins,
+                px,
+                &self.table,
+                &values.forward,
+                self.settlement,
+                curves,
+            )
         } else {
             Vec::new()
         };
@@ -589,17 +661,18 @@ impl Engine {
         }
     }
 
-    /// [`Self::prepare`] plus, for the portfolio model under the cross settlement mode,
-    /// the scenario P&L of the collateral assets linked to an underlying (§6.2): a held
-    /// balance's haircut value and a borrowed balance's grossed-up one move like a linear
-    /// spot position, `w m p (1 -+ h)` per unit.
+    /// [`Self::prepare_curves`] plus, for the portfolio model under the cross settlement
+    /// mode, the scenario P&L of the collateral assets linked to an underlying (§6.2): a
+    /// held balance's haircut value and a borrowed balance's grossed-up one move like a
+    /// linear spot position, `w m p (1 -+ h)` per unit.
     pub fn prepare_with(
         &self,
         px: &Prices<'_>,
         coll: &Collateral<'_>,
         with_risk: bool,
+        curves: Option<&Curves>,
     ) -> Prepared {
-        let mut prep = self.prepare(px, with_risk);
+        let mut prep = self.prepare_curves(px, with_risk, curves);
         if with_risk && self.settlement == SettlementMode::Cross {
             let n_s = self.table.n_scenarios;
             let n_u = self.n_underlyings();
@@ -1115,33 +1188,32 @@ impl Engine {
             return worst_loss::<INDEX>(pnl);
         }
         let n_s = self.table.n_scenarios;
-        let damp = &self.damp[g * n_s..(g + 1) * n_s];
-        let mut low = 0.0f64;
-        let mut at = -1i64;
-        for (s, (&p, &d)) in pnl.iter().zip(damp).enumerate() {
-            let x = p + d;
-            if x < low {
-                low = x;
-                at = s as i64;
-            }
-        }
-        (-low, if INDEX { at } else { -1 })
+        worst_damped_loss::<INDEX>(pnl, &self.damp[g * n_s..(g + 1) * n_s])
     }
 
-    /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its P&L, except
-    /// in a dampened row, where only a loss beyond the dampener counts, `min(0, p + d)`.
+    /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its losses, and
+    /// its gains times its gain offset up to the cap; in a dampened row only a loss beyond
+    /// the dampener counts, `min(0, p + d)`.
     #[inline(always)]
     fn add_joint(&self, g: usize, joint: &mut [f64], pnl: &[f64]) {
-        if !self.damped {
+        if !self.damped && !self.gains_limited {
             for (j, p) in joint.iter_mut().zip(pnl) {
                 *j += p;
             }
             return;
         }
         let n_s = self.table.n_scenarios;
+        let u = g % self.n_underlyings();
+        let (c, cap) = (self.table.gain_offset[u], self.table.gain_cap[u]);
         let damp = &self.damp[g * n_s..(g + 1) * n_s];
         for ((j, &p), &d) in joint.iter_mut().zip(pnl).zip(damp) {
-            *j += if d > 0.0 { (p + d).min(0.0) } else { p };
+            *j += if d > 0.0 {
+                (p + d).min(0.0)
+            } else if p > 0.0 {
+                c * p.min(cap)
+            } else {
+                p
+            };
         }
     }
 
@@ -1229,8 +1301,25 @@ impl Engine {
         book: &Book<'_>,
         model: Model,
     ) -> Result<Output> {
+        self.compute_with(isa, px, coll, book, model, None)
+    }
+
+    /// [`Engine::compute_on`] with options on underlyings that have a surface in `curves`
+    /// valued off it (§2.5) and discounted at the curve's rate per instrument (§1.5), today
+    /// and in every scenario.
+    pub fn compute_with(
+        &self,
+        isa: Isa,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+        model: Model,
+        curves: Option<&Curves>,
+    ) -> Result<Output> {
+        let mut vols = Vec::new();
+        let px = &self.with_curves(px, curves, &mut vols)?;
         self.validate_book(px, coll, book)?;
-        let prep = self.prepare_with(px, coll, model == Model::Portfolio);
+        let prep = self.prepare_with(px, coll, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
         let mut fields = zeroed_rows(N_FIELDS, n_a);
@@ -1342,6 +1431,38 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     if low < 0.0 {
         let worst = if INDEX {
             pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64)
+        } else {
+            -1
+        };
+        (-low, worst)
+    } else {
+        (0.0, -1)
+    }
+}
+
+/// [`worst_loss`] of `pnl + damp` (both of one length), vectorised the same way.
+#[inline(always)]
+fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
+    let mut lanes = [0.0f64; 8];
+    let (chunks, dchunks) = (pnl.chunks_exact(8), damp.chunks_exact(8));
+    let (rest, drest) = (chunks.remainder(), dchunks.remainder());
+    for (c, d) in chunks.zip(dchunks) {
+        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
+            let v = p + x;
+            *l = if v < *l { v } else { *l };
+        }
+    }
+    let low = lanes
+        .iter()
+        .copied()
+        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
+        .fold(0.0, |m, v| if v < m { v } else { m });
+    if low < 0.0 {
+        let worst = if INDEX {
+            pnl.iter()
+                .zip(damp)
+                .position(|(&p, &x)| p + x == low)
+                .map_or(-1, |s| s as i64)
         } else {
             -1
         };

@@ -29,7 +29,7 @@ impl Kind {
         matches!(self, Kind::Call | Kind::Put)
     }
 
-    /// Spot and perpetuals are marked to the index and live in the `T = 0` roll bucket.
+    /// Spot and perpetuals live in the `T = 0` roll bucket.
     pub fn is_spot_like(self) -> bool {
         matches!(self, Kind::Spot | Kind::Perpetual)
     }

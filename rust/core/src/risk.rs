@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use crate::error::{ErrorKind, InputError, Result};
 use crate::model::{Instruments, Prices, Settlement};
 use crate::scenarios::ScenarioTable;
+use crate::surface::Curves;
 use crate::values::{settlement_value, settlement_value_at};
 
 /// How coin-settled P&L is margined (§6.2).
@@ -33,13 +34,17 @@ impl SettlementMode {
 }
 
 /// `I x S` row-major (instrument-major): each instrument's scenarios are contiguous, so an
-/// account's scenario P&L is a sequence of contiguous multiply-adds.
+/// account's scenario P&L is a sequence of contiguous multiply-adds. With `curves`, an
+/// option on an underlying with a surface takes its scenario base vol off the surface at
+/// the moved forward (§2.5, §6.2), and a rate curve's per-instrument rates replace
+/// `px.rate` (§1.5); `px.vol` holds today's vols either way.
 pub fn risk_arrays(
     ins: &Instruments,
     px: &Prices<'_>,
     table: &ScenarioTable,
     forward: &[f64],
     mode: SettlementMode,
+    curves: Option<&Curves>,
 ) -> Vec<f64> {
     let s_count = table.n_scenarios;
     let n_u = table.n_underlyings;
@@ -51,18 +56,24 @@ pub fn risk_arrays(
             let spot = px.spot[u];
             let f = forward[i];
             let vol = px.vol[i];
-            let base = settlement_value(ins, i, f, vol, px.rate);
+            let rate = curves.map_or(px.rate, |c| c.rate(i, px.rate));
+            let base = settlement_value(ins, i, f, vol, rate);
             let opt = ins.kind[i].is_option();
             let inverse = ins.settlement[i] == Settlement::Inverse;
             let later = ins.expiry[i] - table.look_ahead;
+            let surface = curves.and_then(|sm| sm.of(u)).filter(|_| opt);
             for (s, cell) in row.iter_mut().enumerate() {
                 let (m, v, w) = table.cell(s, u);
+                // The surface covers the option's expiry: `surface_vols` checked it.
+                let smile_vol = surface
+                    .and_then(|sf| sf.vol(ins.expiry[i], (ins.strike[i] / (f * (1.0 + m))).ln()))
+                    .unwrap_or(vol);
                 let vol_s = if opt {
-                    table.shocked_vol(u, vol, v, ins.expiry[i])
+                    table.shocked_vol(u, smile_vol, v, ins.expiry[i])
                 } else {
                     vol
                 };
-                let moved = settlement_value_at(ins, i, f * (1.0 + m), vol_s, px.rate, later);
+                let moved = settlement_value_at(ins, i, f * (1.0 + m), vol_s, rate, later);
                 *cell = match (inverse, mode) {
                     (false, _) => w * (moved - base),
                     // Coins at today's index; an extended row's coin P&L is the fraction

@@ -16,7 +16,8 @@ pub struct VolRule {
 }
 
 impl VolRule {
-    fn validate(&self, u: usize) -> Result<()> {
+    /// Each field finite and >= 0; errors name the field and `u` (or the whole field).
+    fn validate(&self, u: Option<usize>) -> Result<()> {
         for (field, v) in [
             ("vol_up", self.vol_up),
             ("vol_down", self.vol_down),
@@ -24,17 +25,22 @@ impl VolRule {
             ("power_long", self.power_long),
             ("min_vol_up", self.min_vol_up),
         ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(InputError::at(
-                    ErrorKind::Parameter,
-                    field,
-                    u,
-                    format!("must be finite and >= 0 (got {v})"),
-                ));
-            }
+            nonnegative(field, u, v)?;
         }
         Ok(())
     }
+}
+
+/// `v` finite and >= 0, else a parameter error on `field` (at underlying `u` when given).
+fn nonnegative(field: &str, u: Option<usize>, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        return Ok(());
+    }
+    let msg = format!("must be finite and >= 0 (got {v})");
+    Err(match u {
+        Some(u) => InputError::at(ErrorKind::Parameter, field, u, msg),
+        None => InputError::whole(ErrorKind::Parameter, field, msg),
+    })
 }
 
 /// Per-underlying roll-shock parameters that override `Params` (§6.4).
@@ -62,6 +68,11 @@ pub struct ScenarioTable {
     pub vol: Vec<VolRule>,
     /// One per underlying, or empty (then `Params` applies to every underlying).
     pub roll: Vec<RollRule>,
+    /// Per underlying, Deribit's gain offset (`pnl_offset`, the share of a portfolio's
+    /// scenario gain that may offset other portfolios' losses under the joint aggregation)
+    /// and its cap (`max_offsetable_pnl`, USD; infinite for none).
+    pub gain_offset: Vec<f64>,
+    pub gain_cap: Vec<f64>,
     /// Vol shocks in vol points (`s + v vol_up mult`) instead of relative (`s (1 + ..)`).
     pub absolute_vol: bool,
     /// Years of time decay in the scenarios: options are revalued at `T - look_ahead`.
@@ -129,21 +140,7 @@ impl ScenarioTable {
             power_long,
             min_vol_up,
         };
-        for (field, v) in [
-            ("vol_up", vol_up),
-            ("vol_down", vol_down),
-            ("power_short", power_short),
-            ("power_long", power_long),
-            ("min_vol_up", min_vol_up),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(InputError::whole(
-                    ErrorKind::Parameter,
-                    field,
-                    format!("must be finite and >= 0 (got {v})"),
-                ));
-            }
-        }
+        rule.validate(None)?;
         Ok(Self {
             moves: moves.to_vec(),
             vol_shocks: vol_shocks.to_vec(),
@@ -154,6 +151,8 @@ impl ScenarioTable {
             n_underlyings,
             vol: vec![rule; n_underlyings],
             roll: Vec::new(),
+            gain_offset: vec![1.0; n_underlyings],
+            gain_cap: vec![f64::INFINITY; n_underlyings],
             absolute_vol: false,
             look_ahead: 0.0,
         })
@@ -182,7 +181,7 @@ impl ScenarioTable {
             "number of underlyings",
         )?;
         for (u, r) in rules.iter().enumerate() {
-            r.validate(u)?;
+            r.validate(Some(u))?;
         }
         self.vol = rules.to_vec();
         Ok(self)
@@ -197,22 +196,45 @@ impl ScenarioTable {
             "number of underlyings",
         )?;
         for (u, r) in rules.iter().enumerate() {
-            for (field, v) in [
-                ("annual_move_risk", r.annual_move_risk),
-                ("min_annual_move", r.min_annual_move),
-            ] {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(InputError::at(
-                        ErrorKind::Parameter,
-                        field,
-                        u,
-                        format!("must be finite and >= 0 (got {v})"),
-                    ));
-                }
-            }
+            nonnegative("annual_move_risk", Some(u), r.annual_move_risk)?;
+            nonnegative("min_annual_move", Some(u), r.min_annual_move)?;
         }
         self.roll = rules.to_vec();
         Ok(self)
+    }
+
+    /// Sets the per-underlying gain offsets (in `[0, 1]`) and caps (`>= 0`, `+inf` allowed).
+    pub fn with_gain_offsets(mut self, offset: &[f64], cap: &[f64]) -> Result<Self> {
+        let n_u = self.n_underlyings;
+        same_len("pnl_offset", offset.len(), n_u, "number of underlyings")?;
+        same_len(
+            "max_offsetable_pnl",
+            cap.len(),
+            n_u,
+            "number of underlyings",
+        )?;
+        finite("pnl_offset", offset)?;
+        check_entries(
+            "pnl_offset",
+            offset,
+            |c| (0.0..=1.0).contains(&c),
+            "in [0, 1]",
+        )?;
+        check_entries(
+            "max_offsetable_pnl",
+            cap,
+            |c| c >= 0.0,
+            ">= 0 (+inf for no cap)",
+        )?;
+        self.gain_offset = offset.to_vec();
+        self.gain_cap = cap.to_vec();
+        Ok(self)
+    }
+
+    /// Whether any underlying's gains are limited (§6.3).
+    pub fn limits_gains(&self) -> bool {
+        self.gain_offset.iter().any(|&c| c < 1.0)
+            || self.gain_cap.iter().any(|&c| c < f64::INFINITY)
     }
 
     /// Sets the extended-row edges and dampeners (`S x U` each).

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::margin::{AccountMargin, Engine, Model, Prepared, Scratch};
 use crate::model::{Book, Collateral, Prices};
+use crate::surface::Curves;
 
 /// One hypothetical position change: `quantity` contracts of `instrument` added (negative
 /// sells), and nothing else; cash moves go in the balance change of the call.
@@ -55,14 +56,18 @@ pub struct MarketState {
 }
 
 impl MarketState {
-    /// Validates everything, prices the universe once and margins every account.
+    /// Validates everything, prices the universe once (off `curves` where given, as
+    /// `Engine::compute_with`) and margins every account.
     pub fn new(
         engine: &Engine,
         px: &Prices<'_>,
         coll: &Collateral<'_>,
         book: &Book<'_>,
         model: Model,
+        curves: Option<&Curves>,
     ) -> Result<Self> {
+        let mut vols = Vec::new();
+        let px = &engine.with_curves(px, curves, &mut vols)?;
         engine.validate_book(px, coll, book)?;
         let rows = (0..book.n_accounts())
             .map(|a| {
@@ -76,7 +81,7 @@ impl MarketState {
         let mut state = Self {
             engine: engine.clone(),
             model,
-            prep: engine.prepare(px, model == Model::Portfolio),
+            prep: engine.prepare_with(px, coll, model == Model::Portfolio, curves),
             asset_price: coll.price.to_vec(),
             haircut: coll.haircut.to_vec(),
             rows,
@@ -129,10 +134,17 @@ impl MarketState {
         (offsets, ins, qty, self.balances.clone())
     }
 
-    /// Reprices the universe for `px` (once) and re-margins every account.
-    pub fn reprice(&mut self, px: &Prices<'_>) -> Result<()> {
-        self.engine.validate_prices(px)?;
-        self.prep = self.engine.prepare(px, self.model == Model::Portfolio);
+    /// Reprices the universe for `px` and `curves` (once) and re-margins every account.
+    pub fn reprice(&mut self, px: &Prices<'_>, curves: Option<&Curves>) -> Result<()> {
+        let e = &self.engine;
+        let mut vols = Vec::new();
+        let px = &e.with_curves(px, curves, &mut vols)?;
+        e.validate_prices(px)?;
+        let coll = Collateral {
+            price: &self.asset_price,
+            haircut: &self.haircut,
+        };
+        self.prep = e.prepare_with(px, &coll, self.model == Model::Portfolio, curves);
         self.remargin_all();
         Ok(())
     }
@@ -369,7 +381,7 @@ mod tests {
             n_assets: 1,
         };
         for model in [Model::Standard, Model::Cross, Model::Portfolio] {
-            let mut st = MarketState::new(&e, &px, &coll, &book, model).unwrap();
+            let mut st = MarketState::new(&e, &px, &coll, &book, model, None).unwrap();
             assert_eq!(
                 st.margins()[1],
                 full(&e, &[0, 2], &[1.0, -1.0], &[800.0], model)
@@ -428,7 +440,7 @@ mod tests {
             balances: &[1.0],
             n_assets: 1,
         };
-        let mut st = MarketState::new(&e, &px, &coll, &book, Model::Portfolio).unwrap();
+        let mut st = MarketState::new(&e, &px, &coll, &book, Model::Portfolio, None).unwrap();
         let t = |instrument, quantity| Trade {
             instrument,
             quantity,

@@ -82,7 +82,8 @@ pub struct Values {
     pub notional: Vec<f64>,
 }
 
-pub fn instrument_values(ins: &Instruments, px: &Prices<'_>) -> Values {
+/// `rates`: a zero rate per instrument (a rate curve, §1.5) instead of `px.rate`.
+pub fn instrument_values(ins: &Instruments, px: &Prices<'_>, rates: Option<&[f64]>) -> Values {
     let n = ins.len();
     let mut v = Values::default();
     for i in 0..n {
@@ -90,7 +91,8 @@ pub fn instrument_values(ins: &Instruments, px: &Prices<'_>) -> Values {
         let f = px.forward_of(ins, i);
         let cs = ins.contract_size[i];
         let kind = ins.kind[i];
-        let g = option_greeks(ins, i, f, px.vol[i], px.rate);
+        let rate = rates.map_or(px.rate, |r| r[i]);
+        let g = option_greeks(ins, i, f, px.vol[i], rate);
         let inverse = ins.settlement[i] == Settlement::Inverse;
         let (mark, mtm, delta, gamma, vega, theta) = match (kind.is_option(), inverse) {
             (true, false) => (
@@ -176,7 +178,7 @@ mod tests {
             forward: Some(&fwd),
             rate: 0.03,
         };
-        let v = instrument_values(&ins, &px);
+        let v = instrument_values(&ins, &px, None);
         for (i, &vol_i) in vol.iter().enumerate() {
             let f = v.forward[i];
             let inverse = ins.settlement[i] == Settlement::Inverse;

@@ -534,3 +534,144 @@ fn dampener_lowers_each_portfolio_loss() {
         .unwrap_err();
     assert_eq!((bad.field.as_str(), bad.index), ("dampener", Some(0)));
 }
+
+#[test]
+fn per_underlying_rules_are_validated_and_used() {
+    use zkmargin_core::scenarios::{RollRule, VolRule};
+    let t = ScenarioTable::new(
+        &[0.1, 0.1],
+        &[1.0, 1.0],
+        &[1.0; 2],
+        1,
+        2,
+        0.5,
+        0.25,
+        0.3,
+        0.13,
+        0.5,
+    )
+    .unwrap();
+    let up = |vol_up: f64| VolRule {
+        vol_up,
+        vol_down: 0.25,
+        power_short: 0.0,
+        power_long: 0.0,
+        min_vol_up: 0.0,
+    };
+    let err = t.clone().with_vol_rules(&[up(0.5), up(-0.1)]).unwrap_err();
+    assert_eq!((err.field.as_str(), err.index), ("vol_up", Some(1)));
+    let t = t.with_vol_rules(&[up(0.5), up(0.2)]).unwrap();
+    assert!((t.shocked_vol(0, 0.4, 1.0, 0.5) - 0.6).abs() < 1e-15);
+    assert!((t.shocked_vol(1, 0.4, 1.0, 0.5) - 0.48).abs() < 1e-15);
+    let bad = RollRule {
+        annual_move_risk: 0.1,
+        min_annual_move: f64::NAN,
+    };
+    let err = t.with_roll_rules(&[bad, bad]).unwrap_err();
+    assert_eq!(
+        (err.field.as_str(), err.index),
+        ("min_annual_move", Some(0))
+    );
+}
+
+#[test]
+fn gain_offsets_limit_joint_netting() {
+    // Long the linear perp of underlying 0, short that of 1, each leg worth 100 (spots 100
+    // and 2000, contract sizes 1 and 0.05): joint rows moving both -10% and +10%.
+    let ins = Instruments::new(
+        &[1, 1],
+        &[0, 1],
+        &[0.0; 2],
+        &[0.0; 2],
+        &[1.0, 0.05],
+        &[0, 0],
+        2,
+    )
+    .unwrap();
+    let moves = [-0.1, -0.1, 0.1, 0.1];
+    let params = Params {
+        annual_move_risk: 0.0,
+        min_annual_move: 0.0,
+        short_option_min: 0.0,
+        ..Params::default()
+    };
+    let loss = |offset: [f64; 2], cap: [f64; 2]| {
+        let table = ScenarioTable::new(
+            &moves, &[0.0; 4], &[1.0; 4], 2, 2, 0.5, 0.25, 0.3, 0.13, 0.5,
+        )
+        .unwrap()
+        .with_gain_offsets(&offset, &cap)
+        .unwrap();
+        let e = Engine::new(ins.clone(), table, params, Aggregation::Joint).unwrap();
+        let book = Book {
+            offsets: &[0, 2],
+            instrument: &[0, 1],
+            quantity: &[1.0, -1.0],
+            balances: &[0.0, 0.0],
+            n_assets: 2,
+        };
+        let px = Prices {
+            spot: &SPOT,
+            vol: &[0.0, 0.0],
+            forward: None,
+            rate: 0.0,
+        };
+        e.compute(&px, &coll(), &book, Model::Portfolio)
+            .unwrap()
+            .fields[5][0]
+    };
+    let inf = f64::INFINITY;
+    assert!(loss([1.0, 1.0], [inf, inf]).abs() < 1e-12);
+    assert!((loss([0.5, 0.5], [inf, inf]) - 5.0).abs() < 1e-12);
+    assert!((loss([0.5, 0.5], [inf, 2.0]) - 9.0).abs() < 1e-12);
+    let bad = ScenarioTable::new(
+        &moves, &[0.0; 4], &[1.0; 4], 2, 2, 0.5, 0.25, 0.3, 0.13, 0.5,
+    )
+    .unwrap()
+    .with_gain_offsets(&[0.5, 1.5], &[inf, inf])
+    .unwrap_err();
+    assert_eq!((bad.field.as_str(), bad.index), ("pnl_offset", Some(1)));
+}
+
+#[test]
+fn segregated_extended_row_is_expressed_at_its_edge() {
+    // One extended row: move -50% expressed at the edge -10% (weight 0.2), dampener 1 USD.
+    // A long inverse perp of 100 USD face at S = F = 100 loses, in coins at today's index,
+    // 0.2 x (1 - 0.5) / (1 - 0.1) x 100 x (1/50 - 1/100) x 100 = 100 x 0.1 / 0.9, the same
+    // as at -10% itself; the coin portfolio's dampener is 1 / 0.9 USD.
+    let ins = Instruments::new(&[1], &[0], &[0.0], &[0.0], &[100.0], &[1], 1).unwrap();
+    let table = ScenarioTable::new(&[-0.5], &[0.0], &[0.2], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5)
+        .unwrap()
+        .with_extended(&[-0.1], &[1.0])
+        .unwrap();
+    let params = Params {
+        annual_move_risk: 0.0,
+        min_annual_move: 0.0,
+        short_option_min: 0.0,
+        ..Params::default()
+    };
+    let options = Options {
+        settlement: SettlementMode::Segregated,
+        asset_underlying: vec![],
+    };
+    let e = Engine::with_options(ins, table, params, Aggregation::Sum, options).unwrap();
+    let book = Book {
+        offsets: &[0, 1],
+        instrument: &[0],
+        quantity: &[1.0],
+        balances: &[0.0, 0.0],
+        n_assets: 2,
+    };
+    let px = Prices {
+        spot: &[100.0],
+        vol: &[0.0],
+        forward: None,
+        rate: 0.0,
+    };
+    let loss = e
+        .compute(&px, &coll(), &book, Model::Portfolio)
+        .unwrap()
+        .fields[5][0];
+    let want = 100.0 * 0.1 / 0.9 - 1.0 / 0.9;
+    assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
+}

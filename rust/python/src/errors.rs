@@ -13,6 +13,7 @@ pyo3::import_exception!(zkmargin.errors, OffsetsError);
 pyo3::import_exception!(zkmargin.errors, ParameterError);
 pyo3::import_exception!(zkmargin.errors, NotPositiveSemidefiniteError);
 pyo3::import_exception!(zkmargin.errors, ArbitrageBoundsError);
+pyo3::import_exception!(zkmargin.errors, SurfaceCoverageError);
 pyo3::import_exception!(zkmargin.errors, EncodingError);
 pyo3::import_exception!(zkmargin.errors, DTypeError);
 pyo3::import_exception!(zkmargin.errors, ArrayLayoutError);
@@ -32,6 +33,7 @@ pub fn core_err(e: InputError) -> PyErr {
         ErrorKind::Parameter => ParameterError::new_err(args),
         ErrorKind::NotPositiveSemidefinite => NotPositiveSemidefiniteError::new_err(args),
         ErrorKind::Arbitrage => ArbitrageBoundsError::new_err(args),
+        ErrorKind::Coverage => SurfaceCoverageError::new_err(args),
     }
 }
 

@@ -8,6 +8,7 @@ mod errors;
 mod implied;
 mod margin;
 mod state;
+mod surface;
 
 use pyo3::prelude::*;
 

@@ -11,8 +11,12 @@ use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::risk::{SettlementMode, risk_arrays};
 use zkmargin_core::scenarios::{RollRule, ScenarioTable, VolRule};
 
+use zkmargin_core::isa::Isa;
+use zkmargin_core::surface::Curves;
+
 use crate::arrays::{run_detached, slice1, slice2};
 use crate::errors::{core_err, shape_err};
+use crate::surface::{SurfacesIn, curves};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
@@ -244,14 +248,36 @@ impl SpanIn<'_> {
     }
 }
 
+/// Per-instrument zero rates from Python (a rate curve evaluated there, §1.5).
+pub(crate) type RatesIn<'py> = Option<PyReadonlyArray1<'py, f64>>;
+
+impl PyEngine {
+    /// `prices` with the vols of `surfaces` applied (written to `vols`), and the core
+    /// curves of `surfaces` and `rates`.
+    fn curved_prices<'a>(
+        &self,
+        prices: &'a PricesIn<'_>,
+        surfaces: &SurfacesIn<'_>,
+        rates: &RatesIn<'_>,
+        vols: &'a mut Vec<f64>,
+    ) -> PyResult<(Prices<'a>, Option<Curves>)> {
+        let curves = curves(surfaces, rates)?;
+        let px = self
+            .inner
+            .with_curves(&prices.view()?, curves.as_ref(), vols)
+            .map_err(core_err)?;
+        Ok((px, curves))
+    }
+}
+
 #[pymethods]
 impl PyEngine {
     #[new]
     #[pyo3(signature = (kind, underlying, strike, expiry, contract_size, settlement, moves, vol_shocks, weights,
                         vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None,
                         *, edge=None, dampener=None, annual_move_risk=None, min_annual_move=None,
-                        settlement_mode="cross", asset_underlying=None, span=None, look_ahead=0.0,
-                        absolute_vol=false))]
+                        pnl_offset=None, max_offsetable_pnl=None, settlement_mode="cross",
+                        asset_underlying=None, span=None, look_ahead=0.0, absolute_vol=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: PyReadonlyArray1<'_, i64>,
@@ -275,6 +301,8 @@ impl PyEngine {
         dampener: Option<PyReadonlyArray2<'_, f64>>,
         annual_move_risk: Option<PyReadonlyArray1<'_, f64>>,
         min_annual_move: Option<PyReadonlyArray1<'_, f64>>,
+        pnl_offset: Option<PyReadonlyArray1<'_, f64>>,
+        max_offsetable_pnl: Option<PyReadonlyArray1<'_, f64>>,
         settlement_mode: &str,
         asset_underlying: Option<PyReadonlyArray1<'_, i64>>,
         span: Option<SpanIn<'_>>,
@@ -382,6 +410,16 @@ impl PyEngine {
             }
             (agg, None) => agg,
         };
+        if let (Some(c), Some(cap)) = (&pnl_offset, &max_offsetable_pnl) {
+            let (c, cap) = (slice1("pnl_offset", c)?, slice1("max_offsetable_pnl", cap)?);
+            table = table.with_gain_offsets(c, cap).map_err(core_err)?;
+        } else if pnl_offset.is_some() || max_offsetable_pnl.is_some() {
+            return Err(core_err(InputError::whole(
+                ErrorKind::Parameter,
+                "pnl_offset",
+                "gain offsets need both pnl_offset and max_offsetable_pnl",
+            )));
+        }
         let options = Options {
             settlement: SettlementMode::parse(settlement_mode).map_err(core_err)?,
             asset_underlying: match &asset_underlying {
@@ -428,21 +466,32 @@ impl PyEngine {
     }
 
     /// Checks market prices against the instruments (typed error on the first problem).
-    fn validate_market(&self, prices: PricesIn<'_>) -> PyResult<()> {
-        self.inner
-            .validate_prices(&prices.view()?)
-            .map_err(core_err)
+    #[pyo3(signature = (prices, surfaces=None, rates=None))]
+    fn validate_market(
+        &self,
+        prices: PricesIn<'_>,
+        surfaces: SurfacesIn<'_>,
+        rates: RatesIn<'_>,
+    ) -> PyResult<()> {
+        let mut vols = Vec::new();
+        let (px, _) = self.curved_prices(&prices, &surfaces, &rates, &mut vols)?;
+        self.inner.validate_prices(&px).map_err(core_err)
     }
 
     /// Checks prices, collateral and the account book (typed error on the first problem).
+    #[pyo3(signature = (prices, collateral, book, surfaces=None, rates=None))]
     fn validate(
         &self,
         py: Python<'_>,
         prices: PricesIn<'_>,
         collateral: CollateralIn<'_>,
         book: BookIn<'_>,
+        surfaces: SurfacesIn<'_>,
+        rates: RatesIn<'_>,
     ) -> PyResult<()> {
-        let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
+        let mut vols = Vec::new();
+        let (px, _) = self.curved_prices(&prices, &surfaces, &rates, &mut vols)?;
+        let (coll, book) = (collateral.view()?, book.view()?);
         run_detached(py, available_threads(), || {
             self.inner.validate_book(&px, &coll, &book)
         })?
@@ -450,14 +499,22 @@ impl PyEngine {
     }
 
     /// Per-instrument `6 x I` block: mark_price, mtm, delta, gamma, vega, theta.
+    #[pyo3(signature = (prices, surfaces=None, rates=None))]
     fn instrument_values<'py>(
         &self,
         py: Python<'py>,
         prices: PricesIn<'py>,
+        surfaces: SurfacesIn<'py>,
+        rates: RatesIn<'py>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let px = prices.view()?;
+        let mut vols = Vec::new();
+        let (px, curves) = self.curved_prices(&prices, &surfaces, &rates, &mut vols)?;
         self.inner.validate_prices(&px).map_err(core_err)?;
-        let v = py.detach(|| self.inner.prepare(&px, false).values);
+        let v = py.detach(|| {
+            self.inner
+                .prepare_curves(&px, false, curves.as_ref())
+                .values
+        });
         let n = self.inner.instruments.len();
         let mut out = Vec::with_capacity(6 * n);
         for col in [&v.mark_price, &v.mtm, &v.delta, &v.gamma, &v.vega, &v.theta] {
@@ -467,27 +524,40 @@ impl PyEngine {
     }
 
     /// Weighted P&L per contract, `I x S`.
+    #[pyo3(signature = (prices, threads, surfaces=None, rates=None))]
     fn risk_arrays<'py>(
         &self,
         py: Python<'py>,
         prices: PricesIn<'py>,
         threads: usize,
+        surfaces: SurfacesIn<'py>,
+        rates: RatesIn<'py>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let threads = check_threads(threads)?;
-        let px = prices.view()?;
+        let mut vols = Vec::new();
+        let (px, curves) = self.curved_prices(&prices, &surfaces, &rates, &mut vols)?;
         self.inner.validate_prices(&px).map_err(core_err)?;
         let e = &self.inner;
         let risk = run_detached(py, threads, || {
             let fwd: Vec<f64> = (0..e.instruments.len())
                 .map(|i| px.forward_of(&e.instruments, i))
                 .collect();
-            risk_arrays(&e.instruments, &px, &e.table, &fwd, e.settlement)
+            risk_arrays(
+                &e.instruments,
+                &px,
+                &e.table,
+                &fwd,
+                e.settlement,
+                curves.as_ref(),
+            )
         })?;
         risk.into_pyarray(py)
             .reshape([e.instruments.len(), e.table.n_scenarios])
     }
 
     /// Margin of every account: (8 rows of `A` floats, `A` worst scenarios, 4 Greeks `A x U`).
+    #[pyo3(signature = (prices, collateral, book, model, threads, surfaces=None, rates=None))]
+    #[allow(clippy::too_many_arguments)]
     fn compute<'py>(
         &self,
         py: Python<'py>,
@@ -496,13 +566,19 @@ impl PyEngine {
         book: BookIn<'py>,
         model: &str,
         threads: usize,
+        surfaces: SurfacesIn<'py>,
+        rates: RatesIn<'py>,
     ) -> PyResult<AccountArrays<'py>> {
+        let curves = curves(&surfaces, &rates)?;
         let threads = check_threads(threads)?;
         let model = Model::parse(model).map_err(core_err)?;
         let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
         let (n_a, n_u) = (book.n_accounts(), self.inner.n_underlyings());
-        let out = run_detached(py, threads, || self.inner.compute(&px, &coll, &book, model))?
-            .map_err(core_err)?;
+        let e = &self.inner;
+        let out = run_detached(py, threads, || {
+            e.compute_with(Isa::best(), &px, &coll, &book, model, curves.as_ref())
+        })?
+        .map_err(core_err)?;
         let greeks = out
             .greeks
             .into_iter()

@@ -7,7 +7,10 @@ use zkmargin_core::state::{MarketState, Trade, WhatIf};
 
 use crate::arrays::{run_detached, slice1};
 use crate::errors::{core_err, shape_err};
-use crate::margin::{AccountArrays, BookIn, CollateralIn, PricesIn, PyEngine, check_threads};
+use crate::margin::{
+    AccountArrays, BookIn, CollateralIn, PricesIn, PyEngine, RatesIn, check_threads,
+};
+use crate::surface::{SurfacesIn, curves};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMarketState>()
@@ -67,6 +70,8 @@ fn outcome(w: &WhatIf) -> (Margin, Margin) {
 #[pymethods]
 impl PyMarketState {
     #[new]
+    #[pyo3(signature = (engine, prices, collateral, book, model, threads, surfaces=None, rates=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         engine: PyRef<'_, PyEngine>,
@@ -75,13 +80,16 @@ impl PyMarketState {
         book: BookIn<'_>,
         model: &str,
         threads: usize,
+        surfaces: SurfacesIn<'_>,
+        rates: RatesIn<'_>,
     ) -> PyResult<Self> {
         let threads = check_threads(threads)?;
+        let curves = curves(&surfaces, &rates)?;
         let model = Model::parse(model).map_err(core_err)?;
         let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
         let e = &engine.inner;
         let inner = run_detached(py, threads, || {
-            MarketState::new(e, &px, &coll, &book, model)
+            MarketState::new(e, &px, &coll, &book, model, curves.as_ref())
         })?
         .map_err(core_err)?;
         Ok(Self { inner })
@@ -127,11 +135,20 @@ impl PyMarketState {
     }
 
     /// Reprices the universe once for new prices and re-margins every account.
-    fn reprice(&mut self, py: Python<'_>, prices: PricesIn<'_>, threads: usize) -> PyResult<()> {
+    #[pyo3(signature = (prices, threads, surfaces=None, rates=None))]
+    fn reprice(
+        &mut self,
+        py: Python<'_>,
+        prices: PricesIn<'_>,
+        threads: usize,
+        surfaces: SurfacesIn<'_>,
+        rates: RatesIn<'_>,
+    ) -> PyResult<()> {
         let threads = check_threads(threads)?;
+        let curves = curves(&surfaces, &rates)?;
         let px = prices.view()?;
         let inner = &mut self.inner;
-        run_detached(py, threads, || inner.reprice(&px))?.map_err(core_err)
+        run_detached(py, threads, || inner.reprice(&px, curves.as_ref()))?.map_err(core_err)
     }
 
     /// Every account's outputs, as `Engine.compute` returns them.

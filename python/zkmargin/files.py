@@ -87,6 +87,7 @@ def _instruments(table: Any, positions: Any, as_of: datetime | str | None) -> In
                 for c in ("kind", "underlying", "strike", "expiry", "contract_size", "settlement")
             ),
             names=given,
+            underlying_names=_currencies(table) if "currency" in cols else None,
         )
     if "instrument" not in cols:
         raise ShapeError("instruments table needs an 'instrument' column of names", "instrument")
@@ -95,6 +96,23 @@ def _instruments(table: Any, positions: Any, as_of: datetime | str | None) -> In
     if "contract_size" in cols:
         sizes = {n: float(c) for n, c in zip(names, table["contract_size"], strict=True) if c == c}
     return _from_names(names, sizes, as_of)
+
+
+def _currencies(table: Any) -> list[str]:
+    """The currency of each underlying index, from a ``currency`` column per instrument."""
+    names: dict[int, tuple[int, str]] = {}
+    for row, (u, c) in enumerate(zip(table["underlying"].tolist(), table["currency"].tolist(), strict=True)):
+        first = names.setdefault(int(u), (row, str(c)))
+        if first[1] != str(c):
+            raise ParameterError(
+                f"instruments rows {first[0]} and {row}: underlying {u} is both {first[1]!r} and {c!r}",
+                "currency",
+                row,
+                key=str(c),
+            )
+    if sorted(names) != list(range(len(names))):
+        raise ShapeError("instruments: underlying indices must be 0..U-1 with none missing", "underlying")
+    return [names[u][1] for u in range(len(names))]
 
 
 def _from_names(
