@@ -26,7 +26,7 @@ import numpy as np
 
 import zkmargin
 from zkmargin import baseline, numpy_engine
-from zkmargin.synthetic import generate_exchange
+from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> float:
@@ -63,6 +63,13 @@ def minimal_scipy(engine: zkmargin.MarginEngine, accounts: zkmargin.Accounts, ma
     bucket, expiry = engine.roll_buckets()
     p = engine.params
     rate = np.maximum(p.min_annual_move, np.expm1(p.annual_move_risk * expiry))
+    sc = engine.scenarios
+    damp = sc.dampener.T[None]  # (1, U, S): the extended rows' dampener per underlying
+    # collateral shocked with its underlying: P&L per held and per borrowed unit
+    linked = [] if engine.asset_underlying is None else engine.asset_underlying.tolist()
+    links = [(j, u) for j, u in enumerate(linked) if u >= 0]
+    wm = {u: sc.weights[:, u] * sc.moves[:, u] for _, u in links}
+    px, h = market.asset_price, market.haircut
     delta = engine.instrument_values(market).delta
     buckets = sparse.csr_matrix((delta, (np.arange(n_i), bucket)), shape=(n_i, len(expiry)))
     shape = (len(accounts), n_i)
@@ -70,7 +77,10 @@ def minimal_scipy(engine: zkmargin.MarginEngine, accounts: zkmargin.Accounts, ma
     def run() -> Any:
         q = sparse.csr_matrix((accounts.quantity, accounts.instrument, accounts.offsets), shape=shape)
         pnl = (q @ blocks).reshape(len(accounts), n_u, n_s)
-        loss = np.maximum(0.0, -pnl.min(axis=2)).sum(axis=1)
+        for j, u in links:
+            b = accounts.balances[:, j : j + 1]
+            pnl[:, u] += b * np.where(b > 0.0, px[j] * (1.0 - h[j]), px[j] * (1.0 + h[j])) * wm[u]
+        loss = np.maximum(0.0, -(pnl + damp).min(axis=2)).sum(axis=1)
         return loss + np.abs((q @ buckets).toarray()) @ rate
 
     return run
@@ -87,15 +97,17 @@ def bandwidth_floor(nbytes: int, repeat: int) -> float:
 
 def bench_portfolio(n_accounts: int, repeat: int) -> list[str]:
     ex = generate_exchange(n_accounts, seed=0)
-    rust = zkmargin.MarginEngine(ex.instruments)
-    numpy_eng = numpy_engine.MarginEngine(ex.instruments)
-    python_eng = baseline.MarginEngine(ex.instruments)
+    # Deribit's table (dampener, edges) with BTC and ETH collateral shocked in the scenarios
+    kw: dict[str, Any] = {"asset_underlying": ASSET_UNDERLYING}
+    rust = zkmargin.MarginEngine(ex.instruments, **kw)
+    numpy_eng = numpy_engine.MarginEngine(ex.instruments, **kw)
+    python_eng = baseline.MarginEngine(ex.instruments, **kw)
     t_py = best_of(lambda: python_eng.compute(ex.accounts, ex.market, "portfolio"), 1)
     t_np = best_of(lambda: numpy_eng.compute(ex.accounts, ex.market, "portfolio"), max(1, repeat // 2))
     scipy_run = minimal_scipy(rust, ex.accounts, ex.market)
     t_sp = best_of(scipy_run, repeat)
     t_rs = best_of(lambda: rust.compute(ex.accounts, ex.market, "portfolio"), repeat)
-    one = zkmargin.MarginEngine(ex.instruments, threads=1)
+    one = zkmargin.MarginEngine(ex.instruments, threads=1, **kw)
     t_rs1 = best_of(lambda: one.compute(ex.accounts, ex.market, "portfolio"), repeat)
     a = rust.compute(ex.accounts, ex.market, "portfolio")
     b = one.compute(ex.accounts, ex.market, "portfolio")

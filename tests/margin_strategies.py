@@ -54,6 +54,9 @@ class Case:
     params: MarginParams
     aggregation: str
     correlation: NDArray[np.float64] | None
+    settlement_mode: str = "cross"
+    #: per collateral asset, the underlying it is shocked with (-1: none), or None
+    asset_underlying: NDArray[np.int64] | None = None
 
     def engine(self, cls: type[Any], **overrides: Any) -> Any:
         kw: dict[str, Any] = {
@@ -61,6 +64,8 @@ class Case:
             "params": self.params,
             "aggregation": self.aggregation,
             "correlation": self.correlation,
+            "settlement_mode": self.settlement_mode,
+            "asset_underlying": self.asset_underlying,
         }
         kw.update(overrides)
         return cls(self.instruments, **kw)
@@ -117,15 +122,26 @@ def _correlation(draw: st.DrawFn, n: int) -> NDArray[np.float64]:
 
 
 @st.composite
-def scenario_tables(draw: st.DrawFn, n_underlyings: int) -> ScenarioTable:
+def scenario_tables(draw: st.DrawFn, n_underlyings: int, damped: bool = False) -> ScenarioTable:
+    """A Deribit, SPAN or custom table; Deribit's per underlying parameters vary, and its
+    extended dampener is 0 unless ``damped`` (a fixed dampener per portfolio is not
+    subadditive, so netting invariants need it off)."""
     u = n_underlyings
+
+    def per_u(lo: float, hi: float) -> NDArray[np.float64]:
+        return np.array(draw(st.lists(_floats(lo, hi), min_size=u, max_size=u)))
+
     which = draw(st.sampled_from(["deribit", "span", "custom"]))
     if which == "deribit":
         return deribit_scenarios(
             u,
-            price_range=np.array(draw(st.lists(_floats(0.02, 0.4), min_size=u, max_size=u))),
+            price_range=per_u(0.02, 0.4),
             buckets=draw(st.integers(1, 4)),
             extended_factor=draw(st.sampled_from([0.0, 0.5, 1.0])),
+            vol_up=per_u(0.0, 1.0),
+            vol_down=per_u(0.0, 1.0),
+            min_vol_up=per_u(0.0, 0.6),
+            extended_dampener=per_u(0.0, 1e4) if damped else 0.0,
         )
     if which == "span":
         return span_scenarios(
@@ -205,7 +221,11 @@ def cases(
     draw: st.DrawFn,
     aggregations: tuple[str, ...] = ("sum", "joint", "correlation"),
     max_accounts: int = 6,
+    damped: bool = False,
+    linked: bool = False,
 ) -> Case:
+    """A random problem; ``damped`` draws Deribit dampeners and ``linked`` collateral
+    shocked with an underlying (both break homogeneity and subadditivity in the rows)."""
     n_u = draw(st.integers(1, 3))
     specs = draw(st.lists(instrument_specs(n_u), min_size=1, max_size=8))
     spot = np.array(draw(st.lists(_floats(0.01, 1e5), min_size=n_u, max_size=n_u)))
@@ -237,14 +257,18 @@ def cases(
         np.array(balances, dtype=np.float64).reshape(len(offsets) - 1, n_j),
     )
     aggregation = draw(st.sampled_from(aggregations))
+    mode = draw(st.sampled_from(["cross", "segregated"])) if aggregation == "sum" else "cross"
+    links = np.array(draw(st.lists(st.integers(-1, n_u - 1), min_size=n_j, max_size=n_j)))
     return Case(
         instruments,
         market,
         accounts,
-        draw(scenario_tables(n_u)),
+        draw(scenario_tables(n_u, damped)),
         draw(margin_params()),
         aggregation,
         _correlation(draw, n_u) if aggregation == "correlation" else None,
+        mode,
+        links if linked and draw(st.booleans()) else None,
     )
 
 
@@ -297,10 +321,25 @@ class Reference:
             ).reshape(len(acc), n_u)
             for name in GREEK_FIELDS
         }
-        # P[u, a, s]: scenario P&L of account a's rows on underlying u
-        self.pnl = np.zeros((n_u, len(acc), case.scenarios.n_scenarios))
+        # P[g, a, s]: scenario P&L of account a's rows (and linked collateral) in portfolio g
+        # (its underlying; U + u for coin-settled instruments under the segregated mode)
+        segregated = case.settlement_mode == "segregated"
+        group = ins.underlying + np.where(segregated & (ins.settlement == Settlement.INVERSE), n_u, 0)
+        n_g = 2 * n_u if segregated else n_u
+        sc = case.scenarios
+        self.pnl = np.zeros((n_g, len(acc), sc.n_scenarios))
         np.add.at(
             self.pnl,
-            (ins.underlying[acc.instrument], self.acct),
+            (group[acc.instrument], self.acct),
             acc.quantity[:, None] * self.risk[acc.instrument],
         )
+        if case.asset_underlying is not None and not segregated:
+            h = np.where(acc.balances > 0.0, 1.0 - mkt.haircut, 1.0 + mkt.haircut)
+            for j, u in enumerate(case.asset_underlying.tolist()):
+                if u >= 0:
+                    unit = (sc.weights[:, u] * sc.moves[:, u])[None, :] * mkt.asset_price[j]
+                    self.pnl[u] += (acc.balances[:, j] * h[:, j])[:, None] * unit
+        g_u = np.arange(n_g) % n_u
+        d = sc.dampener[:, g_u].T
+        #: d[g, s], each portfolio's dampener per scenario
+        self.damp = np.where((np.arange(n_g) >= n_u)[:, None], d / (1.0 + sc.edge[:, g_u].T), d)

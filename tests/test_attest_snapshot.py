@@ -16,7 +16,7 @@ from attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snap
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
-from zkmargin.proof.coefficients import roll_buckets
+from zkmargin.proof.coefficients import portfolio_ids, roll_buckets
 from zkmargin.proof.snapshot import (
     FIELDS,
     PARAM_FIELDS,
@@ -40,14 +40,19 @@ def test_codecs_roundtrip_and_digest_covers_every_field() -> None:
     made = 0
     for name, kind in FIELDS:
         v = getattr(SNAP, name)
+        extra: dict[str, Any] = {}
         if kind == "enum":
-            new: Any = "joint" if v == "sum" else None
+            new: Any = {"sum": "joint", "cross": "segregated"}.get(v)
             if new is None:
                 continue
         elif kind == "str":
             new = v + "x"
-        elif kind == "f64[]?":
+        elif name == "forward":
             new = tuple(MARKET.spot[0] * 1.001 for _ in SNAP.vol)
+        elif kind == "f64[]?":  # the per-underlying roll parameters, present together
+            new = tuple(0.05 for _ in range(SNAP.n_underlyings))
+            other = "roll_min_annual_move" if name == "roll_annual_move_risk" else "roll_annual_move_risk"
+            extra = {other: getattr(SNAP, other) or tuple(0.01 for _ in range(SNAP.n_underlyings))}
         elif kind.endswith("[]"):
             if not v:
                 continue
@@ -56,7 +61,7 @@ def test_codecs_roundtrip_and_digest_covers_every_field() -> None:
         else:
             new = type(v)(v + 1)
         try:
-            changed = replace(SNAP, **{name: new})
+            changed = replace(SNAP, **{name: new}, **extra)
         except EncodingError:
             continue  # e.g. a bucket id beyond the range: the change is refused outright
         seen.add(changed.digest())
@@ -74,10 +79,13 @@ def test_snapshot_lists_every_margin_parameter() -> None:
     assert all((p, "f64") in FIELDS for p in PARAM_FIELDS)
 
 
-def test_bucket_rule_matches_the_rust_engine() -> None:
+@pytest.mark.parametrize("mode", ["cross", "segregated"])
+def test_bucket_rule_matches_the_rust_engine(mode: str) -> None:
     ex = zkmargin.synthetic.generate_exchange(20, seed=3)
-    ids, T = roll_buckets(ex.instruments)
-    got_ids, got_T = MarginEngine(ex.instruments).roll_buckets()
+    ins = ex.instruments
+    portfolio = portfolio_ids(ins.underlying, ins.settlement, ins.n_underlyings, mode == "segregated")
+    ids, T = roll_buckets(ins, portfolio)
+    got_ids, got_T = MarginEngine(ins, settlement_mode=mode).roll_buckets()
     assert list(ids) == got_ids.tolist()
     assert list(T) == got_T.tolist()
 

@@ -371,9 +371,11 @@ def test_liquidation_scan_matches_reference(
         kw["correlation"] = [[1.0, 0.4], [0.4, 1.0]]
     eng = zkmargin.MarginEngine(exchange.instruments, **kw)
     rule = _scan_rule(exchange)
-    scan = d.scan_margin(eng, exchange.accounts, exchange.market, rule, model, penalty=PENALTY)
+    # thinly capitalised, so that every model has several accounts below maintenance
+    a = exchange.accounts
+    acc = zkmargin.Accounts(a.offsets, a.instrument, a.quantity, 0.6 * a.balances)
+    scan = d.scan_margin(eng, acc, exchange.market, rule, model, penalty=PENALTY)
     beng = zkmargin.baseline.MarginEngine(exchange.instruments, **kw)
-    acc = exchange.accounts
     want = ref.liquidation_scan(
         beng,
         beng.prepare(exchange.market, model),

@@ -276,3 +276,19 @@ def test_engine_errors_name_instruments_and_accounts() -> None:
     with pytest.raises(errors.UnknownIdentifierError, match="no value for 'BTC-27MAR26'") as nv:
         ins.per_instrument({"BTC-PERPETUAL": 0.0}, "vol")
     assert nv.value.key == "BTC-27MAR26" and nv.value.index == 1
+
+
+def test_issue_case_balances_frame_any_layout() -> None:
+    """The issue's call: integer ids, balances as a column selection (Fortran-ordered)."""
+    ins = _instruments()
+    df = pd.DataFrame({"USDC": [1_000.0, 2_000.0], "BTC": [0.1, 0.0], "ETH": [0.0, 1.0], "x": [1, 2]})
+    sel = df[["USDC", "BTC", "ETH"]]
+    assert not sel.to_numpy().flags.c_contiguous
+    pos = pd.DataFrame({"account": [1, 0], "instrument": [0, 4], "quantity": [100.0, -50.0]})
+    book = Accounts.from_table(pos, balances=sel)
+    assert book.account_id is None and book.assets == ("USDC", "BTC", "ETH")
+    np.testing.assert_array_equal(book.balances, sel.to_numpy())
+    res = zkmargin.MarginEngine(ins).compute(book, _market(ins))
+    assert res.to_pandas().index.tolist() == [0, 1]
+    with pytest.raises(errors.ArrayLayoutError):  # numpy arrays are still never copied silently
+        Accounts.from_table(pos, balances=np.asfortranarray(sel.to_numpy()))

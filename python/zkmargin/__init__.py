@@ -10,23 +10,67 @@ Quick tour::
     res.maintenance_margin
 """
 
-from . import baseline, dynamic, errors, numpy_engine, proof, scenarios, synthetic
+import importlib
+from importlib.metadata import version as _version
+from typing import Any
+
+#: The Cargo workspace version (maturin writes it into the package metadata).
+__version__ = _version("zkmargin")
+
+from . import errors, proof, scenarios, symbols
 from .book import Accounts, Instruments, Kind, Settlement
-from .engine import MarginEngine, default_threads
 from .forwards import forwards_from_futures
-from .implied import implied_vol
 from .market import Market
+from .orders import Orders
 from .params import MarginParams
-from .pricing import Greeks, black76
+from .rates import RateCurve
 from .results import InstrumentValues, MarginResult
-from .scenarios import ScenarioTable, deribit_scenarios, span_scenarios
-from .state import MarketState, WhatIf
+from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
 from .surface import VolSurface
 
-__version__ = "0.1.0"
+try:
+    importlib.import_module(f"{__name__}._core")  # the compiled extension
+except ModuleNotFoundError as _absent:
+    if _absent.name != "zkmargin._core":
+        raise
+    # Without the extension the data model and the pure-Python proof verifier
+    # (backend="pyecc") still work; everything that computes margins needs the core.
+    _NO_CORE: ModuleNotFoundError | None = _absent
+else:
+    _NO_CORE = None
+    from . import baseline, dynamic, numpy_engine, synthetic
+    from .engine import MarginEngine, default_threads
+    from .implied import implied_vol
+    from .pricing import Greeks, black76
+    from .state import MarketState, WhatIf
+
+_NEEDS_CORE = (
+    "Greeks",
+    "MarginEngine",
+    "MarketState",
+    "WhatIf",
+    "baseline",
+    "black76",
+    "default_threads",
+    "dynamic",
+    "implied_vol",
+    "numpy_engine",
+    "synthetic",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if _NO_CORE is not None and name in _NEEDS_CORE:
+        raise ImportError(
+            f"zkmargin.{name} needs the compiled extension zkmargin._core, which is not installed "
+            "(only zkmargin.proof verification with backend='pyecc' works without it)"
+        ) from _NO_CORE
+    raise AttributeError(f"module 'zkmargin' has no attribute {name!r}")
+
 
 __all__ = [
     "Accounts",
+    "DeribitCurrency",
     "Greeks",
     "InstrumentValues",
     "Instruments",
@@ -36,6 +80,8 @@ __all__ = [
     "MarginResult",
     "Market",
     "MarketState",
+    "Orders",
+    "RateCurve",
     "ScenarioTable",
     "Settlement",
     "VolSurface",
@@ -53,5 +99,6 @@ __all__ = [
     "proof",
     "scenarios",
     "span_scenarios",
+    "symbols",
     "synthetic",
 ]

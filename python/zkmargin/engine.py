@@ -12,6 +12,7 @@ from . import _arrays, _core
 from .book import Accounts, Instruments, user_errors
 from .errors import ParameterError
 from .market import Market
+from .orders import Orders, margin_with_orders
 from .params import MarginParams
 from .results import (
     ACCOUNT_FIELDS,
@@ -19,6 +20,7 @@ from .results import (
     GREEK_FIELDS,
     INSTRUMENT_FIELDS,
     MODELS,
+    SETTLEMENT_MODES,
     InstrumentValues,
     MarginResult,
 )
@@ -51,6 +53,8 @@ class EngineBase:
         aggregation: str = "sum",
         correlation: Any = None,
         threads: int | None = None,
+        settlement_mode: str = "cross",
+        asset_underlying: Any = None,
     ) -> None:
         if not isinstance(instruments, Instruments):
             raise ParameterError("instruments must be a zkmargin.Instruments", "instruments")
@@ -66,6 +70,16 @@ class EngineBase:
         self.aggregation = aggregation
         self.correlation: NDArray[np.float64] | None = (
             None if correlation is None else _arrays.f64("correlation", correlation, ndim=2)
+        )
+        if settlement_mode not in SETTLEMENT_MODES:
+            raise ParameterError(
+                f"settlement_mode must be one of {SETTLEMENT_MODES}, got {settlement_mode!r}",
+                "settlement_mode",
+            )
+        self.settlement_mode = settlement_mode
+        #: underlying each collateral asset is shocked with in the scenarios, -1 for none (§6.2)
+        self.asset_underlying: NDArray[np.int64] | None = (
+            None if asset_underlying is None else _arrays.i64("asset_underlying", asset_underlying)
         )
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ParameterError("threads must be a positive int", "threads")
@@ -90,6 +104,29 @@ class EngineBase:
             self.params.as_dict(),
             aggregation,
             self.correlation,
+            edge=sc.edge,
+            dampener=sc.dampener,
+            annual_move_risk=sc.annual_move_risk,
+            min_annual_move=sc.min_annual_move,
+            settlement_mode=settlement_mode,
+            asset_underlying=self.asset_underlying,
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # the native engine is rebuilt from the validated inputs (it holds no other state),
+        # so engines travel to pool and Dask workers
+        return (
+            type(self),
+            (
+                self.instruments,
+                self.scenarios,
+                self.params,
+                self.aggregation,
+                self.correlation,
+                self.threads,
+                self.settlement_mode,
+                self.asset_underlying,
+            ),
         )
 
     @property
@@ -165,10 +202,18 @@ class MarginEngine(EngineBase):
     >>> res.maintenance_margin                              # doctest: +SKIP
     """
 
-    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
         """Equity, IM, MM, add-ons, worst scenario and net Greeks of every account under
-        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7)."""
+        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7); ``orders``
+        (resting orders) raise IM to the worst of the book with and without their fills
+        (docs §6.7)."""
         self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
         with user_errors(self.instruments, accounts):
             fields_out, worst, greeks = self._native.compute(
                 _prices(market),

@@ -29,6 +29,7 @@ __all__ = [
     "NonPositiveError",
     "NotPositiveSemidefiniteError",
     "OffsetsError",
+    "OrderError",
     "ParameterError",
     "ProofError",
     "ShapeError",
@@ -117,6 +118,10 @@ class UnknownIdentifierError(IndexOutOfRangeError):
 class DuplicateError(InputError):
     """An identifier (instrument name, account id, (account, instrument) row) given twice
     where each must be unique."""
+
+
+class OrderError(InputError):
+    """Rows that must be in order (e.g. a price history, oldest first) are not."""
 
 
 class DTypeError(InputError, TypeError):

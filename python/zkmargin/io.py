@@ -3,6 +3,7 @@ Parquet or JSON; results as CSV or Parquet. Needs the ``frames`` extra (pandas, 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .book import Accounts, Instruments
-from .errors import DTypeError, DuplicateError, ParameterError, ShapeError, UnknownIdentifierError
+from .errors import (
+    DTypeError,
+    DuplicateError,
+    OrderError,
+    ParameterError,
+    ShapeError,
+    UnknownIdentifierError,
+)
 from .market import Market
 
 #: Market table fields (column ``field``); ``name`` is an underlying, an instrument or an asset.
@@ -31,7 +39,11 @@ def read_table(path: str | Path) -> Any:
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(p)
     if suffix == ".json":
-        return pd.read_json(p, orient="records", dtype=False)
+        # The standard library parses floats exactly (pandas' reader can be off by an ulp).
+        records = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ParameterError(f"{p}: a JSON table is a list of records (objects)", "path")
+        return pd.DataFrame.from_records(records)
     raise ParameterError(f"{p}: unknown table format {suffix!r} (use one of {TABLE_SUFFIXES})", "path")
 
 
@@ -153,6 +165,30 @@ def market_from_table(
     haircut = lookup("haircut", assets, 0.0)
     asset_und = np.array([und.index(a) if a in und else -1 for a in assets], dtype=np.int64)
     return Market(spot, vol, price, haircut, rate=rate, forward=fwd), asset_und
+
+
+def read_prices(path: str | Path, underlyings: tuple[str, ...]) -> NDArray[np.float64]:
+    """A ``T x U`` price history from a table with one column per underlying (named by its
+    currency), oldest first; an optional ``date`` column must be strictly increasing."""
+    table = read_table(path)
+    missing = [u for u in underlyings if u not in table.columns]
+    if missing:
+        raise ShapeError(f"{path}: no price column for {missing}", "prices")
+    if "date" in table.columns:
+        import pandas as pd
+
+        dates = pd.to_datetime(table["date"], utc=True)
+        bad = np.flatnonzero(~(dates.diff().iloc[1:] > pd.Timedelta(0)).to_numpy())
+        if bad.size:
+            row = int(bad[0]) + 1
+            raise OrderError(
+                f"{path}: row {row} ({dates.iloc[row].isoformat()}) is not after row {row - 1} "
+                f"({dates.iloc[row - 1].isoformat()}); prices must be oldest first, one row per date",
+                "date",
+                row,
+                key=str(table["date"].iloc[row]),
+            )
+    return np.ascontiguousarray(table[list(underlyings)].to_numpy(dtype=np.float64))
 
 
 def load_inputs(

@@ -20,6 +20,7 @@ from .baseline.checks import black76_arguments
 from .book import Accounts, Kind, Settlement
 from .engine import EngineBase
 from .market import Market
+from .orders import Orders, margin_with_orders
 from .pricing import Greeks
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
 
@@ -68,6 +69,7 @@ class _Priced:
     mm: tuple[F64, F64]
     bucket: NDArray[np.int64]  # roll bucket of each instrument
     bucket_rate: F64  # roll rate(T) of each bucket
+    group: NDArray[np.int64]  # scenario P&L portfolio of each instrument (§6.3)
 
 
 class MarginEngine(EngineBase):
@@ -84,11 +86,11 @@ class MarginEngine(EngineBase):
         spot = market.spot[ins.underlying]
         if market.forward is None:
             return spot
-        marked_to_index = (ins.kind == Kind.SPOT) | (ins.kind == Kind.PERPETUAL)
-        return np.where(marked_to_index, spot, market.forward)
+        return np.where(ins.kind == Kind.SPOT, spot, market.forward)
 
-    def _usd_value(self, market: Market, f: F64, vol: F64) -> F64:
-        """``W(F, s)`` of §2.2 for every instrument; ``f`` and ``vol`` are (I,) or (I, S)."""
+    def _settlement_value(self, market: Market, f: F64, vol: F64) -> F64:
+        """§2.2 in the settlement currency (USD ``L`` or coins ``V``) for every instrument;
+        ``f`` and ``vol`` are (I,) or (I, S)."""
         ins = self.instruments
         shape = f.shape
         col = (slice(None),) + (None,) * (f.ndim - 1)
@@ -114,17 +116,17 @@ class MarginEngine(EngineBase):
                     self._rate(market, shape)[opt],
                 )[0]
             )
-        spot = per_instrument(market.spot[ins.underlying])
-        return np.where(inverse, spot * (g / f), g)
+        return np.where(inverse, g / f, g)
 
     def _shocked_vol(self, vol: F64, level: F64) -> F64:
         """§6.1 for (I, S) vols and vol-shock levels; only option rows are meaningful."""
         sc = self.scenarios
+        u = self.instruments.underlying
         dte = np.maximum(365.0 * self.instruments.expiry, 1.0)[:, None]
-        power = np.where(dte < 30.0, sc.power_short, sc.power_long)
+        power = np.where(dte < 30.0, sc.power_short[u][:, None], sc.power_long[u][:, None])
         mult = (30.0 / dte) ** power
-        up = np.maximum(vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
-        down = vol * np.maximum(1.0 + level * sc.vol_down * mult, 0.05)
+        up = np.maximum(vol * (1.0 + level * sc.vol_up[u][:, None] * mult), sc.min_vol_up[u][:, None])
+        down = vol * np.maximum(1.0 + level * sc.vol_down[u][:, None] * mult, 0.05)
         return np.where(level > 0.0, up, np.where(level < 0.0, down, vol))
 
     def _rate(self, market: Market, shape: tuple[int, ...]) -> F64:
@@ -149,13 +151,26 @@ class MarginEngine(EngineBase):
         return vol
 
     def _risk(self, market: Market, f: F64) -> F64:
-        u = self.instruments.underlying
+        ins = self.instruments
+        u = ins.underlying
         sc = self.scenarios
         moves, shocks, weights = sc.moves[:, u].T, sc.vol_shocks[:, u].T, sc.weights[:, u].T
-        moved = f[:, None] * (1.0 + moves)
-        shocked = self._shocked_vol(self._smile_vol(market, moved), shocks)
-        today = self._usd_value(market, f, self._smile_vol(market, f))
-        return weights * (self._usd_value(market, moved, shocked) - today[:, None])
+        moved_f = f[:, None] * (1.0 + moves)
+        shocked = self._shocked_vol(self._smile_vol(market, moved_f), shocks)
+        today = self._settlement_value(market, f, self._smile_vol(market, f))[:, None]
+        moved = self._settlement_value(market, moved_f, shocked)
+        spot = market.spot[u][:, None]
+        inverse = (ins.settlement == Settlement.INVERSE)[:, None]
+        if self.settlement_mode == "segregated":
+            # coins at today's index; an extended row is expressed at its edge (§6.2)
+            coin = (1.0 + moves) / (1.0 + sc.edge[:, u].T) * spot * (moved - today)
+        else:
+            coin = np.where(
+                ins.is_option[:, None],
+                spot * ((1.0 + moves) * moved - today),
+                spot * (1.0 + moves) * (moved - today),
+            )
+        return weights * np.where(inverse, coin, moved - today)
 
     def risk_arrays(self, market: Market) -> F64:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
@@ -170,7 +185,7 @@ class MarginEngine(EngineBase):
         spot = market.spot[ins.underlying]
         inverse = ins.settlement == Settlement.INVERSE
         opt = ins.is_option
-        mark = np.where(ins.kind == Kind.FUTURE, f, spot)
+        mark = f.copy()
         mtm = np.where(ins.kind == Kind.SPOT, cs * spot, 0.0)
         delta = np.where(inverse, spot * cs / f, cs * f)
         gamma = np.where(inverse, -2.0 * spot * cs / f, 0.0)
@@ -223,28 +238,76 @@ class MarginEngine(EngineBase):
         im = (np.where(opt, 0.0, d1_im), np.where(opt, short_im, d1_im))
         mm = (np.where(opt, 0.0, d1_mm), np.where(opt, short_mm, d1_mm))
         t_key = np.where((ins.kind == Kind.SPOT) | (ins.kind == Kind.PERPETUAL), 0.0, ins.expiry)
+        group = self._groups()
         keys, bucket = np.unique(
-            np.stack([ins.underlying.astype(np.float64), t_key], axis=1),
+            np.stack([group.astype(np.float64), t_key], axis=1),
             axis=0,
             return_inverse=True,
         )
         t_b = keys[:, 1] if keys.size else np.zeros(0)
-        rate = np.maximum(p.min_annual_move, np.expm1(p.annual_move_risk * t_b))
-        return _Priced(ins.underlying, opt, cs, f, values, im, mm, bucket.ravel().astype(np.int64), rate)
+        sc = self.scenarios
+        if sc.annual_move_risk is not None and sc.min_annual_move is not None:
+            u_b = (keys[:, 0].astype(np.int64) % self.n_underlyings) if keys.size else np.zeros(0, np.int64)
+            risk, floor = sc.annual_move_risk[u_b], sc.min_annual_move[u_b]
+        else:
+            risk, floor = np.full(t_b.shape, p.annual_move_risk), np.full(t_b.shape, p.min_annual_move)
+        rate = np.maximum(floor, np.expm1(risk * t_b))
+        bucket = bucket.ravel().astype(np.int64)
+        return _Priced(ins.underlying, opt, cs, f, values, im, mm, bucket, rate, group)
+
+    def _groups(self) -> NDArray[np.int64]:
+        """§6.3: each instrument's portfolio (``U + u`` for coin-settled ones when segregated)."""
+        ins = self.instruments
+        if self.settlement_mode == "segregated":
+            coin = ins.settlement == Settlement.INVERSE
+            return np.where(coin, self.n_underlyings + ins.underlying, ins.underlying)
+        return ins.underlying.copy()
+
+    @property
+    def _n_groups(self) -> int:
+        return self.n_underlyings * (2 if self.settlement_mode == "segregated" else 1)
+
+    def _dampeners(self) -> F64:
+        """§6.3: ``(n_groups, S)`` dampener per portfolio and scenario."""
+        sc = self.scenarios
+        g = np.arange(self._n_groups)
+        u = g % self.n_underlyings
+        d = sc.dampener[:, u].T
+        return np.where((g >= self.n_underlyings)[:, None], d / (1.0 + sc.edge[:, u].T), d)
+
+    def _collateral_risk(self, market: Market) -> tuple[NDArray[np.int64], F64, F64] | None:
+        """§6.2: (asset indices, P&L per held unit, per borrowed unit) of the linked assets."""
+        if self.asset_underlying is None or self.settlement_mode != "cross":
+            return None
+        assets = np.flatnonzero(self.asset_underlying >= 0)
+        if assets.size == 0:
+            return None
+        u = self.asset_underlying[assets]
+        sc = self.scenarios
+        wm = (sc.weights[:, u] * sc.moves[:, u]).T  # (J', S)
+        px, h = market.asset_price[assets][:, None], market.haircut[assets][:, None]
+        return assets, wm * (px * (1.0 - h)), wm * (px * (1.0 + h))
 
     # -- per-account ---------------------------------------------------------------------
 
-    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio")."""
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
+        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
+        with ``orders`` as in docs §6.7."""
         self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
         self.validate(accounts, market)
         priced = self._price(market)
         risk = None
         if model == "portfolio":
             full = self._risk(market, priced.fwd)
-            # one risk matrix per underlying, other instruments' rows zeroed, so that
-            # positions x risk_u is that underlying's scenario P&L
-            risk = [np.where((priced.underlying == u)[:, None], full, 0.0) for u in range(self.n_underlyings)]
+            # one risk matrix per portfolio, other instruments' rows zeroed, so that
+            # positions x risk_g is that portfolio's scenario P&L
+            risk = [np.where((priced.group == g)[:, None], full, 0.0) for g in range(self._n_groups)]
         parts = [
             self._chunk(accounts, market, priced, risk, model, a0, min(a0 + self.chunk_size, len(accounts)))
             for a0 in range(0, max(len(accounts), 1), self.chunk_size)
@@ -298,7 +361,7 @@ class MarginEngine(EngineBase):
         worst = np.full(n, -1, dtype=np.int64)
         if model == "portfolio":
             assert risk is not None
-            wcl, worst = self._worst_case(risk, ins, q, local)
+            wcl, worst = self._worst_case(risk, ins, q, local, self._collateral_pnl(market, b))
             n_b = priced.bucket_rate.shape[0]
             net = np.bincount(
                 acct * n_b + priced.bucket[ins],
@@ -329,26 +392,44 @@ class MarginEngine(EngineBase):
         floats = np.stack([equity, im, mm, equity - im, ratio, wcl, roll, som])
         return floats, worst, greeks
 
+    def _collateral_pnl(self, market: Market, balances: F64) -> F64 | None:
+        """§6.2: ``(n_groups, n, S)`` scenario P&L of a chunk's linked collateral, or None."""
+        linked = self._collateral_risk(market)
+        if linked is None:
+            return None
+        assets, held, borrowed = linked
+        assert self.asset_underlying is not None
+        out = np.zeros((self._n_groups, balances.shape[0], self.scenarios.n_scenarios))
+        for k, j in enumerate(assets.tolist()):
+            b = balances[:, j][:, None]
+            out[self.asset_underlying[j]] += np.where(b > 0.0, b * held[k], b * borrowed[k])
+        return out
+
     def _worst_case(
         self,
         risk: list[F64],
         ins: NDArray[np.int64],
         q: F64,
         local_offsets: NDArray[np.int64],
+        collateral: F64 | None,
     ) -> tuple[F64, NDArray[np.int64]]:
         """§6.3 for one chunk: (WCL, worst scenario) per account."""
         from scipy.sparse import csr_matrix
 
         n = local_offsets.shape[0] - 1
         positions = csr_matrix((q, ins, local_offsets), shape=(n, len(self.instruments)))
-        pnl = np.stack([np.asarray(positions @ risk_u) for risk_u in risk])  # (U, n, S)
+        pnl = np.stack([np.asarray(positions @ risk_g) for risk_g in risk])  # (G, n, S)
+        if collateral is not None:
+            pnl = pnl + collateral
+        damp = self._dampeners()[:, None, :]  # (G, 1, S)
         rows = np.arange(n)
         if self.aggregation == "joint":
-            loss = -pnl.sum(axis=0)
+            loss = -np.where(damp > 0.0, np.minimum(0.0, pnl + damp), pnl).sum(axis=0)
             wcl = np.maximum(0.0, loss.max(axis=1, initial=-np.inf))
             worst = np.where(wcl > 0.0, loss.argmax(axis=1), -1)
             return wcl, worst.astype(np.int64)
-        losses = np.maximum(0.0, (-pnl).max(axis=2))  # (U, n)
+        pnl = pnl + damp
+        losses = np.maximum(0.0, (-pnl).max(axis=2))  # (G, n)
         if self.aggregation == "sum":
             wcl = losses.sum(axis=0)
         else:

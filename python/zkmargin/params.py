@@ -33,4 +33,5 @@ class MarginParams:
             raise ParameterError("linear_mm must not exceed linear_im", "linear_mm")
 
     def as_dict(self) -> dict[str, float]:
+        """The parameters as a name -> value dict (the form the native core takes)."""
         return {k: float(v) for k, v in asdict(self).items()}

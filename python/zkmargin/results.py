@@ -26,6 +26,8 @@ INSTRUMENT_FIELDS = ("mark_price", "mtm", "delta", "gamma", "vega", "theta")
 
 MODELS = ("standard", "cross", "portfolio")
 AGGREGATIONS = ("sum", "joint", "correlation")
+#: how coin-settled P&L is margined (docs/margin-model.md §6.2)
+SETTLEMENT_MODES = ("cross", "segregated")
 
 
 @dataclass(frozen=True, eq=False)

@@ -47,14 +47,17 @@ class WhatIf:
 
     @property
     def d_equity(self) -> float:
+        """Equity after the trade minus equity before it."""
         return self.after.equity - self.before.equity
 
     @property
     def d_initial_margin(self) -> float:
+        """Initial margin after the trade minus before it."""
         return self.after.initial_margin - self.before.initial_margin
 
     @property
     def d_maintenance_margin(self) -> float:
+        """Maintenance margin after the trade minus before it."""
         return self.after.maintenance_margin - self.before.maintenance_margin
 
 
@@ -94,6 +97,7 @@ class MarketState:
 
     @property
     def n_accounts(self) -> int:
+        """Accounts in the state's book."""
         return self._native.n_accounts
 
     def _account(self, account: Any) -> int:

@@ -25,6 +25,8 @@ from .pricing import black76
 RATE = 0.03
 ASSETS = ("USDC", "BTC", "ETH")
 HAIRCUTS = (0.0, 0.05, 0.07)
+#: the underlying each collateral asset moves with (an engine's ``asset_underlying``)
+ASSET_UNDERLYING = (-1, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Exchange:
 
     @property
     def asset_names(self) -> tuple[str, ...]:
+        """Collateral asset names, in balance-column order."""
         return ASSETS
 
 

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ..book import Accounts, Kind
 from ..engine import EngineBase
 from ..market import Market
+from ..orders import Orders, margin_with_orders
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
 from .pricing import Contract
 
@@ -42,6 +43,10 @@ class Prepared:
     risk: list[list[float]]
     prices: list[float]
     haircuts: list[float]
+    #: per asset (underlying, P&L per held unit, per borrowed unit) or None (§6.2)
+    collateral: list[tuple[int, list[float], list[float]] | None]
+    #: per portfolio, the dampener of each scenario (§6.3)
+    dampeners: list[list[float]]
 
 
 class MarginEngine(EngineBase):
@@ -66,8 +71,8 @@ class MarginEngine(EngineBase):
                 strict=True,
             )
         ):
-            # spot and perpetuals are marked to the index whatever forward is given (§1.2)
-            f = fwd[i] if fwd is not None and k not in (Kind.SPOT, Kind.PERPETUAL) else spot[u]
+            # spot is marked to the index whatever forward is given (§1.2)
+            f = fwd[i] if fwd is not None and k != Kind.SPOT else spot[u]
             c = Contract(k, u, strike, expiry, cs, st, spot[u], f, vol[i])
             c.vol = self._smile_vol(market, c, f)
             out.append(c)
@@ -87,31 +92,89 @@ class MarginEngine(EngineBase):
         if level == 0.0:
             return vol
         sc = self.scenarios
+        u = c.underlying
         dte = max(365.0 * c.expiry, 1.0)
-        power = sc.power_short if dte < 30.0 else sc.power_long
+        power = float(sc.power_short[u] if dte < 30.0 else sc.power_long[u])
         mult = math.pow(30.0 / dte, power)
         if level > 0.0:
-            return max(vol * (1.0 + level * sc.vol_up * mult), sc.min_vol_up)
-        return vol * max(1.0 + level * sc.vol_down * mult, 0.05)
+            return max(vol * (1.0 + level * float(sc.vol_up[u]) * mult), float(sc.min_vol_up[u]))
+        return vol * max(1.0 + level * float(sc.vol_down[u]) * mult, 0.05)
 
     def _risk_rows(self, contracts: Sequence[Contract], market: Market) -> list[list[float]]:
-        """§6.2: ``R[i][s]``, weighted USD P&L per contract."""
+        """§6.2: ``R[i][s]``, weighted USD(-equivalent) P&L per contract."""
         moves = self.scenarios.moves.tolist()
         shocks = self.scenarios.vol_shocks.tolist()
         weights = self.scenarios.weights.tolist()
+        edges = self.scenarios.edge.tolist()
+        segregated = self.settlement_mode == "segregated"
         rows = []
         for c in contracts:
             u = c.underlying
             rate = market.rate_at(c.expiry)
-            today = c.usd_value(c.fwd, c.vol, rate)
+            today = c.settlement_value(c.fwd, c.vol, rate)
             row = []
-            for m, v, w in zip(moves, shocks, weights, strict=True):
-                moved = c.fwd * (1.0 + m[u])
-                base = self._smile_vol(market, c, moved)
+            for m, v, w, e in zip(moves, shocks, weights, edges, strict=True):
+                moved_f = c.fwd * (1.0 + m[u])
+                base = self._smile_vol(market, c, moved_f)
                 vol = self._shocked_vol(c, v[u], base) if c.is_option else c.vol
-                row.append(w[u] * (c.usd_value(moved, vol, rate) - today))
+                moved = c.settlement_value(moved_f, vol, rate)
+                if not c.inverse:
+                    pnl = moved - today
+                elif segregated:
+                    # coins at today's index; an extended row is expressed at its edge
+                    pnl = (1.0 + m[u]) / (1.0 + e[u]) * c.spot * (moved - today)
+                elif c.is_option:
+                    pnl = c.spot * ((1.0 + m[u]) * moved - today)
+                else:
+                    pnl = c.spot * (1.0 + m[u]) * (moved - today)
+                row.append(w[u] * pnl)
             rows.append(row)
         return rows
+
+    def _group(self, c: Contract) -> int:
+        """§6.3: the portfolio a row's P&L joins: its underlying, or under the segregated
+        mode ``U + u`` for coin-settled instruments."""
+        if self.settlement_mode == "segregated" and c.inverse:
+            return self.n_underlyings + c.underlying
+        return c.underlying
+
+    @property
+    def _n_groups(self) -> int:
+        return self.n_underlyings * (2 if self.settlement_mode == "segregated" else 1)
+
+    def _dampeners(self) -> list[list[float]]:
+        """§6.3: ``d[g][s]``, the dampener of portfolio ``g`` in scenario ``s``."""
+        n_u = self.n_underlyings
+        damp = self.scenarios.dampener.tolist()
+        edges = self.scenarios.edge.tolist()
+        out = []
+        for g in range(self._n_groups):
+            u, coin = g % n_u, g >= n_u
+            out.append([d[u] / (1.0 + e[u]) if coin else d[u] for d, e in zip(damp, edges, strict=True)])
+        return out
+
+    def _collateral_rows(
+        self, prices: Sequence[float], haircuts: Sequence[float]
+    ) -> list[tuple[int, list[float], list[float]] | None]:
+        """§6.2: per asset, (underlying, P&L per held unit, per borrowed unit) when it is
+        shocked with an underlying (cross settlement mode only)."""
+        if self.asset_underlying is None or self.settlement_mode != "cross":
+            return []
+        moves = self.scenarios.moves.tolist()
+        weights = self.scenarios.weights.tolist()
+        out: list[tuple[int, list[float], list[float]] | None] = []
+        for u, px, h in zip(self.asset_underlying.tolist(), prices, haircuts, strict=True):
+            if u < 0:
+                out.append(None)
+                continue
+            out.append(
+                (
+                    u,
+                    [w[u] * m[u] * (px * (1.0 - h)) for m, w in zip(moves, weights, strict=True)],
+                    [w[u] * m[u] * (px * (1.0 + h)) for m, w in zip(moves, weights, strict=True)],
+                )
+            )
+        return out
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
@@ -142,13 +205,19 @@ class MarginEngine(EngineBase):
         mm = abs(q) * (c.cs * f * p.option_mm + mtm)
         return im, mm
 
-    def _worst_case(self, pnl: list[list[float]]) -> tuple[float, int]:
-        """§6.3: (WCL, worst scenario) from per-underlying scenario P&L ``pnl[u][s]``."""
+    def _worst_case(self, pnl: list[list[float]], damp: list[list[float]]) -> tuple[float, int]:
+        """§6.3: (WCL, worst scenario) from per-portfolio scenario P&L ``pnl[g][s]`` and
+        dampeners ``damp[g][s]``."""
         if self.aggregation == "joint":
-            loss = [-sum(col) for col in zip(*pnl, strict=True)]
+            contrib = [
+                [min(0.0, x + d) if d > 0.0 else x for x, d in zip(p, dg, strict=True)]
+                for p, dg in zip(pnl, damp, strict=True)
+            ]
+            loss = [-sum(col) for col in zip(*contrib, strict=True)]
             wcl = max(0.0, max(loss))
             return wcl, (loss.index(max(loss)) if wcl != 0.0 else -1)
-        losses = [max(0.0, max(-x for x in p)) for p in pnl]
+        damped = [[-(x + d) for x, d in zip(p, dg, strict=True)] for p, dg in zip(pnl, damp, strict=True)]
+        losses = [max(0.0, max(x)) for x in damped]
         if self.aggregation == "sum":
             wcl = sum(losses)
         else:
@@ -161,30 +230,39 @@ class MarginEngine(EngineBase):
         if wcl == 0.0:
             return wcl, -1
         u = losses.index(max(losses))
-        return wcl, [-x for x in pnl[u]].index(losses[u])
+        return wcl, damped[u].index(losses[u])
 
     def _roll(self, rows: Sequence[tuple[Contract, float, float]]) -> float:
-        """§6.4 roll/basis add-on on per-(underlying, expiry) net USD delta."""
-        p = self.params
+        """§6.4 roll/basis add-on on per-(portfolio, expiry) net USD delta."""
+        p, sc = self.params, self.scenarios
         buckets: dict[tuple[int, float], float] = {}
         for c, q, delta in rows:
             t = 0.0 if c.kind in (Kind.SPOT, Kind.PERPETUAL) else c.expiry
-            key = (c.underlying, t)
+            key = (self._group(c), t)
             buckets[key] = buckets.get(key, 0.0) + q * delta
-        return sum(
-            max(p.min_annual_move, math.exp(p.annual_move_risk * t) - 1.0) * abs(d)
-            for (_, t), d in buckets.items()
-        )
+        total = 0.0
+        for (g, t), d in buckets.items():
+            u = g % self.n_underlyings
+            if sc.annual_move_risk is not None and sc.min_annual_move is not None:
+                risk, floor = float(sc.annual_move_risk[u]), float(sc.min_annual_move[u])
+            else:
+                risk, floor = p.annual_move_risk, p.min_annual_move
+            total += max(floor, math.exp(risk * t) - 1.0) * abs(d)
+        return total
 
     def prepare(self, market: Market, model: str) -> Prepared:
         """Per-instrument numbers of one market state (the core's ``Engine::prepare``)."""
         contracts = self._contracts(market)
+        prices, haircuts = market.asset_price.tolist(), market.haircut.tolist()
+        portfolio = model == "portfolio"
         return Prepared(
             contracts,
             [c.values(market.rate_at(c.expiry)) for c in contracts],
-            self._risk_rows(contracts, market) if model == "portfolio" else [],
-            market.asset_price.tolist(),
-            market.haircut.tolist(),
+            self._risk_rows(contracts, market) if portfolio else [],
+            prices,
+            haircuts,
+            self._collateral_rows(prices, haircuts) if portfolio else [],
+            self._dampeners(),
         )
 
     def account_margin(
@@ -205,12 +283,17 @@ class MarginEngine(EngineBase):
         equity = collateral + sum(q * values[i][1] for i, q in rows)
         wcl, worst, roll, som = 0.0, -1, 0.0, 0.0
         if model == "portfolio":
-            pnl = [[0.0] * self.scenarios.n_scenarios for _ in range(n_u)]
+            pnl = [[0.0] * self.scenarios.n_scenarios for _ in range(self._n_groups)]
             for i, q in rows:
-                acc = pnl[contracts[i].underlying]
+                acc = pnl[self._group(contracts[i])]
                 for s, r in enumerate(prep.risk[i]):
                     acc[s] += q * r
-            wcl, worst = self._worst_case(pnl)
+            for link, b in zip(prep.collateral, balances, strict=False):
+                if link is not None and b != 0.0:
+                    g, held, borrowed = link
+                    for s, r in enumerate(held if b > 0.0 else borrowed):
+                        pnl[g][s] += b * r
+            wcl, worst = self._worst_case(pnl, prep.dampeners)
             roll = self._roll([(contracts[i], q, values[i][2]) for i, q in rows])
             som = p.short_option_min * sum(
                 abs(q) * contracts[i].cs * contracts[i].fwd
@@ -234,9 +317,16 @@ class MarginEngine(EngineBase):
             mm += sum(p.linear_mm * abs(x) for x in net_d1)
         return AccountMargin(equity, im, mm, wcl, worst, roll, som)
 
-    def compute(self, accounts: Accounts, market: Market, model: str = "portfolio") -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio")."""
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
+        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
+        with ``orders`` as in docs §6.7."""
         self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
         self.validate(accounts, market)
         n_u = self.n_underlyings
         prep = self.prepare(market, model)
@@ -267,9 +357,7 @@ class MarginEngine(EngineBase):
             worst_out.append(worst)
 
         n_a = len(accounts)
-        fields: dict[str, Any] = {
-            name: np.array(vals, dtype=np.float64) for name, vals in out.items()
-        }
+        fields: dict[str, Any] = {name: np.array(vals, dtype=np.float64) for name, vals in out.items()}
         fields.update(
             (name, np.array(g, dtype=np.float64).reshape(n_a, n_u))
             for name, g in zip(GREEK_FIELDS, greeks, strict=True)

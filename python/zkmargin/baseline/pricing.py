@@ -68,7 +68,7 @@ class Contract:
     """One instrument at today's market, as Python floats.
 
     ``spot`` is the underlying's index price ``S_u`` and ``fwd`` the instrument's forward
-    ``F_i`` (already ``S_u`` for spot and perpetuals).
+    ``F_i`` (a perpetual's or future's mark; already ``S_u`` for spot).
     """
 
     __slots__ = (
@@ -114,15 +114,16 @@ class Contract:
     def black(self, f: float, s: float, r: float) -> Quintuple:
         return black76_one(self.is_call, f, self.strike, self.expiry, s, r)
 
-    def usd_value(self, f: float, s: float, r: float) -> float:
-        """``W(F, s)`` of §2.2: USD value per contract at forward ``f`` and vol ``s``."""
+    def settlement_value(self, f: float, s: float, r: float) -> float:
+        """§2.2: value per contract in the settlement currency at forward ``f`` and vol
+        ``s``: USD ``L`` for linear instruments, coins ``V = G / F`` for inverse ones."""
         if self.is_option:
             price = self.black(f, s, r)[0]
             if self.inverse:
-                return self.spot * (self.cs * price / f)
+                return self.cs * price / f
             return self.cs * price
         if self.inverse:
-            return self.spot * (-self.cs / f)
+            return -self.cs / f
         return self.cs * f
 
     def values(self, r: float) -> tuple[float, float, float, float, float, float]:
@@ -140,15 +141,14 @@ class Contract:
                     sp * cs * t_b / f,
                 )
             return price, cs * price, cs * f * d_b, cs * f * f * g_b, cs * v_b, cs * t_b
-        mark = f if self.kind == Kind.FUTURE else sp
         mtm = cs * sp if self.kind == Kind.SPOT else 0.0
         if self.inverse:
-            return mark, mtm, sp * cs / f, -2.0 * sp * cs / f, 0.0, 0.0
-        return mark, mtm, cs * f, 0.0, 0.0, 0.0
+            return f, mtm, sp * cs / f, -2.0 * sp * cs / f, 0.0, 0.0
+        return f, mtm, cs * f, 0.0, 0.0, 0.0
 
     def notional(self) -> float:
         """``N_i`` of §4: USD face for inverse delta-one contracts, ``cs F`` otherwise
-        (``F`` is already the index for spot and perpetuals)."""
+        (``F`` is already the index for spot)."""
         if self.inverse and not self.is_option:
             return self.cs
         return self.cs * self.fwd

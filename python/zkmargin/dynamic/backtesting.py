@@ -63,10 +63,12 @@ class PolicyBacktest:
 
     @property
     def observations(self) -> int:
+        """Account-days observed."""
         return int(self.loss.size)
 
     @property
     def breach_rate(self) -> float:
+        """Breaches per observation."""
         return self.breaches / self.observations
 
     @property
@@ -75,6 +77,7 @@ class PolicyBacktest:
         return float(self.requirement.sum(axis=1).mean())
 
     def kupiec(self) -> tuple[float, float]:
+        """Kupiec's proportion-of-failures test at the expected rate: (LR statistic, p-value)."""
         return kupiec(self.observations, self.breaches, self.expected_rate)
 
 

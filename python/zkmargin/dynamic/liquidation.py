@@ -50,6 +50,7 @@ class LiquidationScan:
         return int(self.account.shape[0])
 
     def method_names(self) -> list[str]:
+        """The method of each liquidation as a name from :data:`METHODS`."""
         return [METHODS[m] for m in self.method.tolist()]
 
     def closed_quantities(

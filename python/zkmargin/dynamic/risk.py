@@ -146,6 +146,7 @@ class Addons:
 
     @property
     def total(self) -> NDArray[np.float64]:
+        """Sum of the add-ons per account."""
         return self.closeout + self.concentration + self.size_premium
 
 

@@ -35,6 +35,7 @@ class StressScenario:
     vol_multiplier: float = 1.0
 
     def moves(self, n_underlyings: int) -> NDArray[np.float64]:
+        """The relative move of each of ``n_underlyings`` underlyings (validated)."""
         m = np.broadcast_to(np.asarray(self.move, dtype=np.float64), (n_underlyings,))
         if not np.all(np.isfinite(m)) or np.any(m <= -1.0):
             raise ParameterError(f"stress {self.name!r}: moves must be finite and > -1", "move")

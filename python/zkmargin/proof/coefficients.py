@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["RealCoefficients", "floor_ceil", "real_coefficients", "widened"]
+__all__ = ["RealCoefficients", "floor_ceil", "portfolio_ids", "real_coefficients", "roll_buckets", "widened"]
 
 
 def _exact(x: Any, what: str) -> Fraction:
@@ -51,17 +51,27 @@ def roll_rate(annual_move_risk: float, min_annual_move: float, T: float) -> floa
     return math.nextafter(r, math.inf)
 
 
-def roll_buckets(instruments: Any) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def portfolio_ids(underlying: Any, settlement: Any, n_underlyings: int, segregated: bool) -> list[int]:
+    """The engine's portfolio of each instrument (docs/margin-model.md §6.3), the loss
+    groups' keys: its underlying, or under the segregated settlement mode its underlying
+    plus ``n_underlyings`` for a coin-settled instrument (a portfolio of its own). The
+    dampener is left out of the statement, so each proven loss is at least the engine's."""
+    coin = np.asarray(settlement) == 1
+    und = np.asarray(underlying, dtype=np.int64)
+    return (und + np.where(segregated & coin, n_underlyings, 0)).tolist()  # type: ignore[no-any-return]
+
+
+def roll_buckets(instruments: Any, portfolio: Sequence[int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """(bucket id per instrument, expiry of each bucket): one bucket per distinct
-    ``(underlying, T)`` with ``T = 0`` for spot and perpetuals and the expiry otherwise,
-    numbered in order of first appearance in the universe (docs/margin-model.md §6.4;
-    the Rust engine's numbering)."""
+    ``(portfolio, T)`` (:func:`portfolio_ids`) with ``T = 0`` for spot and perpetuals and
+    the expiry otherwise, numbered in order of first appearance in the universe
+    (docs/margin-model.md §6.4; the Rust engine's numbering)."""
     from ..book import Kind
 
     keys = [
         (int(u), 0.0 if int(k) in (Kind.SPOT, Kind.PERPETUAL) else float(t))
         for u, k, t in zip(
-            instruments.underlying.tolist(),
+            portfolio,
             instruments.kind.tolist(),
             instruments.expiry.tolist(),
             strict=True,
@@ -92,11 +102,28 @@ def real_coefficients(
     if risk.shape != (n_ins, S):
         raise ParameterError(f"risk arrays have shape {risk.shape}, expected ({n_ins}, S)", "engine")
     vals = engine.instrument_values(market)
-    buckets, bucket_T = roll_buckets(ins)
+    n_u = int(engine.n_underlyings)
+    portfolio = portfolio_ids(ins.underlying, ins.settlement, n_u, engine.settlement_mode == "segregated")
+    buckets, bucket_T = roll_buckets(ins, portfolio)
     fs = f * sq
     loss = tuple(fs * _exact(v, "risk_arrays") for v in risk.ravel().tolist())
+    # each bucket's roll parameters: its underlying's from the scenario table where the
+    # table has per-underlying ones (Deribit's per-currency sets), the global ones otherwise
+    bucket_u = [0] * len(bucket_T)
+    for b, g in zip(buckets, portfolio, strict=True):
+        bucket_u[b] = g % n_u
+    table = engine.scenarios
+    per_u = table.annual_move_risk is not None and table.min_annual_move is not None
     rates = [
-        _exact(roll_rate(params.annual_move_risk, params.min_annual_move, T), "roll rate") for T in bucket_T
+        _exact(
+            roll_rate(
+                table.annual_move_risk[u] if per_u else params.annual_move_risk,
+                table.min_annual_move[u] if per_u else params.min_annual_move,
+                T,
+            ),
+            "roll rate",
+        )
+        for T, u in zip(bucket_T, bucket_u, strict=True)
     ]
     delta = np.asarray(vals.delta, dtype=np.float64).tolist()
     roll = tuple(fs * rates[b] * _exact(d, "delta") for b, d in zip(buckets, delta, strict=True))

@@ -226,6 +226,7 @@ class AccountCommitment:
         return c
 
     def to_json(self) -> dict[str, Any]:
+        """The commitments as a JSON-ready dict (hex-encoded points)."""
         return {
             "type": "zkmargin.AccountCommitment",
             "version": COMMITMENT_VERSION,

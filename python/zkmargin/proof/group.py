@@ -63,32 +63,40 @@ class Group(ABC):
 
     # -- single points
     @abstractmethod
-    def generator(self) -> Point: ...
+    def generator(self) -> Point:
+        """The standard generator of G1."""
 
     @abstractmethod
-    def identity(self) -> Point: ...
+    def identity(self) -> Point:
+        """The identity (point at infinity)."""
 
     @abstractmethod
     def hash_to_curve(self, label: bytes) -> Point:
         """keccak256 try-and-increment (docs/proof-spec.md §4)."""
 
     @abstractmethod
-    def add(self, a: Point, b: Point) -> Point: ...
+    def add(self, a: Point, b: Point) -> Point:
+        """``a + b``."""
 
     @abstractmethod
-    def neg(self, a: Point) -> Point: ...
+    def neg(self, a: Point) -> Point:
+        """``-a``."""
 
     def sub(self, a: Point, b: Point) -> Point:
+        """``a - b``."""
         return self.add(a, self.neg(b))
 
     @abstractmethod
-    def mul(self, a: Point, s: int) -> Point: ...
+    def mul(self, a: Point, s: int) -> Point:
+        """``s * a`` for a scalar ``s`` in ``[0, R)``."""
 
     @abstractmethod
-    def eq(self, a: Point, b: Point) -> bool: ...
+    def eq(self, a: Point, b: Point) -> bool:
+        """Whether ``a`` and ``b`` are the same point."""
 
     @abstractmethod
-    def is_identity(self, a: Point) -> bool: ...
+    def is_identity(self, a: Point) -> bool:
+        """Whether ``a`` is the identity."""
 
     # -- encodings (identical bytes for every backend)
     @abstractmethod
@@ -96,13 +104,16 @@ class Group(ABC):
         """64-byte EVM form x || y, (0, 0) for the identity."""
 
     @abstractmethod
-    def decode(self, data: bytes) -> Point: ...
+    def decode(self, data: bytes) -> Point:
+        """A point from its 64-byte EVM form; ``EncodingError`` if not canonical or off the curve."""
 
     @abstractmethod
-    def encode_compressed(self, a: Point) -> bytes: ...
+    def encode_compressed(self, a: Point) -> bytes:
+        """The 32-byte compressed form (docs/proof-spec.md)."""
 
     @abstractmethod
-    def decode_compressed(self, data: bytes) -> Point: ...
+    def decode_compressed(self, data: bytes) -> Point:
+        """A point from its 32-byte compressed form; ``EncodingError`` if not canonical."""
 
     # -- vectors
     @abstractmethod
@@ -110,32 +121,40 @@ class Group(ABC):
         """Generators with labels ``prefix || u32_be(start + i)``."""
 
     @abstractmethod
-    def vec(self, points: Sequence[Point]) -> PointVec: ...
+    def vec(self, points: Sequence[Point]) -> PointVec:
+        """A backend vector of ``points``."""
 
     @abstractmethod
-    def concat(self, parts: Sequence[PointVec]) -> PointVec: ...
+    def concat(self, parts: Sequence[PointVec]) -> PointVec:
+        """The vectors of ``parts`` end to end."""
 
     @abstractmethod
-    def slice(self, v: PointVec, start: int, stop: int) -> PointVec: ...
+    def slice(self, v: PointVec, start: int, stop: int) -> PointVec:
+        """Points ``start..stop`` of ``v``."""
 
     @abstractmethod
-    def length(self, v: PointVec) -> int: ...
+    def length(self, v: PointVec) -> int:
+        """Points in ``v``."""
 
     @abstractmethod
-    def get(self, v: PointVec, i: int) -> Point: ...
+    def get(self, v: PointVec, i: int) -> Point:
+        """Point ``i`` of ``v``."""
 
     @abstractmethod
-    def msm(self, points: PointVec, scalars: Sequence[int]) -> Point: ...
+    def msm(self, points: PointVec, scalars: Sequence[int]) -> Point:
+        """The multi-scalar multiplication ``sum_i scalars[i] * points[i]``."""
 
     @abstractmethod
     def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec:
         """``out_i = a * lo_i + b * hi_i`` (e.g. ``G' = x^-1 G_lo + x G_hi``)."""
 
     @abstractmethod
-    def fold_weighted(self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]) -> PointVec: ...
+    def fold_weighted(self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]) -> PointVec:
+        """``out_i = wa_i * lo_i + wb_i * hi_i``."""
 
     @abstractmethod
-    def keccak256(self, data: bytes) -> bytes: ...
+    def keccak256(self, data: bytes) -> bytes:
+        """Keccak-256 of ``data`` (Ethereum's, not SHA3)."""
 
     # -- verifier helpers (generic Python; the native backend overrides them in Rust)
     def ipa_scalars(self, checks: Sequence[IpaCheck], length: int) -> Any:

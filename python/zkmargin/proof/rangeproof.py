@@ -83,6 +83,7 @@ class RangeProof:
 
     @property
     def size_elements(self) -> int:
+        """Group and scalar elements in the proof."""
         return 4 + 3 + len(self.L) + len(self.R) + 2
 
     def body_bytes(self) -> bytes:
@@ -152,6 +153,7 @@ class RangeProof:
         return cls.from_body(data[7:], n, m, backend)
 
     def to_json(self) -> dict[str, Any]:
+        """The proof as a JSON-ready dict (hex-encoded elements)."""
         return {"type": "zkmargin.RangeProof", "version": RANGE_VERSION, "hex": self.to_bytes().hex()}
 
     @classmethod

@@ -39,7 +39,7 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import RealCoefficients, real_coefficients, widened
+from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, widened
 from .commitments import QUANTITY_DECIMALS, AccountCommitment, default_balance_decimals
 from .group import Group, get_group
 from .solvency import (
@@ -83,6 +83,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("aggregation", "enum"),
     # instruments (docs/margin-model.md §1.1)
     ("instrument_names", "str[]"),
+    ("underlying_names", "str[]"),
     ("kind", "u8[]"),
     ("underlying", "u32[]"),
     ("strike", "f64[]"),
@@ -94,11 +95,16 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("moves", "f64[]"),
     ("vol_shocks", "f64[]"),
     ("weights", "f64[]"),
-    ("vol_up", "f64"),
-    ("vol_down", "f64"),
-    ("power_short", "f64"),
-    ("power_long", "f64"),
-    ("min_vol_up", "f64"),
+    ("vol_up", "f64[]"),
+    ("vol_down", "f64[]"),
+    ("power_short", "f64[]"),
+    ("power_long", "f64[]"),
+    ("min_vol_up", "f64[]"),
+    ("edge", "f64[]"),
+    ("dampener", "f64[]"),
+    ("roll_annual_move_risk", "f64[]?"),
+    ("roll_min_annual_move", "f64[]?"),
+    ("settlement_mode", "enum"),
     # margin parameters (§8)
     ("linear_im", "f64"),
     ("linear_mm", "f64"),
@@ -134,7 +140,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("coll_lo", "i128[]"),
     ("coll_hi", "i128[]"),
 )
-_ENUMS = {"model": MODELS, "aggregation": AGGREGATIONS}
+SETTLEMENT_MODES = ("cross", "segregated")
+_ENUMS = {"model": MODELS, "aggregation": AGGREGATIONS, "settlement_mode": SETTLEMENT_MODES}
 SCENARIO_FIELDS = ("vol_up", "vol_down", "power_short", "power_long", "min_vol_up")
 PARAM_FIELDS = (
     "linear_im",
@@ -159,6 +166,7 @@ class EpochSnapshot:
     model: str
     aggregation: str
     instrument_names: tuple[str, ...]
+    underlying_names: tuple[str, ...]
     kind: tuple[int, ...]
     underlying: tuple[int, ...]
     strike: tuple[float, ...]
@@ -169,11 +177,16 @@ class EpochSnapshot:
     moves: tuple[float, ...]
     vol_shocks: tuple[float, ...]
     weights: tuple[float, ...]
-    vol_up: float
-    vol_down: float
-    power_short: float
-    power_long: float
-    min_vol_up: float
+    vol_up: tuple[float, ...]
+    vol_down: tuple[float, ...]
+    power_short: tuple[float, ...]
+    power_long: tuple[float, ...]
+    min_vol_up: tuple[float, ...]
+    edge: tuple[float, ...]
+    dampener: tuple[float, ...]
+    roll_annual_move_risk: tuple[float, ...] | None
+    roll_min_annual_move: tuple[float, ...] | None
+    settlement_mode: str
     linear_im: float
     linear_mm: float
     option_im_base: float
@@ -269,6 +282,8 @@ class EpochSnapshot:
             list(self.expiry),
             list(self.contract_size),
             list(self.settlement),
+            names=self.instrument_names or None,
+            underlying_names=self.underlying_names or None,
         )
 
     def scenarios(self) -> Any:
@@ -279,7 +294,11 @@ class EpochSnapshot:
             np.array(self.moves).reshape(shape),
             np.array(self.vol_shocks).reshape(shape),
             np.array(self.weights).reshape(shape),
-            **{k: getattr(self, k) for k in SCENARIO_FIELDS},
+            **{k: list(getattr(self, k)) for k in SCENARIO_FIELDS},
+            edge=np.array(self.edge).reshape(shape),
+            dampener=np.array(self.dampener).reshape(shape),
+            annual_move_risk=None if self.roll_annual_move_risk is None else list(self.roll_annual_move_risk),
+            min_annual_move=None if self.roll_min_annual_move is None else list(self.roll_min_annual_move),
         )
 
     def params(self) -> Any:
@@ -306,7 +325,12 @@ class EpochSnapshot:
 
             engine_class = MarginEngine
         return engine_class(
-            self.instruments(), self.scenarios(), self.params(), self.aggregation, threads=threads
+            self.instruments(),
+            self.scenarios(),
+            self.params(),
+            self.aggregation,
+            threads=threads,
+            settlement_mode=self.settlement_mode,
         )
 
     # ------------------------------------------------------------ statements
@@ -333,6 +357,9 @@ class EpochSnapshot:
             raise ParameterError("commitment balance decimals differ from the snapshot's", "balances")
         if commitment.quantity_decimals != self.quantity_decimals:
             raise ParameterError("commitment quantity decimals differ from the snapshot's", "quantities")
+        portfolio = portfolio_ids(
+            self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
+        )
         return _assemble(
             account_id=account_id,
             epoch=self.epoch,
@@ -341,7 +368,7 @@ class EpochSnapshot:
             n=n,
             universe_size=n_ins,
             instruments=ins,
-            underlying=[self.underlying[i] for i in ins],
+            underlying=[portfolio[i] for i in ins],
             bucket=[self.bucket[i] for i in ins],
             quantity_decimals=self.quantity_decimals,
             money_decimals=self.money_decimals,
@@ -496,6 +523,9 @@ def _validate(s: EpochSnapshot) -> None:
         "vol": n_ins,
         "vol_shocks": S * U,
         "weights": S * U,
+        "edge": S * U,
+        "dampener": S * U,
+        **{k: U for k in SCENARIO_FIELDS},
         "spot": U,
         "haircut": J,
         "balance_decimals": J,
@@ -512,15 +542,22 @@ def _validate(s: EpochSnapshot) -> None:
     }
     if s.forward is not None:
         shapes["forward"] = n_ins
+    if (s.roll_annual_move_risk is None) != (s.roll_min_annual_move is None):
+        raise bad("roll_annual_move_risk and roll_min_annual_move go together", "roll_min_annual_move")
+    if s.roll_annual_move_risk is not None:
+        shapes["roll_annual_move_risk"] = U
+        shapes["roll_min_annual_move"] = U
     if s.instrument_names:
         shapes["instrument_names"] = n_ins
     if s.asset_names:
         shapes["asset_names"] = J
+    if s.underlying_names:
+        shapes["underlying_names"] = U
     for name, want in shapes.items():
         got = len(getattr(s, name))
         if got != want:
             raise bad(f"{name} has {got} entries, expected {want}", name)
-    for name in ("instrument_names", "asset_names"):
+    for name in ("instrument_names", "underlying_names", "asset_names"):
         if len(set(getattr(s, name))) != len(getattr(s, name)):
             raise bad(f"{name} must be distinct", name)
     if any(u >= U for u in s.underlying):
@@ -582,21 +619,30 @@ def build_snapshot(
     epoch: int,
     *,
     scenario_set: str = "base",
-    instrument_names: Sequence[str] = (),
-    asset_names: Sequence[str] = (),
+    instrument_names: Sequence[str] | None = None,
+    asset_names: Sequence[str] | None = None,
     quantity_decimals: int = QUANTITY_DECIMALS,
     money_decimals: int = MONEY_DECIMALS,
     balance_decimals: Sequence[int] | None = None,
     margin_bits: int = MARGIN_BITS,
 ) -> EpochSnapshot:
     """The snapshot of ``engine`` (instruments, scenarios, parameters, aggregation) at
-    ``market`` for ``epoch``, with its coefficient table computed by ``engine``."""
+    ``market`` for ``epoch``, with its coefficient table computed by ``engine``. Names
+    default to the instruments' own (``Instruments.names``, ``underlying_names``); asset
+    names are optional."""
     if engine.aggregation not in AGGREGATIONS:
         raise ParameterError(
             f"aggregation {engine.aggregation!r} is not provable (only {AGGREGATIONS})", "aggregation"
         )
     if getattr(engine, "correlation", None) is not None:
         raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
+    links = getattr(engine, "asset_underlying", None)
+    if links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
+            "no balance terms in the scenario losses)",
+            "asset_underlying",
+        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)
@@ -607,7 +653,12 @@ def build_snapshot(
     ins = engine.instruments
     sc = engine.scenarios
     p = engine.params
-    kw: dict[str, Any] = {k: float(getattr(sc, k)) for k in SCENARIO_FIELDS}
+    kw: dict[str, Any] = {k: _floats(getattr(sc, k)) for k in SCENARIO_FIELDS}
+    kw["edge"] = _floats(sc.edge)
+    kw["dampener"] = _floats(sc.dampener)
+    kw["roll_annual_move_risk"] = None if sc.annual_move_risk is None else _floats(sc.annual_move_risk)
+    kw["roll_min_annual_move"] = None if sc.min_annual_move is None else _floats(sc.min_annual_move)
+    kw["settlement_mode"] = engine.settlement_mode
     kw.update({k: float(getattr(p, k)) for k in PARAM_FIELDS})
     kw.update(_table(rc, margin_bits))
     return EpochSnapshot(
@@ -615,7 +666,10 @@ def build_snapshot(
         epoch=int(epoch),
         model="portfolio",
         aggregation=engine.aggregation,
-        instrument_names=tuple(str(n) for n in instrument_names),
+        instrument_names=tuple(
+            str(x) for x in (instrument_names if instrument_names is not None else ins.names or ())
+        ),
+        underlying_names=tuple(str(x) for x in (ins.underlying_names or ())),
         kind=tuple(int(k) for k in ins.kind.tolist()),
         underlying=tuple(int(u) for u in ins.underlying.tolist()),
         strike=_floats(ins.strike),
@@ -632,7 +686,7 @@ def build_snapshot(
         rate=float(market.rate),
         asset_price=_floats(market.asset_price),
         haircut=_floats(market.haircut),
-        asset_names=tuple(str(n) for n in asset_names),
+        asset_names=tuple(str(x) for x in (asset_names or ())),
         quantity_decimals=quantity_decimals,
         money_decimals=money_decimals,
         balance_decimals=bdec,

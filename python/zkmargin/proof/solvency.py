@@ -38,7 +38,7 @@ from ._codec import (
     u64,
 )
 from ._scalars import Rng, random_scalar, system_rng
-from .coefficients import floor_ceil, real_coefficients
+from .coefficients import floor_ceil, portfolio_ids, real_coefficients
 from .commitments import AccountCommitment, AccountOpening
 from .generators import generators
 from .group import Group, R, get_group
@@ -215,6 +215,7 @@ class SolvencyStatement:
 
     @property
     def m(self) -> int:
+        """Values in the aggregated range proof (padded to a power of two)."""
         return padded_m(self.n_values)
 
     @property
@@ -230,6 +231,7 @@ class SolvencyStatement:
 
     # -- binary and JSON forms
     def to_bytes(self) -> bytes:
+        """The statement's canonical bytes (bound into the transcript)."""
         aid = self.account_id.encode()
         parts = [
             _ST_MAGIC,
@@ -321,6 +323,7 @@ class SolvencyStatement:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The statement as a JSON-ready dict."""
         out: dict[str, Any] = {"type": "zkmargin.SolvencyStatement", "version": self.version}
         for name in _json_fields(self.version):
             v = getattr(self, name)
@@ -539,6 +542,21 @@ def build_statement(
             "(the correlation model's square root is not piecewise linear)",
             "aggregation",
         )
+    table = engine.scenarios
+    segregated = engine.settlement_mode == "segregated"
+    links = engine.asset_underlying
+    if not segregated and links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not provable: the statement's scenario "
+            "losses have no balance terms (docs/margin-model.md §6.2)",
+            "asset_underlying",
+        )
+    if agg == "joint" and bool(np.any(np.asarray(table.dampener) > 0.0)):
+        raise ParameterError(
+            "a dampened table is not provable under the joint aggregation: a dampened row "
+            "drops each portfolio's gains, which the statement cannot express",
+            "dampener",
+        )
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -556,6 +574,7 @@ def build_statement(
     )
     S = rc.n_scenarios
     idx = list(ins)
+    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
@@ -567,7 +586,7 @@ def build_statement(
         n=n,
         universe_size=n_ins,
         instruments=ins,
-        underlying=[int(ins_all.underlying[i]) for i in idx],
+        underlying=[portfolio[i] for i in idx],
         bucket=[rc.bucket[i] for i in idx],
         quantity_decimals=commitment.quantity_decimals,
         money_decimals=money_decimals,
@@ -714,6 +733,7 @@ class SolvencyProof:
 
     @property
     def size_bytes(self) -> int:
+        """Length of :meth:`to_bytes`."""
         return len(self.to_bytes())
 
     def to_bytes(self) -> bytes:
@@ -758,6 +778,7 @@ class SolvencyProof:
         return cls(aux, RangeProof.from_body(body, n, m, backend))
 
     def to_json(self) -> dict[str, Any]:
+        """The proof as a JSON-ready dict (hex-encoded elements)."""
         return {"type": "zkmargin.SolvencyProof", "version": PROOF_VERSION, "hex": self.to_bytes().hex()}
 
     @classmethod

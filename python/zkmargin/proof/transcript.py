@@ -34,12 +34,15 @@ class Transcript:
         self.state = keccak256(_frame(DOMAIN) + _frame(label))
 
     def append(self, label: bytes, data: bytes) -> None:
+        """Absorb ``data`` under ``label``."""
         self.state = self._h(self.state + _ABSORB + _frame(label) + _frame(data))
 
     def append_u64(self, label: bytes, v: int) -> None:
+        """Absorb the 8-byte big-endian ``v`` under ``label``."""
         self.append(label, v.to_bytes(8, "big"))
 
     def append_scalar(self, label: bytes, s: int) -> None:
+        """Absorb the 32-byte big-endian scalar ``s`` under ``label``."""
         self.append(label, s.to_bytes(32, "big"))
 
     def challenge(self, label: bytes) -> int:

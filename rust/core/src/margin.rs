@@ -6,9 +6,9 @@ use rayon::prelude::*;
 use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::isa::{Isa, multiversion};
 use crate::linalg::check_correlation;
-use crate::model::{Book, Collateral, Instruments, Kind, Prices};
+use crate::model::{Book, Collateral, Instruments, Kind, Prices, Settlement};
 use crate::parallel::{chunk_groups, zeroed_rows};
-use crate::risk::risk_arrays;
+use crate::risk::{SettlementMode, risk_arrays};
 use crate::scenarios::ScenarioTable;
 use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
@@ -155,6 +155,9 @@ impl Aggregation {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unit {
     pub underlying: usize,
+    /// The portfolio whose scenario P&L the row joins (§6.3): its underlying, or under the
+    /// segregated mode its (underlying, settlement currency).
+    pub group: usize,
     pub bucket: usize,
     pub is_option: bool,
     pub mtm: f64,
@@ -174,6 +177,18 @@ pub struct Prepared {
     /// `I x S` risk arrays; empty unless the portfolio model was prepared.
     pub risk: Vec<f64>,
     pub units: Vec<Unit>,
+    /// Per collateral asset, its scenario P&L per unit of balance when it is shocked with
+    /// an underlying (§6.2); empty when no asset is (or collateral was not prepared).
+    pub collateral: Vec<Option<CollateralRisk>>,
+}
+
+/// Scenario P&L of one unit of a collateral asset linked to an underlying.
+#[derive(Debug, Clone)]
+pub struct CollateralRisk {
+    pub group: usize,
+    /// `S` entries for a held balance (haircut value) and a borrowed one (grossed up).
+    pub held: Vec<f64>,
+    pub borrowed: Vec<f64>,
 }
 
 /// One account's outcome. Greeks go to the scratch's `greeks` (U x 4).
@@ -249,6 +264,8 @@ pub struct Sums {
 #[derive(Debug, Clone, Copy)]
 struct Moved {
     u: usize,
+    /// The moved position's portfolio (its P&L then in the scratch's `moved`).
+    g: usize,
     /// Net USD delta of underlying `u` (cross).
     net: f64,
     im: f64,
@@ -266,6 +283,17 @@ pub struct Engine {
     pub table: ScenarioTable,
     pub params: Params,
     pub aggregation: Aggregation,
+    pub settlement: SettlementMode,
+    /// Underlying each collateral asset is shocked with (`None`: not shocked).
+    pub asset_underlying: Vec<Option<usize>>,
+    /// Scenario P&L portfolios: `U` (cross) or `2 U` (segregated: `U + u` holds the
+    /// coin-settled instruments of `u`).
+    pub n_groups: usize,
+    /// Dampener per portfolio and scenario (`n_groups x S`), and whether any is non-zero.
+    damp: Vec<f64>,
+    damped: bool,
+    /// Portfolio of each instrument (see `Unit::group`).
+    pub group: Vec<usize>,
     /// Roll bucket of each instrument and the expiry of each bucket (§6.4).
     pub bucket: Vec<usize>,
     pub bucket_expiry: Vec<f64>,
@@ -287,12 +315,39 @@ pub struct Output {
     pub greeks: Vec<Vec<f64>>,
 }
 
+/// Engine settings beyond the table, parameters and aggregation (§6.2-§6.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub settlement: SettlementMode,
+    /// Per collateral asset, the underlying it moves with, or -1; empty: none moves.
+    pub asset_underlying: Vec<i64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            settlement: SettlementMode::Cross,
+            asset_underlying: Vec::new(),
+        }
+    }
+}
+
 impl Engine {
     pub fn new(
         instruments: Instruments,
         table: ScenarioTable,
         params: Params,
         aggregation: Aggregation,
+    ) -> Result<Self> {
+        Self::with_options(instruments, table, params, aggregation, Options::default())
+    }
+
+    pub fn with_options(
+        instruments: Instruments,
+        table: ScenarioTable,
+        params: Params,
+        aggregation: Aggregation,
+        options: Options,
     ) -> Result<Self> {
         params.validate()?;
         if let Some(i) = instruments
@@ -315,6 +370,54 @@ impl Engine {
                 "U x U",
             )?;
         }
+        let n_u = table.n_underlyings;
+        let settlement = options.settlement;
+        if settlement == SettlementMode::Segregated && aggregation != Aggregation::Sum {
+            return Err(InputError::whole(
+                ErrorKind::Parameter,
+                "aggregation",
+                "the segregated settlement mode margins each settlement currency on its own: \
+                 aggregation must be 'sum'",
+            ));
+        }
+        let asset_underlying = options
+            .asset_underlying
+            .iter()
+            .enumerate()
+            .map(|(j, &u)| match u {
+                -1 => Ok(None),
+                u if u >= 0 && (u as u64) < n_u as u64 => Ok(Some(u as usize)),
+                _ => Err(InputError::at(
+                    ErrorKind::IndexOutOfRange,
+                    "asset_underlying",
+                    j,
+                    format!("{u} is neither -1 nor in 0..{n_u}"),
+                )),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let segregated = settlement == SettlementMode::Segregated;
+        let n_groups = if segregated { 2 * n_u } else { n_u };
+        let group_of = |i: usize| {
+            let u = instruments.underlying[i];
+            if segregated && instruments.settlement[i] == Settlement::Inverse {
+                n_u + u
+            } else {
+                u
+            }
+        };
+        let n_s = table.n_scenarios;
+        let mut damp = vec![0.0; n_groups * n_s];
+        for g in 0..n_groups {
+            let (u, coin) = (g % n_u, g >= n_u);
+            for s in 0..n_s {
+                let k = s * n_u + u;
+                // Coin-settled portfolios count the USD dampener in coins at the edge price.
+                let d = table.dampener[k];
+                damp[g * n_s + s] = if coin { d / (1.0 + table.edge[k]) } else { d };
+            }
+        }
+        let damped = damp.iter().any(|&d| d != 0.0);
+        let group: Vec<usize> = (0..instruments.len()).map(group_of).collect();
         let mut keys: Vec<(usize, f64)> = Vec::new();
         let mut bucket = Vec::with_capacity(instruments.len());
         for i in 0..instruments.len() {
@@ -323,7 +426,7 @@ impl Engine {
             } else {
                 instruments.expiry[i]
             };
-            let key = (instruments.underlying[i], t);
+            let key = (group_of(i), t);
             let b = match keys.iter().position(|k| *k == key) {
                 Some(b) => b,
                 None => {
@@ -334,12 +437,29 @@ impl Engine {
             bucket.push(b);
         }
         let bucket_expiry: Vec<f64> = keys.iter().map(|k| k.1).collect();
-        let bucket_rate = bucket_expiry.iter().map(|&t| params.roll_rate(t)).collect();
+        let bucket_rate = keys
+            .iter()
+            .map(|&(g, t)| match table.roll.get(g % n_u) {
+                Some(r) => Params {
+                    annual_move_risk: r.annual_move_risk,
+                    min_annual_move: r.min_annual_move,
+                    ..params
+                }
+                .roll_rate(t),
+                None => params.roll_rate(t),
+            })
+            .collect();
         Ok(Self {
             instruments,
             table,
             params,
             aggregation,
+            settlement,
+            asset_underlying,
+            n_groups,
+            damp,
+            damped,
+            group,
             bucket,
             bucket_expiry,
             bucket_rate,
@@ -368,13 +488,21 @@ impl Engine {
             coll.price.len(),
             "number of collateral assets",
         )?;
+        if !self.asset_underlying.is_empty() {
+            same_len(
+                "asset_underlying",
+                self.asset_underlying.len(),
+                coll.price.len(),
+                "number of collateral assets",
+            )?;
+        }
         book.validate(self.instruments.len())
     }
 
     /// Values, risk arrays (when `with_risk`) and per-contract requirements for `px`,
     /// which must have been validated.
     pub fn prepare(&self, px: &Prices<'_>, with_risk: bool) -> Prepared {
-        self.prepare_with(px, with_risk, None)
+        self.prepare_values(px, with_risk, None)
     }
 
     /// Today's vol of every instrument under `curves` (§2.5): the surface's for options
@@ -426,9 +554,9 @@ impl Engine {
         }
     }
 
-    /// [`Self::prepare`] with scenario vols read off `curves` (§6.2); `px.vol` must already
-    /// hold [`Self::surface_vols`].
-    pub fn prepare_with(
+    /// [`Self::prepare`] with scenario vols read off `curves` and its rates (§1.5, §2.5,
+    /// §6.2); `px.vol` must already hold [`Self::surface_vols`].
+    pub fn prepare_values(
         &self,
         px: &Prices<'_>,
         with_risk: bool,
@@ -438,7 +566,14 @@ impl Engine {
         let p = &self.params;
         let values = instrument_values(ins, px, curves.and_then(|c| c.rates.as_deref()));
         let risk = if with_risk {
-            risk_arrays(ins, px, &self.table, &values.forward, curves)
+            risk_arrays(
+                ins,
+                px,
+                &self.table,
+                &values.forward,
+                self.settlement,
+                curves,
+            )
         } else {
             Vec::new()
         };
@@ -463,6 +598,7 @@ impl Engine {
                 };
                 Unit {
                     underlying: ins.underlying[i],
+                    group: self.group[i],
                     bucket: self.bucket[i],
                     is_option: ins.kind[i].is_option(),
                     mtm: values.mtm[i],
@@ -482,18 +618,75 @@ impl Engine {
             values,
             risk,
             units,
+            collateral: Vec::new(),
         }
     }
 
+    /// [`Self::prepare`] plus, for the portfolio model under the cross settlement mode,
+    /// the scenario P&L of the collateral assets linked to an underlying (§6.2): a held
+    /// balance's haircut value and a borrowed balance's grossed-up one move like a linear
+    /// spot position, `w m p (1 -+ h)` per unit.
+    pub fn prepare_with(
+        &self,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        with_risk: bool,
+    ) -> Prepared {
+        self.prepare_market(px, coll, with_risk, None)
+    }
+
+    /// [`Self::prepare_with`] with the market's `curves` (as [`Self::prepare_values`]).
+    pub fn prepare_market(
+        &self,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        with_risk: bool,
+        curves: Option<&Curves>,
+    ) -> Prepared {
+        let mut prep = self.prepare_values(px, with_risk, curves);
+        if with_risk && self.settlement == SettlementMode::Cross {
+            let n_s = self.table.n_scenarios;
+            let n_u = self.n_underlyings();
+            let rows = |u: usize, factor: f64| -> Vec<f64> {
+                (0..n_s)
+                    .map(|s| {
+                        let (m, _, w) = self.table.cell(s, u);
+                        w * m * factor
+                    })
+                    .collect()
+            };
+            prep.collateral = self
+                .asset_underlying
+                .iter()
+                .enumerate()
+                .map(|(j, link)| {
+                    link.map(|u| {
+                        let (p, h) = (coll.price[j], coll.haircut[j]);
+                        debug_assert!(u < n_u);
+                        CollateralRisk {
+                            group: u,
+                            held: rows(u, p * (1.0 - h)),
+                            borrowed: rows(u, p * (1.0 + h)),
+                        }
+                    })
+                })
+                .collect();
+            if prep.collateral.iter().all(Option::is_none) {
+                prep.collateral.clear();
+            }
+        }
+        prep
+    }
+
     pub fn scratch(&self) -> Scratch {
-        let (u, s) = (self.n_underlyings(), self.table.n_scenarios);
+        let (u, s, g) = (self.n_underlyings(), self.table.n_scenarios, self.n_groups);
         Scratch {
-            pnl: vec![0.0; u * s],
+            pnl: vec![0.0; g * s],
             joint: vec![0.0; s],
-            touched_u: vec![false; u],
+            touched_u: vec![false; g],
             net: vec![0.0; u],
-            loss: vec![0.0; u],
-            worst_u: vec![-1; u],
+            loss: vec![0.0; g],
+            worst_u: vec![-1; g],
             bucket: vec![0.0; self.bucket_expiry.len()],
             bucket_seen: vec![false; self.bucket_expiry.len()],
             touched_b: Vec::new(),
@@ -574,7 +767,7 @@ impl Engine {
                 let mut som = 0.0;
                 for (i, q) in rows {
                     let unit = &prep.units[i];
-                    let u = unit.underlying;
+                    let u = unit.group;
                     equity += q * unit.mtm;
                     if GREEKS {
                         add_greeks(&mut sc.greeks, unit, q);
@@ -601,6 +794,20 @@ impl Engine {
                     sc.bucket[b] += q * unit.greeks[0];
                     if q < 0.0 {
                         som += -q * unit.som;
+                    }
+                }
+                for (cr, &b) in prep.collateral.iter().zip(balances) {
+                    if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
+                        let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
+                        let g = cr.group;
+                        let acc = &mut sc.pnl[g * n_s..(g + 1) * n_s];
+                        if !sc.touched_u[g] {
+                            sc.touched_u[g] = true;
+                            acc.fill(0.0);
+                        }
+                        for (a, r) in acc.iter_mut().zip(row) {
+                            *a += b * r;
+                        }
                     }
                 }
                 let (wcl, worst) = self.worst_case_loss::<GREEKS>(sc);
@@ -646,10 +853,10 @@ impl Engine {
 
     /// Empty [`Sums`] (a book without positions).
     pub fn sums(&self) -> Sums {
-        let n_u = self.n_underlyings();
+        let (n_u, n_g) = (self.n_underlyings(), self.n_groups);
         Sums {
-            pnl: vec![0.0; n_u * self.table.n_scenarios],
-            loss: vec![0.0; n_u],
+            pnl: vec![0.0; n_g * self.table.n_scenarios],
+            loss: vec![0.0; n_g],
             roll: 0.0,
             fresh: false,
             net: vec![0.0; n_u],
@@ -668,6 +875,26 @@ impl Engine {
         s.bucket.fill(0.0);
         (s.som, s.im, s.mm) = (0.0, 0.0, 0.0);
         s.fresh = false;
+    }
+
+    /// Adds the scenario P&L of an account's collateral (§6.2) to `s` (portfolio model;
+    /// `prep` from [`Self::prepare_with`]).
+    #[inline(always)]
+    pub fn add_balances(&self, prep: &Prepared, model: Model, s: &mut Sums, balances: &[f64]) {
+        if model != Model::Portfolio {
+            return;
+        }
+        let n_s = self.table.n_scenarios;
+        for (cr, &b) in prep.collateral.iter().zip(balances) {
+            if let Some(cr) = cr {
+                let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
+                let g = cr.group;
+                for (a, r) in s.pnl[g * n_s..(g + 1) * n_s].iter_mut().zip(row) {
+                    *a += b * r;
+                }
+                s.fresh = false;
+            }
+        }
     }
 
     /// Changes one position of instrument `i` from `from` to `to` contracts in `s` under
@@ -695,7 +922,7 @@ impl Engine {
             }
             Model::Portfolio => {
                 let n_s = self.table.n_scenarios;
-                let u = unit.underlying;
+                let u = unit.group;
                 let row = &prep.risk[i * n_s..(i + 1) * n_s];
                 for (a, r) in s.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
                     *a += dq * r;
@@ -713,8 +940,8 @@ impl Engine {
         let n_s = self.table.n_scenarios;
         if model == Model::Portfolio {
             if !matches!(self.aggregation, Aggregation::Joint) {
-                for (l, pnl) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)) {
-                    *l = worst_loss::<false>(pnl).0;
+                for (g, (l, pnl)) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)).enumerate() {
+                    *l = self.group_loss::<false>(g, pnl).0;
                 }
             }
             s.roll = s
@@ -749,10 +976,10 @@ impl Engine {
         let unit = &prep.units[i];
         let dq = to - from;
         let n_s = self.table.n_scenarios;
-        let u = unit.underlying;
+        let (u, g) = (unit.underlying, unit.group);
         if model == Model::Portfolio {
             let row = &prep.risk[i * n_s..(i + 1) * n_s];
-            for ((m, p), r) in sc.moved.iter_mut().zip(&s.pnl[u * n_s..]).zip(row) {
+            for ((m, p), r) in sc.moved.iter_mut().zip(&s.pnl[g * n_s..]).zip(row) {
                 *m = p + dq * r;
             }
         }
@@ -770,6 +997,7 @@ impl Engine {
         }
         let moved = Moved {
             u,
+            g,
             net,
             im,
             mm,
@@ -792,7 +1020,7 @@ impl Engine {
     ) -> (f64, f64) {
         let n_s = self.table.n_scenarios;
         let (im, mm, som) = moved.map_or((s.im, s.mm, s.som), |m| (m.im, m.mm, m.som));
-        let moved_u = moved.map(|m| m.u);
+        let moved_g = moved.map(|m| m.g);
         match model {
             Model::Standard => (im, mm),
             Model::Cross => s
@@ -811,27 +1039,25 @@ impl Engine {
                     moved: moved_pnl,
                     ..
                 } = sc;
-                let pnl = |u: usize| {
-                    if moved_u == Some(u) {
+                let pnl = |g: usize| {
+                    if moved_g == Some(g) {
                         &moved_pnl[..]
                     } else {
-                        &s.pnl[u * n_s..(u + 1) * n_s]
+                        &s.pnl[g * n_s..(g + 1) * n_s]
                     }
                 };
                 let wcl = if let Aggregation::Joint = self.aggregation {
                     joint.fill(0.0);
-                    for u in 0..self.n_underlyings() {
-                        for (j, p) in joint.iter_mut().zip(pnl(u)) {
-                            *j += p;
-                        }
+                    for g in 0..self.n_groups {
+                        self.add_joint(g, joint, pnl(g));
                     }
                     worst_loss::<false>(joint).0
                 } else {
-                    for (u, l) in loss.iter_mut().enumerate() {
-                        *l = if s.fresh && moved_u != Some(u) {
-                            s.loss[u]
+                    for (g, l) in loss.iter_mut().enumerate() {
+                        *l = if s.fresh && moved_g != Some(g) {
+                            s.loss[g]
                         } else {
-                            worst_loss::<false>(pnl(u)).0
+                            self.group_loss::<false>(g, pnl(g)).0
                         };
                     }
                     self.combine_losses(loss)
@@ -857,6 +1083,44 @@ impl Engine {
         }
     }
 
+    /// `max(0, max_s -(pnl[s] + d[s]))` of portfolio `g` with its dampener `d` (§6.3), and
+    /// (when `INDEX`) the first scenario attaining it.
+    #[inline(always)]
+    fn group_loss<const INDEX: bool>(&self, g: usize, pnl: &[f64]) -> (f64, i64) {
+        if !self.damped {
+            return worst_loss::<INDEX>(pnl);
+        }
+        let n_s = self.table.n_scenarios;
+        let damp = &self.damp[g * n_s..(g + 1) * n_s];
+        let mut low = 0.0f64;
+        let mut at = -1i64;
+        for (s, (&p, &d)) in pnl.iter().zip(damp).enumerate() {
+            let x = p + d;
+            if x < low {
+                low = x;
+                at = s as i64;
+            }
+        }
+        (-low, if INDEX { at } else { -1 })
+    }
+
+    /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its P&L, except
+    /// in a dampened row, where only a loss beyond the dampener counts, `min(0, p + d)`.
+    #[inline(always)]
+    fn add_joint(&self, g: usize, joint: &mut [f64], pnl: &[f64]) {
+        if !self.damped {
+            for (j, p) in joint.iter_mut().zip(pnl) {
+                *j += p;
+            }
+            return;
+        }
+        let n_s = self.table.n_scenarios;
+        let damp = &self.damp[g * n_s..(g + 1) * n_s];
+        for ((j, &p), &d) in joint.iter_mut().zip(pnl).zip(damp) {
+            *j += if d > 0.0 { (p + d).min(0.0) } else { p };
+        }
+    }
+
     /// WCL of per-underlying worst losses under the sum or correlation aggregation (§6.3).
     #[inline(always)]
     fn combine_losses(&self, loss: &[f64]) -> f64 {
@@ -879,12 +1143,12 @@ impl Engine {
     /// resets the P&L.
     #[inline(always)]
     fn worst_case_loss<const INDEX: bool>(&self, sc: &mut Scratch) -> (f64, i64) {
-        let n_u = self.n_underlyings();
+        let n_u = self.n_groups;
         let n_s = self.table.n_scenarios;
-        // Per-underlying worst loss and its first scenario.
+        // Per-portfolio worst loss and its first scenario.
         for u in 0..n_u {
             (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
-                worst_loss::<INDEX>(&sc.pnl[u * n_s..(u + 1) * n_s])
+                self.group_loss::<INDEX>(u, &sc.pnl[u * n_s..(u + 1) * n_s])
             } else {
                 (0.0, -1)
             };
@@ -894,9 +1158,7 @@ impl Engine {
                 sc.joint.fill(0.0);
                 for u in 0..n_u {
                     if sc.touched_u[u] {
-                        for (j, p) in sc.joint.iter_mut().zip(&sc.pnl[u * n_s..(u + 1) * n_s]) {
-                            *j += p;
-                        }
+                        self.add_joint(u, &mut sc.joint, &sc.pnl[u * n_s..(u + 1) * n_s]);
                     }
                 }
                 worst_loss::<INDEX>(&sc.joint)
@@ -959,7 +1221,7 @@ impl Engine {
         let mut vols = Vec::new();
         let px = &self.with_curves(px, curves, &mut vols)?;
         self.validate_book(px, coll, book)?;
-        let prep = self.prepare_with(px, model == Model::Portfolio, curves);
+        let prep = self.prepare_market(px, coll, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
         let mut fields = zeroed_rows(N_FIELDS, n_a);

@@ -213,11 +213,12 @@ impl Prices<'_> {
         Ok(())
     }
 
-    /// The forward an instrument is valued on: spot and perpetuals always use the index.
+    /// The forward an instrument is valued on: its entry of `forward` (a perpetual's or
+    /// future's mark price), the index when none is given; spot always uses the index.
     pub fn forward_of(&self, ins: &Instruments, i: usize) -> f64 {
         let s = self.spot[ins.underlying[i]];
         match self.forward {
-            Some(f) if !ins.kind[i].is_spot_like() => f[i],
+            Some(f) if ins.kind[i] != Kind::Spot => f[i],
             _ => s,
         }
     }

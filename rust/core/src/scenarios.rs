@@ -5,14 +5,9 @@ use crate::error::{ErrorKind, InputError, Result, finite, same_len};
 /// Floor on the down-shocked vol multiplier, so a shocked vol stays positive.
 pub const MIN_DOWN_FACTOR: f64 = 0.05;
 
-#[derive(Debug, Clone)]
-pub struct ScenarioTable {
-    /// `S x U`, row-major.
-    pub moves: Vec<f64>,
-    pub vol_shocks: Vec<f64>,
-    pub weights: Vec<f64>,
-    pub n_scenarios: usize,
-    pub n_underlyings: usize,
+/// One underlying's vol-shock parameters (Deribit sets them per currency).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VolRule {
     pub vol_up: f64,
     pub vol_down: f64,
     pub power_short: f64,
@@ -20,7 +15,69 @@ pub struct ScenarioTable {
     pub min_vol_up: f64,
 }
 
+impl VolRule {
+    fn validate(&self, u: usize) -> Result<()> {
+        for (field, v) in [
+            ("vol_up", self.vol_up),
+            ("vol_down", self.vol_down),
+            ("power_short", self.power_short),
+            ("power_long", self.power_long),
+            ("min_vol_up", self.min_vol_up),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(InputError::at(
+                    ErrorKind::Parameter,
+                    field,
+                    u,
+                    format!("must be finite and >= 0 (got {v})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-underlying roll-shock parameters that override `Params` (§6.4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollRule {
+    pub annual_move_risk: f64,
+    pub min_annual_move: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioTable {
+    /// `S x U`, row-major.
+    pub moves: Vec<f64>,
+    pub vol_shocks: Vec<f64>,
+    pub weights: Vec<f64>,
+    /// The move at which a row's P&L is expressed (`S x U`): the move itself for ordinary
+    /// rows, the edge of the standard range `±R` for Deribit's extended rows (§6.2).
+    pub edge: Vec<f64>,
+    /// USD amount subtracted from each underlying's loss in each row (`S x U`, >= 0):
+    /// Deribit's extended dampener (§6.3); zero for ordinary rows.
+    pub dampener: Vec<f64>,
+    pub n_scenarios: usize,
+    pub n_underlyings: usize,
+    /// One per underlying.
+    pub vol: Vec<VolRule>,
+    /// One per underlying, or empty (then `Params` applies to every underlying).
+    pub roll: Vec<RollRule>,
+}
+
+fn check_entries(field: &str, vals: &[f64], ok: impl Fn(f64) -> bool, rule: &str) -> Result<()> {
+    match vals.iter().position(|&v| !ok(v)) {
+        Some(i) => Err(InputError::at(
+            ErrorKind::Parameter,
+            field,
+            i,
+            format!("entries must be {rule}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl ScenarioTable {
+    /// A table with one vol rule for every underlying, `edge = moves` and no dampener.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         moves: &[f64],
@@ -53,25 +110,21 @@ impl ScenarioTable {
         finite("moves", moves)?;
         finite("vol_shocks", vol_shocks)?;
         finite("weights", weights)?;
-        let bad = |field: &str, vals: &[f64], ok: &dyn Fn(f64) -> bool, rule: &str| -> Result<()> {
-            match vals.iter().position(|&v| !ok(v)) {
-                Some(i) => Err(InputError::at(
-                    ErrorKind::Parameter,
-                    field,
-                    i,
-                    format!("entries must be {rule}"),
-                )),
-                None => Ok(()),
-            }
-        };
-        bad("moves", moves, &|m| m > -1.0, "> -1")?;
-        bad(
+        check_entries("moves", moves, |m| m > -1.0, "> -1")?;
+        check_entries(
             "vol_shocks",
             vol_shocks,
-            &|v| (-1.0..=1.0).contains(&v),
+            |v| (-1.0..=1.0).contains(&v),
             "in [-1, 1]",
         )?;
-        bad("weights", weights, &|w| w >= 0.0, ">= 0")?;
+        check_entries("weights", weights, |w| w >= 0.0, ">= 0")?;
+        let rule = VolRule {
+            vol_up,
+            vol_down,
+            power_short,
+            power_long,
+            min_vol_up,
+        };
         for (field, v) in [
             ("vol_up", vol_up),
             ("vol_down", vol_down),
@@ -91,14 +144,69 @@ impl ScenarioTable {
             moves: moves.to_vec(),
             vol_shocks: vol_shocks.to_vec(),
             weights: weights.to_vec(),
+            edge: moves.to_vec(),
+            dampener: vec![0.0; cells],
             n_scenarios,
             n_underlyings,
-            vol_up,
-            vol_down,
-            power_short,
-            power_long,
-            min_vol_up,
+            vol: vec![rule; n_underlyings],
+            roll: Vec::new(),
         })
+    }
+
+    /// Replaces the vol rules with one per underlying.
+    pub fn with_vol_rules(mut self, rules: &[VolRule]) -> Result<Self> {
+        same_len(
+            "vol_up",
+            rules.len(),
+            self.n_underlyings,
+            "number of underlyings",
+        )?;
+        for (u, r) in rules.iter().enumerate() {
+            r.validate(u)?;
+        }
+        self.vol = rules.to_vec();
+        Ok(self)
+    }
+
+    /// Sets per-underlying roll parameters (each finite and >= 0).
+    pub fn with_roll_rules(mut self, rules: &[RollRule]) -> Result<Self> {
+        same_len(
+            "annual_move_risk",
+            rules.len(),
+            self.n_underlyings,
+            "number of underlyings",
+        )?;
+        for (u, r) in rules.iter().enumerate() {
+            for (field, v) in [
+                ("annual_move_risk", r.annual_move_risk),
+                ("min_annual_move", r.min_annual_move),
+            ] {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(InputError::at(
+                        ErrorKind::Parameter,
+                        field,
+                        u,
+                        format!("must be finite and >= 0 (got {v})"),
+                    ));
+                }
+            }
+        }
+        self.roll = rules.to_vec();
+        Ok(self)
+    }
+
+    /// Sets the extended-row edges and dampeners (`S x U` each).
+    pub fn with_extended(mut self, edge: &[f64], dampener: &[f64]) -> Result<Self> {
+        let cells = self.n_scenarios * self.n_underlyings;
+        same_len("edge", edge.len(), cells, "scenarios x underlyings")?;
+        same_len("dampener", dampener.len(), cells, "scenarios x underlyings")?;
+        finite("edge", edge)?;
+        finite("dampener", dampener)?;
+        check_entries("edge", edge, |e| e > -1.0, "> -1")?;
+        check_entries("dampener", dampener, |d| d >= 0.0, ">= 0")?;
+        self.edge = edge.to_vec();
+        self.dampener = dampener.to_vec();
+        Ok(self)
     }
 
     pub fn cell(&self, s: usize, u: usize) -> (f64, f64, f64) {
@@ -106,22 +214,23 @@ impl ScenarioTable {
         (self.moves[k], self.vol_shocks[k], self.weights[k])
     }
 
-    /// Shocked vol for shock level `v` on an option expiring in `t` years.
-    pub fn shocked_vol(&self, vol: f64, v: f64, t: f64) -> f64 {
+    /// Shocked vol for shock level `v` on an option of underlying `u` expiring in `t` years.
+    pub fn shocked_vol(&self, u: usize, vol: f64, v: f64, t: f64) -> f64 {
         if v == 0.0 {
             return vol;
         }
+        let r = &self.vol[u];
         let dte = (365.0 * t).max(1.0);
         let p = if dte < 30.0 {
-            self.power_short
+            r.power_short
         } else {
-            self.power_long
+            r.power_long
         };
         let mult = (30.0 / dte).powf(p);
         if v > 0.0 {
-            (vol * (1.0 + v * self.vol_up * mult)).max(self.min_vol_up)
+            (vol * (1.0 + v * r.vol_up * mult)).max(r.min_vol_up)
         } else {
-            vol * (1.0 + v * self.vol_down * mult).max(MIN_DOWN_FACTOR)
+            vol * (1.0 + v * r.vol_down * mult).max(MIN_DOWN_FACTOR)
         }
     }
 }

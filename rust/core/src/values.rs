@@ -24,16 +24,16 @@ fn option_greeks(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64) -> Gr
     }
 }
 
-/// USD-equivalent value `W(f, vol)` of one contract (§2.2); `spot` is today's index price
-/// of the underlying, at which coin amounts of inverse instruments are converted.
-pub fn usd_value(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64, spot: f64) -> f64 {
+/// Value of one contract in its settlement currency (§2.2): USD `L(f, vol)` for linear
+/// instruments, coins `V(f, vol) = G / f` for inverse ones.
+pub fn settlement_value(ins: &Instruments, i: usize, f: f64, vol: f64, rate: f64) -> f64 {
     let cs = ins.contract_size[i];
     let opt = ins.kind[i].is_option();
     match ins.settlement[i] {
         Settlement::Linear if opt => cs * option_greeks(ins, i, f, vol, rate).price,
         Settlement::Linear => cs * f,
-        Settlement::Inverse if opt => spot * cs * option_greeks(ins, i, f, vol, rate).price / f,
-        Settlement::Inverse => -spot * cs / f,
+        Settlement::Inverse if opt => cs * option_greeks(ins, i, f, vol, rate).price / f,
+        Settlement::Inverse => -cs / f,
     }
 }
 
@@ -129,10 +129,10 @@ mod tests {
         let ins = universe();
         let s = 60_000.0;
         for m in [-0.5, -0.1, 0.2, 1.0] {
-            let pnl =
-                usd_value(&ins, 1, s * (1.0 + m), 0.0, 0.0, s) - usd_value(&ins, 1, s, 0.0, 0.0, s);
-            let expect = 10.0 * (1.0 - 1.0 / (1.0 + m));
-            assert!((pnl - expect).abs() < 1e-9, "{m}: {pnl} vs {expect}");
+            let pnl = settlement_value(&ins, 1, s * (1.0 + m), 0.0, 0.0)
+                - settlement_value(&ins, 1, s, 0.0, 0.0);
+            let expect = 10.0 / s * (1.0 - 1.0 / (1.0 + m));
+            assert!((pnl - expect).abs() < 1e-15, "{m}: {pnl} vs {expect}");
         }
     }
 
@@ -151,7 +151,11 @@ mod tests {
         let v = instrument_values(&ins, &px, None);
         for (i, &vol_i) in vol.iter().enumerate() {
             let f = v.forward[i];
-            let w = |x: f64| usd_value(&ins, i, x, vol_i, 0.03, spot[0]);
+            let inverse = ins.settlement[i] == Settlement::Inverse;
+            let w = |x: f64| {
+                let v = settlement_value(&ins, i, x, vol_i, 0.03);
+                if inverse { spot[0] * v } else { v }
+            };
             let h = f * 1e-4;
             let d = f * (w(f + h) - w(f - h)) / (2.0 * h);
             let g = f * f * (w(f + h) - 2.0 * w(f) + w(f - h)) / (h * h);

@@ -2,8 +2,9 @@
 
 use zkmargin_core::error::ErrorKind;
 use zkmargin_core::isa::Isa;
-use zkmargin_core::margin::{Aggregation, Engine, Model, N_FIELDS, Params};
+use zkmargin_core::margin::{Aggregation, Engine, Model, N_FIELDS, Options, Params};
 use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
+use zkmargin_core::risk::SettlementMode;
 use zkmargin_core::scenarios::ScenarioTable;
 
 /// Two underlyings: linear perp, inverse perp, linear future, calls/puts (one inverse).
@@ -349,4 +350,135 @@ fn moved_margin_is_move_then_margin() {
             }
         }
     }
+}
+
+/// One underlying at 100: a linear perp (0), an inverse perp of 10 USD face (1), moves
+/// -10% and +10% (vol unchanged), no add-ons; USD collateral (0) and a coin asset (1).
+fn settlement_engine(options: Options, dampener: &[f64]) -> Engine {
+    let ins = Instruments::new(
+        &[1, 1],
+        &[0, 0],
+        &[0.0; 2],
+        &[0.0; 2],
+        &[1.0, 10.0],
+        &[0, 1],
+        1,
+    )
+    .unwrap();
+    let table = ScenarioTable::new(
+        &[-0.1, 0.1],
+        &[0.0, 0.0],
+        &[1.0, 1.0],
+        2,
+        1,
+        0.5,
+        0.25,
+        0.3,
+        0.13,
+        0.5,
+    )
+    .unwrap()
+    .with_extended(&[-0.1, 0.1], dampener)
+    .unwrap();
+    let params = Params {
+        annual_move_risk: 0.0,
+        min_annual_move: 0.0,
+        short_option_min: 0.0,
+        ..Params::default()
+    };
+    Engine::with_options(ins, table, params, Aggregation::Sum, options).unwrap()
+}
+
+fn scenario_loss(e: &Engine, ins: &[i64], qty: &[f64], bal: [f64; 2]) -> f64 {
+    let offsets = [0, ins.len() as i64];
+    let book = Book {
+        offsets: &offsets,
+        instrument: ins,
+        quantity: qty,
+        balances: &bal,
+        n_assets: 2,
+    };
+    let px = Prices {
+        spot: &[100.0],
+        vol: &[0.0, 0.0],
+        forward: None,
+        rate: 0.0,
+    };
+    let coll = Collateral {
+        price: &[1.0, 100.0],
+        haircut: &[0.0, 0.1],
+    };
+    e.compute(&px, &coll, &book, Model::Portfolio)
+        .unwrap()
+        .fields[5][0]
+}
+
+#[test]
+fn coin_pnl_under_cross_and_segregated_settlement() {
+    let cross = settlement_engine(Options::default(), &[0.0, 0.0]);
+    let seg = settlement_engine(
+        Options {
+            settlement: SettlementMode::Segregated,
+            asset_underlying: vec![],
+        },
+        &[0.0, 0.0],
+    );
+    // Short 10 contracts (100 USD face): at +10% the coin loss 100 / 100 x 0.1 / 1.1 coins is
+    // worth 110 USD a coin under cross (10 USD), 100 under segregated (9.0909).
+    let short = scenario_loss(&cross, &[1], &[-10.0], [0.0, 0.0]);
+    assert!((short - 10.0).abs() < 1e-12, "{short}");
+    let short = scenario_loss(&seg, &[1], &[-10.0], [0.0, 0.0]);
+    assert!((short - 100.0 * 0.1 / 1.1).abs() < 1e-12, "{short}");
+    // Long 1 linear + short 10 inverse: one hedged USD portfolio vs two portfolios.
+    let hedged = scenario_loss(&cross, &[0, 1], &[1.0, -10.0], [0.0, 0.0]);
+    assert!(hedged.abs() < 1e-12, "{hedged}");
+    let apart = scenario_loss(&seg, &[0, 1], &[1.0, -10.0], [0.0, 0.0]);
+    assert!(
+        (apart - (10.0 + 100.0 * 0.1 / 1.1)).abs() < 1e-12,
+        "{apart}"
+    );
+}
+
+#[test]
+fn linked_collateral_moves_in_the_scenarios() {
+    let linked = Options {
+        settlement: SettlementMode::Cross,
+        asset_underlying: vec![-1, 0],
+    };
+    let e = settlement_engine(linked, &[0.0, 0.0]);
+    // Long 1 linear perp: 10 at -10%; 2 coins of collateral at a 10% haircut add
+    // 2 x 100 x 0.9 x 0.1 = 18; a 2-coin loan hedges 2 x 100 x 1.1 x 0.1 = 22.
+    assert!((scenario_loss(&e, &[0], &[1.0], [500.0, 0.0]) - 10.0).abs() < 1e-12);
+    assert!((scenario_loss(&e, &[0], &[1.0], [0.0, 2.0]) - 28.0).abs() < 1e-12);
+    assert!((scenario_loss(&e, &[0], &[1.0], [500.0, -2.0]) - 12.0).abs() < 1e-12);
+    // Collateral alone carries its own scenario risk.
+    assert!((scenario_loss(&e, &[], &[], [0.0, 2.0]) - 18.0).abs() < 1e-12);
+    let bad = Options {
+        settlement: SettlementMode::Cross,
+        asset_underlying: vec![-1, 3],
+    };
+    let ins = Instruments::new(&[1], &[0], &[0.0], &[0.0], &[1.0], &[0], 1).unwrap();
+    let table =
+        ScenarioTable::new(&[0.1], &[0.0], &[1.0], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
+    let err =
+        Engine::with_options(ins, table, Params::default(), Aggregation::Sum, bad).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::IndexOutOfRange);
+    assert_eq!(
+        (err.field.as_str(), err.index),
+        ("asset_underlying", Some(1))
+    );
+}
+
+#[test]
+fn dampener_lowers_each_portfolio_loss() {
+    let e = settlement_engine(Options::default(), &[3.0, 0.0]);
+    // Long 1 linear perp loses 10 at -10%, dampened by 3.
+    assert!((scenario_loss(&e, &[0], &[1.0], [0.0, 0.0]) - 7.0).abs() < 1e-12);
+    // The short loses 10 at +10%, not dampened.
+    assert!((scenario_loss(&e, &[0], &[-1.0], [0.0, 0.0]) - 10.0).abs() < 1e-12);
+    let bad = ScenarioTable::new(&[0.1], &[0.0], &[1.0], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5)
+        .unwrap()
+        .with_extended(&[0.1], &[-1.0])
+        .unwrap_err();
+    assert_eq!((bad.field.as_str(), bad.index), ("dampener", Some(0)));
 }

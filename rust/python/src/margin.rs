@@ -4,11 +4,11 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, P
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use zkmargin_core::error::{ErrorKind, InputError};
-use zkmargin_core::margin::{Aggregation, Engine, Model, Params};
+use zkmargin_core::margin::{Aggregation, Engine, Model, Options, Params};
 use zkmargin_core::model::{Book, Collateral, Instruments, Prices};
 use zkmargin_core::pricing::{self, Column};
-use zkmargin_core::risk::risk_arrays;
-use zkmargin_core::scenarios::ScenarioTable;
+use zkmargin_core::risk::{SettlementMode, risk_arrays};
+use zkmargin_core::scenarios::{RollRule, ScenarioTable, VolRule};
 
 use zkmargin_core::isa::Isa;
 use zkmargin_core::surface::Curves;
@@ -133,6 +133,33 @@ fn parse_params(params: &Bound<'_, PyDict>) -> PyResult<Params> {
     Ok(p)
 }
 
+/// One [`VolRule`] per underlying from five length-`U` arrays.
+fn vol_rules(
+    fields: [(&str, &PyReadonlyArray1<'_, f64>); 5],
+    n_u: usize,
+) -> PyResult<Vec<VolRule>> {
+    let mut cols = Vec::with_capacity(5);
+    for (name, a) in fields {
+        let col = slice1(name, a)?;
+        if col.len() != n_u {
+            return Err(shape_err(
+                name,
+                format!("has {} entries for {n_u} underlyings", col.len()),
+            ));
+        }
+        cols.push(col);
+    }
+    Ok((0..n_u)
+        .map(|u| VolRule {
+            vol_up: cols[0][u],
+            vol_down: cols[1][u],
+            power_short: cols[2][u],
+            power_long: cols[3][u],
+            min_vol_up: cols[4][u],
+        })
+        .collect())
+}
+
 /// Market prices as the tuple `(spot, vol, forward or None, rate)`.
 #[derive(FromPyObject)]
 pub(crate) struct PricesIn<'py>(
@@ -222,7 +249,9 @@ impl PyEngine {
 impl PyEngine {
     #[new]
     #[pyo3(signature = (kind, underlying, strike, expiry, contract_size, settlement, moves, vol_shocks, weights,
-                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None))]
+                        vol_up, vol_down, power_short, power_long, min_vol_up, params, aggregation, correlation=None,
+                        *, edge=None, dampener=None, annual_move_risk=None, min_annual_move=None,
+                        settlement_mode="cross", asset_underlying=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: PyReadonlyArray1<'_, i64>,
@@ -234,14 +263,20 @@ impl PyEngine {
         moves: PyReadonlyArray2<'_, f64>,
         vol_shocks: PyReadonlyArray2<'_, f64>,
         weights: PyReadonlyArray2<'_, f64>,
-        vol_up: f64,
-        vol_down: f64,
-        power_short: f64,
-        power_long: f64,
-        min_vol_up: f64,
+        vol_up: PyReadonlyArray1<'_, f64>,
+        vol_down: PyReadonlyArray1<'_, f64>,
+        power_short: PyReadonlyArray1<'_, f64>,
+        power_long: PyReadonlyArray1<'_, f64>,
+        min_vol_up: PyReadonlyArray1<'_, f64>,
         params: &Bound<'_, PyDict>,
         aggregation: &str,
         correlation: Option<PyReadonlyArray2<'_, f64>>,
+        edge: Option<PyReadonlyArray2<'_, f64>>,
+        dampener: Option<PyReadonlyArray2<'_, f64>>,
+        annual_move_risk: Option<PyReadonlyArray1<'_, f64>>,
+        min_annual_move: Option<PyReadonlyArray1<'_, f64>>,
+        settlement_mode: &str,
+        asset_underlying: Option<PyReadonlyArray1<'_, i64>>,
     ) -> PyResult<Self> {
         let (m, n_s, n_u) = slice2("moves", &moves)?;
         let (v, vs, vu) = slice2("vol_shocks", &vol_shocks)?;
@@ -252,19 +287,61 @@ impl PyEngine {
                 "moves, vol_shocks and weights must have one shape".into(),
             ));
         }
-        let table = ScenarioTable::new(
-            m,
-            v,
-            w,
-            n_s,
+        let rules = vol_rules(
+            [
+                ("vol_up", &vol_up),
+                ("vol_down", &vol_down),
+                ("power_short", &power_short),
+                ("power_long", &power_long),
+                ("min_vol_up", &min_vol_up),
+            ],
             n_u,
-            vol_up,
-            vol_down,
-            power_short,
-            power_long,
-            min_vol_up,
-        )
-        .map_err(core_err)?;
+        )?;
+        let mut table = ScenarioTable::new(m, v, w, n_s, n_u, 0.0, 0.0, 0.0, 0.0, 0.0)
+            .and_then(|t| t.with_vol_rules(&rules))
+            .map_err(core_err)?;
+        if edge.is_some() || dampener.is_some() {
+            let e = match &edge {
+                Some(e) => slice2("edge", e)?.0.to_vec(),
+                None => m.to_vec(),
+            };
+            let d = match &dampener {
+                Some(d) => slice2("dampener", d)?.0.to_vec(),
+                None => vec![0.0; n_s * n_u],
+            };
+            table = table.with_extended(&e, &d).map_err(core_err)?;
+        }
+        match (&annual_move_risk, &min_annual_move) {
+            (Some(a), Some(b)) => {
+                let (a, b) = (
+                    slice1("annual_move_risk", a)?,
+                    slice1("min_annual_move", b)?,
+                );
+                if b.len() != a.len() {
+                    return Err(shape_err(
+                        "min_annual_move",
+                        format!("has {} entries, annual_move_risk {}", b.len(), a.len()),
+                    ));
+                }
+                let roll: Vec<RollRule> = a
+                    .iter()
+                    .zip(b)
+                    .map(|(&annual_move_risk, &min_annual_move)| RollRule {
+                        annual_move_risk,
+                        min_annual_move,
+                    })
+                    .collect();
+                table = table.with_roll_rules(&roll).map_err(core_err)?;
+            }
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(core_err(InputError::whole(
+                    ErrorKind::Parameter,
+                    "annual_move_risk",
+                    "per-underlying roll parameters need both annual_move_risk and min_annual_move",
+                )));
+            }
+        }
         let instruments = Instruments::new(
             slice1("kind", &kind)?,
             slice1("underlying", &underlying)?,
@@ -289,8 +366,21 @@ impl PyEngine {
         }
         let aggregation =
             Aggregation::parse(aggregation, rho.map(|r| r.0), n_u).map_err(core_err)?;
-        let inner = Engine::new(instruments, table, parse_params(params)?, aggregation)
-            .map_err(core_err)?;
+        let options = Options {
+            settlement: SettlementMode::parse(settlement_mode).map_err(core_err)?,
+            asset_underlying: match &asset_underlying {
+                Some(a) => slice1("asset_underlying", a)?.to_vec(),
+                None => Vec::new(),
+            },
+        };
+        let inner = Engine::with_options(
+            instruments,
+            table,
+            parse_params(params)?,
+            aggregation,
+            options,
+        )
+        .map_err(core_err)?;
         Ok(Self { inner })
     }
 
@@ -366,7 +456,11 @@ impl PyEngine {
         let mut vols = Vec::new();
         let (px, curves) = self.curved_prices(&prices, &surfaces, &rates, &mut vols)?;
         self.inner.validate_prices(&px).map_err(core_err)?;
-        let v = py.detach(|| self.inner.prepare_with(&px, false, curves.as_ref()).values);
+        let v = py.detach(|| {
+            self.inner
+                .prepare_values(&px, false, curves.as_ref())
+                .values
+        });
         let n = self.inner.instruments.len();
         let mut out = Vec::with_capacity(6 * n);
         for col in [&v.mark_price, &v.mtm, &v.delta, &v.gamma, &v.vega, &v.theta] {
@@ -394,7 +488,14 @@ impl PyEngine {
             let fwd: Vec<f64> = (0..e.instruments.len())
                 .map(|i| px.forward_of(&e.instruments, i))
                 .collect();
-            risk_arrays(&e.instruments, &px, &e.table, &fwd, curves.as_ref())
+            risk_arrays(
+                &e.instruments,
+                &px,
+                &e.table,
+                &fwd,
+                e.settlement,
+                curves.as_ref(),
+            )
         })?;
         risk.into_pyarray(py)
             .reshape([e.instruments.len(), e.table.n_scenarios])

@@ -162,6 +162,8 @@ struct Account<'a> {
     rule: &'a LiquidationRule<'a>,
     instrument: &'a [i64],
     quantity: &'a [f64],
+    /// Collateral balances, whose scenario P&L stays in every kept book (§6.2).
+    balances: &'a [f64],
     rows: &'a [RowTerms],
     equity: f64,
 }
@@ -183,6 +185,8 @@ impl Account<'_> {
     #[inline(always)]
     fn build(&self, s: &mut Sums, close: impl Fn(usize) -> f64) -> (f64, f64) {
         self.engine.clear_sums(s);
+        self.engine
+            .add_balances(self.prep, self.rule.model, s, self.balances);
         let (mut costs, mut addons) = (0.0, 0.0);
         for (j, (r, (&i, &q))) in self
             .rows
@@ -506,6 +510,7 @@ impl Scanner<'_> {
             rule: self.rule,
             instrument,
             quantity,
+            balances,
             rows,
             equity,
         };
@@ -691,7 +696,7 @@ pub fn liquidation_scan(
     param_in("penalty", rule.penalty, 0.0, 1.0)?;
     let scanner = Scanner {
         engine,
-        prep: engine.prepare(px, rule.model == Model::Portfolio),
+        prep: engine.prepare_with(px, coll, rule.model == Model::Portfolio),
         coll,
         book,
         extra_equity,

@@ -1,0 +1,148 @@
+"""Attestation benchmark: accounts proven per second on a Dask LocalCluster of 1 and 2
+workers, and one end-to-end attestation (snapshots, commitments, proofs under the base
+and a stress scenario set, Merkle tree, reserves and fund proofs) with its verification.
+
+    python benches/bench_attest.py --accounts 10000 --sample 200
+
+Prints one table; every number is measured in this run (nothing is extrapolated). Needs
+the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zkmargin import MarginEngine, synthetic
+from zkmargin.attest import Book, attest, verify_bundle
+from zkmargin.attest.work import _subset
+from zkmargin.proof.snapshot import build_snapshot
+from zkmargin.scenarios import deribit_scenarios
+
+
+def _cluster(workers: int) -> tuple[object, object]:
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    return cluster, Client(cluster)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--accounts", type=int, default=10_000, help="end-to-end attestation size")
+    ap.add_argument("--sample", type=int, default=200, help="accounts per throughput run")
+    ap.add_argument("--workers", default="1,2", help="worker counts of the throughput runs")
+    ap.add_argument("--e2e-workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=16)
+    a = ap.parse_args()
+
+    ex = synthetic.generate_exchange(a.accounts, seed=a.seed)
+    t0 = time.perf_counter()
+    snaps = [
+        build_snapshot(
+            MarginEngine(ex.instruments, table),
+            ex.market,
+            1,
+            scenario_set=name,
+            instrument_names=ex.names,
+            asset_names=ex.asset_names,
+        )
+        for name, table in (("base", None), ("stress", deribit_scenarios(ex.instruments.n_underlyings, 0.3)))
+    ]
+    snap_s = time.perf_counter() - t0
+    ids = tuple(f"acct-{k:06d}" for k in range(len(ex.accounts)))
+    bal = ex.accounts.balances
+    reserves = [
+        max(0, math.ceil(float(bal[:, j].sum()) * 1.05 * 10**d))
+        for j, d in enumerate(snaps[0].balance_decimals)
+    ]
+    fund = 10**12 * 10 ** snaps[0].money_decimals
+    tmp = Path(tempfile.mkdtemp(prefix="bench_attest_"))
+    rows = []
+    try:
+        sample = Book(ids[: a.sample], _subset(ex.accounts, range(min(a.sample, len(ids)))))
+        for w in (int(x) for x in a.workers.split(",")):
+            cluster, client = _cluster(w)
+            try:
+                rep = attest(
+                    snaps,
+                    sample,
+                    reserves,
+                    fund,
+                    tmp / f"s{w}",
+                    tmp / f"s{w}.p",
+                    chunk=a.chunk,
+                    client=client,
+                )
+            finally:
+                client.close()  # type: ignore[attr-defined]
+                cluster.close()  # type: ignore[attr-defined]
+            rows.append(
+                (
+                    f"prove {len(sample.ids)} accounts x {len(snaps)} sets, {w} worker(s)",
+                    f"{rep.prove_seconds:.1f} s",
+                    f"{len(sample.ids) / rep.prove_seconds:.2f} accounts/s",
+                )
+            )
+        cluster, client = _cluster(a.e2e_workers)
+        try:
+            t0 = time.perf_counter()
+            rep = attest(
+                snaps,
+                Book(ids, ex.accounts),
+                reserves,
+                fund,
+                tmp / "e2e",
+                tmp / "e2e.p",
+                chunk=a.chunk,
+                client=client,
+            )
+            total = time.perf_counter() - t0
+        finally:
+            client.close()  # type: ignore[attr-defined]
+            cluster.close()  # type: ignore[attr-defined]
+        ver = verify_bundle(tmp / "e2e")
+        if not ver.ok:
+            raise SystemExit(f"bundle failed to verify: {ver.failures[:5]}")
+        n = len(ids)
+        rows += [
+            ("end to end: snapshots (2 sets)", f"{snap_s:.1f} s", ""),
+            (
+                f"end to end: attest {n} accounts, {a.e2e_workers} workers",
+                f"{total:.1f} s",
+                f"{n / rep.prove_seconds:.2f} accounts/s proving",
+            ),
+            (
+                f"end to end: verify_bundle ({2 * n} proofs, batched)",
+                f"{ver.seconds:.1f} s",
+                f"{2 * n / ver.seconds:.1f} proofs/s",
+            ),
+            (
+                "end to end: bundle size",
+                f"{rep.bundle_bytes / 1e6:.1f} MB",
+                f"{rep.bundle_bytes / n:,.0f} B/account",
+            ),
+            (
+                "accounts with a shortfall (base / stress)",
+                f"{rep.insolvent['base']} / {rep.insolvent['stress']}",
+                "",
+            ),
+        ]
+        sizes = np.diff(ex.accounts.offsets)
+        rows.append(("positions per account (mean / max)", f"{sizes.mean():.1f} / {sizes.max()}", ""))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    width = max(len(r[0]) for r in rows)
+    for r in rows:
+        print(f"{r[0]:<{width}}  {r[1]:>12}  {r[2]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m zkmargin``: the same command line as ``zkmargin``."""
+
+from .cli import main
+
+raise SystemExit(main())

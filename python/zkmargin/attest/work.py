@@ -1,0 +1,91 @@
+"""The unit of proving work: commit and prove a chunk of accounts under every scenario
+set. Jobs and results are plain picklable values, so they run in-process, in a pool or on
+Dask workers alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..book import Accounts
+from ..errors import ParameterError, ProofError
+from ..proof.commitments import AccountOpening, commit_account
+from ..proof.snapshot import EpochSnapshot, prove_account
+from ..proof.solvency import Shortfall
+from .ledger import Book
+
+__all__ = ["AccountResult", "ProveJob", "chunk_jobs", "prove_chunk"]
+
+
+@dataclass(frozen=True)
+class ProveJob:
+    """Accounts ``ids`` (their book rows in ``accounts``) to commit and prove; the
+    snapshots travel separately (Dask ships them to each worker once)."""
+
+    ids: tuple[str, ...]
+    accounts: Accounts
+    n: int
+    backend: str
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    account_id: str
+    commitment: bytes
+    opening: AccountOpening
+    proofs: tuple[bytes, ...]  # one per scenario set
+    shortfalls: tuple[Shortfall, ...]
+
+
+def _subset(accounts: Accounts, rows: Sequence[int]) -> Accounts:
+    off = accounts.offsets
+    spans = [np.arange(off[k], off[k + 1]) for k in rows]
+    sel = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+    counts = np.array([off[k + 1] - off[k] for k in rows], dtype=np.int64)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return Accounts(
+        offsets,
+        np.ascontiguousarray(accounts.instrument[sel]),
+        np.ascontiguousarray(accounts.quantity[sel]),
+        np.ascontiguousarray(accounts.balances[list(rows)]),
+    )
+
+
+def chunk_jobs(book: Book, order: Sequence[int], *, n: int, chunk: int, backend: str) -> list[ProveJob]:
+    """Jobs of ``chunk`` accounts each, in ``order`` (indices into the book)."""
+    if chunk < 1:
+        raise ParameterError("chunk must be >= 1", "chunk")
+    return [
+        ProveJob(tuple(book.ids[k] for k in part), _subset(book.accounts, part), n, backend)
+        for part in (order[i : i + chunk] for i in range(0, len(order), chunk))
+    ]
+
+
+def prove_chunk(job: ProveJob, snapshots: Sequence[EpochSnapshot]) -> list[AccountResult]:
+    """Commit every account of the job (subset mode, fresh OS randomness) and prove its
+    shortfall statement under every snapshot."""
+    base = snapshots[0]
+    digests = [s.digest(job.backend) for s in snapshots]
+    out = []
+    for k, aid in enumerate(job.ids):
+        com, op = commit_account(
+            job.accounts,
+            k,
+            n_instruments=base.n_instruments,
+            balance_decimals=base.balance_decimals,
+            quantity_decimals=base.quantity_decimals,
+            backend=job.backend,
+        )
+        proofs = []
+        shorts = []
+        for snap, d in zip(snapshots, digests, strict=True):
+            pr, short = prove_account(snap, aid, com, op, n=job.n, backend=job.backend, digest=d)
+            if short is None:
+                raise ProofError("a shortfall statement returned no shortfall")
+            proofs.append(pr.to_bytes())
+            shorts.append(short)
+        out.append(AccountResult(aid, com.to_bytes(), op, tuple(proofs), tuple(shorts)))
+    return out
