@@ -69,6 +69,7 @@ class VolSurface:
         object.__setattr__(self, "vol", np.ascontiguousarray(v))
 
     def covers(self, t: float) -> bool:
+        """Whether expiry ``t`` lies in ``[expiry[0], expiry[-1]]``."""
         return bool(self.expiry[0] <= t <= self.expiry[-1])
 
     def _slice_w(self, j: int, x: float) -> float:
@@ -123,4 +124,5 @@ class VolSurface:
         return out
 
     def as_native(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """``(expiry, log_moneyness, vol)`` as the Rust core takes them."""
         return (self.expiry, self.log_moneyness, self.vol)
