@@ -155,3 +155,16 @@ def test_stress_shift_scales_the_surfaces() -> None:
     moved = shocked_market(MARKET, INS, [0.0, 0.0], [-1] * MARKET.asset_price.size, vol_multiplier=1.5)
     assert moved.surfaces is not None and moved.surfaces[0] is not None
     np.testing.assert_allclose(moved.surfaces[0].vol, SURFACES[0].vol * 1.5)
+
+
+def test_snapshots_refuse_surfaces_and_rate_curves() -> None:
+    """A snapshot carries one vol per instrument and one rate, so it must not be built
+    from a market it cannot describe (its coefficients would not match its contents)."""
+    from zkmargin.proof.snapshot import build_snapshot
+    from zkmargin.rates import RateCurve
+
+    with pytest.raises(errors.ParameterError, match="surfaces"):
+        build_snapshot(MarginEngine(INS), MARKET, 1)
+    curve = dataclasses.replace(EX.market, rate=0.0, rate_curve=RateCurve([1.0], [0.03]))
+    with pytest.raises(errors.ParameterError, match="rate curve"):
+        build_snapshot(MarginEngine(INS), curve, 1)

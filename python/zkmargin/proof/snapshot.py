@@ -643,6 +643,12 @@ def build_snapshot(
             "no balance terms in the scenario losses)",
             "asset_underlying",
         )
+    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
+        raise ParameterError(
+            "vol surfaces and rate curves are not part of a snapshot (it carries one vol per "
+            "instrument and one rate); pass a market without them",
+            "surfaces" if market.rate_curve is None else "rate_curve",
+        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)
