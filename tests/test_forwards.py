@@ -39,7 +39,9 @@ def test_forwards_interpolate_log_forward_linearly_in_expiry() -> None:
     assert fwd[4] == pytest.approx(60_600.0, rel=1e-14)
     assert fwd[5] == pytest.approx(math.exp(l1 + (l2 - l1) * (t[5] - t1) / (t2 - t1)), rel=1e-14)
     assert fwd[6] == pytest.approx(math.exp(ls + (l2 - ls) / t2 * t[6]), rel=1e-14)
-    assert fwd[7] == 3_000.0 and fwd[0] == 60_000.0
+    assert fwd[7] == 3_000.0 and fwd[0] == 60_000.0  # no ETH futures; perpetual without a mark
+    mark[0] = 60_030.0
+    assert forwards_from_futures(ins, SPOT, mark)[0] == 60_030.0
     # the forwards feed the market as they are
     market = zkmargin.Market(SPOT, [0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 0.6], [1.0], [0.0], forward=fwd)
     vals = zkmargin.MarginEngine(ins).instrument_values(market)

@@ -33,11 +33,11 @@ def _undamped(table: ScenarioTable) -> ScenarioTable:
 
 
 @engine_settings(40)
-@given(cases(aggregations=("sum", "correlation"), damped=True, linked=True))
+@given(cases(aggregations=("sum",), damped=True, linked=True))
 def test_dampener_never_raises_the_loss(case: Case) -> None:
-    """Per portfolio the dampener only subtracts (§6.3), so under the sum and correlation
-    aggregations a dampened table never needs more (under joint a dampened row also drops
-    gains, so it can)."""
+    """Per portfolio the dampener only subtracts (§6.3), so under the sum aggregation a
+    dampened table never needs more (under joint a dampened row also drops gains, and under
+    the signed correlation a smaller loss on a hedge leg offsets less, so both can)."""
     damped = case.engine(zkmargin.MarginEngine).compute(case.accounts, case.market)
     plain = case.engine(zkmargin.MarginEngine, scenarios=_undamped(case.scenarios))
     base = plain.compute(case.accounts, case.market)

@@ -365,3 +365,43 @@ def test_string_ids_build_the_same_book_as_integers(
         for r in range(lo, hi):  # each row remembers a caller row holding that pair
             src = int(got.source_row[r])
             assert (acc[src], inst[src]) == (a, int(got.instrument[r]))
+
+
+def test_named_book_on_vol_surfaces_to_pandas() -> None:
+    """The issue's whole path: Deribit-style names, one vol surface per underlying, a
+    positions DataFrame with string ids, margined; ``to_pandas()`` is the engine's arrays
+    and the pure-Python reference agrees on the surfaced market."""
+    ins = _instruments()
+    t = np.array([0.1, 0.5, 1.0])
+    k = np.array([-1.0, -0.3, 0.0, 0.3, 1.0])
+    smile = np.array([0.75, 0.6, 0.55, 0.58, 0.7])
+    surfaces = [
+        zkmargin.VolSurface(t, k, np.vstack([smile, smile * 0.98, smile * 0.97])),
+        zkmargin.VolSurface(t, k, np.vstack([smile + 0.1, smile + 0.09, smile + 0.08])),
+    ]
+    market = Market(
+        spot=[60_000.0, 3_000.0],
+        vol=np.zeros(len(ins)),  # options on a surfaced underlying take the surface's vol
+        asset_price=[1.0, 60_000.0, 3_000.0],
+        haircut=[0.0, 0.05, 0.08],
+        rate=0.03,
+        surfaces=surfaces,
+    )
+    book = Accounts.from_table(_positions(), balances=_balances()[["USDC", "BTC", "ETH"]], instruments=ins)
+    res = zkmargin.MarginEngine(ins).compute(book, market, "portfolio")
+    df = res.to_pandas()
+    assert list(df.index) == ["carol", "alice", "bob"]
+    for name in ("equity", "initial_margin", "maintenance_margin", "scenario_loss", "worst_scenario"):
+        np.testing.assert_array_equal(df[name].to_numpy(), getattr(res, name))
+    flat = Market(
+        spot=market.spot,
+        vol=_market(ins).vol,
+        asset_price=market.asset_price,
+        haircut=market.haircut,
+        rate=0.03,
+    )
+    assert not np.allclose(
+        res.maintenance_margin, zkmargin.MarginEngine(ins).compute(book, flat).maintenance_margin
+    )
+    ref = zkmargin.baseline.MarginEngine(ins).compute(book, market, "portfolio")
+    np.testing.assert_allclose(df["maintenance_margin"].to_numpy(), ref.maintenance_margin, rtol=1e-9)

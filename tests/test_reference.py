@@ -40,8 +40,7 @@ MONEY_FIELDS = (
 )
 
 
-#: below this (USD, or USD per unit) a number is zero however it was rounded: SciPy's ndtr
-#: flushes a far-tail delta to 0 where math.erfc still returns a subnormal
+#: absolute floor for Greeks: differences in the subnormal range are rounding, not model
 TINY = 1e-300
 
 
@@ -81,7 +80,9 @@ def check_internal_consistency(res: MarginResult, model: str) -> None:
     assert res.model == model
     assert np.array_equal(res.free_collateral, res.equity - res.initial_margin)
     pos = res.equity > 0.0
-    assert np.array_equal(res.margin_ratio[pos], res.maintenance_margin[pos] / res.equity[pos])
+    with np.errstate(over="ignore"):  # a subnormal equity's ratio is +inf, as documented
+        ratio = res.maintenance_margin[pos] / res.equity[pos]
+    assert np.array_equal(res.margin_ratio[pos], ratio)
     assert np.all(np.isposinf(res.margin_ratio[~pos]))
     assert res.worst_scenario.dtype == np.int64
     if model != "portfolio":
@@ -114,7 +115,9 @@ def check_case(case: Case, models: tuple[str, ...] = MODELS) -> None:
                     FLOOR * ref.money,
                 )
             for field in GREEK_FIELDS:
-                atol = FLOOR * ref.greek_gross[field]
+                # a deep out-of-the-money option's Greeks can underflow to 0 in one engine and
+                # stay subnormal (~1e-315) in another: below TINY nothing is a difference
+                atol = FLOOR * ref.greek_gross[field] + TINY
                 assert_close(f"{name} {model} {field}", getattr(res, field), getattr(want, field), atol)
             if model == "portfolio":
                 check_worst_scenario(case, ref, res)

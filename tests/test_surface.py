@@ -76,28 +76,26 @@ def test_a_flat_surface_is_the_per_option_vol_market() -> None:
 
 
 def test_a_scenario_move_reads_the_smile_at_the_moved_forward() -> None:
-    """One call by hand: a -10% move without vol shock prices at the smile's vol at
-    ln(K / (0.9 F)); a vol shock then scales that vol (§6.1)."""
+    """One linear call by hand: a down move without vol shock prices at the smile's vol
+    at ln(K / (F (1 + m))), not at today's vol."""
     eng = MarginEngine(INS)
     risk = eng.risk_arrays(MARKET)
     sc = eng.scenarios
-    i = int(np.flatnonzero(INS.is_option & (INS.kind == zkmargin.Kind.CALL) & (INS.underlying == 0))[3])
-    s = int(np.flatnonzero((sc.moves[:, 0] < 0) & (sc.vol_shocks[:, 0] == 0.0))[0])
-    f = MARKET.spot[0] if MARKET.forward is None else MARKET.forward[i]
-    k, t, m = INS.strike[i], INS.expiry[i], sc.moves[s, 0]
-    surf = SURFACES[0]
+    linear = INS.settlement == zkmargin.Settlement.LINEAR
+    i = int(np.flatnonzero((INS.kind == zkmargin.Kind.CALL) & linear)[3])
+    u = int(INS.underlying[i])
+    s = int(np.flatnonzero((sc.moves[:, u] < 0) & (sc.vol_shocks[:, u] == 0.0))[0])
+    f = MARKET.spot[u] if MARKET.forward is None else MARKET.forward[i]
+    k, t, m = INS.strike[i], INS.expiry[i], sc.moves[s, u]
+    surf = SURFACES[u]
     today = surf.evaluate_one(t, math.log(k / f))
     moved = surf.evaluate_one(t, math.log(k / (f * (1.0 + m))))
     assert moved != pytest.approx(today, rel=1e-6)  # the point moved along the smile
     vals = eng.instrument_values(MARKET)
     w0 = vals.mtm[i]
     price = zkmargin.black76(True, f * (1.0 + m), k, t, moved, MARKET.rate).price.item()
-    spot = MARKET.spot[0]
-    inverse = INS.settlement[i] == zkmargin.Settlement.INVERSE
-    # a coin-settled option's coin value at the moved forward, worth the scenario's index
-    # price in USD (the cross settlement mode, §6.2)
-    w1 = INS.contract_size[i] * price * (spot * (1.0 + m) / (f * (1.0 + m)) if inverse else 1.0)
-    assert risk[i, s] == pytest.approx(sc.weights[s, 0] * (w1 - w0), rel=1e-12, abs=1e-9)
+    w1 = INS.contract_size[i] * price
+    assert risk[i, s] == pytest.approx(sc.weights[s, u] * (w1 - w0), rel=1e-12, abs=1e-9)
 
 
 @settings(max_examples=200, deadline=None)
@@ -157,3 +155,16 @@ def test_stress_shift_scales_the_surfaces() -> None:
     moved = shocked_market(MARKET, INS, [0.0, 0.0], [-1] * MARKET.asset_price.size, vol_multiplier=1.5)
     assert moved.surfaces is not None and moved.surfaces[0] is not None
     np.testing.assert_allclose(moved.surfaces[0].vol, SURFACES[0].vol * 1.5)
+
+
+def test_snapshots_refuse_surfaces_and_rate_curves() -> None:
+    """A snapshot carries one vol per instrument and one rate, so it must not be built
+    from a market it cannot describe (its coefficients would not match its contents)."""
+    from zkmargin.proof.snapshot import build_snapshot
+    from zkmargin.rates import RateCurve
+
+    with pytest.raises(errors.ParameterError, match="surfaces"):
+        build_snapshot(MarginEngine(INS), MARKET, 1)
+    curve = dataclasses.replace(EX.market, rate=0.0, rate_curve=RateCurve([1.0], [0.03]))
+    with pytest.raises(errors.ParameterError, match="rate curve"):
+        build_snapshot(MarginEngine(INS), curve, 1)

@@ -217,3 +217,21 @@ def test_what_if_by_account_id_and_instrument_name() -> None:
     with pytest.raises(errors.UnknownIdentifierError) as exc:
         st_.what_if("bob", [("BTC-PERPETUAL", 1.0), ("BTC-XYZ", 1.0)])
     assert (exc.value.field, exc.value.index) == ("trades.instrument", 1)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"settlement_mode": "segregated"}, {"asset_underlying": [-1, 0, 1]}],
+    ids=["segregated", "collateral-in-scenarios"],
+)
+def test_what_if_follows_the_engines_settlement_mode_and_collateral_rows(kw: dict[str, object]) -> None:
+    eng = MarginEngine(EX.instruments, **kw)  # type: ignore[arg-type]
+    st_ = MarketState(eng, EX.accounts, EX.market)
+    base = eng.compute(EX.accounts, EX.market)
+    np.testing.assert_array_equal(st_.result().maintenance_margin, base.maintenance_margin)
+    a = 5
+    trades = [(int(EX.accounts.instrument[EX.accounts.offsets[a]]), -1.5), (0, 2.0)]
+    cash = [100.0, -0.01, 0.0]
+    w = st_.what_if(a, trades, cash)
+    full = eng.compute(changed_book(EX.accounts, a, trades, cash), EX.market)
+    assert as_list(w.after) == row(full, a)

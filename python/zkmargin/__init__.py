@@ -23,6 +23,7 @@ from .forwards import forwards_from_futures
 from .market import Market
 from .orders import Orders
 from .params import MarginParams
+from .rates import RateCurve
 from .results import InstrumentValues, MarginResult
 from .scenarios import DeribitCurrency, ScenarioTable, deribit_scenarios, span_scenarios
 from .segregated import CurrencyRequirements, currency_requirements
@@ -82,6 +83,7 @@ __all__ = [
     "Market",
     "MarketState",
     "Orders",
+    "RateCurve",
     "ScenarioTable",
     "Settlement",
     "VolSurface",

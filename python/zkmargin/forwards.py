@@ -22,10 +22,11 @@ from .errors import DuplicateError, ParameterError
 
 def forwards_from_futures(instruments: Instruments, spot: Any, futures_mark: Any) -> NDArray[np.float64]:
     """``Market.forward`` (length ``I``) from ``futures_mark`` (length ``I``: each dated
-    future's mark price; entries of other instruments are not read, NaN is fine). A future
-    gets its own mark; an option or any other dated instrument the forward interpolated at
-    its expiry from its underlying's futures (module docstring); an underlying without
-    futures, and spot and perpetual instruments, get the spot. Two futures of one
+    future's mark price, optionally a perpetual's; entries of other instruments are not
+    read, NaN is fine). A future gets its own mark; an option the forward interpolated at
+    its expiry from its underlying's futures (module docstring); a perpetual its mark when
+    one is given (finite, > 0), else the spot; spot instruments, and options on an
+    underlying without futures, the spot. Two futures of one
     underlying with the same expiry must have the same mark
     (:class:`~zkmargin.errors.DuplicateError` otherwise); marks must be finite and > 0
     (``ParameterError`` naming the future)."""
@@ -73,4 +74,6 @@ def forwards_from_futures(instruments: Instruments, spot: Any, futures_mark: Any
         beyond = nodes_lf[0] + carry * te
         out[mine] = np.exp(np.where(te > nodes_t[-1], beyond, inside))
     out[fut] = mark[fut]
+    perp = (instruments.kind == Kind.PERPETUAL) & np.isfinite(mark) & (mark > 0.0)
+    out[perp] = mark[perp]
     return out

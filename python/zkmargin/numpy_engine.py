@@ -169,10 +169,10 @@ class MarginEngine(EngineBase):
         u = ins.underlying
         sc = self.scenarios
         moves, shocks, weights = sc.moves[:, u].T, sc.vol_shocks[:, u].T, sc.weights[:, u].T
-        fm = f[:, None] * (1.0 + moves)
-        shocked = self._shocked_vol(self._smile_vol(market, fm), shocks)
+        moved_f = f[:, None] * (1.0 + moves)
+        shocked = self._shocked_vol(self._smile_vol(market, moved_f), shocks)
         today = self._settlement_value(market, f, self._smile_vol(market, f))[:, None]
-        moved = self._settlement_value(market, fm, shocked, sc.look_ahead)
+        moved = self._settlement_value(market, moved_f, shocked, sc.look_ahead)
         spot = market.spot[u][:, None]
         inverse = (ins.settlement == Settlement.INVERSE)[:, None]
         if self.settlement_mode == "segregated":

@@ -69,7 +69,7 @@ class VolSurface:
         object.__setattr__(self, "vol", np.ascontiguousarray(v))
 
     def covers(self, t: float) -> bool:
-        """Whether expiry ``t`` (years) lies within the surface's first and last smile."""
+        """Whether expiry ``t`` lies in ``[expiry[0], expiry[-1]]``."""
         return bool(self.expiry[0] <= t <= self.expiry[-1])
 
     def _slice_w(self, j: int, x: float) -> float:
@@ -124,5 +124,5 @@ class VolSurface:
         return out
 
     def as_native(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """(expiries, log-moneyness grid, vols): the arrays the Rust core evaluates."""
+        """``(expiry, log_moneyness, vol)`` as the Rust core takes them."""
         return (self.expiry, self.log_moneyness, self.vol)

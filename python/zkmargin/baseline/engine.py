@@ -119,9 +119,10 @@ class MarginEngine(EngineBase):
             later = c.expiry - self.scenarios.look_ahead
             row = []
             for m, v, w, e in zip(moves, shocks, weights, edges, strict=True):
-                fm = c.fwd * (1.0 + m[u])
-                vol = self._shocked_vol(c, v[u], self._smile_vol(market, c, fm)) if c.is_option else c.vol
-                moved = c.settlement_value(fm, vol, rate, later)
+                moved_f = c.fwd * (1.0 + m[u])
+                base = self._smile_vol(market, c, moved_f)
+                vol = self._shocked_vol(c, v[u], base) if c.is_option else c.vol
+                moved = c.settlement_value(moved_f, vol, rate, later)
                 if not c.inverse:
                     pnl = moved - today
                 elif segregated:

@@ -651,6 +651,19 @@ def build_snapshot(
             f"snapshot version {SNAPSHOT_VERSION} encodes relative vol shocks without look-ahead only",
             "scenarios",
         )
+    links = getattr(engine, "asset_underlying", None)
+    if links is not None and bool(np.any(np.asarray(links) >= 0)):
+        raise ParameterError(
+            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
+            "no balance terms in the scenario losses)",
+            "asset_underlying",
+        )
+    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
+        raise ParameterError(
+            "vol surfaces and rate curves are not part of a snapshot (it carries one vol per "
+            "instrument and one rate); pass a market without them",
+            "surfaces" if market.rate_curve is None else "rate_curve",
+        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)

@@ -540,7 +540,7 @@ impl Engine {
     /// Values, risk arrays (when `with_risk`) and per-contract requirements for `px`,
     /// which must have been validated.
     pub fn prepare(&self, px: &Prices<'_>, with_risk: bool) -> Prepared {
-        self.prepare_curves(px, with_risk, None)
+        self.prepare_values(px, with_risk, None)
     }
 
     /// Today's vol of every instrument under `curves` (§2.5): the surface's for options
@@ -592,9 +592,9 @@ impl Engine {
         }
     }
 
-    /// [`Self::prepare`] with scenario vols read off `curves` (§6.2); `px.vol` must already
-    /// hold [`Self::surface_vols`].
-    pub fn prepare_curves(
+    /// [`Self::prepare`] with scenario vols read off `curves` and its rates (§1.5, §2.5,
+    /// §6.2); `px.vol` must already hold [`Self::surface_vols`].
+    pub fn prepare_values(
         &self,
         px: &Prices<'_>,
         with_risk: bool,
@@ -661,18 +661,28 @@ impl Engine {
         }
     }
 
-    /// [`Self::prepare_curves`] plus, for the portfolio model under the cross settlement
-    /// mode, the scenario P&L of the collateral assets linked to an underlying (§6.2): a
-    /// held balance's haircut value and a borrowed balance's grossed-up one move like a
-    /// linear spot position, `w m p (1 -+ h)` per unit.
+    /// [`Self::prepare`] plus, for the portfolio model under the cross settlement mode,
+    /// the scenario P&L of the collateral assets linked to an underlying (§6.2): a held
+    /// balance's haircut value and a borrowed balance's grossed-up one move like a linear
+    /// spot position, `w m p (1 -+ h)` per unit.
     pub fn prepare_with(
+        &self,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        with_risk: bool,
+    ) -> Prepared {
+        self.prepare_market(px, coll, with_risk, None)
+    }
+
+    /// [`Self::prepare_with`] with the market's `curves` (as [`Self::prepare_values`]).
+    pub fn prepare_market(
         &self,
         px: &Prices<'_>,
         coll: &Collateral<'_>,
         with_risk: bool,
         curves: Option<&Curves>,
     ) -> Prepared {
-        let mut prep = self.prepare_curves(px, with_risk, curves);
+        let mut prep = self.prepare_values(px, with_risk, curves);
         if with_risk && self.settlement == SettlementMode::Cross {
             let n_s = self.table.n_scenarios;
             let n_u = self.n_underlyings();
@@ -1319,7 +1329,7 @@ impl Engine {
         let mut vols = Vec::new();
         let px = &self.with_curves(px, curves, &mut vols)?;
         self.validate_book(px, coll, book)?;
-        let prep = self.prepare_with(px, coll, model == Model::Portfolio, curves);
+        let prep = self.prepare_market(px, coll, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
         let mut fields = zeroed_rows(N_FIELDS, n_a);

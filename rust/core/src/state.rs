@@ -81,7 +81,7 @@ impl MarketState {
         let mut state = Self {
             engine: engine.clone(),
             model,
-            prep: engine.prepare_with(px, coll, model == Model::Portfolio, curves),
+            prep: engine.prepare_market(px, coll, model == Model::Portfolio, curves),
             asset_price: coll.price.to_vec(),
             haircut: coll.haircut.to_vec(),
             rows,
@@ -144,7 +144,7 @@ impl MarketState {
             price: &self.asset_price,
             haircut: &self.haircut,
         };
-        self.prep = e.prepare_with(px, &coll, self.model == Model::Portfolio, curves);
+        self.prep = e.prepare_market(px, &coll, self.model == Model::Portfolio, curves);
         self.remargin_all();
         Ok(())
     }

@@ -512,7 +512,7 @@ impl PyEngine {
         self.inner.validate_prices(&px).map_err(core_err)?;
         let v = py.detach(|| {
             self.inner
-                .prepare_curves(&px, false, curves.as_ref())
+                .prepare_values(&px, false, curves.as_ref())
                 .values
         });
         let n = self.inner.instruments.len();

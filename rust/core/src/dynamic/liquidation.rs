@@ -696,7 +696,7 @@ pub fn liquidation_scan(
     param_in("penalty", rule.penalty, 0.0, 1.0)?;
     let scanner = Scanner {
         engine,
-        prep: engine.prepare_with(px, coll, rule.model == Model::Portfolio, None),
+        prep: engine.prepare_with(px, coll, rule.model == Model::Portfolio),
         coll,
         book,
         extra_equity,
