@@ -29,6 +29,8 @@ def _undamped(table: ScenarioTable) -> ScenarioTable:
         edge=table.edge,
         annual_move_risk=table.annual_move_risk,
         min_annual_move=table.min_annual_move,
+        vol_shift=table.vol_shift,
+        look_ahead=table.look_ahead,
     )
 
 
