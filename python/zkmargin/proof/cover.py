@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EncodingError, ParameterError, ProofError
-from ._codec import I128_MAX, Reader, i128, json_hex, json_object, u32
+from ._codec import I128_MAX, i128, json_hex, json_object
 from ._field import R
 from ._scalars import Rng, random_scalar, system_rng
 from .generators import generators
@@ -29,6 +29,8 @@ from .rangeproof import (
     check_nm,
     evaluate_checks,
     padded_m,
+    points_with_range_bytes,
+    points_with_range_from_bytes,
     prove_core,
     verify_core,
 )
@@ -49,44 +51,15 @@ class CoverProof:
 
     def to_bytes(self) -> bytes:
         """``"ZKMV" || u8 version || u8 log2 n || u8 log2 m || u32 count || H_j || body``."""
-        rp = self.range_proof
-        return b"".join(
-            [
-                _MAGIC,
-                bytes([COVER_VERSION, rp.n.bit_length() - 1, rp.m.bit_length() - 1]),
-                u32(len(self.high)),
-                *self.high,
-                rp.body_bytes(),
-            ]
-        )
+        return points_with_range_bytes(_MAGIC, COVER_VERSION, self.high, self.range_proof)
 
     @classmethod
     def from_bytes(cls, data: bytes, backend: str | Group = "native") -> CoverProof:
-        r = Reader(data, "cover proof")
-        if r.take(4) != _MAGIC:
-            raise EncodingError("cover proof: bad magic", "proof")
-        ver, ln, lm = r.take(3)
-        if ver != COVER_VERSION:
-            raise EncodingError(f"cover proof: unknown version {ver}", "proof")
-        if ln > 6 or lm > 12:
-            raise EncodingError("cover proof: bad n or m", "proof")
-        n, m = 1 << ln, 1 << lm
-        try:
-            check_nm(n, m)
-        except ParameterError as e:
-            raise EncodingError(f"cover proof: {e}", "proof") from None
-        count = r.u32()
-        if 2 * count > m or padded_m(2 * count) != m:
-            raise EncodingError("cover proof: count does not match m", "proof")
-        high = tuple(r.take(32) for _ in range(count))
-        k = (n * m).bit_length() - 1
-        body = r.take((2 * k + 9) * 32)
-        r.done()
-        group = get_group(backend)
-        for i, h in enumerate(high):
-            if group.is_identity(group.decode_compressed(h)):
-                raise EncodingError("cover proof: identity commitment", "proof", i)
-        return cls(high, RangeProof.from_body(body, n, m, backend))
+        def check(count: int, m: int) -> str | None:
+            return "count does not match m" if 2 * count > m or padded_m(2 * count) != m else None
+
+        high, rp = points_with_range_from_bytes(data, _MAGIC, COVER_VERSION, "cover proof", check, backend)
+        return cls(high, rp)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "zkmargin.CoverProof", "version": COVER_VERSION, "hex": self.to_bytes().hex()}

@@ -13,12 +13,12 @@ Proof layout (``2 log2(n m) + 9`` elements, 32 bytes each):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EncodingError, ParameterError, ProofError
-from ._codec import json_hex, json_object
+from ._codec import Reader, json_hex, json_object, u32
 from ._scalars import Rng, powers, random_scalar, system_rng
 from .generators import Generators, generators
 from .group import Group, R, get_group
@@ -470,3 +470,48 @@ def batch_verify_range(
             return False
         checks.append((_random_weight(), ch))
     return evaluate_checks(group, gens, checks)
+
+
+def points_with_range_bytes(magic: bytes, version: int, points: Sequence[bytes], rp: RangeProof) -> bytes:
+    """``magic || u8 version || u8 log2 n || u8 log2 m || u32 count || points || range body``:
+    the layout of every proof that carries compressed points beside one range proof."""
+    header = bytes([version, rp.n.bit_length() - 1, rp.m.bit_length() - 1])
+    return b"".join([magic, header, u32(len(points)), *points, rp.body_bytes()])
+
+
+def points_with_range_from_bytes(
+    data: bytes,
+    magic: bytes,
+    version: int,
+    what: str,
+    check_count: Callable[[int, int], str | None],
+    backend: str | Group = "native",
+) -> tuple[tuple[bytes, ...], RangeProof]:
+    """Strict decoder of :func:`points_with_range_bytes`. ``check_count(count, m)`` returns
+    why a point count is refused (``None`` to accept); identity points are refused."""
+    r = Reader(data, what)
+    if r.take(4) != magic:
+        raise EncodingError(f"{what}: bad magic", "proof")
+    ver, ln, lm = r.take(3)
+    if ver != version:
+        raise EncodingError(f"{what}: unknown version {ver}", "proof")
+    if ln > 6 or lm > 12:
+        raise EncodingError(f"{what}: bad n or m", "proof")
+    n, m = 1 << ln, 1 << lm
+    try:
+        check_nm(n, m)
+    except ParameterError as e:
+        raise EncodingError(f"{what}: {e}", "proof") from None
+    count = r.u32()
+    why = check_count(count, m)
+    if why is not None:
+        raise EncodingError(f"{what}: {why}", "proof")
+    points = tuple(r.take(32) for _ in range(count))
+    k = (n * m).bit_length() - 1
+    body = r.take((2 * k + 9) * 32)
+    r.done()
+    group = get_group(backend)
+    for i, pt in enumerate(points):
+        if group.is_identity(group.decode_compressed(pt)):
+            raise EncodingError(f"{what}: identity commitment", "proof", i)
+    return points, RangeProof.from_body(body, n, m, backend)

@@ -50,6 +50,8 @@ from .rangeproof import (
     check_nm,
     evaluate_checks,
     padded_m,
+    points_with_range_bytes,
+    points_with_range_from_bytes,
     prove_core,
     verify_core,
 )
@@ -732,44 +734,15 @@ class SolvencyProof:
 
     def to_bytes(self) -> bytes:
         """``b"ZKMS" || version || log2 n || log2 m || u32 n_aux || aux || range body``."""
-        rp = self.range_proof
-        return b"".join(
-            [
-                _PR_MAGIC,
-                bytes([PROOF_VERSION, rp.n.bit_length() - 1, rp.m.bit_length() - 1]),
-                u32(len(self.aux)),
-                *self.aux,
-                rp.body_bytes(),
-            ]
-        )
+        return points_with_range_bytes(_PR_MAGIC, PROOF_VERSION, self.aux, self.range_proof)
 
     @classmethod
     def from_bytes(cls, data: bytes, backend: str | Group = "native") -> SolvencyProof:
-        r = Reader(data, "proof")
-        if r.take(4) != _PR_MAGIC:
-            raise EncodingError("proof: bad magic", "proof")
-        ver, ln, lm = r.take(3)
-        if ver != PROOF_VERSION:
-            raise EncodingError(f"proof: unknown version {ver}", "proof")
-        if ln > 6 or lm > 12:
-            raise EncodingError("proof: bad n or m", "proof")
-        n, m = 1 << ln, 1 << lm
-        try:
-            check_nm(n, m)
-        except ParameterError as e:
-            raise EncodingError(f"proof: {e}", "proof") from None
-        na = r.u32()
-        if na > 1 << 20:
-            raise EncodingError("proof: implausible size", "proof")
-        aux = tuple(r.take(32) for _ in range(na))
-        k = (n * m).bit_length() - 1
-        body = r.take((2 * k + 9) * 32)
-        r.done()
-        group = get_group(backend)
-        for i, a in enumerate(aux):
-            if group.is_identity(group.decode_compressed(a)):
-                raise EncodingError("proof: identity commitment", "proof", i)
-        return cls(aux, RangeProof.from_body(body, n, m, backend))
+        def check(count: int, m: int) -> str | None:
+            return "implausible size" if count > 1 << 20 else None
+
+        aux, rp = points_with_range_from_bytes(data, _PR_MAGIC, PROOF_VERSION, "proof", check, backend)
+        return cls(aux, rp)
 
     def to_json(self) -> dict[str, Any]:
         """The proof as a JSON-ready dict (hex-encoded elements)."""
