@@ -14,7 +14,8 @@ use crate::scenarios::ScenarioTable;
 use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
 
-/// docs/margin-model.md §8.
+/// docs/margin-model.md §8. No defaults here: `zkmargin.MarginParams` (Python) is the one
+/// place they are defined, and every field crosses the binding (docs/design-notes.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     pub linear_im: f64,
@@ -27,23 +28,6 @@ pub struct Params {
     pub annual_move_risk: f64,
     pub min_annual_move: f64,
     pub short_option_min: f64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            linear_im: 0.10,
-            linear_mm: 0.05,
-            option_im_base: 0.15,
-            option_im_floor: 0.10,
-            option_mm: 0.075,
-            im_factor: 1.0,
-            mm_factor: 0.8,
-            annual_move_risk: 0.075,
-            min_annual_move: 0.01,
-            short_option_min: 0.003,
-        }
-    }
 }
 
 impl Params {
@@ -590,6 +574,14 @@ impl Engine {
                 Ok(Prices { vol, ..*px })
             }
         }
+    }
+
+    /// Weighted P&L per contract, `I x S` row-major (§6.2), each instrument revalued from
+    /// its forward in `px` (its underlying's spot when `px` gives no forwards).
+    pub fn risk_arrays(&self, px: &Prices<'_>, curves: Option<&Curves>) -> Vec<f64> {
+        let ins = &self.instruments;
+        let forward: Vec<f64> = (0..ins.len()).map(|i| px.forward_of(ins, i)).collect();
+        risk_arrays(ins, px, &self.table, &forward, self.settlement, curves)
     }
 
     /// [`Self::prepare`] with scenario vols read off `curves` and its rates (§1.5, §2.5,
@@ -1507,5 +1499,22 @@ fn add_greeks(acc: &mut [f64], unit: &Unit, q: f64) {
     let slot = &mut acc[4 * unit.underlying..4 * unit.underlying + 4];
     for (a, g) in slot.iter_mut().zip(unit.greeks) {
         *a += q * g;
+    }
+}
+
+/// The parameters the crate's unit tests run with (the values of `zkmargin.MarginParams()`).
+#[cfg(test)]
+pub(crate) fn test_params() -> Params {
+    Params {
+        linear_im: 0.10,
+        linear_mm: 0.05,
+        option_im_base: 0.15,
+        option_im_floor: 0.10,
+        option_mm: 0.075,
+        im_factor: 1.0,
+        mm_factor: 0.8,
+        annual_move_risk: 0.075,
+        min_annual_move: 0.01,
+        short_option_min: 0.003,
     }
 }
