@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
+from helpers.attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
@@ -95,7 +95,7 @@ def test_bucket_rule_matches_the_rust_engine(mode: str) -> None:
 
 @pytest.mark.parametrize(
     "engine_class",
-    [None, zkmargin.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine],
+    [None, zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine],
     ids=["rust", "numpy", "reference"],
 )
 def test_audit_with_every_engine_passes(engine_class: Any) -> None:
