@@ -24,7 +24,7 @@ from .results import (
     InstrumentValues,
     MarginResult,
 )
-from .scenarios import ScenarioTable, deribit_scenarios
+from .scenarios import MAX_UNDERLYINGS, ScenarioTable, deribit_scenarios
 from .span import NativeSpan, SpanRules
 
 
@@ -71,6 +71,14 @@ class EngineBase:
                 f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}", "aggregation"
             )
         self.instruments = instruments
+        if scenarios is None and instruments.n_underlyings > MAX_UNDERLYINGS:
+            worst = int(np.argmax(instruments.underlying))
+            raise ParameterError(
+                f"underlying index {instruments.underlying[worst]} needs a default scenario table for "
+                f"more than {MAX_UNDERLYINGS} underlyings; pass scenarios= or renumber the underlyings",
+                "underlying",
+                worst,
+            )
         self.scenarios = (
             scenarios if scenarios is not None else deribit_scenarios(max(instruments.n_underlyings, 1))
         )
@@ -104,6 +112,7 @@ class EngineBase:
             settlement_mode,
             self.asset_underlying,
         )
+        self._native_rules = rules
         self._native = _margin.Engine(instruments, self.scenarios, self.params, rules)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
