@@ -12,8 +12,9 @@ use crate::errors::{Error, Result, typed};
 /// a `ParameterError` before anything is allocated.
 pub const MAX_CELLS: u64 = 1 << 28;
 
-/// A struct read from the attributes of a Python object, each field from the attribute of
-/// its own name (the zkmargin dataclasses are the single definition of those names). A
+/// A struct read from the attributes of a Python object (or, in the `struct In(CoreType)`
+/// form, a core type built directly from them), each field from the attribute of its own
+/// name (the zkmargin dataclasses are the single definition of those names). A
 /// missing attribute or a value of the wrong type is a `DTypeError` naming the field,
 /// where `#[derive(FromPyObject)]` would raise a plain `TypeError`.
 macro_rules! from_attributes {
@@ -56,6 +57,26 @@ macro_rules! from_attributes {
                 Ok(Self {
                     $($field: $crate::args::attribute(&obj, stringify!($field))?,)*
                 })
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident($target:ident) {
+            $($field:ident),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name(pub $target);
+
+        impl<'a, 'py> pyo3::FromPyObject<'a, 'py> for $name {
+            type Error = pyo3::PyErr;
+
+            // a struct literal: a field added to the core type fails to compile here
+            fn extract(obj: pyo3::Borrowed<'a, 'py, pyo3::PyAny>) -> pyo3::PyResult<Self> {
+                Ok(Self($target {
+                    $($field: $crate::args::attribute(&obj, stringify!($field))?,)*
+                }))
             }
         }
     };
