@@ -49,6 +49,9 @@ impl AccountMargin {
 /// Per-thread working memory, reused across accounts so the hot loop never allocates.
 #[derive(Debug, Clone)]
 pub struct Scratch {
+    /// Scenario P&L per portfolio, `n_groups x W`; between accounts every entry is -0.0,
+    /// the identity of `+`, so a portfolio's first row adds into it with no branch and
+    /// gives that row's own P&L to the bit.
     pnl: Vec<f64>,
     joint: Vec<f64>,
     touched_u: Vec<bool>,
@@ -57,6 +60,8 @@ pub struct Scratch {
     worst_u: Vec<i64>,
     bucket: Vec<f64>,
     bucket_seen: Vec<bool>,
+    /// Buckets in the order the account first touched them (the roll add-on sums in that
+    /// order), one spare slot for the branch-free append.
     touched_b: Vec<usize>,
     /// One underlying's P&L with a position moved (`Engine::moved_margin`).
     moved: Vec<f64>,
@@ -82,7 +87,10 @@ pub struct Engine {
     /// Scenario P&L portfolios: `U` (cross) or `2 U` (segregated: `U + u` holds the
     /// coin-settled instruments of `u`).
     pub n_groups: usize,
-    /// Dampener per portfolio and scenario (`n_groups x S`), and whether any is non-zero.
+    /// Scenario P&L rows are padded with zeros from `S` to `width`, a multiple of [`LANES`].
+    width: usize,
+    /// Dampener per portfolio and scenario (`n_groups x W`, zero-padded), and whether any
+    /// is non-zero.
     damp: Vec<f64>,
     damped: bool,
     /// Whether the joint aggregation limits some underlying's gains (§6.3).
@@ -211,14 +219,15 @@ impl Engine {
             }
         };
         let n_s = table.n_scenarios;
-        let mut damp = vec![0.0; n_groups * n_s];
+        let width = n_s.div_ceil(LANES) * LANES;
+        let mut damp = vec![0.0; n_groups * width];
         for g in 0..n_groups {
             let (u, coin) = (g % n_u, g >= n_u);
             for s in 0..n_s {
                 let k = s * n_u + u;
                 // Coin-settled portfolios count the USD dampener in coins at the edge price.
                 let d = table.dampener[k];
-                damp[g * n_s + s] = if coin { d / (1.0 + table.edge[k]) } else { d };
+                damp[g * width + s] = if coin { d / (1.0 + table.edge[k]) } else { d };
             }
         }
         let damped = damp.iter().any(|&d| d != 0.0);
@@ -264,6 +273,7 @@ impl Engine {
             settlement,
             asset_underlying,
             n_groups,
+            width,
             damp,
             damped,
             gains_limited,
@@ -310,16 +320,17 @@ impl Engine {
 
     pub fn scratch(&self) -> Scratch {
         let (u, s, g) = (self.n_underlyings(), self.table.n_scenarios, self.n_groups);
+        let n_b = self.bucket_expiry.len();
         Scratch {
-            pnl: vec![0.0; g * s],
-            joint: vec![0.0; s],
+            pnl: vec![-0.0; g * self.width],
+            joint: vec![0.0; self.width],
             touched_u: vec![false; g],
             net: vec![0.0; u],
             loss: vec![0.0; g],
             worst_u: vec![-1; g],
-            bucket: vec![0.0; self.bucket_expiry.len()],
-            bucket_seen: vec![false; self.bucket_expiry.len()],
-            touched_b: Vec::new(),
+            bucket: vec![0.0; n_b],
+            bucket_seen: vec![false; n_b],
+            touched_b: vec![0; n_b + 1],
             moved: vec![0.0; s],
             dir: vec![0.0; 2 * u],
             short: vec![0.0; 2 * u],
@@ -345,7 +356,6 @@ impl Engine {
         model: Model,
         sc: &mut Scratch,
     ) -> AccountMargin {
-        let n_s = self.table.n_scenarios;
         let mut equity: f64 = balances
             .iter()
             .enumerate()
@@ -397,7 +407,9 @@ impl Engine {
                 }
             }
             Model::Portfolio => {
+                let w = self.width;
                 let mut som = 0.0;
+                let mut n_b = 0;
                 let span = matches!(self.aggregation, Aggregation::Span(_));
                 for (i, q) in rows {
                     let unit = &prep.units[i];
@@ -406,38 +418,31 @@ impl Engine {
                     if GREEKS {
                         add_greeks(&mut sc.greeks, unit, q);
                     }
-                    let row = &prep.risk[i * n_s..(i + 1) * n_s];
-                    let acc = &mut sc.pnl[u * n_s..(u + 1) * n_s];
-                    // The first row of an underlying overwrites its accumulator, so stale
-                    // P&L from the previous account never needs clearing.
-                    if sc.touched_u[u] {
-                        for (a, r) in acc.iter_mut().zip(row) {
-                            *a += q * r;
-                        }
-                    } else {
-                        sc.touched_u[u] = true;
-                        for (a, r) in acc.iter_mut().zip(row) {
-                            *a = q * r;
-                        }
-                    }
+                    sc.touched_u[u] = true;
+                    add_scaled(
+                        &mut sc.pnl[u * w..(u + 1) * w],
+                        q,
+                        &prep.risk[i * w..(i + 1) * w],
+                    );
+                    // Appended at the end of the list, which only grows on a first touch.
                     let b = unit.bucket;
-                    if !sc.bucket_seen[b] {
-                        sc.bucket_seen[b] = true;
-                        sc.touched_b.push(b);
-                    }
+                    sc.touched_b[n_b] = b;
+                    n_b += usize::from(!sc.bucket_seen[b]);
+                    sc.bucket_seen[b] = true;
                     sc.bucket[b] += q * unit.greeks[0];
-                    if q < 0.0 {
-                        som += -q * unit.som;
-                        if span {
-                            sc.short[unit.short_slot] += -q * unit.som;
-                        }
+                    // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as
+                    // they are): no branch on the sign, which a mixed book mispredicts.
+                    let short = (-q).max(0.0) * unit.som;
+                    som += short;
+                    if span {
+                        sc.short[unit.short_slot] += short;
                     }
                 }
                 for (cr, &b) in prep.collateral.iter().zip(balances) {
                     if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
                         let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
                         let g = cr.group;
-                        let acc = &mut sc.pnl[g * n_s..(g + 1) * n_s];
+                        let acc = &mut sc.pnl[g * w..(g + 1) * w];
                         if !sc.touched_u[g] {
                             sc.touched_u[g] = true;
                             acc.fill(0.0);
@@ -451,12 +456,11 @@ impl Engine {
                 let (wcl, roll, som) = if let Aggregation::Span(rules) = &self.aggregation {
                     let (calendar, work) = sc.span.split_at_mut(2 * self.n_underlyings());
                     calendar.fill(0.0);
-                    for &b in &sc.touched_b {
+                    for &b in &sc.touched_b[..n_b] {
                         add_calendar(calendar, self.bucket_underlying[b], sc.bucket[b]);
                         sc.bucket[b] = 0.0;
                         sc.bucket_seen[b] = false;
                     }
-                    sc.touched_b.clear();
                     let book = SpanBook {
                         loss: &sc.loss,
                         calendar,
@@ -468,12 +472,11 @@ impl Engine {
                     (t.scan, t.intra, t.floor)
                 } else {
                     let mut roll = 0.0;
-                    for &b in &sc.touched_b {
+                    for &b in &sc.touched_b[..n_b] {
                         roll += self.roll(b, sc.bucket[b]);
                         sc.bucket[b] = 0.0;
                         sc.bucket_seen[b] = false;
                     }
-                    sc.touched_b.clear();
                     (wcl, roll, som)
                 };
                 out.scenario_loss = wcl;
@@ -516,8 +519,7 @@ impl Engine {
         if !self.damped {
             return worst_loss::<INDEX>(pnl);
         }
-        let n_s = self.table.n_scenarios;
-        worst_damped_loss::<INDEX>(pnl, &self.damp[g * n_s..(g + 1) * n_s])
+        worst_damped_loss::<INDEX>(pnl, &self.damp[g * self.width..][..pnl.len()])
     }
 
     /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its losses, and
@@ -531,10 +533,9 @@ impl Engine {
             }
             return;
         }
-        let n_s = self.table.n_scenarios;
         let u = g % self.n_underlyings();
         let (c, cap) = (self.table.gain_offset[u], self.table.gain_cap[u]);
-        let damp = &self.damp[g * n_s..(g + 1) * n_s];
+        let damp = &self.damp[g * self.width..(g + 1) * self.width];
         for ((j, &p), &d) in joint.iter_mut().zip(pnl).zip(damp) {
             *j += if d > 0.0 {
                 (p + d).min(0.0)
@@ -550,8 +551,14 @@ impl Engine {
     #[inline(always)]
     fn directional(&self, g: usize, pnl: &[f64]) -> (f64, f64) {
         let n_s = self.table.n_scenarios;
-        let damp = self.damped.then(|| &self.damp[g * n_s..(g + 1) * n_s]);
-        directional_losses(pnl, damp, &self.table.moves, self.n_underlyings(), g)
+        let damp = self.damped.then(|| &self.damp[g * self.width..][..n_s]);
+        directional_losses(
+            &pnl[..n_s],
+            damp,
+            &self.table.moves,
+            self.n_underlyings(),
+            g,
+        )
     }
 
     /// WCL and (when `INDEX`) worst scenario from the scratch's per-underlying P&L (§6.3);
@@ -559,26 +566,27 @@ impl Engine {
     #[inline(always)]
     fn worst_case_loss<const INDEX: bool>(&self, sc: &mut Scratch) -> (f64, i64) {
         let n_u = self.n_groups;
-        let n_s = self.table.n_scenarios;
-        // Per-portfolio worst loss and its first scenario.
-        for u in 0..n_u {
-            (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
-                self.group_loss::<INDEX>(u, &sc.pnl[u * n_s..(u + 1) * n_s])
-            } else {
-                (0.0, -1)
-            };
-        }
+        let w = self.width;
+        // The padding of the P&L rows is +-0 (zero risk, zero dampener): never a loss.
         let result = match &self.aggregation {
             Aggregation::Joint => {
                 sc.joint.fill(0.0);
                 for u in 0..n_u {
                     if sc.touched_u[u] {
-                        self.add_joint(u, &mut sc.joint, &sc.pnl[u * n_s..(u + 1) * n_s]);
+                        self.add_joint(u, &mut sc.joint, &sc.pnl[u * w..(u + 1) * w]);
                     }
                 }
                 worst_loss::<INDEX>(&sc.joint)
             }
             _ => {
+                // Per-portfolio worst loss and its first scenario.
+                for u in 0..n_u {
+                    (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
+                        self.group_loss::<INDEX>(u, &sc.pnl[u * w..(u + 1) * w])
+                    } else {
+                        (0.0, -1)
+                    };
+                }
                 let (mut top, mut top_u) = (0.0, None);
                 for u in 0..n_u {
                     if sc.loss[u] > top {
@@ -589,7 +597,7 @@ impl Engine {
                 let wcl = if let Aggregation::Correlation(rho) = &self.aggregation {
                     for u in 0..n_u {
                         (sc.dir[2 * u], sc.dir[2 * u + 1]) = if sc.touched_u[u] {
-                            self.directional(u, &sc.pnl[u * n_s..(u + 1) * n_s])
+                            self.directional(u, &sc.pnl[u * w..(u + 1) * w])
                         } else {
                             (0.0, 0.0)
                         };
@@ -604,7 +612,12 @@ impl Engine {
         };
         // `loss` keeps every portfolio's worst loss (overwritten for each account): the
         // SPAN aggregation reads it next.
-        sc.touched_u.fill(false);
+        for (u, touched) in sc.touched_u.iter_mut().enumerate() {
+            if *touched {
+                sc.pnl[u * w..(u + 1) * w].fill(-0.0);
+                *touched = false;
+            }
+        }
         result
     }
 
@@ -740,65 +753,113 @@ multiversion! {
     }
 }
 
-/// `max(0, max_s -pnl[s])` and, when `INDEX`, the first scenario attaining it (-1 when no
-/// scenario loses, or not asked). A running arg-max is a serial dependency chain; lane-wise
-/// minima vectorise, and the one scan for the index that follows usually stops early.
+/// Vector width, in doubles, that P&L rows are padded to and scanned in: one AVX-512
+/// register, two AVX2 ones, four SSE2 ones.
+const LANES: usize = 8;
+
+/// `acc += q row`, both of a length that is a multiple of [`LANES`]: whole vectors, no
+/// remainder loop. Each lane is one IEEE multiply and one add, as in a scalar loop.
 #[inline(always)]
-fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
-    let mut lanes = [0.0f64; 8];
-    let chunks = pnl.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, &p) in lanes.iter_mut().zip(c) {
-            *l = if p < *l { p } else { *l };
+fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
+    for (a, r) in acc.chunks_exact_mut(LANES).zip(row.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            a[l] += q * r[l];
         }
-    }
-    let low = lanes
-        .iter()
-        .chain(rest)
-        .fold(0.0, |m, &p| if p < m { p } else { m });
-    if low < 0.0 {
-        let worst = if INDEX {
-            pnl.iter().position(|&p| p == low).map_or(-1, |s| s as i64)
-        } else {
-            -1
-        };
-        (-low, worst)
-    } else {
-        (0.0, -1)
     }
 }
 
-/// [`worst_loss`] of `pnl + damp` (both of one length), vectorised the same way.
-#[inline(always)]
-fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
-    let mut lanes = [0.0f64; 8];
-    let (chunks, dchunks) = (pnl.chunks_exact(8), damp.chunks_exact(8));
-    let (rest, drest) = (chunks.remainder(), dchunks.remainder());
-    for (c, d) in chunks.zip(dchunks) {
-        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
-            let v = p + x;
-            *l = if v < *l { v } else { *l };
+/// Lane-wise running minima below zero and the first scenario attaining each, folded over
+/// one P&L row in a single pass: a running arg-max over the whole row would be a serial
+/// dependency chain, lane-wise ones vectorise.
+struct Lowest {
+    low: [f64; LANES],
+    at: [f64; LANES],
+}
+
+impl Lowest {
+    #[inline(always)]
+    fn new() -> Self {
+        Self {
+            low: [0.0; LANES],
+            at: [0.0; LANES],
         }
     }
-    let low = lanes
-        .iter()
-        .copied()
-        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
-        .fold(0.0, |m, v| if v < m { v } else { m });
-    if low < 0.0 {
-        let worst = if INDEX {
-            pnl.iter()
-                .zip(damp)
-                .position(|(&p, &x)| p + x == low)
-                .map_or(-1, |s| s as i64)
-        } else {
-            -1
-        };
-        (-low, worst)
-    } else {
-        (0.0, -1)
+
+    /// Folds in scenarios `base .. base + LANES` (`INDEX`: and where each lane's minimum is).
+    // Indexed lanes: the three arrays are read and written in step.
+    #[allow(clippy::needless_range_loop)]
+    #[inline(always)]
+    fn add<const INDEX: bool>(&mut self, base: usize, x: [f64; LANES]) {
+        let b = base as f64;
+        for l in 0..LANES {
+            let lt = x[l] < self.low[l];
+            self.low[l] = if lt { x[l] } else { self.low[l] };
+            if INDEX {
+                self.at[l] = if lt { b + l as f64 } else { self.at[l] };
+            }
+        }
     }
+
+    /// `max(0, -min)` and the first scenario attaining the minimum (the smallest index among
+    /// the lanes that hold it, each lane's being its first), then `rest` (the scenarios from
+    /// `start` on, scalar); `-1` when nothing loses or `INDEX` is off.
+    #[inline(always)]
+    fn finish<const INDEX: bool>(
+        self,
+        start: usize,
+        rest: impl Iterator<Item = f64>,
+    ) -> (f64, i64) {
+        let (mut low, mut at) = (0.0, f64::INFINITY);
+        for l in 0..LANES {
+            if self.low[l] < low {
+                (low, at) = (self.low[l], self.at[l]);
+            } else if self.low[l] == low && self.at[l] < at {
+                at = self.at[l];
+            }
+        }
+        for (k, v) in rest.enumerate() {
+            if v < low {
+                (low, at) = (v, (start + k) as f64);
+            }
+        }
+        if low < 0.0 {
+            (-low, if INDEX { at as i64 } else { -1 })
+        } else {
+            (0.0, -1)
+        }
+    }
+}
+
+/// `max(0, max_s -pnl[s])` and, when `INDEX`, the first scenario attaining it (-1 when no
+/// scenario loses, or not asked).
+#[inline(always)]
+fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
+    let mut lowest = Lowest::new();
+    let chunks = pnl.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for (c, x) in chunks.enumerate() {
+        let mut v = [0.0; LANES];
+        v.copy_from_slice(x);
+        lowest.add::<INDEX>(c * LANES, v);
+    }
+    lowest.finish::<INDEX>(pnl.len() - rest.len(), rest.iter().copied())
+}
+
+/// [`worst_loss`] of `pnl + damp` (both of one length), in the same single pass.
+#[inline(always)]
+fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
+    let mut lowest = Lowest::new();
+    let (chunks, dchunks) = (pnl.chunks_exact(LANES), damp.chunks_exact(LANES));
+    let (rest, drest) = (chunks.remainder(), dchunks.remainder());
+    for (c, (x, d)) in chunks.zip(dchunks).enumerate() {
+        let mut v = [0.0; LANES];
+        for l in 0..LANES {
+            v[l] = x[l] + d[l];
+        }
+        lowest.add::<INDEX>(c * LANES, v);
+    }
+    let start = pnl.len() - rest.len();
+    lowest.finish::<INDEX>(start, rest.iter().zip(drest).map(|(&p, &x)| p + x))
 }
 
 /// Adds a roll bucket's net delta `d` to its underlying's sums of positive and negative

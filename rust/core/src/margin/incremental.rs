@@ -128,7 +128,7 @@ impl Engine {
             Model::Portfolio => {
                 let n_s = self.table.n_scenarios;
                 let u = unit.group;
-                let row = &prep.risk[i * n_s..(i + 1) * n_s];
+                let row = &prep.risk[i * self.width..][..n_s];
                 for (a, r) in s.pnl[u * n_s..(u + 1) * n_s].iter_mut().zip(row) {
                     *a += dq * r;
                 }
@@ -185,7 +185,7 @@ impl Engine {
         let n_s = self.table.n_scenarios;
         let (u, g) = (unit.underlying, unit.group);
         if model == Model::Portfolio {
-            let row = &prep.risk[i * n_s..(i + 1) * n_s];
+            let row = &prep.risk[i * self.width..][..n_s];
             for ((m, p), r) in sc.moved.iter_mut().zip(&s.pnl[g * n_s..]).zip(row) {
                 *m = p + dq * r;
             }

@@ -3,7 +3,7 @@
 
 use crate::error::{Result, same_len};
 use crate::model::{Collateral, Kind, Prices};
-use crate::risk::{SettlementMode, risk_arrays};
+use crate::risk::{SettlementMode, risk_arrays_padded};
 use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
 
@@ -36,7 +36,8 @@ pub struct Unit {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub values: Values,
-    /// `I x S` risk arrays; empty unless the portfolio model was prepared.
+    /// `I x W` risk arrays, each row padded with zeros from `S` to the engine's vector-width
+    /// multiple `W`; empty unless the portfolio model was prepared.
     pub risk: Vec<f64>,
     pub units: Vec<Unit>,
     /// Per collateral asset, its scenario P&L per unit of balance when it is shocked with
@@ -48,7 +49,8 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 pub struct CollateralRisk {
     pub group: usize,
-    /// `S` entries for a held balance (haircut value) and a borrowed one (grossed up).
+    /// `W` entries (`S` and zero padding) for a held balance (haircut value) and a borrowed
+    /// one (grossed up).
     pub held: Vec<f64>,
     pub borrowed: Vec<f64>,
 }
@@ -121,13 +123,14 @@ impl Engine {
         let p = &self.params;
         let values = instrument_values(ins, px, curves.and_then(|c| c.rates.as_deref()));
         let risk = if with_risk {
-            risk_arrays(
+            risk_arrays_padded(
                 ins,
                 px,
                 &self.table,
                 &values.forward,
                 self.settlement,
                 curves,
+                self.width,
             )
         } else {
             Vec::new()
@@ -203,11 +206,16 @@ impl Engine {
         if with_risk && self.settlement == SettlementMode::Cross {
             let n_s = self.table.n_scenarios;
             let n_u = self.n_underlyings();
+            // Padded like the risk rows, with zeros.
             let rows = |u: usize, factor: f64| -> Vec<f64> {
-                (0..n_s)
+                (0..self.width)
                     .map(|s| {
-                        let (m, _, w) = self.table.cell(s, u);
-                        w * m * factor
+                        if s < n_s {
+                            let (m, _, w) = self.table.cell(s, u);
+                            w * m * factor
+                        } else {
+                            0.0
+                        }
                     })
                     .collect()
             };
