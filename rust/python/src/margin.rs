@@ -503,8 +503,8 @@ impl PyEngine {
         for (j, risk) in prep.collateral.iter().enumerate() {
             if let Some(r) = risk {
                 group[j] = r.group as i64;
-                held[j * n_s..(j + 1) * n_s].copy_from_slice(&r.held);
-                borrowed[j * n_s..(j + 1) * n_s].copy_from_slice(&r.borrowed);
+                held[j * n_s..(j + 1) * n_s].copy_from_slice(&r.held[..n_s]);
+                borrowed[j * n_s..(j + 1) * n_s].copy_from_slice(&r.borrowed[..n_s]);
             }
         }
         Ok(StatementTerms {
