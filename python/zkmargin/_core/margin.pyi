@@ -1,5 +1,5 @@
 # `zkmargin._core.margin` (rust/python/src/margin.rs, state.rs).
-from typing import TypeAlias, final
+from typing import TypeAlias, TypedDict, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,14 @@ def implied_vol(
     rate: _F64,
     threads: int | None = None,
 ) -> _F64: ...
+# Engine.statement_terms: per bucket, per instrument, per asset (J x S rows)
+class _StatementTerms(TypedDict):
+    roll_rate: _F64
+    forward: _F64
+    collateral_group: _I64
+    collateral_held: _F64
+    collateral_borrowed: _F64
+
 @final
 class Engine:
     def __new__(
@@ -41,6 +49,7 @@ class Engine:
     @property
     def n_underlyings(self) -> int: ...
     def roll_buckets(self) -> tuple[_I64, _F64]: ...
+    def statement_terms(self, market: _Market, rates: _F64 | None = None) -> _StatementTerms: ...
     def validate_market(self, market: _Market, rates: _F64 | None = None) -> None: ...
     def validate(self, market: _Market, accounts: _Book, rates: _F64 | None = None) -> None: ...
     def instrument_values(self, market: _Market, rates: _F64 | None = None) -> _F64: ...
