@@ -5,7 +5,7 @@ use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
 
-use crate::errors::{Error, Result, typed};
+use crate::errors::{Error, Result, typed, typed_argument};
 
 /// Upper bound of any size the binding allocates from a caller's integer (cells of an
 /// output array, generators to derive): 2^28 cells is 2 GiB of `f64`. Larger requests are
@@ -102,6 +102,29 @@ where
     value
         .extract::<T>()
         .map_err(|e| PyErr::from(typed(py, name, e.into())))
+}
+
+/// A function argument (a numpy array) whose wrong type or dtype is a `DTypeError`, where
+/// the plain extraction raises a builtin `TypeError`.
+pub struct Arg<T>(pub T);
+
+impl<'a, 'py, T: FromPyObject<'a, 'py>> FromPyObject<'a, 'py> for Arg<T> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        T::extract(obj)
+            .map(Arg)
+            .map_err(|e| typed_argument(py, e.into()))
+    }
+}
+
+impl<T> std::ops::Deref for Arg<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// `obj` as an integer in `lo..=hi`: a bool or non-integer is a `DTypeError`, an integer
