@@ -21,15 +21,9 @@ from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
 from zkmargin.proof.coefficients import portfolio_ids, roll_buckets, widened
-from zkmargin.proof.snapshot import (
-    FIELDS,
-    PARAM_FIELDS,
-    EpochSnapshot,
-    audit_snapshot,
-    build_snapshot,
-    prove_account,
-    verify_account,
-)
+from zkmargin.proof.snapshot import FIELDS, PARAM_FIELDS, EpochSnapshot
+from zkmargin.proof.solvency import prove_account, verify_account
+from zkmargin.proof.table import audit_snapshot, build_snapshot
 
 SNAP = snapshot()
 

@@ -336,7 +336,7 @@ def test_prover_refuses_what_is_not_convex_piecewise_linear(kwargs: dict[str, An
 
 
 def test_snapshot_refuses_scenario_settings_it_cannot_encode() -> None:
-    from zkmargin.proof.snapshot import build_snapshot
+    from zkmargin.proof import build_snapshot
 
     for table in (
         zkmargin.span_scenarios(2, look_ahead_days=1.0),

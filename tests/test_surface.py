@@ -162,7 +162,7 @@ def test_stress_shift_scales_the_surfaces() -> None:
 def test_snapshots_refuse_surfaces_and_rate_curves() -> None:
     """A snapshot carries one vol per instrument and one rate, so it must not be built
     from a market it cannot describe (its coefficients would not match its contents)."""
-    from zkmargin.proof.snapshot import build_snapshot
+    from zkmargin.proof import build_snapshot
     from zkmargin.rates import RateCurve
 
     with pytest.raises(errors.ParameterError, match="surfaces"):
