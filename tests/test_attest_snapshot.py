@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
+from helpers.attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
@@ -90,7 +90,7 @@ def test_every_engine_exports_the_same_statement_terms(mode: str) -> None:
     shocked = mode == "cross"
     assert rust.collateral_group.tolist() == ([-1, 0] if shocked else [-1, -1]) + [-1] * (len(links) - 2)
     assert bool(np.any(rust.collateral_held[1] != 0.0)) == shocked
-    for cls in (zkmargin.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine):
+    for cls in (zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine):
         other = cls(ex.instruments, **kw).statement_terms(ex.market)
         for name in ("bucket", "bucket_expiry", "collateral_group"):
             assert getattr(other, name).tolist() == getattr(rust, name).tolist(), (cls, name)
@@ -102,7 +102,7 @@ def test_every_engine_exports_the_same_statement_terms(mode: str) -> None:
 
 @pytest.mark.parametrize(
     "engine_class",
-    [None, zkmargin.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine],
+    [None, zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine],
     ids=["rust", "numpy", "reference"],
 )
 def test_audit_with_every_engine_passes(engine_class: Any) -> None:

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from margin_strategies import FLOOR, Case, Reference, cases, engine_settings
-from zkmargin import baseline, errors, numpy_engine
+from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from zkmargin import baseline, errors
+from zkmargin.baseline import numpy_engine
 from zkmargin.span import InterSpread, SpanRules
 
 ENGINES: dict[str, type[Any]] = {

@@ -17,8 +17,8 @@ from zkmargin import (
     Market,
     ScenarioTable,
     baseline,
-    numpy_engine,
 )
+from zkmargin.baseline import numpy_engine
 from zkmargin.errors import ParameterError
 from zkmargin.proof import (
     build_statement,

@@ -293,7 +293,7 @@ def test_snapshot_carries_the_features_and_verifies(engine: Any) -> None:
     assert back == snap and EpochSnapshot.from_json(snap.to_json()) == snap
     import zkmargin
 
-    for cls in (None, zkmargin.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine):
+    for cls in (None, zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine):
         assert audit_snapshot(back, cls).ok
     acc = _book({0: 0.5, 1: -1.0}, usdc=30_000.0, btc=0.5)
     com, op = commit_account(acc, 0, n_instruments=len(INS), balance_decimals=snap.balance_decimals)

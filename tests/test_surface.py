@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from zkmargin import MarginEngine, MarketState, baseline, errors, numpy_engine
+from zkmargin import MarginEngine, MarketState, baseline, errors
+from zkmargin.baseline import numpy_engine
 from zkmargin.results import ACCOUNT_FIELDS, MODELS
 from zkmargin.surface import VolSurface
 from zkmargin.synthetic import generate_exchange

@@ -110,7 +110,7 @@ def _cmd_audit(a: argparse.Namespace) -> int:
 
     engines: dict[str, Any] = {}
     if a.engine == "numpy":
-        from ..numpy_engine import MarginEngine as NumpyEngine
+        from ..baseline.numpy_engine import MarginEngine as NumpyEngine
 
         engines["numpy"] = NumpyEngine
     elif a.engine == "reference":

@@ -201,7 +201,7 @@ class AuditReport:
 def audit_snapshot(snapshot: EpochSnapshot, engine_class: Any = None) -> AuditReport:
     """Recompute the coefficient table from the snapshot's market data and model with
     ``engine_class`` (``zkmargin.MarginEngine`` by default, or
-    ``zkmargin.numpy_engine.MarginEngine`` / ``zkmargin.baseline.MarginEngine``) and
+    ``zkmargin.baseline.numpy_engine.MarginEngine`` / ``zkmargin.baseline.MarginEngine``) and
     compare it with the published one."""
     eng = snapshot.engine(engine_class)
     rc = real_coefficients(
