@@ -337,3 +337,14 @@ def test_a_statement_version_must_match_its_content() -> None:
     obj["version"] = 1
     with pytest.raises(EncodingError):
         SolvencyStatement.from_json(obj)
+
+
+def test_version_three_proofs_verify_on_the_pure_python_backend() -> None:
+    # the native prover's bytes verify under py_ecc: the new rows are backend-independent
+    small = ScenarioTable([[-0.16], [0.16]], [[0.0], [0.0]], [[1.0], [1.0]])  # m = 16: py_ecc stays quick
+    com, op, stm = _statement(
+        MarginEngine(INS, small, SOM, asset_underlying=[-1, 0]), _book({0: 1.0}, 0.0, 0.6)
+    )
+    assert stm.version == 3 and stm.m == 16
+    pr = prove_solvency(stm, com, op)
+    assert verify_solvency(stm, com, pr, backend="pyecc")
