@@ -17,9 +17,9 @@ mod params;
 mod prepare;
 
 pub use incremental::Sums;
-pub use params::{Aggregation, Model, Params};
 #[cfg(test)]
 pub(crate) use params::test_params;
+pub use params::{Aggregation, Model, Params};
 pub use prepare::{CollateralRisk, Prepared, Unit};
 
 /// One account's outcome. Greeks go to the scratch's `greeks` (U x 4).
