@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.budget import scaled
 from zkmargin import _core
 from zkmargin.errors import EncodingError, ShapeError
 from zkmargin.proof import generators
@@ -18,7 +19,8 @@ keccak = pytest.importorskip("Crypto.Hash.keccak")
 NAT = get_group("native")
 PY = get_group("pyecc")
 scalar = st.integers(min_value=0, max_value=R - 1)
-FAST = settings(max_examples=12, deadline=None)
+# every example runs several pure-Python (py_ecc) curve operations: a fifth of the budget
+FAST = scaled(0.2)
 
 
 def _ref_hash_to_curve(label: bytes) -> tuple[int, int]:
@@ -65,7 +67,7 @@ def test_scalar_mul_and_add_match(a: int, b: int) -> None:
         assert g.eq(g.decode_compressed(g.encode_compressed(p)), p)
 
 
-@settings(max_examples=4, deadline=None)
+@scaled(0.07)  # a pure-Python MSM of up to 20 points an example
 @given(scalars=st.lists(scalar, min_size=1, max_size=20))
 def test_msm_matches_across_backends_and_naive(scalars: list[int]) -> None:
     k = len(scalars)

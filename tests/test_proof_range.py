@@ -7,9 +7,10 @@ import random
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.budget import scaled
 from helpers.proof_encodings import x_plus_p
 from zkmargin.errors import EncodingError, ParameterError
 from zkmargin.proof import RangeProof, batch_verify_range, prove_range, verify_range
@@ -20,7 +21,7 @@ from zkmargin.proof.rangeproof import _range_transcript, prove_core
 NAT = get_group("native")
 
 
-@settings(max_examples=8, deadline=None)
+@scaled(0.13)  # each example proves and verifies with both backends
 @given(
     n=st.sampled_from([8, 16]),
     data=st.data(),

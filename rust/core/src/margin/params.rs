@@ -4,8 +4,8 @@ use crate::error::{ErrorKind, InputError, Result};
 use crate::linalg::check_correlation;
 use crate::netting::SpanRules;
 
-/// docs/margin-model.md §8. No defaults here: `zkmargin.MarginParams` (Python) is the one place they are defined,
-/// and every field crosses the binding (docs/design-notes.md §4).
+/// docs/margin-model.md §8. No defaults here: `zkmargin.MarginParams` (Python) is the one
+/// place they are defined, and every field crosses the binding (docs/design-notes.md §4).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     pub linear_im: f64,
