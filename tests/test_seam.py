@@ -150,6 +150,11 @@ def test_arrays_of_the_wrong_dtype_are_dtype_errors_at_the_binding() -> None:
         dynamic.log_returns(np.ones((3, 2), dtype=np.int64))
     with pytest.raises(errors.DTypeError):
         dynamic.span2(0.5, np.ones(2), np.ones(2), [1.0, 2.0], np.ones(2))
+    one = np.ones(1)
+    with pytest.raises(errors.DTypeError):
+        margin.black76(one, one, one, one, one, one)  # is_call as float64
+    with pytest.raises(errors.DTypeError):
+        margin.implied_vol(one, np.ones(1, dtype=bool), one.astype(np.float32), one, one, one)
     # the same calls with the right dtypes run
     assert dynamic.log_returns(np.ones((3, 2))).shape == (2, 2)
 

@@ -10,6 +10,7 @@ use zkmargin_core::model::Prices;
 use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::surface::Curves;
 
+use crate::args::Arg;
 use crate::arrays::{run_detached, slice1};
 use crate::errors::Result;
 use crate::inputs::{BookIn, InstrumentsIn, MarketIn, ParamsIn, RatesIn, RulesIn, ScenariosIn};
@@ -40,12 +41,12 @@ pub(crate) fn column<'a, T: numpy::Element>(
 #[allow(clippy::too_many_arguments)] // the formula's six columns, each its own array
 fn black76<'py>(
     py: Python<'py>,
-    is_call: PyReadonlyArray1<'py, bool>,
-    forward: PyReadonlyArray1<'py, f64>,
-    strike: PyReadonlyArray1<'py, f64>,
-    t: PyReadonlyArray1<'py, f64>,
-    vol: PyReadonlyArray1<'py, f64>,
-    rate: PyReadonlyArray1<'py, f64>,
+    is_call: Arg<PyReadonlyArray1<'py, bool>>,
+    forward: Arg<PyReadonlyArray1<'py, f64>>,
+    strike: Arg<PyReadonlyArray1<'py, f64>>,
+    t: Arg<PyReadonlyArray1<'py, f64>>,
+    vol: Arg<PyReadonlyArray1<'py, f64>>,
+    rate: Arg<PyReadonlyArray1<'py, f64>>,
     threads: Option<Threads>,
 ) -> Result<Vec<Bound<'py, PyArray1<f64>>>> {
     let threads = threads::count(threads)?;
@@ -69,12 +70,12 @@ fn black76<'py>(
 #[allow(clippy::too_many_arguments)] // the formula's six columns, each its own array
 fn implied_vol<'py>(
     py: Python<'py>,
-    price: PyReadonlyArray1<'py, f64>,
-    is_call: PyReadonlyArray1<'py, bool>,
-    forward: PyReadonlyArray1<'py, f64>,
-    strike: PyReadonlyArray1<'py, f64>,
-    t: PyReadonlyArray1<'py, f64>,
-    rate: PyReadonlyArray1<'py, f64>,
+    price: Arg<PyReadonlyArray1<'py, f64>>,
+    is_call: Arg<PyReadonlyArray1<'py, bool>>,
+    forward: Arg<PyReadonlyArray1<'py, f64>>,
+    strike: Arg<PyReadonlyArray1<'py, f64>>,
+    t: Arg<PyReadonlyArray1<'py, f64>>,
+    rate: Arg<PyReadonlyArray1<'py, f64>>,
     threads: Option<Threads>,
 ) -> Result<Bound<'py, PyArray1<f64>>> {
     let threads = threads::count(threads)?;
