@@ -155,7 +155,12 @@ def test_arrays_of_the_wrong_dtype_are_dtype_errors_at_the_binding() -> None:
         margin.black76(one, one, one, one, one, one)  # is_call as float64
     with pytest.raises(errors.DTypeError):
         margin.implied_vol(one, np.ones(1, dtype=bool), one.astype(np.float32), one, one, one)
+    with pytest.raises(errors.DTypeError):
+        curve.G1Point.generator().mul(1.5)
+    with pytest.raises(errors.DTypeError):
+        curve.keccak256("text")
     # the same calls with the right dtypes run
+    assert curve.G1Point.generator().mul((1).to_bytes(32, "big")) == curve.G1Point.generator()
     assert dynamic.log_returns(np.ones((3, 2))).shape == (2, 2)
 
 

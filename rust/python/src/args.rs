@@ -3,7 +3,7 @@
 
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use pyo3::types::PyBool;
+use pyo3::types::{PyBool, PyBytes};
 
 use crate::errors::{Error, Result, typed, typed_argument};
 
@@ -124,6 +124,28 @@ impl<T> std::ops::Deref for Arg<T> {
 
     fn deref(&self) -> &T {
         &self.0
+    }
+}
+
+/// A `bytes` argument, read as a byte slice; anything else is a `DTypeError`.
+pub struct Bytes<'py>(Bound<'py, PyBytes>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Bytes<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        obj.extract::<Bound<'py, PyBytes>>()
+            .map(Bytes)
+            .map_err(|e| typed_argument(py, e.into()))
+    }
+}
+
+impl std::ops::Deref for Bytes<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 

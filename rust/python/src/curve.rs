@@ -11,7 +11,7 @@ use pyo3::types::PyBytes;
 use zkmargin_core::error::{ErrorKind, InputError};
 use zkmargin_curve::{self as zc, CurveError, G1Affine, G1Projective};
 
-use crate::args::{MAX_CELLS, from_attributes, int_in, size_in};
+use crate::args::{Bytes, MAX_CELLS, from_attributes, int_in, size_in};
 use crate::arrays::run_detached;
 use crate::errors::{Error, Named, Result};
 use crate::threads::{self, Threads};
@@ -65,24 +65,24 @@ impl G1Point {
 
     /// Decode the 64-byte EVM form (x || y, (0, 0) = identity), strictly.
     #[staticmethod]
-    fn from_evm(data: &[u8]) -> Result<Self> {
+    fn from_evm(data: Bytes<'_>) -> Result<Self> {
         Ok(G1Point {
-            p: zc::point_from_evm(data).named("point")?,
+            p: zc::point_from_evm(&data).named("point")?,
         })
     }
 
     /// Decode the 32-byte compressed form, strictly.
     #[staticmethod]
-    fn from_compressed(data: &[u8]) -> Result<Self> {
+    fn from_compressed(data: Bytes<'_>) -> Result<Self> {
         Ok(G1Point {
-            p: zc::point_from_compressed(data).named("point")?,
+            p: zc::point_from_compressed(&data).named("point")?,
         })
     }
 
     /// keccak256 try-and-increment; returns (point, counter used).
     #[staticmethod]
-    fn hash_to_curve(label: &[u8]) -> (Self, u32) {
-        let (p, c) = zc::hash_to_g1(label);
+    fn hash_to_curve(label: Bytes<'_>) -> (Self, u32) {
+        let (p, c) = zc::hash_to_g1(&label);
         (G1Point { p }, c)
     }
 
@@ -115,8 +115,8 @@ impl G1Point {
     }
 
     /// `s * P` for a 32-byte big-endian scalar s < r.
-    fn mul(&self, scalar: &[u8]) -> Result<Self> {
-        let s = zc::scalar_from_be(scalar).named("scalar")?;
+    fn mul(&self, scalar: Bytes<'_>) -> Result<Self> {
+        let s = zc::scalar_from_be(&scalar).named("scalar")?;
         Ok(G1Point {
             p: to_affine(self.p * s),
         })
@@ -177,7 +177,7 @@ impl G1Vec {
 
     /// Decode concatenated 64-byte EVM points.
     #[staticmethod]
-    fn from_evm_bytes(data: &[u8]) -> Result<Self> {
+    fn from_evm_bytes(data: Bytes<'_>) -> Result<Self> {
         if data.len() % 64 != 0 {
             return Err(CurveError::Length {
                 what: "points (a multiple of 64 bytes)",
@@ -198,7 +198,7 @@ impl G1Vec {
     #[pyo3(signature = (prefix, start, count, threads=None))]
     fn derive(
         py: Python<'_>,
-        prefix: &[u8],
+        prefix: Bytes<'_>,
         start: &Bound<'_, PyAny>,
         count: &Bound<'_, PyAny>,
         threads: Option<Threads>,
@@ -211,6 +211,7 @@ impl G1Vec {
                 format!("labels {start}..{start}+{count} exceed the u32 counter"),
             ));
         }
+        let prefix: &[u8] = &prefix;
         let v = heavy(py, count * 64, threads, || {
             zc::derive_generators(prefix, start, count)
         })?;
@@ -274,10 +275,10 @@ pub(crate) fn scalar(field: &str, b: &[u8]) -> Result<zc::Fr> {
 fn msm(
     py: Python<'_>,
     points: PyRef<'_, G1Vec>,
-    scalars_be: &[u8],
+    scalars_be: Bytes<'_>,
     threads: Option<Threads>,
 ) -> Result<G1Point> {
-    let s = scalars("scalars", scalars_be)?;
+    let s = scalars("scalars", &scalars_be)?;
     let v = Arc::clone(&points.v);
     let p = heavy(py, v.len() * 8, threads, move || zc::msm(&v, &s))?.named("msm")?;
     Ok(G1Point { p: to_affine(p) })
@@ -290,11 +291,11 @@ fn fold(
     py: Python<'_>,
     lo: PyRef<'_, G1Vec>,
     hi: PyRef<'_, G1Vec>,
-    a: &[u8],
-    b: &[u8],
+    a: Bytes<'_>,
+    b: Bytes<'_>,
     threads: Option<Threads>,
 ) -> Result<G1Vec> {
-    let (a, b) = (scalar("a", a)?, scalar("b", b)?);
+    let (a, b) = (scalar("a", &a)?, scalar("b", &b)?);
     let (l, h) = (Arc::clone(&lo.v), Arc::clone(&hi.v));
     // every element costs a scalar multiplication: even short folds are worth the pool
     let r = heavy(py, l.len() * zc::PARALLEL_THRESHOLD, threads, move || {
@@ -310,12 +311,12 @@ fn fold_weighted(
     py: Python<'_>,
     lo: PyRef<'_, G1Vec>,
     hi: PyRef<'_, G1Vec>,
-    wa: &[u8],
-    wb: &[u8],
+    wa: Bytes<'_>,
+    wb: Bytes<'_>,
     threads: Option<Threads>,
 ) -> Result<G1Vec> {
-    let wa = scalars("wa", wa)?;
-    let wb = scalars("wb", wb)?;
+    let wa = scalars("wa", &wa)?;
+    let wb = scalars("wb", &wb)?;
     let (l, h) = (Arc::clone(&lo.v), Arc::clone(&hi.v));
     let r = heavy(py, l.len(), threads, move || {
         zc::fold_weighted(&l, &h, &wa, &wb)
@@ -329,10 +330,10 @@ fn fold_weighted(
 fn scale(
     py: Python<'_>,
     points: PyRef<'_, G1Vec>,
-    w: &[u8],
+    w: Bytes<'_>,
     threads: Option<Threads>,
 ) -> Result<G1Vec> {
-    let w = scalars("w", w)?;
+    let w = scalars("w", &w)?;
     let v = Arc::clone(&points.v);
     let r = heavy(py, v.len(), threads, move || zc::scale(&v, &w))?;
     Ok(G1Vec::new(r.named("scale")?))
@@ -417,8 +418,8 @@ fn msm_parts(
 /// Uniform scalars from the OS randomness: concatenated 64-byte chunks, each reduced mod r,
 /// returned as concatenated 32-byte big-endian scalars.
 #[pyfunction]
-fn scalars_from_wide<'py>(py: Python<'py>, data: &[u8]) -> Result<Bound<'py, PyBytes>> {
-    let s = zc::scalars_from_wide(data).named("randomness")?;
+fn scalars_from_wide<'py>(py: Python<'py>, data: Bytes<'_>) -> Result<Bound<'py, PyBytes>> {
+    let s = zc::scalars_from_wide(&data).named("randomness")?;
     let mut out = Vec::with_capacity(32 * s.len());
     for x in &s {
         out.extend_from_slice(&zc::scalar_to_be(x));
@@ -427,8 +428,8 @@ fn scalars_from_wide<'py>(py: Python<'py>, data: &[u8]) -> Result<Bound<'py, PyB
 }
 
 #[pyfunction]
-fn keccak256<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
-    PyBytes::new(py, &zc::keccak256(data))
+fn keccak256<'py>(py: Python<'py>, data: Bytes<'_>) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &zc::keccak256(&data))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

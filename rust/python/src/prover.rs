@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use zkmargin_curve::{self as zc, CurveError};
 
-use crate::args::size_in;
+use crate::args::{Bytes, size_in};
 use crate::curve::{G1Point, G1Vec, heavy, scalar, scalars};
 use crate::errors::{Named, Result};
 use crate::threads::Threads;
@@ -114,10 +114,10 @@ impl RangeProver {
         h: PyRef<'_, G1Vec>,
         g_base: PyRef<'_, G1Point>,
         h_base: PyRef<'_, G1Point>,
-        values: &[u8],
-        gammas: &[u8],
+        values: Bytes<'_>,
+        gammas: Bytes<'_>,
         n: &Bound<'_, PyAny>,
-        randomness: &[u8],
+        randomness: Bytes<'_>,
         threads: Option<Threads>,
     ) -> Result<Self> {
         let n = size_in("n", n, 1, 64)?;
@@ -126,10 +126,10 @@ impl RangeProver {
             &h.v,
             g_base.p,
             h_base.p,
-            &scalars("values", values)?,
-            &scalars("gammas", gammas)?,
+            &scalars("values", &values)?,
+            &scalars("gammas", &gammas)?,
             n,
-            &scalars("randomness", randomness)?,
+            &scalars("randomness", &randomness)?,
         )
         .named("range prover")?;
         Ok(RangeProver(Once::new(p, 8 * g.v.len(), threads)))
@@ -148,10 +148,10 @@ impl RangeCommitted {
     fn poly(
         &self,
         py: Python<'_>,
-        y: &[u8],
-        z: &[u8],
+        y: Bytes<'_>,
+        z: Bytes<'_>,
     ) -> Result<(G1Point, G1Point, RangePolynomial)> {
-        let (y, z) = (scalar("y", y)?, scalar("z", z)?);
+        let (y, z) = (scalar("y", &y)?, scalar("z", &z)?);
         let ((t1, t2), next) = self.0.run(py, "poly", |p| Ok(p.poly(y, z)))?;
         Ok((point(t1), point(t2), RangePolynomial(self.0.next(next))))
     }
@@ -168,8 +168,8 @@ type Evaluation<'py> = (
 #[pymethods]
 impl RangePolynomial {
     /// `(t_hat, tau_x, mu, next state)` for the challenge x.
-    fn evaluate<'py>(&self, py: Python<'py>, x: &[u8]) -> Result<Evaluation<'py>> {
-        let x = scalar("x", x)?;
+    fn evaluate<'py>(&self, py: Python<'py>, x: Bytes<'_>) -> Result<Evaluation<'py>> {
+        let x = scalar("x", &x)?;
         let ((t, tau, mu), next) = self.0.run(py, "evaluate", |p| Ok(p.evaluate(x)))?;
         Ok((
             scalar_bytes(py, &t),
@@ -184,8 +184,8 @@ impl RangePolynomial {
 impl RangeEvaluated {
     /// The inner-product argument for the challenge w: an `IpaRound`, or an `IpaDone`
     /// when the vectors already have length one.
-    fn ipa_begin<'py>(&self, py: Python<'py>, w: &[u8]) -> Result<Bound<'py, PyAny>> {
-        let w = scalar("w", w)?;
+    fn ipa_begin<'py>(&self, py: Python<'py>, w: Bytes<'_>) -> Result<Bound<'py, PyAny>> {
+        let w = scalar("w", &w)?;
         let next = self.0.run(py, "ipa_begin", |p| p.ipa_begin(w))?;
         Ok(ipa(py, &self.0, next)?)
     }
@@ -203,8 +203,8 @@ impl IpaRound {
 #[pymethods]
 impl IpaFold {
     /// The folded argument for the challenge u: the next `IpaRound`, or an `IpaDone`.
-    fn fold<'py>(&self, py: Python<'py>, u: &[u8]) -> Result<Bound<'py, PyAny>> {
-        let u = scalar("u", u)?;
+    fn fold<'py>(&self, py: Python<'py>, u: Bytes<'_>) -> Result<Bound<'py, PyAny>> {
+        let u = scalar("u", &u)?;
         let next = self.0.run(py, "fold", |p| p.fold(u))?;
         Ok(ipa(py, &self.0, next)?)
     }
