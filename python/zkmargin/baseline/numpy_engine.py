@@ -23,6 +23,7 @@ from ..orders import Orders, margin_with_orders
 from ..pricing import Greeks
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
 from .checks import black76_arguments
+from .curves import surface_vols
 
 F64 = NDArray[np.float64]
 #: Accounts per chunk: the (chunk x S) scenario P&L block per underlying is ~18 MB at S = 35.
@@ -162,7 +163,7 @@ class MarginEngine(EngineBase):
             if surface is None or rows.size == 0:
                 continue
             t = np.broadcast_to(ins.expiry[rows][col], f[rows].shape)
-            vol[rows] = surface.evaluate(t, np.log(ins.strike[rows][col] / f[rows]))
+            vol[rows] = surface_vols(surface, t, np.log(ins.strike[rows][col] / f[rows]))
         return vol
 
     def _risk(self, market: Market, f: F64) -> F64:
