@@ -174,7 +174,10 @@ def real_coefficients(
     som = tuple(
         fs * k * _exact(cs, "contract_size") * _exact(F, "forward") if opt else Fraction(0)
         for opt, cs, F in zip(
-            np.asarray(ins.is_option).tolist(), ins.contract_size.tolist(), terms.forward.tolist(), strict=True
+            np.asarray(ins.is_option).tolist(),
+            ins.contract_size.tolist(),
+            terms.forward.tolist(),
+            strict=True,
         )
     )
     som_side = som_sides(ins.kind.tolist())
