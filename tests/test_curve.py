@@ -195,26 +195,26 @@ def test_scalars_must_be_canonical() -> None:
             PY.mul(PY.generator(), s)
     v = NAT.derive(b"t", 0, 2)
     with pytest.raises(EncodingError):
-        _core.g1_msm(v, scalars_to_bytes([1]) + R.to_bytes(32, "big"))
+        _core.curve.msm(v, scalars_to_bytes([1]) + R.to_bytes(32, "big"))
     with pytest.raises(EncodingError):
-        _core.g1_msm(v, b"\x01" * 33)  # not a multiple of 32 bytes
+        _core.curve.msm(v, b"\x01" * 33)  # not a multiple of 32 bytes
     with pytest.raises(ShapeError):
-        _core.g1_msm(v, scalars_to_bytes([1]))
+        _core.curve.msm(v, scalars_to_bytes([1]))
     with pytest.raises(ShapeError):
         NAT.fold(v, NAT.derive(b"t", 0, 3), 1, 2)
     with pytest.raises(EncodingError):
-        _core.G1Point.generator().mul(bytes(31))
+        _core.curve.G1Point.generator().mul(bytes(31))
 
 
 def test_point_vector_bytes_roundtrip() -> None:
     v = NAT.derive(b"t/v", 0, 5)
     raw = v.to_evm_bytes()
     assert len(raw) == 5 * 64
-    w = _core.G1Vec.from_evm_bytes(raw)
+    w = _core.curve.G1Vec.from_evm_bytes(raw)
     assert [NAT.encode(NAT.get(w, i)) for i in range(5)] == [NAT.encode(NAT.get(v, i)) for i in range(5)]
     with pytest.raises(EncodingError):
-        _core.G1Vec.from_evm_bytes(raw[:-1])
+        _core.curve.G1Vec.from_evm_bytes(raw[:-1])
     bad = bytearray(raw)
     bad[64 + 63] ^= 1
     with pytest.raises(EncodingError):
-        _core.G1Vec.from_evm_bytes(bytes(bad))
+        _core.curve.G1Vec.from_evm_bytes(bytes(bad))

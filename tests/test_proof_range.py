@@ -206,9 +206,9 @@ def test_wide_randomness_reduction_matches_python() -> None:
 
     raw = b"\xff" * 64 + random.Random(3).randbytes(64 * 40)
     want = [int.from_bytes(raw[i : i + 64], "big") % R for i in range(0, len(raw), 64)]
-    assert _core.scalars_from_wide(raw) == scalars_to_bytes(want)
+    assert _core.curve.scalars_from_wide(raw) == scalars_to_bytes(want)
     with pytest.raises(EncodingError):
-        _core.scalars_from_wide(raw[:-1])
+        _core.curve.scalars_from_wide(raw[:-1])
 
 
 def test_native_prover_steps_in_order_only() -> None:

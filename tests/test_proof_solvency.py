@@ -474,3 +474,16 @@ def test_deribit_preset_on_synthetic_exchange() -> None:
     assert peq * scale <= res.equity[a] + 1e-6
     pr = prove_solvency(stm, com, op)
     assert verify_solvency(stm, com, pr)
+
+
+def test_only_the_pyecc_backend_carries_the_pure_python_prover() -> None:
+    from zkmargin.proof._rangeprover import PyRangeProver
+    from zkmargin.proof.group import Group, NativeGroup, PyEccGroup
+
+    assert {"range_prover", "random_scalars"} <= Group.__abstractmethods__
+    assert NativeGroup.range_prover is not PyEccGroup.range_prover
+    group = PyEccGroup()
+    gens = zkmargin.proof.generators(group)
+    g_vec, h_vec = gens.vectors(8)
+    prover = group.range_prover(g_vec, h_vec, gens.G, gens.H, [1], [2], 8, [0] * (2 * 8 + 4))
+    assert isinstance(prover, PyRangeProver)

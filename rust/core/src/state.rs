@@ -313,7 +313,7 @@ impl MarketState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::margin::{Aggregation, Params};
+    use crate::margin::Aggregation;
     use crate::model::Instruments;
     use crate::scenarios::ScenarioTable;
 
@@ -342,7 +342,7 @@ mod tests {
             0.3,
         )
         .unwrap();
-        Engine::new(ins, table, Params::default(), Aggregation::Sum).unwrap()
+        Engine::new(ins, table, crate::margin::test_params(), Aggregation::Sum).unwrap()
     }
 
     /// The one underlying at 100 with the instruments' vols, at `rate`.

@@ -421,7 +421,7 @@ pub fn liquidation_scan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::margin::{Aggregation, Params};
+    use crate::margin::Aggregation;
     use crate::model::Instruments;
     use crate::scenarios::ScenarioTable;
 
@@ -441,7 +441,7 @@ mod tests {
         .unwrap();
         let table =
             ScenarioTable::new(&[-0.1], &[0.0], &[1.0], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
-        Engine::new(ins, table, Params::default(), Aggregation::Sum).unwrap()
+        Engine::new(ins, table, crate::margin::test_params(), Aggregation::Sum).unwrap()
     }
 
     struct Case {
