@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 from ..book import Accounts, Kind
 from ..engine import EngineBase
 from ..market import Market
-from ..orders import Orders, margin_with_orders
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
 from .curves import market_rate, surface_vol
 from .pricing import Contract
@@ -429,16 +428,7 @@ class MarginEngine(EngineBase):
             mm += sum(p.linear_mm * abs(x) for x in net_d1)
         return AccountMargin(equity, im, mm, wcl, worst, roll, som)
 
-    def compute(
-        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
-    ) -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
-        with ``orders`` as in docs §6.7."""
-        self._check_model(model)
-        if orders is not None:
-            return margin_with_orders(
-                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
-            )
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
         self.validate(accounts, market)
         n_u = self.n_underlyings
         prep = self.prepare(market, model)

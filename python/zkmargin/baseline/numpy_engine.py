@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 from ..book import Accounts, Kind, Settlement
 from ..engine import EngineBase
 from ..market import Market
-from ..orders import Orders, margin_with_orders
 from ..pricing import Greeks
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
 from .checks import black76_arguments
@@ -336,16 +335,7 @@ class MarginEngine(EngineBase):
 
     # -- per-account ---------------------------------------------------------------------
 
-    def compute(
-        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
-    ) -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
-        with ``orders`` as in docs §6.7."""
-        self._check_model(model)
-        if orders is not None:
-            return margin_with_orders(
-                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
-            )
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
         self.validate(accounts, market)
         priced = self._price(market)
         risk = None
