@@ -55,6 +55,7 @@ _CollateralAssets: TypeAlias = tuple[_F64, _F64]
 class _StatementTerms(TypedDict):
     roll_rate: _F64
     forward: _F64
+    portfolio: NDArray[np.int64]
     collateral_group: NDArray[np.int64]
     collateral_held: _F64
     collateral_borrowed: _F64
