@@ -182,9 +182,9 @@ impl PricesIn<'_> {
 }
 
 /// `Engine.statement_terms` (a dict): per bucket `roll_rate`, per instrument the forward
-/// it is valued on and its portfolio (§6.3), per collateral asset the portfolio it is shocked with (`-1` for none)
-/// and its scenario P&L per held and per borrowed unit (`J x S`, zero rows for unshocked
-/// assets).
+/// it is valued on and its portfolio (§6.3), per collateral asset the portfolio it is
+/// shocked with (`-1` for none) and its scenario P&L per held and per borrowed unit
+/// (`J x S`, zero rows for unshocked assets).
 #[derive(IntoPyObject)]
 struct StatementTerms<'py> {
     roll_rate: Bound<'py, PyArray1<f64>>,
@@ -504,8 +504,8 @@ impl PyEngine {
         for (j, risk) in prep.collateral.iter().enumerate() {
             if let Some(r) = risk {
                 group[j] = r.group as i64;
-                held[j * n_s..(j + 1) * n_s].copy_from_slice(&r.held);
-                borrowed[j * n_s..(j + 1) * n_s].copy_from_slice(&r.borrowed);
+                held[j * n_s..(j + 1) * n_s].copy_from_slice(&r.held[..n_s]);
+                borrowed[j * n_s..(j + 1) * n_s].copy_from_slice(&r.borrowed[..n_s]);
             }
         }
         Ok(StatementTerms {
