@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.budget import scaled
 from helpers.proof_encodings import x_plus_p
 from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
 from zkmargin.errors import EncodingError, InsolventError, ParameterError, ProofError
@@ -101,7 +102,7 @@ held = st.dictionaries(
 )
 
 
-@settings(max_examples=5, deadline=None)
+@scaled(0.08)  # each example builds and verifies a whole solvency proof
 @given(rows=held, mode=st.sampled_from(["subset", "full"]), btc=st.sampled_from([0.0, 0.5, -0.1]))
 def test_completeness_and_rounding_bound(rows: dict[int, float], mode: str, btc: float) -> None:
     acc, stm, com, op = setup(rows, usdc=2_000_000.0, btc=btc, mode=mode)
