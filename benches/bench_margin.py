@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 import zkmargin
-from zkmargin import baseline, numpy_engine
+from zkmargin import baseline
+from zkmargin.baseline import numpy_engine
 from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
 
 
@@ -133,7 +134,7 @@ def bench_portfolio(n_accounts: int, repeat: int) -> list[str]:
         "| engine | time | speed-up vs this row's baseline |",
         "| --- | --- | --- |",
         row("pure Python reference", t_py),
-        row("NumPy/SciPy engine (zkmargin.numpy_engine)", t_np, t_py),
+        row("NumPy/SciPy engine (zkmargin.baseline.numpy_engine)", t_np, t_py),
         row("minimal SciPy: CSR @ risk arrays, row min, roll by a 2nd product", t_sp, t_py),
         row(f"Rust, 1 thread ({t_py / t_rs1:,.0f}x Python, {t_np / t_rs1:,.1f}x NumPy)", t_rs1, t_py),
         row(
