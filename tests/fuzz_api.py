@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 
-import zkmargin
 from zkmargin import (
     Accounts,
     Instruments,
@@ -58,8 +57,8 @@ from zkmargin import (
     proof,
     span_scenarios,
 )
+from zkmargin.baseline import dynamic as dref
 from zkmargin.baseline.pricing import black76_one
-from zkmargin.dynamic import reference as dref
 
 Args = dict[str, Any]
 
@@ -231,8 +230,16 @@ def mutate_bytes(rng: np.random.Generator, b: bytes) -> tuple[Any, str]:
 
     return _pick(
         rng,
-        [flip, flip, cut, ff, lambda: (b + b"\x00", "extra byte"), lambda: (bytearray(b), "bytearray"),
-         lambda: (b.hex(), "hex str"), lambda: (None, "None")],
+        [
+            flip,
+            flip,
+            cut,
+            ff,
+            lambda: (b + b"\x00", "extra byte"),
+            lambda: (bytearray(b), "bytearray"),
+            lambda: (b.hex(), "hex str"),
+            lambda: (None, "None"),
+        ],
     )
 
 
@@ -254,14 +261,26 @@ def mutate_json(rng: np.random.Generator, obj: Any) -> tuple[Any, str]:
     if isinstance(obj, str):
         return _pick(
             rng,
-            [lambda: (obj[:-1], "shorter str"), lambda: ("zz" + obj[2:], "non-hex"), lambda: (obj.upper(), "upper"),
-             lambda: ("f" * len(obj), "all f"), lambda: (int(rng.integers(9)), "int for str")],
+            [
+                lambda: (obj[:-1], "shorter str"),
+                lambda: ("zz" + obj[2:], "non-hex"),
+                lambda: (obj.upper(), "upper"),
+                lambda: ("f" * len(obj), "all f"),
+                lambda: (int(rng.integers(9)), "int for str"),
+            ],
         )
     if isinstance(obj, bool):
         return (not obj), "negated"
     if isinstance(obj, int):
-        return _pick(rng, [lambda: (_adv_int(rng), "adversarial int"), lambda: (float(obj), "float"),
-                           lambda: (str(obj), "str"), lambda: (None, "None")])
+        return _pick(
+            rng,
+            [
+                lambda: (_adv_int(rng), "adversarial int"),
+                lambda: (float(obj), "float"),
+                lambda: (str(obj), "str"),
+                lambda: (None, "None"),
+            ],
+        )
     return _pick(rng, [lambda: (None, "None"), lambda: ([], "empty list"), lambda: ("x", "str")])
 
 
@@ -397,7 +416,9 @@ def universe(rng: np.random.Generator, n_u: int | None = None) -> Args:
 
 
 def instruments_of(a: Args) -> Instruments:
-    return Instruments(a["kind"], a["underlying"], a["strike"], a["expiry"], a["contract_size"], a["settlement"])
+    return Instruments(
+        a["kind"], a["underlying"], a["strike"], a["expiry"], a["contract_size"], a["settlement"]
+    )
 
 
 def market_of(a: Args) -> Market:
@@ -479,7 +500,9 @@ class Black76(Target):
         }
 
     def call(self, a: Args) -> Any:
-        return black76(a["is_call"], a["forward"], a["strike"], a["t"], a["vol"], a["rate"], threads=a["threads"])
+        return black76(
+            a["is_call"], a["forward"], a["strike"], a["t"], a["vol"], a["rate"], threads=a["threads"]
+        )
 
     def check(self, a: Args, out: Any, mutated: bool) -> None:
         finite(out, "black76")
@@ -491,8 +514,10 @@ class Black76(Target):
             if row.shape != shape:
                 raise Finding(f"{name} has shape {row.shape}, want {shape}")
         want = np.array(
-            [black76_one(bool(c), float(f), float(k), float(t), float(v), float(r))
-             for c, f, k, t, v, r in zip(*(x.ravel() for x in cols), strict=True)]
+            [
+                black76_one(bool(c), float(f), float(k), float(t), float(v), float(r))
+                for c, f, k, t, v, r in zip(*(x.ravel() for x in cols), strict=True)
+            ]
         ).reshape(*shape, 5)
         for j, name in enumerate(out._fields):
             close(getattr(out, name), want[..., j], f"black76.{name}", rtol=1e-9 if not mutated else 1e-7)
@@ -505,10 +530,15 @@ class ImpliedVol(Target):
     def base(self, rng: np.random.Generator) -> Args:
         a = Black76().base(rng)
         g = black76(a["is_call"], a["forward"], a["strike"], a["t"], a["vol"], a["rate"])
-        return {"price": g.price, **{k: a[k] for k in ("is_call", "forward", "strike", "t", "rate", "threads")}}
+        return {
+            "price": g.price,
+            **{k: a[k] for k in ("is_call", "forward", "strike", "t", "rate", "threads")},
+        }
 
     def call(self, a: Args) -> Any:
-        return implied_vol(a["price"], a["is_call"], a["forward"], a["strike"], a["t"], a["rate"], a["threads"])
+        return implied_vol(
+            a["price"], a["is_call"], a["forward"], a["strike"], a["t"], a["rate"], a["threads"]
+        )
 
     def check(self, a: Args, out: Any, mutated: bool) -> None:
         finite(out, "implied_vol")
@@ -604,10 +634,16 @@ class Scenarios(Target):
                 a["n_underlyings"], a["price_range"], a["buckets"], vol_up=a["vol_up"], vol_down=a["vol_down"]
             )
         elif a["builder"] == "span":
-            sc = span_scenarios(a["n_underlyings"], a["price_range"], a["vol_up"], look_ahead_days=a["look_ahead"])
+            sc = span_scenarios(
+                a["n_underlyings"], a["price_range"], a["vol_up"], look_ahead_days=a["look_ahead"]
+            )
         else:
             sc = ScenarioTable(
-                a["moves"], a["vol_shocks"], a["weights"], vol_up=a["vol_up"], vol_down=a["vol_down"],
+                a["moves"],
+                a["vol_shocks"],
+                a["weights"],
+                vol_up=a["vol_up"],
+                vol_down=a["vol_down"],
                 look_ahead=a["look_ahead"],
             )
         ins, m, acc = instruments_of(a), market_of(a), accounts_of(a)
@@ -668,8 +704,15 @@ class Curves(Target):
     def call(self, a: Args) -> Any:
         curve = RateCurve(a["curve_t"], a["curve_r"])
         surf = VolSurface(a["surf_t"], a["surf_x"], a["surf_v"])
-        m = Market(a["spot"], a["vol"], a["asset_price"], a["haircut"], forward=a["forward"],
-                   surfaces=[surf], rate_curve=curve)
+        m = Market(
+            a["spot"],
+            a["vol"],
+            a["asset_price"],
+            a["haircut"],
+            forward=a["forward"],
+            surfaces=[surf],
+            rate_curve=curve,
+        )
         ins, acc = instruments_of(a), accounts_of(a)
         return ins, m, acc, MarginEngine(ins).compute(acc, m, "portfolio")
 
@@ -690,8 +733,21 @@ class Volatility(Target):
     def base(self, rng: np.random.Generator) -> Args:
         r = _returns(rng)
         return {
-            "fn": str(rng.choice(["log_returns", "ewma", "rolling", "annualise", "scan_ranges", "apc", "cap_path",
-                                  "span_table", "dynamic_span_table"])),
+            "fn": str(
+                rng.choice(
+                    [
+                        "log_returns",
+                        "ewma",
+                        "rolling",
+                        "annualise",
+                        "scan_ranges",
+                        "apc",
+                        "cap_path",
+                        "span_table",
+                        "dynamic_span_table",
+                    ]
+                )
+            ),
             "prices": np.round(100 * np.exp(np.cumsum(r, axis=0)), 4),
             "returns": r,
             "lam": 0.94,
@@ -724,7 +780,9 @@ class Volatility(Target):
         if fn == "cap_path":
             return dynamic.cap_path(a["prices"], a["max_rise"])
         if fn == "span_table":
-            t = dynamic.span_table_from_ranges(dynamic.scan_ranges(sig, a["k"], a["horizon"], a["floor"], a["cap"]))
+            t = dynamic.span_table_from_ranges(
+                dynamic.scan_ranges(sig, a["k"], a["horizon"], a["floor"], a["cap"])
+            )
             return (t.moves, t.vol_shocks, t.weights)
         t = dynamic.dynamic_span_table(sig, a["k"], a["horizon"], a["floor"], a["cap"])
         return (t.moves, t.vol_shocks, t.weights)
@@ -774,12 +832,18 @@ class Joint(Target):
     def check(self, a: Args, out: Any, mutated: bool) -> None:
         finite(out, a["fn"])
         if a["fn"] == "historical":
-            close(out, dref.historical(np.asarray(a["returns"], dtype=float).tolist(), int(a["horizon"])), "historical")
+            close(
+                out,
+                dref.historical(np.asarray(a["returns"], dtype=float).tolist(), int(a["horizon"])),
+                "historical",
+            )
         elif a["fn"] == "monte_carlo":
             want = dref.monte_carlo(
                 np.atleast_1d(np.asarray(a["sigma"], dtype=float)).tolist(),
                 np.asarray(a["correlation"], dtype=float).tolist(),
-                float(a["mc_horizon"]), int(a["n_scenarios"]), int(a["seed"]),
+                float(a["mc_horizon"]),
+                int(a["n_scenarios"]),
+                int(a["seed"]),
             )
             close(out, want, "monte_carlo", 1e-9)
 
@@ -826,7 +890,13 @@ class Risk(Target):
             return dynamic.span2_margin(a["x"], a["tail"], a["tail"], a["tail"], a["tail"])
         if fn == "addons":
             rule = dynamic.LiquidityRule(
-                a["notional"], a["half_spread"], a["depth"], a["base_ratio"], a["share"], a["liq_rate"], a["imf"]
+                a["notional"],
+                a["half_spread"],
+                a["depth"],
+                a["base_ratio"],
+                a["share"],
+                a["liq_rate"],
+                a["imf"],
             )
             return dynamic.addons(rule, accounts_of(a), a["threads"])
         if fn == "collateral":
@@ -839,8 +909,11 @@ class Risk(Target):
         finite(out, a["fn"])
         if a["fn"] == "var_es":
             want = dref.var_es(
-                np.asarray(a["risk"], dtype=float).tolist(), a["offsets"].tolist(), a["instrument"].tolist(),
-                a["quantity"].tolist(), float(a["confidence"]),
+                np.asarray(a["risk"], dtype=float).tolist(),
+                a["offsets"].tolist(),
+                a["instrument"].tolist(),
+                a["quantity"].tolist(),
+                float(a["confidence"]),
             )
             close(out[0], want[0], "var")
             close(out[1], want[1], "es")
@@ -867,7 +940,13 @@ class Liquidation(Target):
         ins, m, acc = instruments_of(a), market_of(a), accounts_of(a)
         if a["fn"] == "scan":
             rule = dynamic.LiquidityRule(
-                a["notional"], a["half_spread"], a["depth"], a["base_ratio"], a["share"], a["liq_rate"], a["imf"]
+                a["notional"],
+                a["half_spread"],
+                a["depth"],
+                a["base_ratio"],
+                a["share"],
+                a["liq_rate"],
+                a["imf"],
             )
             eng = MarginEngine(ins)
             return dynamic.scan_margin(eng, acc, m, rule, "portfolio", a["target"], a["buffer"], a["penalty"])
@@ -921,10 +1000,14 @@ class Commit(Target):
     weight = 1.0
 
     def base(self, rng: np.random.Generator) -> Args:
-        return {"fn": str(rng.choice(["commit", "q_units", "b_units", "decimals"])),
-                "value": int(rng.integers(0, 2**40)), "blinding": int(rng.integers(1, 2**62)),
-                "q": float(np.round(rng.uniform(-100, 100), 3)), "decimals": 6,
-                "prices": np.round(10 ** rng.uniform(-2, 5, 2), 2)}
+        return {
+            "fn": str(rng.choice(["commit", "q_units", "b_units", "decimals"])),
+            "value": int(rng.integers(0, 2**40)),
+            "blinding": int(rng.integers(1, 2**62)),
+            "q": float(np.round(rng.uniform(-100, 100), 3)),
+            "decimals": 6,
+            "prices": np.round(10 ** rng.uniform(-2, 5, 2), 2),
+        }
 
     def call(self, a: Args) -> Any:
         if a["fn"] == "commit":
@@ -952,10 +1035,15 @@ class RangeProofs(Target):
 
     def base(self, rng: np.random.Generator) -> Args:
         coms, pr = _range_setup()
-        return {"fn": str(rng.choice(["prove", "verify", "from_bytes", "from_json"])),
-                "values": [int(rng.integers(0, 2**32))], "n": 32,
-                "coms": list(coms), "proof_bytes": pr.to_bytes(), "proof_json": pr.to_json(),
-                "verify_n": 64}
+        return {
+            "fn": str(rng.choice(["prove", "verify", "from_bytes", "from_json"])),
+            "values": [int(rng.integers(0, 2**32))],
+            "n": 32,
+            "coms": list(coms),
+            "proof_bytes": pr.to_bytes(),
+            "proof_json": pr.to_json(),
+            "verify_n": 64,
+        }
 
     def call(self, a: Args) -> Any:
         if a["fn"] == "prove":
@@ -985,9 +1073,11 @@ class Solvency(Target):
     weight = 1.5
 
     def base(self, rng: np.random.Generator) -> Args:
-        ins, m, acc, eng, dec, com, op, st, pr = _solvent_setup()
+        *_, dec, com, op, st, pr = _solvent_setup()
         return {
-            "fn": str(rng.choice(["commit_account", "statement", "verify", "decode_bytes", "decode_json", "prove"])),
+            "fn": str(
+                rng.choice(["commit_account", "statement", "verify", "decode_bytes", "decode_json", "prove"])
+            ),
             "index": 0,
             "n_instruments": 2,
             "balance_decimals": list(dec),
@@ -1006,11 +1096,26 @@ class Solvency(Target):
             "pr": pr,
         }
 
-    mutable = ("index", "n_instruments", "balance_decimals", "account_id", "epoch", "st_bytes", "st_json",
-               "com_bytes", "com_json", "pr_bytes", "pr_json", "op_json", "st", "com", "pr")
+    mutable = (
+        "index",
+        "n_instruments",
+        "balance_decimals",
+        "account_id",
+        "epoch",
+        "st_bytes",
+        "st_json",
+        "com_bytes",
+        "com_json",
+        "pr_bytes",
+        "pr_json",
+        "op_json",
+        "st",
+        "com",
+        "pr",
+    )
 
     def call(self, a: Args) -> Any:
-        ins, m, acc, eng, dec, com, op, st, pr = _solvent_setup()
+        _, m, acc, eng, _, com, op, st, pr = _solvent_setup()
         fn = a["fn"]
         if fn == "commit_account":
             return proof.commit_account(
@@ -1040,7 +1145,9 @@ class Solvency(Target):
 
     def check(self, a: Args, out: Any, mutated: bool) -> None:
         fn = a["fn"]
-        if fn in ("verify", "decode_bytes", "decode_json") and not (fn == "decode_json" and a["which"] == "opening"):
+        if fn in ("verify", "decode_bytes", "decode_json") and not (
+            fn == "decode_json" and a["which"] == "opening"
+        ):
             if not isinstance(out, bool):
                 raise Finding(f"verify returned {out!r}, not a bool")
             if not mutated and not out:
@@ -1079,7 +1186,9 @@ class Outcome:
 
 def describe(v: Any) -> str:
     if isinstance(v, np.ndarray):
-        return f"np.array({v.tolist()!r}, dtype={v.dtype})" if v.size <= 12 else f"<array {v.shape} {v.dtype}>"
+        return (
+            f"np.array({v.tolist()!r}, dtype={v.dtype})" if v.size <= 12 else f"<array {v.shape} {v.dtype}>"
+        )
     text = repr(v)
     return text if len(text) <= 200 else text[:200] + "..."
 
@@ -1103,7 +1212,11 @@ def draw(seed: int, case: int, avoid: tuple[str, ...] = ()) -> tuple[Target, Arg
     return target, args, mutations
 
 
-def run_case(seed: int, case: int, avoid: tuple[str, ...] = ()) -> Outcome:
+def _planted(a: Args) -> Any:
+    raise ValueError("planted by --self-test")
+
+
+def run_case(seed: int, case: int, avoid: tuple[str, ...] = (), self_test: bool = False) -> Outcome:
     target, args, mutations = draw(seed, case, avoid)
     before = {k: snapshot(v) for k, v in args.items()}
     out = Outcome(case, target.name, mutations, "ok")
@@ -1111,7 +1224,7 @@ def run_case(seed: int, case: int, avoid: tuple[str, ...] = ()) -> Outcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", errors.ConvergenceWarning)
             with np.errstate(all="ignore"):
-                result = target.call(args)
+                result = (_planted if self_test else target.call)(args)
                 target.check(args, result, bool(mutations))
     except Finding as exc:
         out.verdict, out.detail = "wrong result", str(exc)
@@ -1124,7 +1237,10 @@ def run_case(seed: int, case: int, avoid: tuple[str, ...] = ()) -> Outcome:
         out.detail = f"{type(exc).__name__}: {exc} (at {where})"
     for k, v in args.items():
         if not same(v, before[k]):
-            out.verdict, out.detail = "mutated input", f"argument {k!r} changed: {describe(before[k])} -> {describe(v)}"
+            out.verdict, out.detail = (
+                "mutated input",
+                f"argument {k!r} changed: {describe(before[k])} -> {describe(v)}",
+            )
     return out
 
 
@@ -1135,9 +1251,14 @@ def _hang(seed: int, case: int, avoid: tuple[str, ...], limit: float) -> None:
     """The watchdog: a case still running after ``limit`` seconds is reported as a hang
     and the run ends (a call inside the native core cannot be interrupted)."""
     target, _, mutations = draw(seed, case, avoid)
-    failure = {"case": case, "target": target.name, "mutations": mutations, "verdict": "hang",
-               "detail": f"still running after {limit} s",
-               "replay": f"python tests/fuzz_api.py --seed {seed} --case {case} -v"}
+    failure = {
+        "case": case,
+        "target": target.name,
+        "mutations": mutations,
+        "verdict": "hang",
+        "detail": f"still running after {limit} s",
+        "replay": f"python tests/fuzz_api.py --seed {seed} --case {case} -v",
+    }
     print(json.dumps({"failure": failure}), flush=True)
     os._exit(2)
 
@@ -1150,6 +1271,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case", type=int, default=None, help="replay one case")
     p.add_argument("--case-timeout", type=float, default=20.0, help="a case running longer is a hang")
     p.add_argument("--avoid", default="", help="comma-separated argument names never to break")
+    p.add_argument("--self-test", action="store_true", help="plant a plain ValueError in every call")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     avoid = tuple(x for x in a.avoid.split(",") if x)
@@ -1166,7 +1288,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"case {k}", file=sys.stderr, flush=True)
         watchdog = threading.Timer(a.case_timeout, _hang, (a.seed, k, avoid, a.case_timeout))
         watchdog.start()
-        o = run_case(a.seed, k, avoid)
+        o = run_case(a.seed, k, avoid, a.self_test)
         watchdog.cancel()
         n += 1
         counts[o.verdict] = counts.get(o.verdict, 0) + 1
@@ -1174,7 +1296,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.verbose:
             print(json.dumps(dataclasses.asdict(o)), file=sys.stderr)
         if o.verdict in FAILURES:
-            failure = {**dataclasses.asdict(o), "replay": f"python tests/fuzz_api.py --seed {a.seed} --case {k} -v"}
+            failure = {
+                **dataclasses.asdict(o),
+                "replay": f"python tests/fuzz_api.py --seed {a.seed} --case {k} -v",
+            }
             failures.append(failure)
             # one line per failure as it is found, so a later crash loses none of them
             print(json.dumps({"failure": failure}), flush=True)
@@ -1184,7 +1309,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - t0, 2),
         "counts": counts,
         "per_target": per_target,
-        "failures": failures,
+        "targets": [t.name for t in TARGETS],
+        "failed": len(failures),
     }
     print(json.dumps(summary))
     return 1 if failures else 0

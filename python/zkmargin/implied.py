@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _core
+from . import _arrays, _core
 from .pricing import broadcast_columns
 
 
@@ -37,5 +37,6 @@ def implied_vol(
     if 0 in shape:
         return np.empty(shape)
     n_threads = threads if threads is not None else default_threads()
-    vols = _core.implied_vol(p, calls, f, k, tt, r, n_threads)
+    vols: NDArray[np.float64] = _core.implied_vol(p, calls, f, k, tt, r, n_threads)
+    _arrays.finite_output("implied_vol", vols)
     return vols.reshape(shape)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _args, _arrays, _core
 from ..errors import ParameterError
 from ..scenarios import ScenarioTable
 from .volatility import DEFAULT_LAMBDA, _matrix
@@ -32,7 +32,8 @@ def filtered_historical_scenarios(
 ) -> NDArray[np.float64]:
     """Historical returns rescaled to today's EWMA volatility:
     ``r[t] * sigma_now / sigma[t-1]`` (``sigma[t-1]`` the forecast made before ``r[t]``)."""
-    return _core.dyn_filtered_historical(_matrix("returns", returns), float(lam), _horizon(horizon))
+    lam = _args.real("lam", lam)
+    return _core.dyn_filtered_historical(_matrix("returns", returns), lam, _horizon(horizon))
 
 
 def monte_carlo_scenarios(
@@ -48,7 +49,7 @@ def monte_carlo_scenarios(
         raise ParameterError("n_scenarios must be an int >= 1", "n_scenarios")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise ParameterError("seed must be an int in [0, 2**64)", "seed")
-    return _core.dyn_monte_carlo(sig, rho, float(horizon), int(n_scenarios), int(seed))
+    return _core.dyn_monte_carlo(sig, rho, _args.real("horizon", horizon), int(n_scenarios), int(seed))
 
 
 def joint_table(moves: Any) -> ScenarioTable:

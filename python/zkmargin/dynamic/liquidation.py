@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _args, _arrays, _core
 from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine, _book, _collateral, _prices
 from ..errors import ParameterError, ShapeError
@@ -106,8 +106,8 @@ def scan_margin(
             _book(accounts),
             model,
             target,
-            float(buffer),
-            float(penalty),
+            _args.real("buffer", buffer),
+            _args.real("penalty", penalty),
             *rule.args(),
             extra,
             engine.threads if threads is None else _threads(threads),

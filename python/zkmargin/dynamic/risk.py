@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _args, _arrays, _core
 from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine, default_threads
 from ..errors import ParameterError
@@ -42,7 +42,7 @@ def var_es(
     ``k = max(1, ceil((1 - confidence) S))`` (docs §10.5), so ``ES >= VaR`` always. Fused in
     Rust: memory beyond the inputs is one length-``S`` vector per thread."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
-    c = float(confidence)
+    c = _args.real("confidence", confidence)
     with user_errors(None, accounts):
         return _core.dyn_var_es(
             r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
@@ -61,7 +61,7 @@ def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = Non
 def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:
     """``x max(0, VaR or ES) + (1 - x) max(0, stress) + liquidity + concentration``."""
     return _core.dyn_span2(
-        float(x),
+        _args.real("x", x),
         _arrays.f64("tail", tail),
         _arrays.f64("stress", stress),
         _arrays.f64("liquidity", liquidity),
@@ -108,16 +108,20 @@ class LiquidityRule:
         size = n.shape[0]
 
         def col(name: str, v: Any) -> NDArray[np.float64]:
-            arr = _arrays.f64(name, v, ndim=np.ndim(v))
-            return np.ascontiguousarray(np.broadcast_to(arr, (size,)), dtype=np.float64)
+            """One value for every instrument, or one per instrument."""
+            arr = _arrays.f64(name, v, ndim=min(np.ndim(v), 1))
+            if arr.ndim == 0:
+                return np.full(size, float(arr))
+            _arrays.same_length(name, arr, size, "notional")
+            return arr
 
         object.__setattr__(self, "notional", n)
         object.__setattr__(self, "half_spread", col("half_spread", half_spread))
         object.__setattr__(self, "depth", col("depth", depth))
         object.__setattr__(self, "base_ratio", col("base_ratio", base_ratio))
-        object.__setattr__(self, "share", float(share))
-        object.__setattr__(self, "rate", float(rate))
-        object.__setattr__(self, "imf", float(imf))
+        object.__setattr__(self, "share", _args.real("share", share))
+        object.__setattr__(self, "rate", _args.real("rate", rate))
+        object.__setattr__(self, "imf", _args.real("imf", imf))
 
     def args(
         self,
@@ -192,9 +196,9 @@ def dynamic_collateral(
         _arrays.f64("sigma", sigma),
         _arrays.f64("depth", depth),
         _arrays.f64("base", base),
-        float(r.z),
-        float(r.participation),
-        float(r.min_days),
-        float(r.cap),
+        _args.real("z", r.z),
+        _args.real("participation", r.participation),
+        _args.real("min_days", r.min_days),
+        _args.real("cap", r.cap),
         _threads(threads),
     )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _args, _arrays, _core
 from ..errors import ParameterError
 from ..scenarios import ScenarioTable, span_scenarios
 
@@ -38,7 +38,7 @@ def log_returns(prices: Any) -> NDArray[np.float64]:
 def ewma_volatility(returns: Any, lam: float = DEFAULT_LAMBDA) -> NDArray[np.float64]:
     """RiskMetrics EWMA volatility per period after each return (``n x U``); the last row is
     today's estimate. ``sigma2[0] = r[0]^2``, ``sigma2[t] = lam sigma2[t-1] + (1-lam) r[t]^2``."""
-    return _core.dyn_ewma_vol(_matrix("returns", returns), float(lam))
+    return _core.dyn_ewma_vol(_matrix("returns", returns), _args.real("lam", lam))
 
 
 def rolling_volatility(returns: Any, window: int) -> NDArray[np.float64]:
@@ -51,7 +51,8 @@ def rolling_volatility(returns: Any, window: int) -> NDArray[np.float64]:
 def annualise(vol: Any, periods_per_year: float = PERIODS_PER_YEAR) -> NDArray[np.float64]:
     """``vol * sqrt(periods_per_year)``, any shape."""
     arr = np.ascontiguousarray(_arrays.f64("vol", vol, ndim=np.ndim(vol)))
-    return _core.dyn_annualise(arr.ravel(), float(periods_per_year)).reshape(arr.shape)
+    periods = _args.real("periods_per_year", periods_per_year)
+    return _core.dyn_annualise(arr.ravel(), periods).reshape(arr.shape)
 
 
 def scan_ranges(
@@ -61,10 +62,10 @@ def scan_ranges(
     ``sigma`` annualised and ``horizon`` in years (the liquidation horizon)."""
     return _core.dyn_scan_ranges(
         _arrays.f64("sigma", np.atleast_1d(sigma)),
-        float(k),
-        float(horizon),
-        float(floor),
-        float(cap),
+        _args.real("k", k),
+        _args.real("horizon", horizon),
+        _args.real("floor", floor),
+        _args.real("cap", cap),
     )
 
 
@@ -83,14 +84,14 @@ def apc_volatility(
     st = np.ascontiguousarray(
         np.broadcast_to(_arrays.f64("stressed", stressed, ndim=np.ndim(stressed)), cur.shape)
     )
-    return _core.dyn_apc_vol(cur, lb, st, float(stress_weight))
+    return _core.dyn_apc_vol(cur, lb, st, _args.real("stress_weight", stress_weight))
 
 
 def cap_path(targets: Any, max_rise: float = 0.25) -> NDArray[np.float64]:
     """Rate-limit a time-major path of requirements or ranges: ``out[t] = min(target[t],
     out[t-1] * (1 + max_rise))``. Decreases are immediate."""
     arr = _arrays.f64("targets", targets, ndim=np.ndim(targets))
-    out = _core.dyn_cap_path(_matrix("targets", arr), float(max_rise))
+    out = _core.dyn_cap_path(_matrix("targets", arr), _args.real("max_rise", max_rise))
     return out.reshape(arr.shape)
 
 
