@@ -315,6 +315,8 @@ def same(a: Any, b: Any) -> bool:
         return type(a) is type(b) and all(
             same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
         )
+    if type(a).__eq__ is object.__eq__:  # a bare object: its copy is another instance
+        return type(a) is type(b)
     try:
         return bool(a == b)
     except Exception:
@@ -772,7 +774,8 @@ class Volatility(Target):
         if fn == "annualise":
             return dynamic.annualise(a["returns"], a["periods"])
         r = a["returns"]
-        sig = np.abs(r[-1]) if isinstance(r, np.ndarray) and r.ndim == 2 and len(r) else r
+        numeric = isinstance(r, np.ndarray) and r.dtype.kind in "biuf" and r.ndim == 2 and len(r)
+        sig = np.abs(r[-1]) if numeric else r
         if fn == "scan_ranges":
             return dynamic.scan_ranges(sig, a["k"], a["horizon"], a["floor"], a["cap"])
         if fn == "apc":

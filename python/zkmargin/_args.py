@@ -24,6 +24,17 @@ def integer(field: str, x: Any, lo: int, hi: int) -> int:
     return v
 
 
+def number(field: str, x: Any) -> float:
+    """``x`` as a float, checking only its type (an int or float, numpy's too, not a bool):
+    NaN and infinity pass, for the domain check downstream to name."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"{field} must be a number, got {type(x).__name__} {x!r}", field)
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
+
+
 def real(field: str, x: Any, lo: float = -math.inf, hi: float = math.inf) -> float:
     """``x`` as a finite float in ``[lo, hi]``: an int or a float (numpy's too), not a bool."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):

@@ -7,12 +7,14 @@ are converted (there is nothing to share with them).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ArrayLayoutError, DTypeError, NonFiniteResultError, ShapeError
+
+T = TypeVar("T")
 
 
 def _intake(field: str, x: Any, dtype: type[np.generic], ndim: int) -> NDArray[Any]:
@@ -51,6 +53,16 @@ def i64(field: str, x: Any, ndim: int = 1) -> NDArray[np.int64]:
     return _intake(field, x, np.int64, ndim)
 
 
+def per_element(field: str, x: Any, n: int, other: str) -> NDArray[np.float64]:
+    """``x`` (one number, or ``n`` of them) as ``n`` float64 values: the caller's array
+    itself when it already is one, else a new array (``ShapeError`` for another length)."""
+    arr = f64(field, x, ndim=min(np.ndim(x), 1))
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    same_length(field, arr, n, other)
+    return arr
+
+
 def same_length(field: str, arr: NDArray[Any], n: int, other: str) -> None:
     if arr.shape[0] != n:
         raise ShapeError(f"{field}: length {arr.shape[0]} does not match {other} ({n})", field)
@@ -76,3 +88,11 @@ def finite_output(
         field,
         k,
     )
+
+
+def finite_outputs(field: str, out: T) -> T:
+    """:func:`finite_output` on an array or on each array of a tuple (``field[k]``); returns
+    ``out`` unchanged."""
+    for k, arr in enumerate(out if isinstance(out, tuple) else (out,)):
+        finite_output(field if not isinstance(out, tuple) else f"{field}[{k}]", arr)
+    return out

@@ -274,7 +274,7 @@ def deribit_scenarios(
             edges.append(f * rng)
             dampeners.append(np.zeros(n_underlyings))
     for m in extended_moves:
-        if not (_args.real("extended_moves", m) > -1.0 and m != 0.0):
+        if not (_args.number("extended_moves", m) > -1.0 and m != 0.0):
             raise ParameterError(
                 f"extended moves must be finite, > -1 and non-zero, got {m!r}", "extended_moves"
             )
@@ -311,9 +311,9 @@ def span_scenarios(
     or, with ``vol_shift="absolute"``, in vol points (vol +- vol_range); ``look_ahead_days``
     of time decay (CME: one day) are priced into every scenario."""
     n_underlyings = _args.integer("n_underlyings", n_underlyings, 1, MAX_UNDERLYINGS)
-    extreme_multiple = _args.real("extreme_multiple", extreme_multiple)
-    extreme_weight = _args.real("extreme_weight", extreme_weight)
-    look_ahead_days = _args.real("look_ahead_days", look_ahead_days)
+    extreme_multiple = _args.number("extreme_multiple", extreme_multiple)
+    extreme_weight = _args.number("extreme_weight", extreme_weight)
+    look_ahead_days = _args.number("look_ahead_days", look_ahead_days)
     rng = _per_underlying("scan_range", scan_range, n_underlyings)
     if not (np.isfinite(extreme_multiple) and extreme_multiple > 0 and rng.max() * extreme_multiple < 1):
         raise ParameterError("extreme_multiple * scan_range must be in (0, 1)", "extreme_multiple")

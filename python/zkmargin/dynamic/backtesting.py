@@ -40,8 +40,8 @@ def kupiec(n: int, breaches: int, p: float) -> tuple[float, float]:
         raise ParameterError("n must be an int >= 1", "n")
     if not isinstance(breaches, int) or not 0 <= breaches <= n:
         raise ParameterError("breaches must be an int in [0, n]", "breaches")
-    p = _args.real("p", p)
-    if not 0.0 < p < 1.0:
+    p = _args.number("p", p)
+    if not (math.isfinite(p) and 0.0 < p < 1.0):
         raise ParameterError(f"p must be in (0, 1), got {p!r}", "p")
     x = breaches
 

@@ -24,7 +24,9 @@ def _horizon(horizon: int) -> int:
 
 def historical_scenarios(returns: Any, horizon: int = 1) -> NDArray[np.float64]:
     """Overlapping ``horizon``-period joint moves ``exp(sum of log returns) - 1``."""
-    return _core.dyn_historical(_matrix("returns", returns), _horizon(horizon))
+    return _arrays.finite_outputs(
+        "historical", _core.dyn_historical(_matrix("returns", returns), _horizon(horizon))
+    )
 
 
 def filtered_historical_scenarios(
@@ -32,8 +34,11 @@ def filtered_historical_scenarios(
 ) -> NDArray[np.float64]:
     """Historical returns rescaled to today's EWMA volatility:
     ``r[t] * sigma_now / sigma[t-1]`` (``sigma[t-1]`` the forecast made before ``r[t]``)."""
-    lam = _args.real("lam", lam)
-    return _core.dyn_filtered_historical(_matrix("returns", returns), lam, _horizon(horizon))
+    lam = _args.number("lam", lam)
+    return _arrays.finite_outputs(
+        "filtered_historical",
+        _core.dyn_filtered_historical(_matrix("returns", returns), lam, _horizon(horizon)),
+    )
 
 
 def monte_carlo_scenarios(
@@ -49,7 +54,10 @@ def monte_carlo_scenarios(
         raise ParameterError("n_scenarios must be an int >= 1", "n_scenarios")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise ParameterError("seed must be an int in [0, 2**64)", "seed")
-    return _core.dyn_monte_carlo(sig, rho, _args.real("horizon", horizon), int(n_scenarios), int(seed))
+    return _arrays.finite_outputs(
+        "monte_carlo",
+        _core.dyn_monte_carlo(sig, rho, _args.number("horizon", horizon), int(n_scenarios), int(seed)),
+    )
 
 
 def joint_table(moves: Any) -> ScenarioTable:

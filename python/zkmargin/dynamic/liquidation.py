@@ -90,6 +90,10 @@ def scan_margin(
     if not isinstance(engine, MarginEngine):
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
+    _args.instance("accounts", accounts, Accounts)
+    _args.instance("market", market, Market)
+    _args.instance("rule", rule, LiquidityRule)
+    _args.instance("target", target, str)
     if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
         # The scan's Rust search prices per-option vols and one rate; refuse, not ignore.
         raise ParameterError(
@@ -106,8 +110,8 @@ def scan_margin(
             _book(accounts),
             model,
             target,
-            _args.real("buffer", buffer),
-            _args.real("penalty", penalty),
+            _args.number("buffer", buffer),
+            _args.number("penalty", penalty),
             *rule.args(),
             extra,
             engine.threads if threads is None else _threads(threads),

@@ -42,10 +42,13 @@ def var_es(
     ``k = max(1, ceil((1 - confidence) S))`` (docs §10.5), so ``ES >= VaR`` always. Fused in
     Rust: memory beyond the inputs is one length-``S`` vector per thread."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
-    c = _args.real("confidence", confidence)
+    c = _args.number("confidence", confidence)
     with user_errors(None, accounts):
-        return _core.dyn_var_es(
-            r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
+        return _arrays.finite_outputs(
+            "var_es",
+            _core.dyn_var_es(
+                r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
+            ),
         )
 
 
@@ -53,19 +56,25 @@ def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = Non
     """Per-account P&L under each scenario, ``A x S`` (for a few named stress scenarios)."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     with user_errors(None, accounts):
-        return _core.dyn_scenario_pnl(
-            r, accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
+        return _arrays.finite_outputs(
+            "scenario_pnl",
+            _core.dyn_scenario_pnl(
+                r, accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
+            ),
         )
 
 
 def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:
     """``x max(0, VaR or ES) + (1 - x) max(0, stress) + liquidity + concentration``."""
-    return _core.dyn_span2(
-        _args.real("x", x),
-        _arrays.f64("tail", tail),
-        _arrays.f64("stress", stress),
-        _arrays.f64("liquidity", liquidity),
-        _arrays.f64("concentration", concentration),
+    return _arrays.finite_outputs(
+        "span2",
+        _core.dyn_span2(
+            _args.number("x", x),
+            _arrays.f64("tail", tail),
+            _arrays.f64("stress", stress),
+            _arrays.f64("liquidity", liquidity),
+            _arrays.f64("concentration", concentration),
+        ),
     )
 
 
@@ -108,20 +117,15 @@ class LiquidityRule:
         size = n.shape[0]
 
         def col(name: str, v: Any) -> NDArray[np.float64]:
-            """One value for every instrument, or one per instrument."""
-            arr = _arrays.f64(name, v, ndim=min(np.ndim(v), 1))
-            if arr.ndim == 0:
-                return np.full(size, float(arr))
-            _arrays.same_length(name, arr, size, "notional")
-            return arr
+            return _arrays.per_element(name, v, size, "notional")
 
         object.__setattr__(self, "notional", n)
         object.__setattr__(self, "half_spread", col("half_spread", half_spread))
         object.__setattr__(self, "depth", col("depth", depth))
         object.__setattr__(self, "base_ratio", col("base_ratio", base_ratio))
-        object.__setattr__(self, "share", _args.real("share", share))
-        object.__setattr__(self, "rate", _args.real("rate", rate))
-        object.__setattr__(self, "imf", _args.real("imf", imf))
+        object.__setattr__(self, "share", _args.number("share", share))
+        object.__setattr__(self, "rate", _args.number("rate", rate))
+        object.__setattr__(self, "imf", _args.number("imf", imf))
 
     def args(
         self,
@@ -190,15 +194,18 @@ def dynamic_collateral(
     with the asset's annualised volatility ``sigma`` and the balance's size against the
     asset's daily ``depth`` (USD)."""
     r = rule if rule is not None else HaircutRule()
-    return _core.dyn_collateral(
-        _arrays.f64("balances", balances, ndim=2),
-        _arrays.f64("asset_price", asset_price),
-        _arrays.f64("sigma", sigma),
-        _arrays.f64("depth", depth),
-        _arrays.f64("base", base),
-        _args.real("z", r.z),
-        _args.real("participation", r.participation),
-        _args.real("min_days", r.min_days),
-        _args.real("cap", r.cap),
-        _threads(threads),
+    return _arrays.finite_outputs(
+        "collateral",
+        _core.dyn_collateral(
+            _arrays.f64("balances", balances, ndim=2),
+            _arrays.f64("asset_price", asset_price),
+            _arrays.f64("sigma", sigma),
+            _arrays.f64("depth", depth),
+            _arrays.f64("base", base),
+            _args.number("z", r.z),
+            _args.number("participation", r.participation),
+            _args.number("min_days", r.min_days),
+            _args.number("cap", r.cap),
+            _threads(threads),
+        ),
     )
