@@ -403,7 +403,7 @@ impl Book<'_> {
             ("quantity", self.quantity, bounds::MAX_QUANTITY),
             ("balances", self.balances, bounds::MAX_BALANCE),
         ] {
-            if let Some(i) = first_where(values, |v| !(v.abs() <= max)) {
+            if let Some(i) = first_where(values, |v| !(-max..=max).contains(v)) {
                 return Err(if values[i].is_finite() {
                     beyond(field, i, values[i], max)
                 } else {
