@@ -19,7 +19,7 @@ from helpers.attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_accou
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
-from zkmargin.proof.coefficients import portfolio_ids, roll_buckets, widened
+from zkmargin.proof.coefficients import widened
 from zkmargin.proof.snapshot import FIELDS, PARAM_FIELDS, EpochSnapshot
 from zkmargin.proof.solvency import prove_account, verify_account
 from zkmargin.proof.table import audit_snapshot, build_snapshot
@@ -77,14 +77,27 @@ def test_snapshot_lists_every_margin_parameter() -> None:
 
 
 @pytest.mark.parametrize("mode", ["cross", "segregated"])
-def test_bucket_rule_matches_the_rust_engine(mode: str) -> None:
+def test_every_engine_exports_the_same_statement_terms(mode: str) -> None:
+    # the statement's roll buckets, rates, forwards and shocked-collateral rows
+    # come from the engine; the three implementations must export the same numbers
     ex = zkmargin.synthetic.generate_exchange(20, seed=3)
-    ins = ex.instruments
-    portfolio = portfolio_ids(ins.underlying, ins.settlement, ins.n_underlyings, mode == "segregated")
-    ids, T = roll_buckets(ins, portfolio)
-    got_ids, got_T = MarginEngine(ins, settlement_mode=mode).roll_buckets()
-    assert list(ids) == got_ids.tolist()
-    assert list(T) == got_T.tolist()
+    links = [-1, 0] + [-1] * (ex.market.asset_price.size - 2)
+    kw: dict[str, Any] = {"settlement_mode": mode, "asset_underlying": links}
+    rust = MarginEngine(ex.instruments, **kw).statement_terms(ex.market)
+    assert rust.bucket.max() + 1 == rust.roll_rate.size == rust.bucket_expiry.size
+    # first-appearance numbering: bucket ids rise by at most one along the universe
+    assert all(b <= max(rust.bucket[:i], default=-1) + 1 for i, b in enumerate(rust.bucket))
+    shocked = mode == "cross"
+    assert rust.collateral_group.tolist() == ([-1, 0] if shocked else [-1, -1]) + [-1] * (len(links) - 2)
+    assert bool(np.any(rust.collateral_held[1] != 0.0)) == shocked
+    for cls in (zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine):
+        other = cls(ex.instruments, **kw).statement_terms(ex.market)
+        for name in ("bucket", "bucket_expiry", "collateral_group"):
+            assert getattr(other, name).tolist() == getattr(rust, name).tolist(), (cls, name)
+        for name in ("roll_rate", "forward", "collateral_held", "collateral_borrowed"):
+            np.testing.assert_allclose(
+                getattr(other, name), getattr(rust, name), rtol=1e-14, atol=0, err_msg=name
+            )
 
 
 @pytest.mark.parametrize(

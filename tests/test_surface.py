@@ -158,14 +158,16 @@ def test_stress_shift_scales_the_surfaces() -> None:
     np.testing.assert_allclose(moved.surfaces[0].vol, SURFACES[0].vol * 1.5)
 
 
-def test_snapshots_refuse_surfaces_and_rate_curves() -> None:
-    """A snapshot carries one vol per instrument and one rate, so it must not be built
-    from a market it cannot describe (its coefficients would not match its contents)."""
-    from zkmargin.proof import build_snapshot
+def test_snapshots_encode_surfaces_and_rate_curves() -> None:
+    """A snapshot (version 2) carries the market's vol surfaces and rate curve, so its
+    coefficient table is recomputed from its own contents."""
+    from zkmargin.proof import audit_snapshot, build_snapshot
+    from zkmargin.proof.snapshot import EpochSnapshot
     from zkmargin.rates import RateCurve
 
-    with pytest.raises(errors.ParameterError, match="surfaces"):
-        build_snapshot(MarginEngine(INS), MARKET, 1)
-    curve = dataclasses.replace(EX.market, rate=0.0, rate_curve=RateCurve([1.0], [0.03]))
-    with pytest.raises(errors.ParameterError, match="rate curve"):
-        build_snapshot(MarginEngine(INS), curve, 1)
+    curve = dataclasses.replace(EX.market, rate=0.0, rate_curve=RateCurve([0.1, 1.0], [0.02, 0.03]))
+    for eng, market in ((MarginEngine(INS), MARKET), (MarginEngine(EX.instruments), curve)):
+        snap = EpochSnapshot.from_bytes(build_snapshot(eng, market, 1).to_bytes())
+        assert snap.version == 2
+        assert audit_snapshot(snap).ok
+        np.testing.assert_array_equal(snap.engine().risk_arrays(snap.market()), eng.risk_arrays(market))

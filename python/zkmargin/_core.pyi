@@ -1,5 +1,5 @@
 # Type stubs for the Rust extension `zkmargin._core` (checked by `python -m mypy.stubtest zkmargin._core`).
-from typing import TypeAlias, final
+from typing import TypeAlias, TypedDict, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +50,15 @@ _Prices: TypeAlias = tuple[_F64, _F64, _F64 | None, float]
 _Surfaces: TypeAlias = list[tuple[_F64, _F64, _F64] | None] | None
 # (asset_price, haircut)
 _CollateralAssets: TypeAlias = tuple[_F64, _F64]
+
+# Engine.statement_terms: per bucket, per instrument, per asset (J x S rows)
+class _StatementTerms(TypedDict):
+    roll_rate: _F64
+    forward: _F64
+    collateral_group: NDArray[np.int64]
+    collateral_held: _F64
+    collateral_borrowed: _F64
+
 # (offsets, instrument, quantity, balances)
 _Book: TypeAlias = tuple[_I64, _I64, _F64, _F64]
 
@@ -116,6 +125,13 @@ class Engine:
     @property
     def n_underlyings(self) -> int: ...
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
+    def statement_terms(
+        self,
+        prices: _Prices,
+        collateral: _CollateralAssets,
+        surfaces: _Surfaces = None,
+        rates: _F64 | None = None,
+    ) -> _StatementTerms: ...
     def validate_market(
         self, prices: _Prices, surfaces: _Surfaces = None, rates: _F64 | None = None
     ) -> None: ...

@@ -23,6 +23,7 @@ from .results import (
     SETTLEMENT_MODES,
     InstrumentValues,
     MarginResult,
+    StatementTerms,
 )
 from .scenarios import ScenarioTable, deribit_scenarios
 from .span import SpanRules
@@ -265,3 +266,14 @@ class MarginEngine(EngineBase):
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """(bucket id per instrument, expiry T of each bucket) for the roll add-on (docs §6.4)."""
         return self._native.roll_buckets()
+
+    def statement_terms(self, market: Market) -> StatementTerms:
+        """Roll buckets and rates, the forward of each instrument and the scenario P&L of
+        shocked collateral at ``market``, as the margin computation uses them (what the
+        solvency statement is built from, docs/proof-spec.md §2.3)."""
+        with user_errors(self.instruments):
+            terms = self._native.statement_terms(
+                _prices(market), _collateral(market), **_curves(market, self.instruments)
+            )
+        bucket, expiry = self._native.roll_buckets()
+        return StatementTerms(bucket=bucket, bucket_expiry=expiry, **terms)

@@ -270,6 +270,27 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// Black-76 prices of options that differ only in forward and vol (one instrument's
+    /// scenarios in a risk array): `out[j] = black76(is_call, f[j], k, t, vol[j], rate).price`,
+    /// to the bit, several options per instruction.
+    pub fn black76_prices(
+        is_call: bool,
+        f: &[f64],
+        k: f64,
+        t: f64,
+        vol: &[f64],
+        rate: f64,
+        out: &mut [f64],
+    ) {
+        let n = out.len();
+        let (f, vol) = (&f[..n], &vol[..n]);
+        for j in 0..n {
+            out[j] = black76(is_call, f[j], k, t, vol[j], rate).price;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, InputError, Result};
-use crate::model::{Instruments, Prices, Settlement};
+use crate::isa::Isa;
+use crate::model::{Instruments, Kind, Prices, Settlement};
+use crate::pricing::black76_prices;
 use crate::scenarios::ScenarioTable;
 use crate::surface::Curves;
 use crate::values::{settlement_value, settlement_value_at};
@@ -46,48 +48,110 @@ pub fn risk_arrays(
     mode: SettlementMode,
     curves: Option<&Curves>,
 ) -> Vec<f64> {
-    let s_count = table.n_scenarios;
-    let n_u = table.n_underlyings;
-    let mut out = vec![0.0; ins.len() * s_count];
-    out.par_chunks_mut(s_count.max(1))
-        .enumerate()
-        .for_each(|(i, row)| {
-            let u = ins.underlying[i];
-            let spot = px.spot[u];
-            let f = forward[i];
-            let vol = px.vol[i];
-            let rate = curves.map_or(px.rate, |c| c.rate(i, px.rate));
-            let base = settlement_value(ins, i, f, vol, rate);
-            let opt = ins.kind[i].is_option();
-            let inverse = ins.settlement[i] == Settlement::Inverse;
-            let later = ins.expiry[i] - table.look_ahead;
-            let surface = curves.and_then(|sm| sm.of(u)).filter(|_| opt);
-            for (s, cell) in row.iter_mut().enumerate() {
-                let (m, v, w) = table.cell(s, u);
-                // The surface covers the option's expiry: `surface_vols` checked it.
-                let smile_vol = surface
-                    .and_then(|sf| sf.vol(ins.expiry[i], (ins.strike[i] / (f * (1.0 + m))).ln()))
-                    .unwrap_or(vol);
-                let vol_s = if opt {
-                    table.shocked_vol(u, smile_vol, v, ins.expiry[i])
-                } else {
-                    vol
-                };
-                let moved = settlement_value_at(ins, i, f * (1.0 + m), vol_s, rate, later);
-                *cell = match (inverse, mode) {
-                    (false, _) => w * (moved - base),
-                    // Coins at today's index; an extended row's coin P&L is the fraction
-                    // `w` of its USD value at the scenario price, in coins at its edge.
-                    (true, SettlementMode::Segregated) => {
-                        let e = table.edge[s * n_u + u];
-                        w * (1.0 + m) / (1.0 + e) * spot * (moved - base)
-                    }
-                    // An option's coin value is itself revalued; futures' P&L is settled
-                    // in coins worth the scenario price.
-                    (true, SettlementMode::Cross) if opt => w * spot * ((1.0 + m) * moved - base),
-                    (true, SettlementMode::Cross) => w * spot * (1.0 + m) * (moved - base),
-                };
-            }
-        });
+    risk_arrays_padded(ins, px, table, forward, mode, curves, table.n_scenarios)
+}
+
+/// [`risk_arrays`] with each instrument's row padded with zeros to `width >= S` entries,
+/// so that a margin pass accumulates whole vectors with no remainder loop.
+pub fn risk_arrays_padded(
+    ins: &Instruments,
+    px: &Prices<'_>,
+    table: &ScenarioTable,
+    forward: &[f64],
+    mode: SettlementMode,
+    curves: Option<&Curves>,
+    width: usize,
+) -> Vec<f64> {
+    let n_s = table.n_scenarios;
+    assert!(width >= n_s, "risk rows narrower than the scenario table");
+    let mut out = vec![0.0; ins.len() * width];
+    let isa = Isa::best();
+    out.par_chunks_mut(width.max(1)).enumerate().for_each_init(
+        || (vec![0.0; n_s], vec![0.0; n_s]),
+        |(fwd, vols), (i, row)| {
+            let row = &mut row[..n_s];
+            risk_row(
+                isa, ins, px, table, forward, mode, curves, i, row, fwd, vols,
+            );
+        },
+    );
     out
+}
+
+/// Instrument `i`'s row of the risk arrays. Options are priced in one vectorised pass over
+/// the scenarios (their moved forwards and shocked vols gathered first into `fwd` and
+/// `vols`); each cell's P&L is the same arithmetic as pricing it alone.
+#[allow(clippy::too_many_arguments)]
+fn risk_row(
+    isa: Isa,
+    ins: &Instruments,
+    px: &Prices<'_>,
+    table: &ScenarioTable,
+    forward: &[f64],
+    mode: SettlementMode,
+    curves: Option<&Curves>,
+    i: usize,
+    row: &mut [f64],
+    fwd: &mut [f64],
+    vols: &mut [f64],
+) {
+    let n_u = table.n_underlyings;
+    let u = ins.underlying[i];
+    let spot = px.spot[u];
+    let f = forward[i];
+    let vol = px.vol[i];
+    let rate = curves.map_or(px.rate, |c| c.rate(i, px.rate));
+    let base = settlement_value(ins, i, f, vol, rate);
+    let opt = ins.kind[i].is_option();
+    let inverse = ins.settlement[i] == Settlement::Inverse;
+    let later = ins.expiry[i] - table.look_ahead;
+    let surface = curves.and_then(|sm| sm.of(u)).filter(|_| opt);
+    let term = if opt {
+        table.vol_term(u, ins.expiry[i])
+    } else {
+        0.0
+    };
+    for (s, (fs, vs)) in fwd.iter_mut().zip(vols.iter_mut()).enumerate() {
+        let (m, v, _) = table.cell(s, u);
+        *fs = f * (1.0 + m);
+        // The surface covers the option's expiry: `surface_vols` checked it.
+        let smile_vol = surface
+            .and_then(|sf| sf.vol(ins.expiry[i], (ins.strike[i] / *fs).ln()))
+            .unwrap_or(vol);
+        *vs = if opt {
+            table.shocked_vol_by(u, smile_vol, v, term)
+        } else {
+            vol
+        };
+    }
+    // The moved value of one contract per scenario (`settlement_value_at`), into `row`.
+    if opt && later > 0.0 {
+        let call = ins.kind[i] == Kind::Call;
+        black76_prices(isa, call, fwd, ins.strike[i], later, vols, rate, row);
+        let cs = ins.contract_size[i];
+        for (cell, &fs) in row.iter_mut().zip(fwd.iter()) {
+            *cell = if inverse { cs * *cell / fs } else { cs * *cell };
+        }
+    } else {
+        for ((cell, &fs), &vs) in row.iter_mut().zip(fwd.iter()).zip(vols.iter()) {
+            *cell = settlement_value_at(ins, i, fs, vs, rate, later);
+        }
+    }
+    for (s, cell) in row.iter_mut().enumerate() {
+        let (m, _, w) = table.cell(s, u);
+        let moved = *cell;
+        *cell = match (inverse, mode) {
+            (false, _) => w * (moved - base),
+            // Coins at today's index; an extended row's coin P&L is the fraction
+            // `w` of its USD value at the scenario price, in coins at its edge.
+            (true, SettlementMode::Segregated) => {
+                let e = table.edge[s * n_u + u];
+                w * (1.0 + m) / (1.0 + e) * spot * (moved - base)
+            }
+            // An option's coin value is itself revalued; futures' P&L is settled
+            // in coins worth the scenario price.
+            (true, SettlementMode::Cross) if opt => w * spot * ((1.0 + m) * moved - base),
+            (true, SettlementMode::Cross) => w * spot * (1.0 + m) * (moved - base),
+        };
+    }
 }

@@ -261,6 +261,12 @@ impl ScenarioTable {
         if v == 0.0 {
             return vol;
         }
+        self.shocked_vol_by(u, vol, v, self.vol_term(u, t))
+    }
+
+    /// The term factor `(30 / max(365 t, 1))^power` of [`Self::shocked_vol`]: one per option,
+    /// so a risk array computes its power once rather than once per scenario.
+    pub fn vol_term(&self, u: usize, t: f64) -> f64 {
         let r = &self.vol[u];
         let dte = (365.0 * t).max(1.0);
         let p = if dte < 30.0 {
@@ -268,7 +274,16 @@ impl ScenarioTable {
         } else {
             r.power_long
         };
-        let mult = (30.0 / dte).powf(p);
+        (30.0 / dte).powf(p)
+    }
+
+    /// [`Self::shocked_vol`] with its term factor `mult` from [`Self::vol_term`].
+    #[inline(always)]
+    pub fn shocked_vol_by(&self, u: usize, vol: f64, v: f64, mult: f64) -> f64 {
+        if v == 0.0 {
+            return vol;
+        }
+        let r = &self.vol[u];
         if self.absolute_vol {
             return if v > 0.0 {
                 (vol + v * r.vol_up * mult).max(r.min_vol_up)

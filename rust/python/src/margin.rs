@@ -181,6 +181,19 @@ impl PricesIn<'_> {
     }
 }
 
+/// `Engine.statement_terms` (a dict): per bucket `roll_rate`, per instrument the forward
+/// it is valued on, per collateral asset the portfolio it is shocked with (`-1` for none)
+/// and its scenario P&L per held and per borrowed unit (`J x S`, zero rows for unshocked
+/// assets).
+#[derive(IntoPyObject)]
+struct StatementTerms<'py> {
+    roll_rate: Bound<'py, PyArray1<f64>>,
+    forward: Bound<'py, PyArray1<f64>>,
+    collateral_group: Bound<'py, PyArray1<i64>>,
+    collateral_held: Bound<'py, PyArray2<f64>>,
+    collateral_borrowed: Bound<'py, PyArray2<f64>>,
+}
+
 /// Collateral assets as the tuple `(asset_price, haircut)`.
 #[derive(FromPyObject)]
 pub(crate) struct CollateralIn<'py>(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, f64>);
@@ -463,6 +476,44 @@ impl PyEngine {
             ids.into_pyarray(py),
             self.inner.bucket_expiry.clone().into_pyarray(py),
         )
+    }
+
+    /// The per-unit numbers the solvency statement takes from the engine, as the margin
+    /// computation uses them (docs/proof-spec.md §2.3).
+    #[pyo3(signature = (prices, collateral, surfaces=None, rates=None))]
+    fn statement_terms<'py>(
+        &self,
+        py: Python<'py>,
+        prices: PricesIn<'py>,
+        collateral: CollateralIn<'py>,
+        surfaces: SurfacesIn<'py>,
+        rates: RatesIn<'py>,
+    ) -> PyResult<StatementTerms<'py>> {
+        let mut vols = Vec::new();
+        let (px, curves) = self.curved_prices(&prices, &surfaces, &rates, &mut vols)?;
+        let coll = collateral.view()?;
+        self.inner.validate_prices(&px).map_err(core_err)?;
+        self.inner.validate_collateral(&coll).map_err(core_err)?;
+        let e = &self.inner;
+        let prep = py.detach(|| e.prepare_market(&px, &coll, true, curves.as_ref()));
+        let n_s = e.table.n_scenarios;
+        let n_j = coll.price.len();
+        let (mut group, mut held, mut borrowed) =
+            (vec![-1i64; n_j], vec![0.0; n_j * n_s], vec![0.0; n_j * n_s]);
+        for (j, risk) in prep.collateral.iter().enumerate() {
+            if let Some(r) = risk {
+                group[j] = r.group as i64;
+                held[j * n_s..(j + 1) * n_s].copy_from_slice(&r.held[..n_s]);
+                borrowed[j * n_s..(j + 1) * n_s].copy_from_slice(&r.borrowed[..n_s]);
+            }
+        }
+        Ok(StatementTerms {
+            roll_rate: e.bucket_rates().to_vec().into_pyarray(py),
+            forward: prep.values.forward.into_pyarray(py),
+            collateral_group: group.into_pyarray(py),
+            collateral_held: held.into_pyarray(py).reshape([n_j, n_s])?,
+            collateral_borrowed: borrowed.into_pyarray(py).reshape([n_j, n_s])?,
+        })
     }
 
     /// Checks market prices against the instruments (typed error on the first problem).
