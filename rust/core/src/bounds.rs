@@ -31,15 +31,17 @@ pub const MAX_BALANCE: f64 = 1e15;
 /// finiteness first, so the error they raise for NaN and infinity keeps its own kind.
 pub fn within(field: &str, values: &[f64], lo: f64, hi: f64) -> Result<()> {
     match values.iter().position(|&v| !(lo..=hi).contains(&v)) {
-        Some(i) => Err(InputError::at(
-            ErrorKind::Parameter,
-            field,
-            i,
-            format!(
-                "{} is outside the supported range [{lo:e}, {hi:e}] (docs/margin-model.md §9)",
-                values[i]
-            ),
-        )),
+        Some(i) => {
+            let v = values[i];
+            let message = if lo == f64::NEG_INFINITY {
+                format!("{v:e} is above the supported maximum {hi:e} (docs/margin-model.md §9)")
+            } else {
+                format!(
+                    "{v:e} is outside the supported range [{lo:e}, {hi:e}] (docs/margin-model.md §9)"
+                )
+            };
+            Err(InputError::at(ErrorKind::Parameter, field, i, message))
+        }
         None => Ok(()),
     }
 }

@@ -260,7 +260,7 @@ impl Prices<'_> {
                 ErrorKind::Parameter,
                 "rate",
                 format!(
-                    "{} is outside the supported range [-{m}, {m}] (docs/margin-model.md §9)",
+                    "{:e} is outside the supported range [-{m}, {m}] (docs/margin-model.md §9)",
                     self.rate,
                     m = bounds::MAX_RATE
                 ),
@@ -422,7 +422,7 @@ fn beyond(field: &str, i: usize, value: f64, max: f64) -> InputError {
         field,
         i,
         format!(
-            "{value} is outside the supported range [-{max:e}, {max:e}] (docs/margin-model.md §9)"
+            "{value:e} is outside the supported range [-{max:e}, {max:e}] (docs/margin-model.md §9)"
         ),
     )
 }
