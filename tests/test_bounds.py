@@ -114,8 +114,8 @@ def test_the_largest_book_inside_the_bounds_margins_to_finite_numbers() -> None:
 
 
 def test_an_absurd_underlying_index_is_refused_before_allocating() -> None:
-    with pytest.raises(errors.IndexOutOfRangeError) as info:
-        Instruments([0], [2**40], [0.0], [0.0], [1.0], [0])
+    with pytest.raises(errors.ParameterError) as info:
+        MarginEngine(Instruments([0], [2**40], [0.0], [0.0], [1.0], [0]))
     assert (info.value.field, info.value.index) == ("underlying", 0)
 
 

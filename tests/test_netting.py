@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from helpers.budget import scaled
+from helpers.margin_strategies import FLOOR, Case, Reference, cases
 from zkmargin import baseline, errors
 from zkmargin.baseline import numpy_engine
 from zkmargin.span import InterSpread, SpanRules
@@ -108,7 +109,7 @@ def leg_losses(table: zkmargin.ScenarioTable, qa: float, qb: float) -> tuple[flo
 
 
 @ALL
-@engine_settings(15)
+@scaled(0.25)  # eight engine builds an example, and run once per engine (the pure-Python one too)
 @given(linear_pair(), st.floats(0.01, 1.0))
 def test_signed_correlation_properties(engine: str, pair: Any, r: float) -> None:
     table, qa, qb = pair
@@ -136,7 +137,6 @@ def test_opposite_equal_legs_at_rho_one_need_nothing(engine: str) -> None:
     assert corr_loss(engine, book((0, 1.0), (1, -20.0)), 1.0) == pytest.approx(0.0, abs=1e-9)
 
 
-@engine_settings(60)
 @given(cases(aggregations=("correlation",)))
 def test_correlation_stays_within_its_documented_bounds(case: Case) -> None:
     """sum_u min(down_u, up_u) <= WCL <= sum_u L_u, and one underlying gives exactly L_u."""

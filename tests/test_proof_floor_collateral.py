@@ -337,3 +337,165 @@ def test_a_statement_version_must_match_its_content() -> None:
     obj["version"] = 1
     with pytest.raises(EncodingError):
         SolvencyStatement.from_json(obj)
+
+
+def test_version_three_proofs_verify_on_the_pure_python_backend() -> None:
+    # the native prover's bytes verify under py_ecc: the new rows are backend-independent
+    small = ScenarioTable([[-0.16], [0.16]], [[0.0], [0.0]], [[1.0], [1.0]])  # m = 16: py_ecc stays quick
+    com, op, stm = _statement(
+        MarginEngine(INS, small, SOM, asset_underlying=[-1, 0]), _book({0: 1.0}, 0.0, 0.6)
+    )
+    assert stm.version == 3 and stm.m == 16
+    pr = prove_solvency(stm, com, op)
+    assert verify_solvency(stm, com, pr, backend="pyecc")
+
+
+# ------------------------------------------------------------------ from the spec alone
+
+
+def _spec_parse(data: bytes) -> dict[str, Any]:
+    """docs/proof-spec.md §2.6, version 3, read without zkmargin.proof."""
+    at = 0
+
+    def take(k: int) -> bytes:
+        nonlocal at
+        at += k
+        return data[at - k : at]
+
+    def ints(count: int, width: int, signed: bool = False) -> list[int]:
+        return [int.from_bytes(take(width), "big", signed=signed) for _ in range(count)]
+
+    assert take(4) == b"ZKMT"
+    ver, _mode, agg, n, _dq, _dm = take(6)
+    assert ver == 3
+    shortfall, bound = take(2)
+    take(32 if bound else 0)
+    take(8)
+    take(take(1)[0])
+    _U, S, K, E, ic, J = ints(6, 4)
+    take(J)
+    ib = 0 if agg == 2 else ic
+    f: dict[str, Any] = {"agg": agg, "n": n, "S": S, "K": K, "E": E, "ic": ic, "J": J, "shortfall": shortfall}
+    f["ins"], f["group"], f["bucket"] = ints(ic, 4), ints(ic, 4), ints(ib, 4)
+    for name, count in (("loss_lo", ic * S), ("loss_hi", ic * S), ("roll_lo", ib), ("roll_hi", ib)):
+        f[name] = ints(count, 16, True)
+    for name, count in (("mtm_lo", ic), ("mtm_hi", ic), ("som_hi", ic), ("coll_lo", J), ("coll_hi", J)):
+        f[name] = ints(count, 16, True)
+    f["som_side"] = list(take(ic - ib))
+    shocked = take(1)[0]
+    f["asset_group"] = ints(J * shocked, 4)
+    f["held_lo"], f["borrowed_hi"] = ints(J * S * shocked, 16, True), ints(J * S * shocked, 16, True)
+    assert at == len(data)
+    return f
+
+
+def _spec_forms(f: dict[str, Any]) -> list[list[tuple[int, int]]]:
+    """§2.4's constraint list over the base points Q, B, P, B+, L', U', S'."""
+    ic, J, S, K, E = f["ic"], f["J"], f["S"], f["K"], f["E"]
+    Q, B, P, Bp, L = 0, ic, ic + J, 2 * ic + J, 2 * ic + 2 * J
+    U, Sx = L + K, L + K + E
+    out: list[dict[int, int]] = []
+
+    def add(acc: dict[int, int], k: int, c: int) -> None:
+        acc[k] = acc.get(k, 0) + c
+
+    def lin(acc: dict[int, int], i: int, lo: int, hi: int) -> None:
+        add(acc, P + i, lo - hi)
+        add(acc, Q + i, hi)
+
+    out += [{P + i: 1} for i in range(ic)] + [{P + i: 1, Q + i: -1} for i in range(ic)]
+    for j in range(J):
+        out += [{Bp + j: 1}, {Bp + j: 1, B + j: -1}]
+    for k in range(K):
+        out.append({L + k: 1})
+        for s in range(S):
+            acc = {L + k: 1}
+            for i in range(ic):
+                if f["group"][i] == k:
+                    lin(acc, i, f["loss_lo"][i * S + s], f["loss_hi"][i * S + s])
+            for j, g in enumerate(f["asset_group"]):
+                if g == k:
+                    held, borrowed = f["held_lo"][j * S + s], f["borrowed_hi"][j * S + s]
+                    add(acc, Bp + j, held - borrowed)
+                    add(acc, B + j, borrowed)
+            out.append(acc)
+        if f["agg"] == 2:
+            for side in (1, 2):
+                acc = {L + k: 1}
+                for i in range(ic):
+                    if f["group"][i] == k and f["som_side"][i] == side:
+                        add(acc, P + i, -f["som_hi"][i])
+                        add(acc, Q + i, f["som_hi"][i])
+                out.append(acc)
+    for e in range(E):
+        for sign in (-1, 1):
+            acc = {U + e: 1}
+            for i in range(ic):
+                if f["bucket"][i] == e:
+                    lo, hi = (
+                        (f["roll_lo"][i], f["roll_hi"][i])
+                        if sign > 0
+                        else (-f["roll_hi"][i], -f["roll_lo"][i])
+                    )
+                    lin(acc, i, lo, hi)
+            out.append(acc)
+    if f["shortfall"]:
+        out.append({Sx: 1})
+    acc = {}
+    for j in range(J):
+        add(acc, Bp + j, f["coll_lo"][j] - f["coll_hi"][j])
+        add(acc, B + j, f["coll_hi"][j])
+    for i in range(ic):
+        lin(acc, i, f["mtm_lo"][i], f["mtm_hi"][i])
+        if f["agg"] != 2:
+            add(acc, P + i, -f["som_hi"][i])
+            add(acc, Q + i, f["som_hi"][i])
+    for k in range(K):
+        add(acc, L + k, -1)
+    for e in range(E):
+        add(acc, U + e, -1)
+    if f["shortfall"]:
+        add(acc, Sx, 1)
+    out.append(acc)
+    return [sorted((k, c) for k, c in a.items() if c) for a in out]
+
+
+@pytest.mark.parametrize("engine", [SPAN, LINKED], ids=["span", "linked"])
+def test_a_verifier_from_the_spec_forms_the_same_constraints(engine: Any) -> None:
+    snap = build_snapshot(engine, MARKET, 5)
+    com, _ = commit_account(
+        _book({0: 0.5, 1: -1.0, 2: -2.0}, 1e4, 0.3),
+        0,
+        n_instruments=len(INS),
+        balance_decimals=snap.balance_decimals,
+    )
+    stm = snap.statement(com, "acct")
+    assert _spec_forms(_spec_parse(stm.to_bytes())) == [list(f.terms) for f in stm.forms]
+    assert all(f.const == 0 for f in stm.forms)
+
+
+def test_a_whole_exchange_attests_with_the_new_features(tmp_path: Any) -> None:
+    """A bundle over a version-2 snapshot (SPAN floor) and a second set with shocked
+    collateral is attested and verifies from its files; an account below the floor shows
+    up as a shortfall the fund covers."""
+    from zkmargin.attest import Book, attest, verify_bundle
+
+    base = build_snapshot(SPAN, MARKET, 11)
+    linked_engine = MarginEngine(INS, span_scenarios(1), SOM, aggregation="span", asset_underlying=[-1, 0])
+    stress = build_snapshot(linked_engine, MARKET, 11, scenario_set="stress")
+    poor = _between_scan_and_floor()
+    accounts = Accounts(
+        [0, 2, 4],
+        [0, 1, *poor.instrument.tolist()],
+        [0.5, -1.0, *poor.quantity.tolist()],
+        [[2e4, 0.5], poor.balances[0].tolist()],
+    )
+    reserves = [10**7 * 10 ** base.balance_decimals[0], 10 * 10 ** base.balance_decimals[1]]
+    fund = 10**6 * 10**base.money_decimals
+    attest([base, stress], Book(("ann", "bo"), accounts), reserves, fund, tmp_path / "b", tmp_path / "p")
+    report = verify_bundle(tmp_path / "b")
+    assert report.ok, report.failures
+    assert report.proofs == 4
+    com, op = commit_account(poor, 0, n_instruments=len(INS), balance_decimals=base.balance_decimals)
+    _, short = prove_account(base, "bo", com, op)
+    assert short is not None and short.value > 0  # what the fund proof covered

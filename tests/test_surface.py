@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.budget import scaled
 from zkmargin import MarginEngine, MarketState, baseline, errors
 from zkmargin.baseline import numpy_engine
 from zkmargin.results import ACCOUNT_FIELDS, MODELS
@@ -99,7 +100,7 @@ def test_a_scenario_move_reads_the_smile_at_the_moved_forward() -> None:
     assert risk[i, s] == pytest.approx(sc.weights[s, u] * (w1 - w0), rel=1e-12, abs=1e-9)
 
 
-@settings(max_examples=200, deadline=None)
+@scaled(3.3)  # two scalar evaluations an example
 @given(t=st.floats(0.01, 1.2), x=st.floats(-2.0, 2.0))
 def test_numpy_and_python_evaluations_agree_and_variance_rises(t: float, x: float) -> None:
     s = SURFACES[0]

@@ -27,7 +27,6 @@ from .errors import (
     ShapeError,
     UnknownIdentifierError,
 )
-from .scenarios import MAX_UNDERLYINGS
 from .symbols import ParsedName, as_utc, parse_name, year_fraction
 
 F64 = NDArray[np.float64]
@@ -96,17 +95,6 @@ class Instruments:
         for name, arr in cols.items():
             _arrays.same_length(name, arr, n, "kind")
             object.__setattr__(self, name, arr)
-        # the engine sizes its per-underlying tables by max(underlying) + 1: refuse an index
-        # that would allocate an absurd table before anything allocates it
-        huge = np.flatnonzero(cols["underlying"] >= MAX_UNDERLYINGS)
-        if huge.size:
-            i = int(huge[0])
-            raise IndexOutOfRangeError(
-                f"underlying[{i}]: {int(cols['underlying'][i])} is above the largest supported "
-                f"underlying index {MAX_UNDERLYINGS - 1}",
-                "underlying",
-                i,
-            )
         object.__setattr__(self, "names", None)
         object.__setattr__(self, "underlying_names", None)
         object.__setattr__(self, "expiry_time", None)

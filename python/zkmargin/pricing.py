@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays, _core
+from . import _arrays
+from ._core import margin as _margin
 from .errors import DTypeError, ShapeError
 
 
@@ -70,12 +71,10 @@ def black76(
     non-finite or non-positive forward/strike/vol, ``t <= 0`` (``ExpiredError``) and
     shape mismatches.
     """
-    from .engine import default_threads
-
     calls, (f, k, tt, v, r), shape = broadcast_inputs(
         is_call, forward, strike, t, vol, rate, keep_scalars=True
     )
     if 0 in shape:
         return Greeks(*(np.empty(shape) for _ in Greeks._fields))
-    rows = _core.black76(calls, f, k, tt, v, r, threads if threads is not None else default_threads())
+    rows = _margin.black76(calls, f, k, tt, v, r, threads)
     return Greeks(*(row.reshape(shape) for row in rows))

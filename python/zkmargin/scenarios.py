@@ -16,11 +16,21 @@ from .errors import NonFiniteError, ParameterError, ShapeError
 
 DERIBIT_EXTENDED_MOVES = (-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
 VOL_SHIFTS = ("relative", "absolute")
-#: Most underlyings a table may have (each adds a column to every scenario, and an
-#: instrument's underlying index selects one): larger counts are refused before allocating.
+
+
+#: the most underlyings a preset table is built for: the table holds rows x underlyings
+#: cells, so an underlying index far beyond any real universe (``Instruments`` with
+#: ``underlying=[2**40]``) is refused before terabytes are allocated
 MAX_UNDERLYINGS = 1 << 16
-#: Most price buckets either side of zero in Deribit's table.
+#: the most price buckets either side of zero in Deribit's table
 MAX_BUCKETS = 1000
+
+
+def _check_n_underlyings(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ParameterError(f"n_underlyings must be an int, got {n!r}", "n_underlyings")
+    if not 1 <= n <= MAX_UNDERLYINGS:
+        raise ParameterError(f"n_underlyings must be in [1, {MAX_UNDERLYINGS}], got {n}", "n_underlyings")
 
 
 #: the vol-shock parameters, one value per underlying (a scalar applies to all)
@@ -230,7 +240,7 @@ def deribit_scenarios(
     Every parameter may be a scalar or one value per underlying; ``currencies`` instead
     gives one :class:`DeribitCurrency` per underlying (then the roll parameters and the
     gain offsets come from the sets too, the roll ones overriding ``MarginParams``)."""
-    n_underlyings = _args.integer("n_underlyings", n_underlyings, 1, MAX_UNDERLYINGS)
+    _check_n_underlyings(n_underlyings)
     buckets = _args.integer("buckets", buckets, 1, MAX_BUCKETS)
     roll: dict[str, Any] = {}
     if currencies is not None:
@@ -310,7 +320,7 @@ def span_scenarios(
     """CME SPAN's 16 scenarios in CME's order. Vol shocks are relative (vol * (1 +- vol_range))
     or, with ``vol_shift="absolute"``, in vol points (vol +- vol_range); ``look_ahead_days``
     of time decay (CME: one day) are priced into every scenario."""
-    n_underlyings = _args.integer("n_underlyings", n_underlyings, 1, MAX_UNDERLYINGS)
+    _check_n_underlyings(n_underlyings)
     extreme_multiple = _args.number("extreme_multiple", extreme_multiple)
     extreme_weight = _args.number("extreme_weight", extreme_weight)
     look_ahead_days = _args.number("look_ahead_days", look_ahead_days)

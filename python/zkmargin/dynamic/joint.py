@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _args, _arrays, _core
+from .. import _args, _arrays
+from .._core import dynamic as _dynamic
 from ..errors import ParameterError
 from ..scenarios import ScenarioTable
 from .volatility import DEFAULT_LAMBDA, _matrix
@@ -25,7 +26,7 @@ def _horizon(horizon: int) -> int:
 def historical_scenarios(returns: Any, horizon: int = 1) -> NDArray[np.float64]:
     """Overlapping ``horizon``-period joint moves ``exp(sum of log returns) - 1``."""
     return _arrays.finite_outputs(
-        "historical", _core.dyn_historical(_matrix("returns", returns), _horizon(horizon))
+        "historical", _dynamic.historical(_matrix("returns", returns), _horizon(horizon))
     )
 
 
@@ -35,10 +36,8 @@ def filtered_historical_scenarios(
     """Historical returns rescaled to today's EWMA volatility:
     ``r[t] * sigma_now / sigma[t-1]`` (``sigma[t-1]`` the forecast made before ``r[t]``)."""
     lam = _args.number("lam", lam)
-    return _arrays.finite_outputs(
-        "filtered_historical",
-        _core.dyn_filtered_historical(_matrix("returns", returns), lam, _horizon(horizon)),
-    )
+    out = _dynamic.filtered_historical(_matrix("returns", returns), lam, _horizon(horizon))
+    return _arrays.finite_outputs("filtered_historical", out)
 
 
 def monte_carlo_scenarios(
@@ -54,10 +53,8 @@ def monte_carlo_scenarios(
         raise ParameterError("n_scenarios must be an int >= 1", "n_scenarios")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise ParameterError("seed must be an int in [0, 2**64)", "seed")
-    return _arrays.finite_outputs(
-        "monte_carlo",
-        _core.dyn_monte_carlo(sig, rho, _args.number("horizon", horizon), int(n_scenarios), int(seed)),
-    )
+    out = _dynamic.monte_carlo(sig, rho, _args.number("horizon", horizon), int(n_scenarios), int(seed))
+    return _arrays.finite_outputs("monte_carlo", out)
 
 
 def joint_table(moves: Any) -> ScenarioTable:

@@ -4,32 +4,24 @@ concentration add-ons and liquidation-horizon haircuts (docs §10.5-§10.7)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _args, _arrays, _core
+from .. import _args, _arrays
+from .._core import dynamic as _dynamic
 from ..book import Accounts, Instruments, user_errors
-from ..engine import MarginEngine, default_threads
-from ..errors import ParameterError
+from ..engine import MarginEngine
 from ..market import Market
 from .joint import joint_table
-
-
-def _threads(threads: int | None) -> int:
-    if threads is None:
-        return default_threads()
-    if not isinstance(threads, int) or threads < 1:
-        raise ParameterError("threads must be a positive int", "threads")
-    return threads
 
 
 def joint_risk_arrays(
     instruments: Instruments, market: Market, moves: Any, threads: int | None = None
 ) -> NDArray[np.float64]:
     """``I x S`` P&L per contract under each joint move, priced by the core engine (§6.2)."""
-    eng = MarginEngine(instruments, scenarios=joint_table(moves), threads=_threads(threads))
+    eng = MarginEngine(instruments, scenarios=joint_table(moves), threads=threads)
     return eng.risk_arrays(market)
 
 
@@ -44,31 +36,21 @@ def var_es(
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     c = _args.number("confidence", confidence)
     with user_errors(None, accounts):
-        return _arrays.finite_outputs(
-            "var_es",
-            _core.dyn_var_es(
-                r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
-            ),
-        )
+        return _arrays.finite_outputs("var_es", _dynamic.var_es(r, accounts, c, threads))
 
 
 def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = None) -> NDArray[np.float64]:
     """Per-account P&L under each scenario, ``A x S`` (for a few named stress scenarios)."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     with user_errors(None, accounts):
-        return _arrays.finite_outputs(
-            "scenario_pnl",
-            _core.dyn_scenario_pnl(
-                r, accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
-            ),
-        )
+        return _arrays.finite_outputs("scenario_pnl", _dynamic.scenario_pnl(r, accounts, threads))
 
 
 def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:
     """``x max(0, VaR or ES) + (1 - x) max(0, stress) + liquidity + concentration``."""
     return _arrays.finite_outputs(
         "span2",
-        _core.dyn_span2(
+        _dynamic.span2(
             _args.number("x", x),
             _arrays.f64("tail", tail),
             _arrays.f64("stress", stress),
@@ -127,28 +109,6 @@ class LiquidityRule:
         object.__setattr__(self, "rate", _args.number("rate", rate))
         object.__setattr__(self, "imf", _args.number("imf", imf))
 
-    def args(
-        self,
-    ) -> tuple[
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.float64],
-        float,
-        float,
-        float,
-    ]:
-        """Positional arguments of the native add-on and liquidation functions."""
-        return (
-            self.notional,
-            self.half_spread,
-            self.depth,
-            self.base_ratio,
-            self.share,
-            self.rate,
-            self.imf,
-        )
-
 
 @dataclass(frozen=True, eq=False)
 class Addons:
@@ -164,9 +124,7 @@ class Addons:
 
 def addons(rule: LiquidityRule, accounts: Accounts, threads: int | None = None) -> Addons:
     """Per-account close-out cost, concentration add-on and size premium (§10.6)."""
-    block = _core.dyn_addons(
-        *rule.args(), accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
-    )
+    block = _arrays.finite_outputs("addons", _dynamic.addons(rule, accounts, threads))
     return Addons(block[0], block[1], block[2])
 
 
@@ -194,18 +152,27 @@ def dynamic_collateral(
     with the asset's annualised volatility ``sigma`` and the balance's size against the
     asset's daily ``depth`` (USD)."""
     r = rule if rule is not None else HaircutRule()
-    return _arrays.finite_outputs(
-        "collateral",
-        _core.dyn_collateral(
-            _arrays.f64("balances", balances, ndim=2),
-            _arrays.f64("asset_price", asset_price),
-            _arrays.f64("sigma", sigma),
-            _arrays.f64("depth", depth),
-            _arrays.f64("base", base),
-            _args.number("z", r.z),
-            _args.number("participation", r.participation),
-            _args.number("min_days", r.min_days),
-            _args.number("cap", r.cap),
-            _threads(threads),
-        ),
+    assets = _Assets(
+        _arrays.f64("asset_price", asset_price),
+        _arrays.f64("sigma", sigma),
+        _arrays.f64("depth", depth),
+        _arrays.f64("base", base),
     )
+    rule_f = HaircutRule(
+        _args.number("z", r.z),
+        _args.number("participation", r.participation),
+        _args.number("min_days", r.min_days),
+        _args.number("cap", r.cap),
+    )
+    return _arrays.finite_outputs(
+        "collateral", _dynamic.collateral(_arrays.f64("balances", balances, ndim=2), assets, rule_f, threads)
+    )
+
+
+class _Assets(NamedTuple):
+    """The per-asset columns ``zkmargin._core.dynamic.collateral`` reads."""
+
+    asset_price: NDArray[np.float64]
+    sigma: NDArray[np.float64]
+    depth: NDArray[np.float64]
+    base: NDArray[np.float64]

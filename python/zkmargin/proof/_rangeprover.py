@@ -1,5 +1,5 @@
 """The aggregated range prover's witness side (docs/proof-spec.md §6) in pure Python: the
-reference the ``pyecc`` backend runs, step for step what ``zkmargin._core.RangeProver``
+reference the ``pyecc`` backend runs, step for step what ``zkmargin._core.curve.RangeProver``
 computes in Rust for the ``native`` backend, so both emit identical proofs.
 
 The caller owns the transcript: each step returns the points to absorb and the next step

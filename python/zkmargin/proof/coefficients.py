@@ -173,14 +173,10 @@ def real_coefficients(
     mtm = tuple(sq * _exact(v, "mtm") for v in np.asarray(vals.mtm, dtype=np.float64).tolist())
     # k cs F exactly on the engine's forward (the engines round the product in float64)
     k = _exact(engine.params.short_option_min, "short_option_min")
+    options = np.asarray(ins.is_option).tolist()
     som = tuple(
         fs * k * _exact(cs, "contract_size") * _exact(F, "forward") if opt else Fraction(0)
-        for opt, cs, F in zip(
-            np.asarray(ins.is_option).tolist(),
-            ins.contract_size.tolist(),
-            terms.forward.tolist(),
-            strict=True,
-        )
+        for opt, cs, F in zip(options, ins.contract_size.tolist(), terms.forward.tolist(), strict=True)
     )
     som_side = som_sides(ins.kind.tolist())
     J = int(np.asarray(market.asset_price).shape[0])

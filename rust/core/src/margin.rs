@@ -17,6 +17,8 @@ mod params;
 mod prepare;
 
 pub use incremental::Sums;
+#[cfg(test)]
+pub(crate) use params::test_params;
 pub use params::{Aggregation, Model, Params};
 pub use prepare::{CollateralRisk, Prepared, Unit};
 

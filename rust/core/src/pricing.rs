@@ -84,17 +84,12 @@ pub struct Column<'a, T> {
     pub values: &'a [T],
 }
 
-/// Black-76 over columns of length `n` or 1 (broadcast), validated, in parallel; returns
-/// the five rows price, delta, gamma, vega, theta.
-pub fn black76_batch(
+/// The length `n` of a batch whose columns each hold `n` values or one (broadcast): the
+/// longest column's; a column of any other length is an error naming it.
+pub(crate) fn broadcast_len(
+    floats: &[Column<'_, f64>],
     is_call: Column<'_, bool>,
-    f: Column<'_, f64>,
-    k: Column<'_, f64>,
-    t: Column<'_, f64>,
-    vol: Column<'_, f64>,
-    rate: Column<'_, f64>,
-) -> Result<Vec<Vec<f64>>> {
-    let floats = [f, k, t, vol, rate];
+) -> Result<usize> {
     let n = floats
         .iter()
         .map(|c| c.values.len())
@@ -109,6 +104,21 @@ pub fn black76_batch(
     if is_call.values.len() != n && is_call.values.len() != 1 {
         same_len(is_call.name, is_call.values.len(), n, "the longest input")?;
     }
+    Ok(n)
+}
+
+/// Black-76 over columns of length `n` or 1 (broadcast), validated, in parallel; returns
+/// the five rows price, delta, gamma, vega, theta.
+pub fn black76_batch(
+    is_call: Column<'_, bool>,
+    f: Column<'_, f64>,
+    k: Column<'_, f64>,
+    t: Column<'_, f64>,
+    vol: Column<'_, f64>,
+    rate: Column<'_, f64>,
+) -> Result<Vec<Vec<f64>>> {
+    let floats = [f, k, t, vol, rate];
+    let n = broadcast_len(&floats, is_call)?;
     // Validity is checked inside the parallel pricing pass (one read of the inputs instead
     // of six); only when something is wrong do the sequential checks run, to name the first
     // offending field and index.
