@@ -33,6 +33,7 @@ def implied_vol(
 class _StatementTerms(TypedDict):
     roll_rate: _F64
     forward: _F64
+    portfolio: _I64
     collateral_group: _I64
     collateral_held: _F64
     collateral_borrowed: _F64

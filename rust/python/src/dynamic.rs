@@ -5,7 +5,7 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use zkmargin_core::dynamic::addons::{AddonRule, HaircutRule, account_addons, dynamic_collateral};
-use zkmargin_core::dynamic::liquidation::{LiquidationRule, Target, liquidation_scan};
+use zkmargin_core::dynamic::liquidation::{self, LiquidationRule, Target, liquidation_scan};
 use zkmargin_core::dynamic::scan::{ScanRule, apc_vol, cap_path, scan_ranges};
 use zkmargin_core::dynamic::var::{
     RiskArrays, account_scenario_pnl, account_var_es, span2_combine,
@@ -37,6 +37,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(addons, m)?)?;
     m.add_function(wrap_pyfunction!(collateral, m)?)?;
     m.add_function(wrap_pyfunction!(liquidation_scan_py, m)?)?;
+    // The tolerances the scan and the Monte Carlo factorisation work to, for the reference
+    // (zkmargin.baseline.dynamic) to read rather than copy.
+    m.add("PSD_JITTER", zkmargin_core::linalg::PSD_JITTER)?;
+    m.add("FRACTION_TOLERANCE", liquidation::FRACTION_TOLERANCE)?;
+    m.add("MAX_ITERATIONS", liquidation::MAX_ITERATIONS)?;
+    m.add("TIE", liquidation::TIE)?;
+    m.add("MAX_PASSES", liquidation::MAX_PASSES)?;
     Ok(())
 }
 
