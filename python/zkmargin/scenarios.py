@@ -26,13 +26,6 @@ MAX_UNDERLYINGS = 1 << 16
 MAX_BUCKETS = 1000
 
 
-def _check_n_underlyings(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise ParameterError(f"n_underlyings must be an int, got {n!r}", "n_underlyings")
-    if not 1 <= n <= MAX_UNDERLYINGS:
-        raise ParameterError(f"n_underlyings must be in [1, {MAX_UNDERLYINGS}], got {n}", "n_underlyings")
-
-
 #: the vol-shock parameters, one value per underlying (a scalar applies to all)
 VOL_FIELDS = ("vol_up", "vol_down", "power_short", "power_long", "min_vol_up")
 
@@ -240,7 +233,7 @@ def deribit_scenarios(
     Every parameter may be a scalar or one value per underlying; ``currencies`` instead
     gives one :class:`DeribitCurrency` per underlying (then the roll parameters and the
     gain offsets come from the sets too, the roll ones overriding ``MarginParams``)."""
-    _check_n_underlyings(n_underlyings)
+    n_underlyings = _args.integer("n_underlyings", n_underlyings, 1, MAX_UNDERLYINGS)
     buckets = _args.integer("buckets", buckets, 1, MAX_BUCKETS)
     roll: dict[str, Any] = {}
     if currencies is not None:
@@ -320,7 +313,7 @@ def span_scenarios(
     """CME SPAN's 16 scenarios in CME's order. Vol shocks are relative (vol * (1 +- vol_range))
     or, with ``vol_shift="absolute"``, in vol points (vol +- vol_range); ``look_ahead_days``
     of time decay (CME: one day) are priced into every scenario."""
-    _check_n_underlyings(n_underlyings)
+    n_underlyings = _args.integer("n_underlyings", n_underlyings, 1, MAX_UNDERLYINGS)
     extreme_multiple = _args.number("extreme_multiple", extreme_multiple)
     extreme_weight = _args.number("extreme_weight", extreme_weight)
     look_ahead_days = _args.number("look_ahead_days", look_ahead_days)
