@@ -22,7 +22,7 @@ import numpy as np
 from zkmargin import MarginEngine, synthetic
 from zkmargin.attest import Book, attest, verify_bundle
 from zkmargin.attest.work import select_accounts
-from zkmargin.proof.snapshot import build_snapshot
+from zkmargin.proof import build_snapshot
 from zkmargin.scenarios import deribit_scenarios
 
 

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 import zkmargin
 import zkmargin.baseline
 from zkmargin import dynamic as d
-from zkmargin.dynamic import reference as ref
+from zkmargin.baseline import dynamic as ref
 
 
 def _peak_mb() -> float:

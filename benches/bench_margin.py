@@ -5,9 +5,14 @@ Black-76. Prints a markdown table of what it measured on this machine.
     python benches/bench_margin.py                  # the README workload (100k accounts)
 
 Besides the project's own baselines it times the code a user would write instead (a SciPy
-sparse product and a row minimum, checked to give the same numbers) and the memory floor:
-the bytes of the book and the results over this machine's measured copy bandwidth.
+sparse product and a row minimum, checked to give the same numbers), and measures the
+machine's floor in the same run: the larger of the book and its results streamed once at
+the measured copy bandwidth, and the positions x scenarios multiply-adds at one core's
+measured dgemm rate, per thread. Every engine row says how far it is from that floor. A
+second section margins a wide (1,000-scenario Monte-Carlo) table, where the multiply-adds
+dominate.
     python benches/bench_margin.py --accounts 20000 --options 100000 --memory-accounts 100000
+    python benches/bench_margin.py --wide-scenarios 0     # only the Deribit table
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 import numpy as np
 
 import zkmargin
-from zkmargin import baseline, numpy_engine
+from zkmargin import baseline
+from zkmargin.baseline import numpy_engine
 from zkmargin.dynamic import joint_table, monte_carlo_scenarios
 from zkmargin.scenarios import ScenarioTable
 from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
@@ -93,14 +99,18 @@ def bandwidth_floor(nbytes: int, repeat: int) -> float:
     return 2 * src.nbytes / seconds
 
 
-#: Runs in a subprocess pinned to one BLAS thread: one core's multiply-add rate.
+#: Run in a subprocess pinned to one BLAS thread: prints one core's multiply-adds per second.
 _MADD_PROBE = """
 import sys, time
 import numpy as np
-n, repeat = 512, int(sys.argv[1])
+n = 512
 a, b = np.random.default_rng(0).random((2, n, n))
 c = np.empty((n, n))
-best = min(time.perf_counter() - (np.matmul(a, b, out=c), t)[1] for t in (time.perf_counter() for _ in range(repeat)))
+best = float("inf")
+for _ in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    np.matmul(a, b, out=c)
+    best = min(best, time.perf_counter() - start)
 print(n**3 / best)
 """
 
@@ -127,15 +137,17 @@ class Floor:
     peak rate, both measured in this run and assumed to scale with threads."""
 
     def __init__(self, traffic: int, madds: int, bandwidth: float, rate: float, threads: int) -> None:
-        self.traffic, self.madds, self.bandwidth, self.rate, self.threads = traffic, madds, bandwidth, rate, threads
+        self.traffic, self.madds, self.threads = traffic, madds, threads
+        self.bandwidth, self.rate = bandwidth, rate
         self.memory = traffic / (bandwidth * threads)
         self.compute = madds / (rate * threads)
         self.seconds = max(self.memory, self.compute)
 
     def line(self) -> str:
         return (
-            f"Floor on {self.threads} threads: {self.seconds * 1e3:,.2f} ms = max(memory "
-            f"{self.traffic / 2**20:,.0f} MiB of inputs + outputs at {self.bandwidth / 1e9:,.1f} GB/s per thread "
+            f"Floor on {self.threads} thread(s): {self.seconds * 1e3:,.2f} ms = max(memory "
+            f"{self.traffic / 2**20:,.0f} MiB of inputs + outputs at {self.bandwidth / 1e9:,.1f} GB/s "
+            "per thread "
             f"= {self.memory * 1e3:,.2f} ms, compute {self.madds / 1e6:,.1f}M multiply-adds "
             f"(positions x scenarios) at {self.rate / 1e9:,.1f}G/s per thread = {self.compute * 1e3:,.2f} ms)"
         )
@@ -208,15 +220,15 @@ def bench_portfolio(
     if t_py is not None:
         lines.append(row("pure Python reference", t_py, base, floors[1]))
     lines += [
-        row("NumPy/SciPy engine (zkmargin.numpy_engine)", t_np, base, floors[1]),
+        row("NumPy/SciPy engine (zkmargin.baseline.numpy_engine)", t_np, base, floors[1]),
         row("minimal SciPy: CSR @ risk arrays, row min, roll by a 2nd product", t_sp, base, floors[1]),
         row(f"Rust, 1 thread ({t_sp / t_rs1:,.2f}x minimal SciPy)", t_rs1, base, floors[1]),
         row(f"Rust, {rust.threads} threads ({t_sp / t_rs:,.2f}x minimal SciPy)", t_rs, base, floors[threads]),
         f"\n1-thread and {rust.threads}-thread results bit-identical: {identical}; minimal SciPy "
         f"equals the engine's worst-case loss + roll add-on: {sp_agrees}",
         "\n" + floors[1].line() + ".  \n" + floors[threads].line() + ".",
-        f"\nRisk arrays alone ({len(ex.instruments)} instruments x {n_s:,} scenarios, {rust.threads} threads): "
-        f"{t_risk * 1e3:,.2f} ms (part of every Rust row above).",
+        f"\nRisk arrays alone ({len(ex.instruments)} instruments x {n_s:,} scenarios, "
+        f"{rust.threads} threads): {t_risk * 1e3:,.2f} ms (part of every Rust row above).",
     ]
     return lines
 
@@ -305,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--options", type=int, default=1_000_000)
     p.add_argument("--memory-accounts", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--wide-scenarios", type=int, default=1_000, help="scenarios of the wide table (0: skip)")
+    p.add_argument("--wide-accounts", type=int, default=20_000, help="accounts margined on the wide table")
     p.add_argument("--peak-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.peak_child is not None:
@@ -314,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         f"zkmargin {zkmargin.__version__}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"numpy {np.__version__}, default threads {zkmargin.default_threads()}"
     )
-    lines = bench_portfolio(args.accounts, args.repeat)
+    probe = (bandwidth_floor(256 << 20, args.repeat), madd_rate(args.repeat))
+    lines = bench_portfolio(args.accounts, args.repeat, probe)
+    if args.wide_scenarios > 0:
+        lines += bench_portfolio(args.wide_accounts, args.repeat, probe, wide_table(args.wide_scenarios))
     lines += bench_black76(args.options, args.repeat)
     lines += bench_memory(args.memory_accounts)
     print("\n".join(lines))

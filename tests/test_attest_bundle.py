@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from attest_fixtures import ENG, INS, MARKET, SCEN, STRESS, snapshot
+from helpers.attest_fixtures import ENG, INS, MARKET, SCEN, STRESS, snapshot
 from zkmargin import Accounts, MarginEngine, MarginParams
 from zkmargin.attest import Book, attest, verify_bundle, verify_receipt
 from zkmargin.attest import bundle as B

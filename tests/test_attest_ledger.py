@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from attest_fixtures import snapshot
+from helpers.attest_fixtures import snapshot
 from zkmargin.attest.ledger import Book, decimal_units, read_book, write_book
 from zkmargin.book import Accounts
 from zkmargin.errors import ParameterError

@@ -15,20 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
+from helpers.attest_fixtures import ENG, INS, INSOLVENT, MARKET, SCEN, one_account, snapshot
 from zkmargin import MarginEngine, MarginParams, Market
 from zkmargin.errors import EncodingError, InsolventError
 from zkmargin.proof import AccountOpening, SolvencyProof, SolvencyStatement, prove_solvency, verify_solvency
 from zkmargin.proof.coefficients import portfolio_ids, roll_buckets, widened
-from zkmargin.proof.snapshot import (
-    FIELDS,
-    PARAM_FIELDS,
-    EpochSnapshot,
-    audit_snapshot,
-    build_snapshot,
-    prove_account,
-    verify_account,
-)
+from zkmargin.proof.snapshot import FIELDS, PARAM_FIELDS, EpochSnapshot
+from zkmargin.proof.solvency import prove_account, verify_account
+from zkmargin.proof.table import audit_snapshot, build_snapshot
 
 SNAP = snapshot()
 
@@ -95,7 +89,7 @@ def test_bucket_rule_matches_the_rust_engine(mode: str) -> None:
 
 @pytest.mark.parametrize(
     "engine_class",
-    [None, zkmargin.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine],
+    [None, zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine],
     ids=["rust", "numpy", "reference"],
 )
 def test_audit_with_every_engine_passes(engine_class: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from attest_fixtures import snapshot
+from helpers.attest_fixtures import snapshot
 from zkmargin import Accounts
 from zkmargin.attest import Book, attest
 

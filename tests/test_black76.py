@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 import zkmargin
-from zkmargin import baseline, numpy_engine
+from zkmargin import baseline
+from zkmargin.baseline import numpy_engine
 from zkmargin.errors import (
     ArrayLayoutError,
     DTypeError,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import zkmargin
-from zkmargin import baseline, errors, numpy_engine
+from zkmargin import baseline, errors
+from zkmargin.baseline import numpy_engine
 from zkmargin.scenarios import DERIBIT_EXTENDED_MOVES, DeribitCurrency, deribit_scenarios
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 import zkmargin
-from margin_strategies import FLOOR, Case, Reference, cases, engine_settings, scenario_tables
+from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings, scenario_tables
 from zkmargin import Accounts, Instruments, Kind, Market, Settlement, baseline
 from zkmargin.results import ACCOUNT_FIELDS, GREEK_FIELDS, MODELS, MarginResult
 from zkmargin.synthetic import generate_exchange

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
 from zkmargin import Accounts, Orders, ScenarioTable
 
 REL = 1e-9
@@ -90,7 +90,7 @@ def test_liquidation_scan_keeps_shocked_collateral_and_segregated_portfolios() -
     collateral's scenario P&L (and, segregated, per-currency portfolios): its accounts and
     close-outs are the pure-Python scan's on the pure-Python engine."""
     from zkmargin import dynamic as d
-    from zkmargin.dynamic import reference as ref
+    from zkmargin.baseline import dynamic as ref
     from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
 
     ex = generate_exchange(200, seed=5)

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from margin_strategies import FLOOR, Case, Reference, cases, engine_settings
-from zkmargin import baseline, errors, numpy_engine
+from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from zkmargin import baseline, errors
+from zkmargin.baseline import numpy_engine
 from zkmargin.span import InterSpread, SpanRules
 
 ENGINES: dict[str, type[Any]] = {
@@ -335,7 +336,7 @@ def test_prover_refuses_what_is_not_convex_piecewise_linear(kwargs: dict[str, An
 
 
 def test_snapshot_refuses_scenario_settings_it_cannot_encode() -> None:
-    from zkmargin.proof.snapshot import build_snapshot
+    from zkmargin.proof import build_snapshot
 
     for table in (
         zkmargin.span_scenarios(2, look_ahead_days=1.0),

@@ -17,8 +17,8 @@ from zkmargin import (
     Market,
     ScenarioTable,
     baseline,
-    numpy_engine,
 )
+from zkmargin.baseline import numpy_engine
 from zkmargin.errors import ParameterError
 from zkmargin.proof import (
     build_statement,
@@ -29,7 +29,8 @@ from zkmargin.proof import (
     verify_solvency,
 )
 from zkmargin.proof.coefficients import portfolio_ids
-from zkmargin.proof.snapshot import EpochSnapshot, audit_snapshot, build_snapshot
+from zkmargin.proof.snapshot import EpochSnapshot
+from zkmargin.proof.table import audit_snapshot, build_snapshot
 from zkmargin.scenarios import DeribitCurrency, deribit_scenarios
 
 # a linear and an inverse BTC perpetual, a short-dated BTC call; an ETH future

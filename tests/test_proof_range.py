@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proof_encodings import x_plus_p
+from helpers.proof_encodings import x_plus_p
 from zkmargin.errors import EncodingError, ParameterError
 from zkmargin.proof import RangeProof, batch_verify_range, prove_range, verify_range
 from zkmargin.proof.generators import generators

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from proof_encodings import x_plus_p
+from helpers.proof_encodings import x_plus_p
 from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
 from zkmargin.errors import EncodingError, InsolventError, ParameterError, ProofError
 from zkmargin.proof import (

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from zkmargin import MarginEngine, MarketState, baseline, errors, numpy_engine
+from zkmargin import MarginEngine, MarketState, baseline, errors
+from zkmargin.baseline import numpy_engine
 from zkmargin.rates import RateCurve
 from zkmargin.results import MODELS
 from zkmargin.synthetic import generate_exchange

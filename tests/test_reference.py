@@ -17,8 +17,9 @@ from hypothesis import given
 from numpy.typing import NDArray
 
 import zkmargin
-from margin_strategies import FLOOR, Case, Reference, cases, engine_settings
-from zkmargin import baseline, numpy_engine
+from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from zkmargin import baseline
+from zkmargin.baseline import numpy_engine
 from zkmargin.errors import IndexOutOfRangeError, NonFiniteError, OffsetsError
 from zkmargin.results import GREEK_FIELDS, INSTRUMENT_FIELDS, MODELS, MarginResult
 from zkmargin.synthetic import generate_exchange

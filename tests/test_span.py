@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import zkmargin
-from zkmargin import baseline, errors, numpy_engine
+from zkmargin import baseline, errors
+from zkmargin.baseline import numpy_engine
 
 ENGINES: dict[str, type[Any]] = {
     "rust": zkmargin.MarginEngine,

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zkmargin
-from zkmargin import MarginEngine, MarketState, baseline, errors, numpy_engine
+from zkmargin import MarginEngine, MarketState, baseline, errors
+from zkmargin.baseline import numpy_engine
 from zkmargin.results import ACCOUNT_FIELDS, MODELS
 from zkmargin.surface import VolSurface
 from zkmargin.synthetic import generate_exchange
@@ -160,7 +161,7 @@ def test_stress_shift_scales_the_surfaces() -> None:
 def test_snapshots_refuse_surfaces_and_rate_curves() -> None:
     """A snapshot carries one vol per instrument and one rate, so it must not be built
     from a market it cannot describe (its coefficients would not match its contents)."""
-    from zkmargin.proof.snapshot import build_snapshot
+    from zkmargin.proof import build_snapshot
     from zkmargin.rates import RateCurve
 
     with pytest.raises(errors.ParameterError, match="surfaces"):

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from margin_strategies import Case, cases, engine_settings
+from helpers.margin_strategies import Case, cases, engine_settings
 from zkmargin import MarginEngine, MarketState, errors
 from zkmargin.book import Accounts
 from zkmargin.results import ACCOUNT_FIELDS, MODELS

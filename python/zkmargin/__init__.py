@@ -39,7 +39,7 @@ except ModuleNotFoundError as _absent:
     _NO_CORE: ModuleNotFoundError | None = _absent
 else:
     _NO_CORE = None
-    from . import baseline, dynamic, numpy_engine, synthetic
+    from . import dynamic, synthetic
     from .engine import MarginEngine, default_threads
     from .implied import implied_vol
     from .pricing import Greeks, black76
@@ -55,7 +55,6 @@ _NEEDS_CORE = (
     "default_threads",
     "dynamic",
     "implied_vol",
-    "numpy_engine",
     "synthetic",
 )
 
@@ -66,6 +65,10 @@ def __getattr__(name: str) -> Any:
             f"zkmargin.{name} needs the compiled extension zkmargin._core, which is not installed "
             "(only zkmargin.proof verification with backend='pyecc' works without it)"
         ) from _NO_CORE
+    if name == "baseline":
+        # The oracles load on first use, so importing the package never loads them
+        # (tests/test_import_graph.py checks that no production module imports them).
+        return importlib.import_module(f"{__name__}.baseline")
     raise AttributeError(f"module 'zkmargin' has no attribute {name!r}")
 
 
@@ -98,7 +101,6 @@ __all__ = [
     "errors",
     "forwards_from_futures",
     "implied_vol",
-    "numpy_engine",
     "proof",
     "scenarios",
     "span_scenarios",

@@ -105,6 +105,31 @@ class _Run:
         notional = instrument_notional(self.engine, self.inputs.market)
         return LiquidityRule(notional, [args.half_spread] * n, [args.depth] * n, [args.base_ratio] * n)
 
+    def cascade(self, args: argparse.Namespace) -> Any:
+        """The cascade of ``args`` on this book (shared by ``cascade`` and ``report``)."""
+        from .dynamic import cascade
+
+        inp = self.inputs
+        names = inp.instruments.underlying_names or ()
+        if args.underlying is not None and args.underlying not in names:
+            raise SystemExit(f"zkmargin: error: --underlying {args.underlying!r} is not one of {list(names)}")
+        u = 0 if args.underlying is None else names.index(args.underlying)
+        return cascade(
+            inp.instruments,
+            inp.accounts,
+            inp.market,
+            inp.asset_underlying,
+            self.rule(args),
+            underlying=u,
+            shock=args.shock,
+            depth=args.impact_depth,
+            impact=args.impact,
+            mode=args.mode,
+            penalty=args.penalty,
+            max_rounds=args.max_rounds,
+            threads=args.threads,
+        )
+
 
 def _write_accounts(columns: dict[str, Any], ids: Any, path: Path | None, what: str) -> int:
     """Write one row per account id (the index ``account``) with ``columns``; exit status 0."""
@@ -383,34 +408,8 @@ def _cascade_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-rounds", type=int, default=50, help="round limit (50)")
 
 
-def run_cascade(run: _Run, args: argparse.Namespace) -> Any:
-    """The cascade of ``args`` on ``run``'s book (shared by ``cascade`` and ``report``)."""
-    from .dynamic import cascade
-
-    inp = run.inputs
-    names = inp.instruments.underlying_names or ()
-    u = 0 if args.underlying is None else (names.index(args.underlying) if args.underlying in names else -1)
-    if u < 0:
-        raise SystemExit(f"zkmargin: error: --underlying {args.underlying!r} is not one of {list(names)}")
-    return cascade(
-        inp.instruments,
-        inp.accounts,
-        inp.market,
-        inp.asset_underlying,
-        run.rule(args),
-        underlying=u,
-        shock=args.shock,
-        depth=args.impact_depth,
-        impact=args.impact,
-        mode=args.mode,
-        penalty=args.penalty,
-        max_rounds=args.max_rounds,
-        threads=args.threads,
-    )
-
-
 def _cascade(args: argparse.Namespace) -> int:
-    res = run_cascade(_Run(args), args)
+    res = _Run(args).cascade(args)
     print(f"cascade ({res.mode}): {res.rounds} rounds, {'converged' if res.converged else 'NOT converged'}")
     for k, (m, n) in enumerate(zip(res.moves, res.liquidations, strict=True)):
         print(f"  round {k + 1:>3}: move {m:+.2%}, {n:,} accounts liquidated")

@@ -59,8 +59,6 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def build_report(run: Any, args: argparse.Namespace) -> str:
     """The HTML report for the book of ``run`` (a loaded command-line run) and the
     cascade and liquidity settings of ``args``."""
-    from .commands import run_cascade
-
     inp = run.inputs
     ins, acc, mkt = inp.instruments, inp.accounts, inp.market
     ids = acc.ids()
@@ -145,7 +143,7 @@ def build_report(run: Any, args: argparse.Namespace) -> str:
                 ("Stress scenarios", _png(fig), _table(["scenario", "underwater", "shortfall"], rows))
             )
         else:
-            res = run_cascade(run, args)
+            res = run.cascade(args)
             fig, ax = _figure(f"Liquidation cascade ({res.mode}) after a {args.shock:+.0%} shock")
             rounds = np.arange(1, len(res.moves) + 1)
             ax.plot(

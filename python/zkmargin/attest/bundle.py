@@ -38,7 +38,7 @@ from ..proof.group import Group, get_group
 from ..proof.merkle import InclusionProof, MerkleTree, id_digest, leaf_hash
 from ..proof.rangeproof import MsmCheck, _random_weight, evaluate_checks
 from ..proof.snapshot import EpochSnapshot
-from ..proof.solvency import SolvencyProof, _solvency_check
+from ..proof.solvency import SolvencyProof, solvency_check
 from .ledger import Book
 from .work import AccountResult, chunk_jobs, prove_chunk
 
@@ -532,7 +532,7 @@ def _account_check(
         st = snap.statement(com, aid, n=n, digest=digest)
     except (EncodingError, ParameterError):
         return None, None
-    check = _solvency_check(group, st, com, proof, _random_weight())
+    check = solvency_check(group, st, com, proof, _random_weight())
     if check is None:
         return None, None
     return check, group.decode_compressed(proof.aux[-1])

@@ -66,7 +66,7 @@ def load_snapshot(path: str | Path) -> EpochSnapshot:
 def _cmd_snapshot(a: argparse.Namespace) -> int:
     from .. import synthetic
     from ..engine import MarginEngine
-    from ..proof.snapshot import build_snapshot
+    from ..proof.table import build_snapshot
     from ..scenarios import deribit_scenarios
     from .ledger import Book, write_book
 
@@ -106,11 +106,11 @@ def _cmd_snapshot(a: argparse.Namespace) -> int:
 
 
 def _cmd_audit(a: argparse.Namespace) -> int:
-    from ..proof.snapshot import audit_snapshot
+    from ..proof.table import audit_snapshot
 
     engines: dict[str, Any] = {}
     if a.engine == "numpy":
-        from ..numpy_engine import MarginEngine as NumpyEngine
+        from ..baseline.numpy_engine import MarginEngine as NumpyEngine
 
         engines["numpy"] = NumpyEngine
     elif a.engine == "reference":

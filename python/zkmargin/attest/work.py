@@ -12,8 +12,8 @@ import numpy as np
 from ..book import Accounts
 from ..errors import ParameterError, ProofError
 from ..proof.commitments import AccountOpening, commit_account
-from ..proof.snapshot import EpochSnapshot, prove_account
-from ..proof.solvency import Shortfall
+from ..proof.snapshot import EpochSnapshot
+from ..proof.solvency import Shortfall, prove_account
 from .ledger import Book
 
 __all__ = ["AccountResult", "ProveJob", "chunk_jobs", "prove_chunk", "select_accounts"]

@@ -10,7 +10,7 @@ market, and the numbers a protocol needs to see the trade-off.
 - named stress scenarios and liquidation cascades (partial vs full);
 - static vs dynamic margin backtests with Kupiec's proportion-of-failures test.
 
-``zkmargin.dynamic.reference`` implements every formula in pure Python.
+``zkmargin.baseline.dynamic`` implements every formula in pure Python.
 """
 
 from .backtesting import PolicyBacktest, backtest, kupiec

@@ -18,7 +18,6 @@ from ..errors import ParameterError, ShapeError
 from ..market import Market
 from ..scenarios import span_scenarios
 from .joint import joint_table
-from .reference import kupiec as _kupiec
 from .risk import _threads, scenario_pnl
 from .shift import shocked_market
 from .volatility import (
@@ -43,8 +42,16 @@ def kupiec(n: int, breaches: int, p: float) -> tuple[float, float]:
         raise ParameterError("breaches must be an int in [0, n]", "breaches")
     if not (math.isfinite(p) and 0.0 < p < 1.0):
         raise ParameterError(f"p must be in (0, 1), got {p!r}", "p")
+    x = breaches
 
-    return _kupiec(n, breaches, p)
+    def loglik(prob: float) -> float:
+        # 0 * log(0) = 0: a breach-free (or all-breach) sample has a finite likelihood.
+        a = (n - x) * math.log1p(-prob) if n - x else 0.0
+        b = x * math.log(prob) if x else 0.0
+        return a + b
+
+    lr = -2.0 * (loglik(p) - loglik(x / n)) if 0 < x < n else -2.0 * loglik(p)
+    return lr, math.erfc(math.sqrt(max(lr, 0.0) / 2.0))
 
 
 @dataclass(frozen=True, eq=False)

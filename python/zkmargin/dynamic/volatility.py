@@ -1,7 +1,7 @@
 """Volatility estimation, dynamic scan ranges and anti-procyclicality (docs §10.1-§10.3).
 
 Price histories are time-major ``T x U`` arrays: row ``t`` holds every underlying's price
-at observation ``t``. All arithmetic runs in the Rust core; ``zkmargin.dynamic.reference``
+at observation ``t``. All arithmetic runs in the Rust core; ``zkmargin.baseline.dynamic``
 implements the same formulas in pure Python.
 """
 

@@ -18,6 +18,7 @@ A verifier derives statements from the epoch snapshot instead of trusting them:
 """
 
 from . import demo
+from .coefficients import build_statement
 from .commitments import (
     QUANTITY_DECIMALS,
     AccountCommitment,
@@ -32,18 +33,18 @@ from .commitments import (
 from .generators import Generators, generators
 from .group import Group, NativeGroup, P, PyEccGroup, R, get_group
 from .rangeproof import LinearForm, RangeProof, batch_verify_range, prove_range, verify_range
-from .snapshot import EpochSnapshot, audit_snapshot, build_snapshot, prove_account, verify_account
+from .snapshot import EpochSnapshot
 from .solvency import (
-    MONEY_DECIMALS,
     SolvencyProof,
-    SolvencyStatement,
     batch_verify_solvency,
-    build_statement,
-    constraint_forms,
+    prove_account,
     prove_solvency,
     proven_requirement,
+    verify_account,
     verify_solvency,
 )
+from .statement import MONEY_DECIMALS, SolvencyStatement, constraint_forms
+from .table import audit_snapshot, build_snapshot
 from .transcript import Transcript
 
 __all__ = [

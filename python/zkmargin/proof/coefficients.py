@@ -1,7 +1,7 @@
 """The real coefficients of the solvency statement, computed exactly from an engine's
-float64 outputs (docs/proof-spec.md §2.3), and the two integer roundings of them: the
-plain floor/ceiling of a standalone statement (§2.1) and the widened interval of an epoch
-snapshot's published table (§10.3)."""
+float64 outputs (docs/proof-spec.md §2.3), the two integer roundings of them (the plain
+floor/ceiling of a standalone statement, §2.1, and the widened interval of an epoch
+snapshot's published table, §10.3), and the standalone statement built from them."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
+from .commitments import AccountCommitment
+from .statement import AGGREGATIONS, MODES, MONEY_DECIMALS, SolvencyStatement, assemble_statement
 
 __all__ = [
     "RealCoefficients",
+    "build_statement",
     "floor_ceil",
     "portfolio_ids",
     "real_coefficients",
@@ -24,6 +27,15 @@ __all__ = [
     "roll_buckets",
     "widened",
 ]
+
+
+#: Why the other aggregations of docs/margin-model.md §6.3 cannot be proven as linear
+#: constraints (docs/proof-spec.md §1).
+_UNPROVABLE = {
+    "correlation": "the signed correlation's square root is not piecewise linear",
+    "span": "SPAN's calendar charge min(pos, neg) and inter-commodity credits are not convex, "
+    "and its short-option-minimum floor is not encoded in the statement",
+}
 
 
 def _exact(x: Any, what: str) -> Fraction:
@@ -199,3 +211,73 @@ def widened(x: Fraction, scale: Fraction, margin_bits: int) -> tuple[int, int]:
     the published interval of §10.3, wider than any honest float64 difference."""
     mu = math.floor(abs(scale) / (1 << margin_bits)) + 1
     return math.floor(x) - mu, math.ceil(x) + mu
+
+
+# ------------------------------------------------------------------ the standalone statement
+
+
+def build_statement(
+    engine: Any,
+    market: Any,
+    commitment: AccountCommitment,
+    account_id: str,
+    epoch: int,
+    *,
+    mode: str | None = None,
+    n: int = 64,
+    money_decimals: int = MONEY_DECIMALS,
+) -> SolvencyStatement:
+    """The public statement for ``commitment`` from the engine's outputs at ``market``:
+    risk arrays, instrument values, roll buckets and parameters. Everything here is
+    public, so a verifier rebuilds it and compares (docs/proof-spec.md §9)."""
+    agg = engine.aggregation
+    if agg not in AGGREGATIONS:
+        raise ParameterError(
+            f"aggregation {agg!r} is not provable: the proof covers 'sum' and 'joint' "
+            f"({_UNPROVABLE.get(agg, 'not a convex piecewise-linear requirement')})",
+            "aggregation",
+        )
+    refuse_unprovable(engine)
+    segregated = engine.settlement_mode == "segregated"
+    ins_all = engine.instruments
+    n_ins = len(ins_all)
+    ins = commitment.instruments
+    if mode is None:
+        mode = "full" if ins == tuple(range(n_ins)) else "subset"
+    if mode not in MODES:
+        raise ParameterError(f"mode must be one of {MODES}", "mode")
+    if ins and ins[-1] >= n_ins:
+        raise ParameterError("commitment names an instrument outside the engine's universe", "instruments")
+    J = int(np.asarray(market.asset_price).shape[0])
+    if len(commitment.balance_decimals) != J:
+        raise ParameterError("commitment has a different number of assets than the market", "balances")
+    rc = real_coefficients(
+        engine, market, commitment.quantity_decimals, money_decimals, commitment.balance_decimals
+    )
+    S = rc.n_scenarios
+    idx = list(ins)
+    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
+    loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
+    roll = [floor_ceil(rc.roll[i]) for i in idx]
+    mtm = [floor_ceil(rc.mtm[i]) for i in idx]
+    return assemble_statement(
+        account_id=account_id,
+        epoch=epoch,
+        mode=mode,
+        aggregation=agg,
+        n=n,
+        universe_size=n_ins,
+        instruments=ins,
+        underlying=[portfolio[i] for i in idx],
+        bucket=[rc.bucket[i] for i in idx],
+        quantity_decimals=commitment.quantity_decimals,
+        money_decimals=money_decimals,
+        balance_decimals=commitment.balance_decimals,
+        n_scenarios=S,
+        loss=loss,
+        roll=roll,
+        mtm=mtm,
+        som_hi=[floor_ceil(rc.som[i])[1] for i in idx],
+        coll_lo=[floor_ceil(x)[0] for x in rc.coll_lo],
+        coll_hi=[floor_ceil(x)[1] for x in rc.coll_hi],
+    )

@@ -9,16 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InsolventError, ParameterError
+from .coefficients import build_statement
 from .commitments import commit_account, default_balance_decimals
 from .group import Group, get_group
-from .solvency import (
-    MONEY_DECIMALS,
-    SolvencyProof,
-    batch_verify_solvency,
-    build_statement,
-    prove_solvency,
-    verify_solvency,
-)
+from .solvency import SolvencyProof, batch_verify_solvency, prove_solvency, verify_solvency
+from .statement import MONEY_DECIMALS
 
 __all__ = ["DemoReport", "run_sample"]
 

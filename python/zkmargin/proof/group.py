@@ -193,12 +193,13 @@ class Group(ABC):
             flat.extend(blk)
         return self.msm(points, flat)
 
-    # -- prover helpers (pure Python here; the native backend runs them in Rust)
+    # -- prover helpers: each backend brings its own (PyEccGroup the pure-Python prover)
+    @abstractmethod
     def random_scalars(self, rng: Rng, count: int) -> Any:
         """``count`` uniform scalars (docs/proof-spec.md §6), as the opaque block
         :meth:`range_prover` takes."""
-        return random_scalars(rng, count)
 
+    @abstractmethod
     def range_prover(
         self,
         g_vec: PointVec,
@@ -210,9 +211,9 @@ class Group(ABC):
         n: int,
         randomness: Any,
     ) -> Any:
-        """The witness side of one aggregated range proof (see ``_rangeprover``);
-        ``randomness`` comes from :meth:`random_scalars` with ``2 n m + 4`` scalars."""
-        return PyRangeProver(self, g_vec, h_vec, G, H, values, gammas, n, randomness)
+        """The witness side of one aggregated range proof (the steps of
+        ``_rangeprover.PyRangeProver``); ``randomness`` comes from :meth:`random_scalars`
+        with ``2 n m + 4`` scalars."""
 
 
 #: (n, m, y, z, a, b, [u_1..u_k], weight) of one inner-product verification.
@@ -418,6 +419,23 @@ class PyEccGroup(Group):
         self._keccak: Any = keccak
         self._FQ = bn.FQ
         self._Z = bn.Z1
+
+    # -- the pure-Python prover
+    def random_scalars(self, rng: Rng, count: int) -> Any:
+        return random_scalars(rng, count)
+
+    def range_prover(
+        self,
+        g_vec: PointVec,
+        h_vec: PointVec,
+        G: Point,
+        H: Point,
+        values: Sequence[int],
+        gammas: Sequence[int],
+        n: int,
+        randomness: Any,
+    ) -> Any:
+        return PyRangeProver(self, g_vec, h_vec, G, H, values, gammas, n, randomness)
 
     # -- single points
     def generator(self) -> Point:

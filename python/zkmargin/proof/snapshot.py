@@ -5,8 +5,7 @@ It holds the instrument universe, the market, the scenario table, the margin par
 the model and aggregation, and the published integer coefficient table. The table *is*
 the statements' definition: a verifier derives each account's statement from it and
 never from an engine, so verification needs neither floats nor the compiled extension.
-:func:`audit_snapshot` recomputes the table from the snapshot's own market data with an
-engine (Rust, NumPy or the pure-Python reference) and reports how far it deviates.
+Building a snapshot and auditing its table against an engine live in :mod:`.table`.
 
 The byte and JSON codecs are driven by one explicit, versioned field list
 (:data:`FIELDS`): a model parameter added to the engine is added there, once.
@@ -16,9 +15,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -39,29 +36,16 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import RealCoefficients, portfolio_ids, real_coefficients, refuse_unprovable, widened
-from .commitments import QUANTITY_DECIMALS, AccountCommitment, default_balance_decimals
+from .coefficients import portfolio_ids
+from .commitments import AccountCommitment
 from .group import Group, get_group
-from .solvency import (
-    MONEY_DECIMALS,
-    Shortfall,
-    SolvencyProof,
-    SolvencyStatement,
-    _assemble,
-    prove_with_shortfall,
-    verify_solvency,
-)
+from .statement import SolvencyStatement, assemble_statement
 
 __all__ = [
     "FIELDS",
     "MARGIN_BITS",
     "SNAPSHOT_VERSION",
-    "AuditReport",
     "EpochSnapshot",
-    "audit_snapshot",
-    "build_snapshot",
-    "prove_account",
-    "verify_account",
 ]
 
 SNAPSHOT_VERSION = 1
@@ -369,7 +353,7 @@ class EpochSnapshot:
         portfolio = portfolio_ids(
             self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
         )
-        return _assemble(
+        return assemble_statement(
             account_id=account_id,
             epoch=self.epoch,
             mode="full" if ins == tuple(range(n_ins)) else "subset",
@@ -589,244 +573,3 @@ def _validate(s: EpochSnapshot) -> None:
     for i, (lo, hi) in enumerate(zip(s.coll_lo, s.coll_hi, strict=True)):
         if not 0 <= lo <= hi:
             raise bad("collateral coefficients need 0 <= coll_lo <= coll_hi", "coll_hi", i)
-
-
-# ---------------------------------------------------------------- building and auditing
-
-
-def _table(rc: RealCoefficients, margin_bits: int) -> dict[str, tuple[int, ...]]:
-    """The published table from exact real coefficients (§10.3): every interval widened
-    by ``mu``; loss rows share the scale ``max_s |loss[i, s]|``."""
-    S = rc.n_scenarios
-    loss: list[tuple[int, int]] = []
-    for i in range(len(rc.roll)):
-        row = rc.loss[i * S : (i + 1) * S]
-        scale = max((abs(x) for x in row), default=Fraction(0))
-        loss.extend(widened(x, scale, margin_bits) for x in row)
-    roll = [widened(x, x, margin_bits) for x in rc.roll]
-    mtm = [widened(x, x, margin_bits) for x in rc.mtm]
-    return {
-        "loss_lo": tuple(v[0] for v in loss),
-        "loss_hi": tuple(v[1] for v in loss),
-        "roll_lo": tuple(v[0] for v in roll),
-        "roll_hi": tuple(v[1] for v in roll),
-        "mtm_lo": tuple(v[0] for v in mtm),
-        "mtm_hi": tuple(v[1] for v in mtm),
-        "som_hi": tuple(widened(x, x, margin_bits)[1] if x else 0 for x in rc.som),
-        "coll_lo": tuple(max(0, widened(x, x, margin_bits)[0]) for x in rc.coll_lo),
-        "coll_hi": tuple(widened(x, x, margin_bits)[1] for x in rc.coll_hi),
-    }
-
-
-def _floats(a: Any) -> tuple[float, ...]:
-    return tuple(float(x) for x in np.asarray(a, dtype=np.float64).ravel().tolist())
-
-
-def build_snapshot(
-    engine: Any,
-    market: Any,
-    epoch: int,
-    *,
-    scenario_set: str = "base",
-    instrument_names: Sequence[str] | None = None,
-    asset_names: Sequence[str] | None = None,
-    quantity_decimals: int = QUANTITY_DECIMALS,
-    money_decimals: int = MONEY_DECIMALS,
-    balance_decimals: Sequence[int] | None = None,
-    margin_bits: int = MARGIN_BITS,
-) -> EpochSnapshot:
-    """The snapshot of ``engine`` (instruments, scenarios, parameters, aggregation) at
-    ``market`` for ``epoch``, with its coefficient table computed by ``engine``. Names
-    default to the instruments' own (``Instruments.names``, ``underlying_names``); asset
-    names are optional."""
-    if engine.aggregation not in AGGREGATIONS:
-        raise ParameterError(
-            f"aggregation {engine.aggregation!r} is not provable (only {AGGREGATIONS})", "aggregation"
-        )
-    if getattr(engine, "correlation", None) is not None:
-        raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
-    refuse_unprovable(engine)
-    if engine.scenarios.vol_shift != "relative" or engine.scenarios.look_ahead != 0.0:
-        raise ParameterError(
-            f"snapshot version {SNAPSHOT_VERSION} encodes relative vol shocks without look-ahead only",
-            "scenarios",
-        )
-    links = getattr(engine, "asset_underlying", None)
-    if links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
-            "no balance terms in the scenario losses)",
-            "asset_underlying",
-        )
-    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
-        raise ParameterError(
-            "vol surfaces and rate curves are not part of a snapshot (it carries one vol per "
-            "instrument and one rate); pass a market without them",
-            "surfaces" if market.rate_curve is None else "rate_curve",
-        )
-    engine.validate_market(market)
-    bdec = (
-        tuple(int(d) for d in balance_decimals)
-        if balance_decimals is not None
-        else default_balance_decimals(market.asset_price, money_decimals)
-    )
-    rc = real_coefficients(engine, market, quantity_decimals, money_decimals, bdec)
-    ins = engine.instruments
-    sc = engine.scenarios
-    p = engine.params
-    kw: dict[str, Any] = {k: _floats(getattr(sc, k)) for k in SCENARIO_FIELDS}
-    kw["edge"] = _floats(sc.edge)
-    kw["dampener"] = _floats(sc.dampener)
-    kw["roll_annual_move_risk"] = None if sc.annual_move_risk is None else _floats(sc.annual_move_risk)
-    kw["roll_min_annual_move"] = None if sc.min_annual_move is None else _floats(sc.min_annual_move)
-    kw["settlement_mode"] = engine.settlement_mode
-    kw.update({k: float(getattr(p, k)) for k in PARAM_FIELDS})
-    kw.update(_table(rc, margin_bits))
-    return EpochSnapshot(
-        scenario_set=scenario_set,
-        epoch=int(epoch),
-        model="portfolio",
-        aggregation=engine.aggregation,
-        instrument_names=tuple(
-            str(x) for x in (instrument_names if instrument_names is not None else ins.names or ())
-        ),
-        underlying_names=tuple(str(x) for x in (ins.underlying_names or ())),
-        kind=tuple(int(k) for k in ins.kind.tolist()),
-        underlying=tuple(int(u) for u in ins.underlying.tolist()),
-        strike=_floats(ins.strike),
-        expiry=_floats(ins.expiry),
-        contract_size=_floats(ins.contract_size),
-        settlement=tuple(int(k) for k in ins.settlement.tolist()),
-        n_underlyings=sc.n_underlyings,
-        moves=_floats(sc.moves),
-        vol_shocks=_floats(sc.vol_shocks),
-        weights=_floats(sc.weights),
-        spot=_floats(market.spot),
-        vol=_floats(market.vol),
-        forward=None if market.forward is None else _floats(market.forward),
-        rate=float(market.rate),
-        asset_price=_floats(market.asset_price),
-        haircut=_floats(market.haircut),
-        asset_names=tuple(str(x) for x in (asset_names or ())),
-        quantity_decimals=quantity_decimals,
-        money_decimals=money_decimals,
-        balance_decimals=bdec,
-        margin_bits=margin_bits,
-        bucket=rc.bucket,
-        **kw,
-    )
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    """Result of recomputing a snapshot's table with an engine. The verdict ``ok`` holds
-    iff every recomputed real coefficient lies inside its published interval (on the
-    side the statement uses, for the one-sided ones) and the roll buckets agree; it
-    cannot flip between honest float64 implementations because the intervals are wider
-    than their differences by ``mu >= 1`` unit (§10.3). ``largest_deviation`` is the
-    largest difference, in units, between a published integer and the one the same rule
-    gives on the recomputed coefficients (0 or 1 between honest implementations), at
-    ``worst`` = (array, index). ``violations`` lists up to 20 ``(array, index)``
-    outside their interval."""
-
-    ok: bool
-    engine: str
-    largest_deviation: int
-    worst: tuple[str, int]
-    n_violations: int
-    violations: tuple[tuple[str, int], ...]
-    buckets_match: bool
-
-    def summary(self) -> str:
-        verdict = "OK" if self.ok else f"FAILED ({self.n_violations} coefficients outside their interval)"
-        where = f" at {self.worst[0]}[{self.worst[1]}]" if self.largest_deviation else ""
-        return (
-            f"audit with {self.engine}: {verdict}; largest deviation from the recomputed table "
-            f"{self.largest_deviation} units{where}" + ("" if self.buckets_match else "; roll buckets differ")
-        )
-
-
-def audit_snapshot(snapshot: EpochSnapshot, engine_class: Any = None) -> AuditReport:
-    """Recompute the coefficient table from the snapshot's market data and model with
-    ``engine_class`` (``zkmargin.MarginEngine`` by default, or
-    ``zkmargin.numpy_engine.MarginEngine`` / ``zkmargin.baseline.MarginEngine``) and
-    compare it with the published one."""
-    eng = snapshot.engine(engine_class)
-    rc = real_coefficients(
-        eng, snapshot.market(), snapshot.quantity_decimals, snapshot.money_decimals, snapshot.balance_decimals
-    )
-    if rc.n_scenarios != snapshot.n_scenarios:
-        raise ParameterError("the engine's scenario count differs from the snapshot's", "scenarios")
-    mine = _table(rc, snapshot.margin_bits)
-    worst = ("", -1)
-    dev = 0
-    for name, vals in mine.items():
-        for i, (a, b) in enumerate(zip(getattr(snapshot, name), vals, strict=True)):
-            if abs(a - b) > dev:
-                dev, worst = abs(a - b), (name, i)
-    # containment: (array, recomputed values, lower bounds, upper bounds); None marks the
-    # side a one-sided coefficient never uses
-    none = (None,) * max(snapshot.n_instruments, snapshot.n_assets)
-    families: list[tuple[str, Sequence[Fraction], Sequence[int | None], Sequence[int | None]]] = [
-        ("loss", rc.loss, snapshot.loss_lo, snapshot.loss_hi),
-        ("roll", rc.roll, snapshot.roll_lo, snapshot.roll_hi),
-        ("mtm", rc.mtm, snapshot.mtm_lo, snapshot.mtm_hi),
-        ("som_hi", rc.som, none, snapshot.som_hi),
-        ("coll_lo", rc.coll_lo, snapshot.coll_lo, none),
-        ("coll_hi", rc.coll_hi, none, snapshot.coll_hi),
-    ]
-    bad: list[tuple[str, int]] = []
-    for name, xs, los, his in families:
-        for i, x in enumerate(xs):
-            lo, hi = los[i], his[i]
-            if (lo is not None and x < lo) or (hi is not None and x > hi):
-                bad.append((name, i))
-    buckets_ok = rc.bucket == snapshot.bucket
-    return AuditReport(
-        ok=not bad and buckets_ok,
-        engine=f"{type(eng).__module__}.{type(eng).__name__}",
-        largest_deviation=dev,
-        worst=worst,
-        n_violations=len(bad),
-        violations=tuple(bad[:20]),
-        buckets_match=buckets_ok,
-    )
-
-
-# ---------------------------------------------------------------- prove / verify from a snapshot
-
-
-def prove_account(
-    snapshot: EpochSnapshot,
-    account_id: str,
-    commitment: AccountCommitment,
-    opening: Any,
-    *,
-    n: int = 64,
-    shortfall: bool = True,
-    backend: str | Group = "native",
-    digest: bytes | None = None,
-) -> tuple[SolvencyProof, Shortfall | None]:
-    """Prove ``account_id``'s statement under ``snapshot`` (with a committed shortfall by
-    default: every account can prove it, insolvent ones with ``s > 0``)."""
-    st = snapshot.statement(commitment, account_id, n=n, shortfall=shortfall, backend=backend, digest=digest)
-    return prove_with_shortfall(st, commitment, opening, backend=backend)
-
-
-def verify_account(
-    snapshot: EpochSnapshot,
-    account_id: str,
-    commitment: AccountCommitment,
-    proof: SolvencyProof,
-    *,
-    n: int = 64,
-    shortfall: bool = True,
-    backend: str | Group = "native",
-) -> bool:
-    """True iff ``proof`` proves ``account_id``'s statement as derived from ``snapshot``:
-    the statement is rebuilt here from the published table, never taken from the prover."""
-    try:
-        st = snapshot.statement(commitment, account_id, n=n, shortfall=shortfall, backend=backend)
-    except (ParameterError, EncodingError):
-        return False
-    return verify_solvency(st, commitment, proof, backend=backend)

@@ -14,9 +14,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from ..baseline.engine import AccountMargin, Prepared
-from ..baseline.engine import MarginEngine as BaselineEngine
-from .risk import LiquidityRule
+from ..dynamic.risk import LiquidityRule
+from .engine import AccountMargin, Prepared
+from .engine import MarginEngine as BaselineEngine
 
 Matrix = list[list[float]]
 
@@ -514,14 +514,12 @@ def liquidation_scan(
 
 # ---------------------------------------------------------------- backtests (§10.10)
 def kupiec(n: int, breaches: int, p: float) -> tuple[float, float]:
-    """Kupiec proportion-of-failures LR statistic and its chi-square(1) p-value."""
-    x = breaches
+    """Kupiec proportion-of-failures LR statistic and its chi-square(1) p-value, written as
+    ``2 n KL(x/n || p)`` (the engine writes it as a difference of log-likelihoods)."""
+    x, q = breaches, breaches / n
 
-    def loglik(prob: float) -> float:
-        # 0 * log(0) = 0: a breach-free (or all-breach) sample has a finite likelihood.
-        a = (n - x) * math.log1p(-prob) if n - x else 0.0
-        b = x * math.log(prob) if x else 0.0
-        return a + b
+    def term(count: int, observed: float, expected: float) -> float:
+        return count * math.log(observed / expected) if count else 0.0  # 0 ln 0 = 0
 
-    lr = -2.0 * (loglik(p) - loglik(x / n)) if 0 < x < n else -2.0 * loglik(p)
+    lr = 2.0 * (term(x, q, p) + term(n - x, 1.0 - q, 1.0 - p))
     return lr, math.erfc(math.sqrt(max(lr, 0.0) / 2.0))

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .baseline.checks import black76_arguments
-from .book import Accounts, Kind, Settlement
-from .engine import EngineBase
-from .market import Market
-from .orders import Orders, margin_with_orders
-from .pricing import Greeks
-from .results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
+from ..book import Accounts, Kind, Settlement
+from ..engine import EngineBase
+from ..market import Market
+from ..orders import Orders, margin_with_orders
+from ..pricing import Greeks
+from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
+from .checks import black76_arguments
 
 F64 = NDArray[np.float64]
 #: Accounts per chunk: the (chunk x S) scenario P&L block per underlying is ~18 MB at S = 35.

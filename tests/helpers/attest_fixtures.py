@@ -6,7 +6,8 @@ from __future__ import annotations
 from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
 from zkmargin.proof import commit_account
 from zkmargin.proof.commitments import AccountCommitment, AccountOpening
-from zkmargin.proof.snapshot import EpochSnapshot, build_snapshot
+from zkmargin.proof.snapshot import EpochSnapshot
+from zkmargin.proof.table import build_snapshot
 
 KIND = [0, 1, 2, 3, 4, 3]
 EXPIRY = [0.0, 0.0, 0.25, 0.25, 0.25, 0.5]
