@@ -757,14 +757,13 @@ multiversion! {
 /// register, two AVX2 ones, four SSE2 ones.
 const LANES: usize = 8;
 
-/// `acc += q row`, both of a length that is a multiple of [`LANES`]: whole vectors, no
-/// remainder loop. Each lane is one IEEE multiply and one add, as in a scalar loop.
+/// `acc += q row`, both of one length, a multiple of [`LANES`], so the vector loop leaves
+/// no remainder. Each lane is one IEEE multiply and one add, as in a scalar loop.
 #[inline(always)]
 fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
-    for (a, r) in acc.chunks_exact_mut(LANES).zip(row.chunks_exact(LANES)) {
-        for l in 0..LANES {
-            a[l] += q * r[l];
-        }
+    let row = &row[..acc.len()];
+    for (a, r) in acc.iter_mut().zip(row) {
+        *a += q * r;
     }
 }
 
@@ -774,6 +773,8 @@ fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
 struct Lowest {
     low: [f64; LANES],
     at: [f64; LANES],
+    /// The scenario each lane sees next (exact in a double: far below 2^53).
+    next: [f64; LANES],
 }
 
 impl Lowest {
@@ -782,20 +783,25 @@ impl Lowest {
         Self {
             low: [0.0; LANES],
             at: [0.0; LANES],
+            next: std::array::from_fn(|l| l as f64),
         }
     }
 
-    /// Folds in scenarios `base .. base + LANES` (`INDEX`: and where each lane's minimum is).
-    // Indexed lanes: the three arrays are read and written in step.
-    #[allow(clippy::needless_range_loop)]
+    /// Folds in the next `LANES` scenarios (`INDEX`: and where each lane's minimum is).
     #[inline(always)]
-    fn add<const INDEX: bool>(&mut self, base: usize, x: [f64; LANES]) {
-        let b = base as f64;
-        for l in 0..LANES {
-            let lt = x[l] < self.low[l];
-            self.low[l] = if lt { x[l] } else { self.low[l] };
+    fn add<const INDEX: bool>(&mut self, x: [f64; LANES]) {
+        for (((low, at), next), x) in self
+            .low
+            .iter_mut()
+            .zip(&mut self.at)
+            .zip(&mut self.next)
+            .zip(x)
+        {
+            let lt = x < *low;
+            *low = if lt { x } else { *low };
             if INDEX {
-                self.at[l] = if lt { b + l as f64 } else { self.at[l] };
+                *at = if lt { *next } else { *at };
+                *next += LANES as f64;
             }
         }
     }
@@ -837,10 +843,10 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     let mut lowest = Lowest::new();
     let chunks = pnl.chunks_exact(LANES);
     let rest = chunks.remainder();
-    for (c, x) in chunks.enumerate() {
+    for x in chunks {
         let mut v = [0.0; LANES];
         v.copy_from_slice(x);
-        lowest.add::<INDEX>(c * LANES, v);
+        lowest.add::<INDEX>(v);
     }
     lowest.finish::<INDEX>(pnl.len() - rest.len(), rest.iter().copied())
 }
@@ -851,12 +857,12 @@ fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64)
     let mut lowest = Lowest::new();
     let (chunks, dchunks) = (pnl.chunks_exact(LANES), damp.chunks_exact(LANES));
     let (rest, drest) = (chunks.remainder(), dchunks.remainder());
-    for (c, (x, d)) in chunks.zip(dchunks).enumerate() {
+    for (x, d) in chunks.zip(dchunks) {
         let mut v = [0.0; LANES];
-        for l in 0..LANES {
-            v[l] = x[l] + d[l];
+        for ((v, &x), &d) in v.iter_mut().zip(x).zip(d) {
+            *v = x + d;
         }
-        lowest.add::<INDEX>(c * LANES, v);
+        lowest.add::<INDEX>(v);
     }
     let start = pnl.len() - rest.len();
     lowest.finish::<INDEX>(start, rest.iter().zip(drest).map(|(&p, &x)| p + x))
