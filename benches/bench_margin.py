@@ -244,6 +244,8 @@ def bench_black76(n_options: int, repeat: int) -> list[str]:
     t_loop = best_of(lambda: baseline.black76(calls, f, k, t, v, r), 1)
     t_np = best_of(lambda: numpy_engine.black76(calls, f, k, t, v, r), repeat)
     t_rs = best_of(lambda: zkmargin.black76(calls, f, k, t, v, r), repeat)
+    bufs = [np.empty(n_options) for _ in range(5)]
+    t_out = best_of(lambda: zkmargin.black76(calls, f, k, t, v, r, out=bufs), repeat)
     return [
         f"\n**Black-76 price + 4 Greeks, {n_options:,} options**\n",
         "| implementation | time | speed-up vs Python loop |",
@@ -251,6 +253,7 @@ def bench_black76(n_options: int, repeat: int) -> list[str]:
         row("Python loop (math.erfc)", t_loop),
         row("NumPy/SciPy vectorised", t_np, t_loop),
         row(f"Rust ({t_np / t_rs:,.1f}x NumPy)", t_rs, t_loop),
+        row(f"Rust, out= into reused caller buffers ({t_np / t_out:,.1f}x NumPy)", t_out, t_loop),
     ]
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "RangeProver",
     "available_threads",
     "black76",
+    "black76_into",
     "debug_build",
     "dyn_addons",
     "dyn_annualise",
@@ -64,6 +65,16 @@ def black76(
     rate: NDArray[np.float64],
     threads: int,
 ) -> list[NDArray[np.float64]]: ...
+def black76_into(
+    is_call: NDArray[np.bool_],
+    forward: NDArray[np.float64],
+    strike: NDArray[np.float64],
+    t: NDArray[np.float64],
+    vol: NDArray[np.float64],
+    rate: NDArray[np.float64],
+    out: list[NDArray[np.float64]],
+    threads: int,
+) -> None: ...
 def implied_vol(
     price: NDArray[np.float64],
     is_call: NDArray[np.bool_],

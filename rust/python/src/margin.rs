@@ -1,6 +1,9 @@
 //! Bindings for the margin engine and Black-76.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadwriteArray1,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use zkmargin_core::error::{ErrorKind, InputError};
@@ -15,12 +18,13 @@ use zkmargin_core::isa::Isa;
 use zkmargin_core::surface::Curves;
 
 use crate::arrays::{run_detached, slice1, slice2};
-use crate::errors::{core_err, shape_err};
+use crate::errors::{core_err, layout_err, shape_err};
 use crate::surface::{SurfacesIn, curves};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_function(wrap_pyfunction!(black76, m)?)?;
+    m.add_function(wrap_pyfunction!(black76_into, m)?)?;
     m.add_function(wrap_pyfunction!(available_threads, m)?)?;
     m.add_function(wrap_pyfunction!(debug_build, m)?)?;
     Ok(())
@@ -79,6 +83,47 @@ fn black76<'py>(
     })?
     .map_err(core_err)?;
     Ok(rows.into_iter().map(|r| r.into_pyarray(py)).collect())
+}
+
+/// [`black76`] into the caller's five float64 rows (price, delta, gamma, vega, theta),
+/// each C-contiguous and of the broadcast length; the Python wrapper checks dtypes, shapes
+/// and that no row aliases an input or another row.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn black76_into<'py>(
+    py: Python<'py>,
+    is_call: PyReadonlyArray1<'py, bool>,
+    forward: PyReadonlyArray1<'py, f64>,
+    strike: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    vol: PyReadonlyArray1<'py, f64>,
+    rate: PyReadonlyArray1<'py, f64>,
+    out: [PyReadwriteArray1<'py, f64>; 5],
+    threads: usize,
+) -> PyResult<()> {
+    let threads = check_threads(threads)?;
+    let calls = column("is_call", &is_call)?;
+    let (f, k, tt, v, r) = (
+        column("forward", &forward)?,
+        column("strike", &strike)?,
+        column("t", &t)?,
+        column("vol", &vol)?,
+        column("rate", &rate)?,
+    );
+    let mut out = out;
+    let slices = out
+        .iter_mut()
+        .zip(pricing::OUTPUTS)
+        .map(|(row, name)| row.as_slice_mut().map_err(|_| layout_err(name)))
+        .collect::<PyResult<Vec<_>>>()?;
+    let out: [&mut [f64]; 5] = match slices.try_into() {
+        Ok(rows) => rows,
+        Err(_) => unreachable!("five output rows"),
+    };
+    run_detached(py, threads, || {
+        pricing::black76_batch_into(calls, f, k, tt, v, r, out)
+    })?
+    .map_err(core_err)
 }
 
 /// The per-account outputs of `compute` as numpy arrays (see `zkmargin.results`).
