@@ -5,7 +5,7 @@ the count and the order."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from zkmargin.errors import EncodingError, ParameterError
@@ -21,7 +21,6 @@ def _rows(n: int) -> list[tuple[str, bytes]]:
 
 
 @given(st.integers(1, 40), st.data())
-@settings(max_examples=60, deadline=None)
 def test_paths(n: int, data: st.DataObject) -> None:
     rows = _rows(n)
     tree = MerkleTree.of_accounts(KK, rows)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import assume, example, given, settings
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -192,7 +192,6 @@ def test_var_es_matches_reference(exchange: zkmargin.synthetic.Exchange, history
     close(d.var_es(risk, exchange.accounts, 0.99, threads=1)[1], es, rtol=0, atol=0)
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     st.integers(1, 60),
     st.floats(0.5, 0.999),
@@ -461,7 +460,6 @@ def _pro_rata_notional(book: SmallBook) -> float:
     return hi * float(book.x.sum())
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.sampled_from(["portfolio", "cross", "standard"]), st.integers(0, 2**32 - 1))
 @example("portfolio", 23078)  # two rows zig-zag towards a corner: 42 minimisation passes
 def test_partial_liquidation_restores_health_minimally(
@@ -488,7 +486,6 @@ def test_partial_liquidation_restores_health_minimally(
         assert np.all(book.health(grid) < scale), f"row {j} could close less"
 
 
-@settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_separable_books_are_optimal(exchange: zkmargin.synthetic.Exchange, seed: int) -> None:
     """Standard model, linear add-ons: H is affine in c, so the cheapest close-out is the LP
@@ -597,7 +594,6 @@ def test_kupiec_against_scipy(n: int, x: int, p: float) -> None:
     assert math.isclose(pval, stats.chi2.sf(lr, 1), rel_tol=1e-9)
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.integers(1, 5000), st.data(), st.floats(1e-6, 1 - 1e-6))
 def test_kupiec_matches_the_reference(n: int, data: st.DataObject, p: float) -> None:
     x = data.draw(st.integers(0, n))

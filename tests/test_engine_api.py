@@ -262,7 +262,7 @@ def test_bad_instruments_and_settings(ex: Exchange) -> None:
     with pytest.raises(errors.ParameterError):
         eng.compute(ex.accounts, ex.market, "isolated-ish")
     with pytest.raises(errors.ParameterError):
-        zkmargin.MarginEngine(ins, threads=0)
+        zkmargin.MarginEngine(ins, threads=-1)
     with pytest.raises(errors.ParameterError):
         zkmargin.MarginEngine(ins, aggregation="max")
     with pytest.raises(errors.NotPositiveSemidefiniteError):

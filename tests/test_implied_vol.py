@@ -10,10 +10,11 @@ import numpy as np
 import py_lets_be_rational as lbr
 import pytest
 import QuantLib as ql
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.budget import scaled
 from zkmargin.errors import ArbitrageBoundsError, ExpiredError, NonPositiveError, ShapeError
 
 F = 100.0
@@ -121,7 +122,7 @@ def test_vols_agree_with_quantlib() -> None:
     assert checked > 100
 
 
-@settings(max_examples=200, deadline=None)
+@scaled(3.3)  # one scalar solve an example, over the whole (moneyness, vol) plane
 @given(
     call=st.booleans(),
     log_f=st.floats(-3.0, 6.0),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 import zkmargin
-from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings, scenario_tables
+from helpers.margin_strategies import FLOOR, Case, Reference, cases, scenario_tables
 from zkmargin import Accounts, Instruments, Kind, Market, Settlement, baseline
 from zkmargin.results import ACCOUNT_FIELDS, GREEK_FIELDS, MODELS, MarginResult
 from zkmargin.synthetic import generate_exchange
@@ -40,7 +40,6 @@ def results_equal(a: MarginResult, b: MarginResult) -> bool:
     return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in fields)
 
 
-@engine_settings(60)
 @given(cases())
 def test_netting_never_raises_margin(case: Case) -> None:
     """A book needs no more margin than its rows margined one by one (every model and
@@ -60,7 +59,6 @@ def test_netting_never_raises_margin(case: Case) -> None:
             assert np.all(getattr(book, field) <= bound * (1 + REL) + tol), (model, field)
 
 
-@engine_settings(60)
 @given(cases())
 def test_cross_never_exceeds_standard_in_contango(case: Case) -> None:
     """Cross margin nets delta-one exposure at its USD delta, which equals the standard
@@ -93,7 +91,6 @@ def test_cross_can_exceed_standard_for_inverse_future_in_backwardation() -> None
     assert cross > standard
 
 
-@engine_settings(60)
 @given(cases(), st.data())
 def test_hedged_rows_carry_no_scenario_or_roll_risk(case: Case, data: st.DataObject) -> None:
     """Long and short the same instrument as two rows of one account: the scenario P&L and
@@ -117,7 +114,6 @@ def scaled(acc: Accounts, k: float) -> Accounts:
 LINEAR_IN_SIZE = ("initial_margin", "maintenance_margin", "scenario_loss", "roll_addon", "short_option_addon")
 
 
-@engine_settings(50)
 @given(cases(), st.integers(-4, 4))
 def test_scaling_by_a_power_of_two_is_exact(case: Case, e: int) -> None:
     """Multiplying every quantity by 2^e multiplies margin, add-ons and Greeks by 2^e
@@ -133,7 +129,6 @@ def test_scaling_by_a_power_of_two_is_exact(case: Case, e: int) -> None:
             assert np.array_equal(big.worst_scenario, base.worst_scenario)
 
 
-@engine_settings(50)
 @given(cases(), st.floats(0.01, 100.0))
 def test_margin_is_homogeneous_in_size(case: Case, k: float) -> None:
     eng = case.engine(zkmargin.MarginEngine)
@@ -146,7 +141,6 @@ def test_margin_is_homogeneous_in_size(case: Case, k: float) -> None:
             assert np.all(np.abs(getattr(big, field) - want) <= REL * np.abs(want) + tol), (model, field)
 
 
-@engine_settings(40)
 @given(cases())
 def test_equity_and_greeks_do_not_depend_on_the_model(case: Case) -> None:
     eng = case.engine(zkmargin.MarginEngine)
@@ -157,7 +151,6 @@ def test_equity_and_greeks_do_not_depend_on_the_model(case: Case) -> None:
             assert np.array_equal(getattr(res, field), getattr(results[0], field)), field
 
 
-@engine_settings(30)
 @given(cases(max_accounts=12))
 def test_thread_count_does_not_change_results(case: Case) -> None:
     one = case.engine(zkmargin.MarginEngine, threads=1)
@@ -186,7 +179,6 @@ def _with_scenarios(case: Case, table: zkmargin.ScenarioTable) -> zkmargin.Margi
     return case.engine(zkmargin.MarginEngine, scenarios=table, aggregation="sum", correlation=None, span=None)
 
 
-@engine_settings(50)
 @given(cases(), st.integers(2, 3), st.data())
 def test_wider_nested_deribit_grid_never_lowers_the_loss(case: Case, k: int, data: st.DataObject) -> None:
     """Scaling the price range by k with k times the buckets keeps every old move on the
@@ -221,7 +213,6 @@ def test_same_bucket_count_is_not_monotone_for_option_books(engine: type[Any]) -
     assert wide < narrow * (1 - 1e-3)
 
 
-@engine_settings(50)
 @given(cases(), st.floats(1.0, 3.0), st.data())
 def test_wider_scan_never_lowers_the_loss_of_linear_delta_one_books(
     case: Case, k: float, data: st.DataObject
@@ -249,7 +240,6 @@ def test_wider_scan_never_lowers_the_loss_of_linear_delta_one_books(
     assert np.all(b >= a * (1 - REL) - FLOOR * Reference(case).money)
 
 
-@engine_settings(25)
 @given(cases(), st.data())
 def test_any_scenario_table_gives_valid_results(case: Case, data: st.DataObject) -> None:
     """Loss, add-ons and margins are non-negative and IM >= MM (im_factor >= mm_factor),

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from helpers.margin_strategies import FLOOR, Case, Reference, cases
 from zkmargin import Accounts, Orders, ScenarioTable
 
 REL = 1e-9
@@ -34,7 +34,6 @@ def _undamped(table: ScenarioTable) -> ScenarioTable:
     )
 
 
-@engine_settings(40)
 @given(cases(aggregations=("sum",), damped=True, linked=True))
 def test_dampener_never_raises_the_loss(case: Case) -> None:
     """Per portfolio the dampener only subtracts (§6.3), so under the sum aggregation a
@@ -47,7 +46,6 @@ def test_dampener_never_raises_the_loss(case: Case) -> None:
     assert np.all(damped.scenario_loss <= base.scenario_loss * (1 + REL) + tol)
 
 
-@engine_settings(40)
 @given(cases(linked=True), st.sampled_from([0.25, 0.5, 2.0, 4.0]))
 def test_margin_is_homogeneous_in_positions_and_collateral(case: Case, k: float) -> None:
     """With collateral in the scenarios the loss is homogeneous in (positions, balances)
@@ -62,7 +60,6 @@ def test_margin_is_homogeneous_in_positions_and_collateral(case: Case, k: float)
         assert np.array_equal(getattr(b, field), k * getattr(a, field)), field
 
 
-@engine_settings(40)
 @given(cases(), st.data())
 def test_open_orders_only_raise_initial_margin(case: Case, data: st.DataObject) -> None:
     """Resting orders raise IM to the worst fill and leave every other output alone

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
@@ -326,7 +326,6 @@ def test_dynamic_errors_name_user_rows_and_universes_must_match() -> None:
     zkmargin.MarginEngine(same).compute(book, _market(ins))  # equal names are the same universe
 
 
-@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from helpers.budget import scaled
+from helpers.margin_strategies import FLOOR, Case, Reference, cases
 from zkmargin import baseline, errors
 from zkmargin.baseline import numpy_engine
 from zkmargin.span import InterSpread, SpanRules
@@ -108,7 +109,7 @@ def leg_losses(table: zkmargin.ScenarioTable, qa: float, qb: float) -> tuple[flo
 
 
 @ALL
-@engine_settings(15)
+@scaled(0.25)  # eight engine builds an example, and run once per engine (the pure-Python one too)
 @given(linear_pair(), st.floats(0.01, 1.0))
 def test_signed_correlation_properties(engine: str, pair: Any, r: float) -> None:
     table, qa, qb = pair
@@ -136,7 +137,6 @@ def test_opposite_equal_legs_at_rho_one_need_nothing(engine: str) -> None:
     assert corr_loss(engine, book((0, 1.0), (1, -20.0)), 1.0) == pytest.approx(0.0, abs=1e-9)
 
 
-@engine_settings(60)
 @given(cases(aggregations=("correlation",)))
 def test_correlation_stays_within_its_documented_bounds(case: Case) -> None:
     """sum_u min(down_u, up_u) <= WCL <= sum_u L_u, and one underlying gives exactly L_u."""
@@ -320,35 +320,38 @@ def _statement_inputs(eng: Any) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "reason"),
+    ("kwargs", "reason", "field"),
     [
-        ({"aggregation": "correlation", "correlation": rho2(0.9)}, "square root"),
-        ({"aggregation": "span", "span": SpanRules(0.01)}, "not convex"),
+        ({"aggregation": "correlation", "correlation": rho2(0.9)}, "square root", "aggregation"),
+        ({"aggregation": "span", "span": SpanRules(0.01)}, "not convex", "span_intra_rate"),
+        (
+            {"aggregation": "span", "span": SpanRules(inter_spreads=[InterSpread(0, 1)])},
+            "not convex",
+            "span_legs",
+        ),
     ],
 )
-def test_prover_refuses_what_is_not_convex_piecewise_linear(kwargs: dict[str, Any], reason: str) -> None:
+def test_prover_refuses_what_is_not_convex_piecewise_linear(
+    kwargs: dict[str, Any], reason: str, field: str
+) -> None:
     from zkmargin.proof import build_statement
 
     eng, com = _statement_inputs(zkmargin.MarginEngine(PERPS, **kwargs))
     with pytest.raises(errors.ParameterError, match=reason) as info:
         build_statement(eng, PERP_MARKET, com, "acct", 0)
-    assert info.value.field == "aggregation"
+    assert info.value.field == field
 
 
-def test_snapshot_refuses_scenario_settings_it_cannot_encode() -> None:
-    from zkmargin.proof import build_snapshot
+def test_snapshot_encodes_look_ahead_and_absolute_vol_shocks() -> None:
+    from zkmargin.proof import audit_snapshot, build_snapshot
+    from zkmargin.proof.snapshot import EpochSnapshot
 
     for table in (
         zkmargin.span_scenarios(2, look_ahead_days=1.0),
         zkmargin.span_scenarios(2, vol_shift="absolute"),
     ):
-        with pytest.raises(errors.ParameterError) as info:
-            build_snapshot(zkmargin.MarginEngine(PERPS, table), PERP_MARKET, 0)
-        assert info.value.field == "scenarios"
-    # the standalone statement takes the risk arrays as numbers: a look-ahead table proves
-    from zkmargin.proof import build_statement
-
-    eng, com = _statement_inputs(
-        zkmargin.MarginEngine(PERPS, zkmargin.span_scenarios(2, look_ahead_days=1.0))
-    )
-    assert build_statement(eng, PERP_MARKET, com, "acct", 0).n_scenarios == 16
+        snap = build_snapshot(zkmargin.MarginEngine(PERPS, table), PERP_MARKET, 0)
+        assert snap.version == 2
+        back = EpochSnapshot.from_bytes(snap.to_bytes())
+        assert (back.vol_shift, back.look_ahead) == (table.vol_shift, table.look_ahead)
+        assert audit_snapshot(back).ok

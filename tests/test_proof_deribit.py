@@ -110,10 +110,11 @@ def test_dampener_is_left_out_so_the_proven_requirement_is_never_lower() -> None
 @pytest.mark.parametrize(
     ("kw", "field"),
     [
-        ({"asset_underlying": [-1, 0]}, "asset_underlying"),
         ({"aggregation": "joint"}, "dampener"),
-        ({"aggregation": "joint", "scenarios": deribit_scenarios(2, currencies=[UNDAMPENED, UNDAMPENED])},
-         "pnl_offset"),
+        (
+            {"aggregation": "joint", "scenarios": deribit_scenarios(2, currencies=[UNDAMPENED, UNDAMPENED])},
+            "pnl_offset",
+        ),
     ],
 )
 def test_what_the_statement_cannot_express_is_refused(kw: dict[str, Any], field: str) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.budget import scaled
 from helpers.proof_encodings import x_plus_p
 from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
 from zkmargin.errors import EncodingError, InsolventError, ParameterError, ProofError
@@ -101,7 +102,7 @@ held = st.dictionaries(
 )
 
 
-@settings(max_examples=5, deadline=None)
+@scaled(0.08)  # each example builds and verifies a whole solvency proof
 @given(rows=held, mode=st.sampled_from(["subset", "full"]), btc=st.sampled_from([0.0, 0.5, -0.1]))
 def test_completeness_and_rounding_bound(rows: dict[int, float], mode: str, btc: float) -> None:
     acc, stm, com, op = setup(rows, usdc=2_000_000.0, btc=btc, mode=mode)
@@ -473,3 +474,16 @@ def test_deribit_preset_on_synthetic_exchange() -> None:
     assert peq * scale <= res.equity[a] + 1e-6
     pr = prove_solvency(stm, com, op)
     assert verify_solvency(stm, com, pr)
+
+
+def test_only_the_pyecc_backend_carries_the_pure_python_prover() -> None:
+    from zkmargin.proof._rangeprover import PyRangeProver
+    from zkmargin.proof.group import Group, NativeGroup, PyEccGroup
+
+    assert {"range_prover", "random_scalars"} <= Group.__abstractmethods__
+    assert NativeGroup.range_prover is not PyEccGroup.range_prover
+    group = PyEccGroup()
+    gens = zkmargin.proof.generators(group)
+    g_vec, h_vec = gens.vectors(8)
+    prover = group.range_prover(g_vec, h_vec, gens.G, gens.H, [1], [2], 8, [0] * (2 * 8 + 4))
+    assert isinstance(prover, PyRangeProver)

@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.budget import scaled
 from zkmargin import MarginEngine, MarketState, baseline, errors
 from zkmargin.baseline import numpy_engine
 from zkmargin.rates import RateCurve
@@ -35,7 +36,7 @@ def test_interpolation_by_hand() -> None:
     np.testing.assert_allclose(c.rate(grid), [c.rate_one(x) for x in grid], rtol=1e-15)
 
 
-@settings(max_examples=100, deadline=None)
+@scaled(1.7)  # closed form, cheap
 @given(t0=st.floats(0.25, 0.9), dt=st.floats(0.01, 0.09))
 def test_forward_rate_is_constant_between_nodes(t0: float, dt: float) -> None:
     def log_disc(t: float) -> float:

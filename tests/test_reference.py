@@ -17,7 +17,8 @@ from hypothesis import given
 from numpy.typing import NDArray
 
 import zkmargin
-from helpers.margin_strategies import FLOOR, Case, Reference, cases, engine_settings
+from helpers.budget import scaled
+from helpers.margin_strategies import FLOOR, Case, Reference, cases
 from zkmargin import baseline
 from zkmargin.baseline import numpy_engine
 from zkmargin.errors import IndexOutOfRangeError, NonFiniteError, OffsetsError
@@ -124,7 +125,7 @@ def check_case(case: Case, models: tuple[str, ...] = MODELS) -> None:
                 check_worst_scenario(case, ref, res)
 
 
-@engine_settings(120)
+@scaled(2)  # the suite's main check of the core against both oracles
 @given(cases(damped=True, linked=True))
 def test_engines_agree_on_random_books(case: Case) -> None:
     check_case(case)

@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.budget import scaled
 from zkmargin import MarginEngine, MarketState, baseline, errors
 from zkmargin.baseline import numpy_engine
 from zkmargin.results import ACCOUNT_FIELDS, MODELS
@@ -99,7 +100,7 @@ def test_a_scenario_move_reads_the_smile_at_the_moved_forward() -> None:
     assert risk[i, s] == pytest.approx(sc.weights[s, u] * (w1 - w0), rel=1e-12, abs=1e-9)
 
 
-@settings(max_examples=200, deadline=None)
+@scaled(3.3)  # two scalar evaluations an example
 @given(t=st.floats(0.01, 1.2), x=st.floats(-2.0, 2.0))
 def test_numpy_and_python_evaluations_agree_and_variance_rises(t: float, x: float) -> None:
     s = SURFACES[0]
@@ -158,14 +159,16 @@ def test_stress_shift_scales_the_surfaces() -> None:
     np.testing.assert_allclose(moved.surfaces[0].vol, SURFACES[0].vol * 1.5)
 
 
-def test_snapshots_refuse_surfaces_and_rate_curves() -> None:
-    """A snapshot carries one vol per instrument and one rate, so it must not be built
-    from a market it cannot describe (its coefficients would not match its contents)."""
-    from zkmargin.proof import build_snapshot
+def test_snapshots_encode_surfaces_and_rate_curves() -> None:
+    """A snapshot (version 2) carries the market's vol surfaces and rate curve, so its
+    coefficient table is recomputed from its own contents."""
+    from zkmargin.proof import audit_snapshot, build_snapshot
+    from zkmargin.proof.snapshot import EpochSnapshot
     from zkmargin.rates import RateCurve
 
-    with pytest.raises(errors.ParameterError, match="surfaces"):
-        build_snapshot(MarginEngine(INS), MARKET, 1)
-    curve = dataclasses.replace(EX.market, rate=0.0, rate_curve=RateCurve([1.0], [0.03]))
-    with pytest.raises(errors.ParameterError, match="rate curve"):
-        build_snapshot(MarginEngine(INS), curve, 1)
+    curve = dataclasses.replace(EX.market, rate=0.0, rate_curve=RateCurve([0.1, 1.0], [0.02, 0.03]))
+    for eng, market in ((MarginEngine(INS), MARKET), (MarginEngine(EX.instruments), curve)):
+        snap = EpochSnapshot.from_bytes(build_snapshot(eng, market, 1).to_bytes())
+        assert snap.version == 2
+        assert audit_snapshot(snap).ok
+        np.testing.assert_array_equal(snap.engine().risk_arrays(snap.market()), eng.risk_arrays(market))

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
-from helpers.margin_strategies import Case, cases, engine_settings
+from helpers.margin_strategies import Case, cases
 from zkmargin import MarginEngine, MarketState, errors
 from zkmargin.book import Accounts
 from zkmargin.results import ACCOUNT_FIELDS, MODELS
@@ -129,7 +129,6 @@ def test_a_price_tick_reprices_once_and_remargins_everyone() -> None:
         np.testing.assert_array_equal(getattr(got, f), getattr(want, f))
 
 
-@engine_settings(60)
 @given(case=cases(max_accounts=4), data=st.data())
 def test_what_if_property_matches_full_recompute(case: Case, data: st.DataObject) -> None:
     """Books as raw CSR (unsorted, repeated instruments, any parameters), the changed book

@@ -30,7 +30,10 @@ from .segregated import CurrencyRequirements, currency_requirements
 from .surface import VolSurface
 
 try:
-    importlib.import_module(f"{__name__}._core")  # the compiled extension
+    # the compiled extension; without it the directory of its stubs (_core/*.pyi) would
+    # import as an empty namespace package, which counts as absent
+    if getattr(importlib.import_module(f"{__name__}._core"), "__file__", None) is None:
+        raise ModuleNotFoundError("zkmargin._core is not compiled", name=f"{__name__}._core")
 except ModuleNotFoundError as _absent:
     if _absent.name != "zkmargin._core":
         raise

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import _arrays, _core
+from ._core import margin as _margin
 from .book import Accounts, Instruments, user_errors
 from .errors import ParameterError
 from .market import Market
@@ -23,23 +23,30 @@ from .results import (
     SETTLEMENT_MODES,
     InstrumentValues,
     MarginResult,
+    StatementTerms,
 )
-from .scenarios import ScenarioTable, deribit_scenarios
-from .span import SpanRules
+from .scenarios import MAX_UNDERLYINGS, ScenarioTable, deribit_scenarios
+from .span import NativeSpan, SpanRules
 
 
 def default_threads() -> int:
-    """``ZKMARGIN_THREADS`` if set, else every core."""
-    env = os.environ.get("ZKMARGIN_THREADS")
-    if env is None:
-        return _core.available_threads()
-    try:
-        n = int(env)
-    except ValueError:
-        raise ParameterError(f"ZKMARGIN_THREADS={env!r} is not an integer", "ZKMARGIN_THREADS") from None
-    if n < 1:
-        raise ParameterError("ZKMARGIN_THREADS must be >= 1", "ZKMARGIN_THREADS")
-    return n
+    """``ZKMARGIN_THREADS`` if set, else every core (the core's one thread rule,
+    docs/design-notes.md)."""
+    return _core.resolve_threads(None)
+
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+class EngineRules(NamedTuple):
+    """How the native engine aggregates and settles (``zkmargin._core.margin.Engine``)."""
+
+    aggregation: str
+    correlation: F64 | None
+    span: NativeSpan | None
+    settlement_mode: str
+    asset_underlying: I64 | None
 
 
 class EngineBase:
@@ -65,6 +72,14 @@ class EngineBase:
                 f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}", "aggregation"
             )
         self.instruments = instruments
+        if scenarios is None and instruments.n_underlyings > MAX_UNDERLYINGS:
+            worst = int(np.argmax(instruments.underlying))
+            raise ParameterError(
+                f"underlying index {instruments.underlying[worst]} needs a default scenario table for "
+                f"more than {MAX_UNDERLYINGS} underlyings; pass scenarios= or renumber the underlyings",
+                "underlying",
+                worst,
+            )
         self.scenarios = (
             scenarios if scenarios is not None else deribit_scenarios(max(instruments.n_underlyings, 1))
         )
@@ -88,41 +103,18 @@ class EngineBase:
         if aggregation == "span" and span is None:
             span = SpanRules()
         self.span = span
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ParameterError("threads must be a positive int", "threads")
-        self.threads = threads if threads is not None else default_threads()
-        sc = self.scenarios
-        ins = instruments
-        self._native = _core.Engine(
-            ins.kind,
-            ins.underlying,
-            ins.strike,
-            ins.expiry,
-            ins.contract_size,
-            ins.settlement,
-            sc.moves,
-            sc.vol_shocks,
-            sc.weights,
-            sc.vol_up,
-            sc.vol_down,
-            sc.power_short,
-            sc.power_long,
-            sc.min_vol_up,
-            self.params.as_dict(),
+        #: the thread count every call of this engine runs with (the core's rule: None or 0
+        #: is ``ZKMARGIN_THREADS`` or every core)
+        self.threads = _core.resolve_threads(threads)
+        rules = EngineRules(
             aggregation,
             self.correlation,
-            look_ahead=sc.look_ahead,
-            absolute_vol=sc.vol_shift == "absolute",
-            edge=sc.edge,
-            dampener=sc.dampener,
-            annual_move_risk=sc.annual_move_risk,
-            min_annual_move=sc.min_annual_move,
-            pnl_offset=sc.pnl_offset,
-            max_offsetable_pnl=sc.max_offsetable_pnl,
-            settlement_mode=settlement_mode,
-            asset_underlying=self.asset_underlying,
-            span=None if span is None else span.native(self.scenarios.n_underlyings),
+            None if span is None else span.native(self.scenarios.n_underlyings),
+            settlement_mode,
+            self.asset_underlying,
         )
+        self._native_rules = rules
+        self._native = _margin.Engine(instruments, self.scenarios, self.params, rules)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # the native engine is rebuilt from the validated inputs (it holds no other state),
@@ -168,43 +160,12 @@ class EngineBase:
         """Raise the typed error for the first bad value in ``accounts`` or ``market``,
         naming the caller's rows, account ids and instrument names."""
         with user_errors(self.instruments, accounts):
-            self._native.validate(
-                _prices(market), _collateral(market), _book(accounts), **_curves(market, self.instruments)
-            )
+            self._native.validate(market, accounts, market.rates_at(self.instruments.expiry))
 
     def validate_market(self, market: Market) -> None:
         """Raise the typed error for the first bad value in ``market``."""
         with user_errors(self.instruments):
-            self._native.validate_market(_prices(market), **_curves(market, self.instruments))
-
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-
-
-def _prices(m: Market) -> tuple[F64, F64, F64 | None, float]:
-    return (m.spot, m.vol, m.forward, m.rate)
-
-
-def _surfaces(m: Market) -> list[tuple[F64, F64, F64] | None] | None:
-    """The market's vol surfaces as the core takes them (docs §2.5)."""
-    if m.surfaces is None:
-        return None
-    return [None if s is None else s.as_native() for s in m.surfaces]
-
-
-def _curves(m: Market, instruments: Instruments) -> dict[str, Any]:
-    """The market's vol surfaces and per-instrument curve rates as the core takes them
-    (docs §1.5, §2.5)."""
-    return {"surfaces": _surfaces(m), "rates": m.rates_at(instruments.expiry)}
-
-
-def _collateral(m: Market) -> tuple[F64, F64]:
-    return (m.asset_price, m.haircut)
-
-
-def _book(a: Accounts) -> tuple[I64, I64, F64, F64]:
-    return (a.offsets, a.instrument, a.quantity, a.balances)
+            self._native.validate_market(market, market.rates_at(self.instruments.expiry))
 
 
 class MarginEngine(EngineBase):
@@ -229,12 +190,7 @@ class MarginEngine(EngineBase):
             )
         with user_errors(self.instruments, accounts):
             fields_out, worst, greeks = self._native.compute(
-                _prices(market),
-                _collateral(market),
-                _book(accounts),
-                model,
-                self.threads,
-                **_curves(market, self.instruments),
+                market, accounts, model, self.threads, market.rates_at(self.instruments.expiry)
             )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
@@ -243,15 +199,24 @@ class MarginEngine(EngineBase):
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         with user_errors(self.instruments):
-            curves = _curves(market, self.instruments)
-            return self._native.risk_arrays(_prices(market), self.threads, **curves)
+            rates = market.rates_at(self.instruments.expiry)
+            return self._native.risk_arrays(market, self.threads, rates)
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Mark price, MTM and Greeks of every instrument at ``market`` (docs §2.3)."""
         with user_errors(self.instruments):
-            block = self._native.instrument_values(_prices(market), **_curves(market, self.instruments))
+            block = self._native.instrument_values(market, market.rates_at(self.instruments.expiry))
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """(bucket id per instrument, expiry T of each bucket) for the roll add-on (docs §6.4)."""
         return self._native.roll_buckets()
+
+    def statement_terms(self, market: Market) -> StatementTerms:
+        """Roll buckets and rates, the forward of each instrument and the scenario P&L of
+        shocked collateral at ``market``, as the margin computation uses them (what the
+        solvency statement is built from, docs/proof-spec.md §2.3)."""
+        with user_errors(self.instruments):
+            terms = self._native.statement_terms(market, market.rates_at(self.instruments.expiry))
+        bucket, expiry = self._native.roll_buckets()
+        return StatementTerms(bucket=bucket, bucket_expiry=expiry, **terms)

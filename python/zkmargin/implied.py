@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _core
+from ._core import margin as _margin
 from .pricing import broadcast_columns
 
 
@@ -30,12 +30,9 @@ def implied_vol(
     :class:`zkmargin.errors.ArbitrageBoundsError` names the first such index. Bad
     forwards, strikes, times and rates raise as in :func:`zkmargin.black76`.
     """
-    from .engine import default_threads
-
     named = [("price", price), ("forward", forward), ("strike", strike), ("t", t), ("rate", rate)]
     calls, (p, f, k, tt, r), shape = broadcast_columns(is_call, named, keep_scalars=True)
     if 0 in shape:
         return np.empty(shape)
-    n_threads = threads if threads is not None else default_threads()
-    vols = _core.implied_vol(p, calls, f, k, tt, r, n_threads)
+    vols = _margin.implied_vol(p, calls, f, k, tt, r, threads)
     return vols.reshape(shape)

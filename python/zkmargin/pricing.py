@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays, _core
+from . import _arrays
+from ._core import margin as _margin
 from .errors import ArrayLayoutError, DTypeError, ParameterError, ShapeError
 
 
@@ -80,19 +81,16 @@ def black76(
     ``DTypeError``, ``ShapeError`` or ``ArrayLayoutError`` (layout, read-only, overlap)
     with ``field="out"`` and ``index`` the output row.
     """
-    from .engine import default_threads
-
     inputs = (is_call, forward, strike, t, vol, rate)
     calls, (f, k, tt, v, r), shape = broadcast_inputs(*inputs, keep_scalars=True)
-    n_threads = threads if threads is not None else default_threads()
     if out is not None:
         rows = _out_rows(out, shape, (*inputs, calls, f, k, tt, v, r))
         if 0 not in shape:
-            _core.black76_into(calls, f, k, tt, v, r, [x.reshape(-1) for x in rows], n_threads)
+            _margin.black76_into(calls, f, k, tt, v, r, [x.reshape(-1) for x in rows], threads)
         return Greeks(*rows)
     if 0 in shape:
         return Greeks(*(np.empty(shape) for _ in Greeks._fields))
-    return Greeks(*(row.reshape(shape) for row in _core.black76(calls, f, k, tt, v, r, n_threads)))
+    return Greeks(*(row.reshape(shape) for row in _margin.black76(calls, f, k, tt, v, r, threads)))
 
 
 def _out_rows(out: Any, shape: tuple[int, ...], inputs: tuple[Any, ...]) -> list[NDArray[np.float64]]:

@@ -18,6 +18,19 @@ DERIBIT_EXTENDED_MOVES = (-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
 VOL_SHIFTS = ("relative", "absolute")
 
 
+#: the most underlyings a preset table is built for: the table holds rows x underlyings
+#: cells, so an underlying index far beyond any real universe (``Instruments`` with
+#: ``underlying=[2**40]``) is refused before terabytes are allocated
+MAX_UNDERLYINGS = 1 << 16
+
+
+def _check_n_underlyings(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ParameterError(f"n_underlyings must be an int, got {n!r}", "n_underlyings")
+    if not 1 <= n <= MAX_UNDERLYINGS:
+        raise ParameterError(f"n_underlyings must be in [1, {MAX_UNDERLYINGS}], got {n}", "n_underlyings")
+
+
 #: the vol-shock parameters, one value per underlying (a scalar applies to all)
 VOL_FIELDS = ("vol_up", "vol_down", "power_short", "power_long", "min_vol_up")
 
@@ -222,8 +235,7 @@ def deribit_scenarios(
     Every parameter may be a scalar or one value per underlying; ``currencies`` instead
     gives one :class:`DeribitCurrency` per underlying (then the roll parameters and the
     gain offsets come from the sets too, the roll ones overriding ``MarginParams``)."""
-    if n_underlyings < 1:
-        raise ParameterError("n_underlyings must be >= 1", "n_underlyings")
+    _check_n_underlyings(n_underlyings)
     if buckets < 1:
         raise ParameterError("buckets must be >= 1", "buckets")
     roll: dict[str, Any] = {}
@@ -304,8 +316,7 @@ def span_scenarios(
     """CME SPAN's 16 scenarios in CME's order. Vol shocks are relative (vol * (1 +- vol_range))
     or, with ``vol_shift="absolute"``, in vol points (vol +- vol_range); ``look_ahead_days``
     of time decay (CME: one day) are priced into every scenario."""
-    if n_underlyings < 1:
-        raise ParameterError("n_underlyings must be >= 1", "n_underlyings")
+    _check_n_underlyings(n_underlyings)
     rng = _per_underlying("scan_range", scan_range, n_underlyings)
     if not (np.isfinite(extreme_multiple) and extreme_multiple > 0 and rng.max() * extreme_multiple < 1):
         raise ParameterError("extreme_multiple * scan_range must be in (0, 1)", "extreme_multiple")

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import _arrays
 from .errors import ParameterError
+
+
+class NativeSpan(NamedTuple):
+    """SPAN rules as the native engine reads them (``zkmargin._core.margin.Engine``)."""
+
+    intra_rate: NDArray[np.float64]  # (U,)
+    legs: NDArray[np.int64]  # (K, 2)
+    ratios: NDArray[np.float64]  # (K, 2)
+    rates: NDArray[np.float64]  # (K,)
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,8 @@ class SpanRules:
     intra_rate: Any = 0.0
     inter_spreads: Sequence[InterSpread] = field(default_factory=tuple)
 
-    def native(
-        self, n_underlyings: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-        """The tuple the native engine takes: (intra_rate (U,), legs (K, 2), ratios (K, 2), rates (K,))."""
+    def native(self, n_underlyings: int) -> NativeSpan:
+        """The rules as the native engine reads them, for ``n_underlyings`` underlyings."""
         rate = _arrays.f64("span_intra_rate", self.intra_rate, ndim=np.ndim(self.intra_rate))
         if rate.ndim > 1 or (rate.ndim == 1 and rate.shape[0] != n_underlyings):
             raise ParameterError(
@@ -59,4 +66,4 @@ class SpanRules:
         legs = np.array([[sp.leg_a, sp.leg_b] for sp in spreads], dtype=np.int64).reshape(-1, 2)
         ratios = np.array([[sp.ratio_a, sp.ratio_b] for sp in spreads], dtype=np.float64).reshape(-1, 2)
         rates = np.array([sp.rate for sp in spreads], dtype=np.float64)
-        return intra, legs, ratios, rates
+        return NativeSpan(intra, legs, ratios, rates)

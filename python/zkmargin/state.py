@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays, _core
+from . import _arrays
+from ._core import margin as _margin
 from ._ids import IdIndex
 from .book import Accounts, user_errors
-from .engine import MarginEngine, _book, _collateral, _curves, _prices
+from .engine import MarginEngine
 from .market import Market
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, MarginResult
 
@@ -81,14 +82,13 @@ class MarketState:
         self.engine = engine
         self.model = model
         with user_errors(engine.instruments, accounts):
-            self._native = _core.MarketState(
+            self._native = _margin.MarketState(
                 engine._native,
-                _prices(market),
-                _collateral(market),
-                _book(accounts),
+                market,
+                accounts,
                 model,
                 engine.threads,
-                **_curves(market, engine.instruments),
+                market.rates_at(engine.instruments.expiry),
             )
         self._accounts = accounts
         ids = accounts.account_id
@@ -140,8 +140,8 @@ class MarketState:
     def tick(self, market: Market) -> MarginResult:
         """Reprices the universe once for ``market`` and re-margins every account."""
         with user_errors(self.engine.instruments):
-            curves = _curves(market, self.engine.instruments)
-            self._native.reprice(_prices(market), self.engine.threads, **curves)
+            rates = market.rates_at(self.engine.instruments.expiry)
+            self._native.reprice(market, self.engine.threads, rates)
         return self.result()
 
     def result(self) -> MarginResult:

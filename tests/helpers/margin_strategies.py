@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -30,17 +29,6 @@ from zkmargin import (
 )
 from zkmargin.results import GREEK_FIELDS
 from zkmargin.span import InterSpread, SpanRules
-
-
-def engine_settings(max_examples: int) -> settings:
-    """Hypothesis settings for engine tests: no per-example deadline and no "too slow"
-    health check (drawing a whole market and book is slow on a busy 2-core CI box)."""
-    return settings(
-        max_examples=max_examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
 
 #: absolute tolerance floor, as a fraction of the gross magnitude of what is being summed
 FLOOR = 1e-12

@@ -19,7 +19,7 @@ from ..book import Accounts, Kind
 from ..engine import EngineBase
 from ..market import Market
 from ..orders import Orders, margin_with_orders
-from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
+from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
 from .pricing import Contract
 
 
@@ -266,8 +266,8 @@ class MarginEngine(EngineBase):
         buckets: dict[tuple[int, float], float] = {}
         calls, puts = [0.0] * n_u, [0.0] * n_u
         for c, q, delta in rows:
-            t = 0.0 if c.kind in (Kind.SPOT, Kind.PERPETUAL) else c.expiry
-            buckets[(c.underlying, t)] = buckets.get((c.underlying, t), 0.0) + q * delta
+            key = (c.underlying, self._bucket_expiry(c))
+            buckets[key] = buckets.get(key, 0.0) + q * delta
             if c.is_option and q < 0.0:
                 side = puts if c.kind == Kind.PUT else calls
                 side[c.underlying] += -q * (som_rate * (c.cs * c.fwd))
@@ -307,21 +307,51 @@ class MarginEngine(EngineBase):
 
     def _roll(self, rows: Sequence[tuple[Contract, float, float]]) -> float:
         """§6.4 roll/basis add-on on per-(portfolio, expiry) net USD delta."""
-        p, sc = self.params, self.scenarios
         buckets: dict[tuple[int, float], float] = {}
         for c, q, delta in rows:
-            t = 0.0 if c.kind in (Kind.SPOT, Kind.PERPETUAL) else c.expiry
-            key = (self._group(c), t)
+            key = (self._group(c), self._bucket_expiry(c))
             buckets[key] = buckets.get(key, 0.0) + q * delta
-        total = 0.0
-        for (g, t), d in buckets.items():
-            u = g % self.n_underlyings
-            if sc.annual_move_risk is not None and sc.min_annual_move is not None:
-                risk, floor = float(sc.annual_move_risk[u]), float(sc.min_annual_move[u])
-            else:
-                risk, floor = p.annual_move_risk, p.min_annual_move
-            total += max(floor, math.exp(risk * t) - 1.0) * abs(d)
-        return total
+        return sum(self._roll_rate(g, t) * abs(d) for (g, t), d in buckets.items())
+
+    def _roll_rate(self, group: int, t: float) -> float:
+        """§6.4 ``rate(T)`` with the roll parameters of the portfolio's underlying."""
+        p, sc = self.params, self.scenarios
+        u = group % self.n_underlyings
+        if sc.annual_move_risk is not None and sc.min_annual_move is not None:
+            risk, floor = float(sc.annual_move_risk[u]), float(sc.min_annual_move[u])
+        else:
+            risk, floor = p.annual_move_risk, p.min_annual_move
+        return max(floor, math.exp(risk * t) - 1.0)
+
+    @staticmethod
+    def _bucket_expiry(c: Contract) -> float:
+        """§6.4: the ``T`` a row's roll bucket is keyed by (0 for spot and perpetuals)."""
+        return 0.0 if c.kind in (Kind.SPOT, Kind.PERPETUAL) else c.expiry
+
+    def statement_terms(self, market: Market) -> StatementTerms:
+        """Roll buckets and rates, forwards and the scenario P&L of shocked collateral, as
+        :meth:`compute` uses them (docs/proof-spec.md §2.3); buckets numbered in order of
+        first appearance."""
+        self.validate_market(market)
+        contracts = self._contracts(market)
+        keys: dict[tuple[int, float], int] = {}
+        bucket = [keys.setdefault((self._group(c), self._bucket_expiry(c)), len(keys)) for c in contracts]
+        rows = self._collateral_rows(market.asset_price.tolist(), market.haircut.tolist())
+        J, S = market.asset_price.shape[0], self.scenarios.n_scenarios
+        held, borrowed = np.zeros((J, S)), np.zeros((J, S))
+        group = np.full(J, -1, dtype=np.int64)
+        for j, link in enumerate(rows):
+            if link is not None:
+                group[j], held[j], borrowed[j] = link
+        return StatementTerms(
+            bucket=np.array(bucket, dtype=np.int64),
+            bucket_expiry=np.array([t for _, t in keys], dtype=np.float64),
+            roll_rate=np.array([self._roll_rate(g, t) for g, t in keys], dtype=np.float64),
+            forward=np.array([c.fwd for c in contracts], dtype=np.float64),
+            collateral_group=group,
+            collateral_held=held,
+            collateral_borrowed=borrowed,
+        )
 
     def prepare(self, market: Market, model: str) -> Prepared:
         """Per-instrument numbers of one market state (the core's ``Engine::prepare``)."""

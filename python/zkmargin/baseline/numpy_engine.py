@@ -21,7 +21,7 @@ from ..engine import EngineBase
 from ..market import Market
 from ..orders import Orders, margin_with_orders
 from ..pricing import Greeks
-from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult
+from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
 from .checks import black76_arguments
 
 F64 = NDArray[np.float64]
@@ -71,6 +71,7 @@ class _Priced:
     bucket_rate: F64  # roll rate(T) of each bucket
     group: NDArray[np.int64]  # scenario P&L portfolio of each instrument (§6.3)
     bucket_underlying: NDArray[np.int64]  # underlying of each roll bucket (SPAN calendar spreads)
+    bucket_expiry: F64  # T of each roll bucket
 
 
 class MarginEngine(EngineBase):
@@ -234,6 +235,35 @@ class MarginEngine(EngineBase):
         block = self._values(market, self._forward(market))
         return InstrumentValues(*(np.ascontiguousarray(x) for x in block))
 
+    def statement_terms(self, market: Market) -> StatementTerms:
+        """Roll buckets and rates, forwards and the scenario P&L of shocked collateral, as
+        :meth:`compute` uses them (docs/proof-spec.md §2.3); buckets renumbered in order of
+        first appearance, as the Rust engine numbers them."""
+        self.validate_market(market)
+        priced = self._price(market)
+        first = np.unique(priced.bucket, return_index=True)[1]
+        order = np.argsort(first, kind="stable")  # bucket ids by first appearance
+        renumber = np.empty_like(order)
+        renumber[order] = np.arange(order.size)
+        J, S = market.asset_price.shape[0], self.scenarios.n_scenarios
+        group = np.full(J, -1, dtype=np.int64)
+        held, borrowed = np.zeros((J, S)), np.zeros((J, S))
+        risk = self._collateral_risk(market)
+        if risk is not None:
+            assets, per_held, per_borrowed = risk
+            held[assets], borrowed[assets] = per_held, per_borrowed
+            assert self.asset_underlying is not None
+            group[assets] = self.asset_underlying[assets]
+        return StatementTerms(
+            bucket=renumber[priced.bucket].astype(np.int64),
+            bucket_expiry=np.ascontiguousarray(priced.bucket_expiry[order]),
+            roll_rate=np.ascontiguousarray(priced.bucket_rate[order]),
+            forward=np.ascontiguousarray(priced.fwd),
+            collateral_group=group,
+            collateral_held=held,
+            collateral_borrowed=borrowed,
+        )
+
     def _price(self, market: Market) -> _Priced:
         ins, p = self.instruments, self.params
         f = self._forward(market)
@@ -268,7 +298,7 @@ class MarginEngine(EngineBase):
         rate = np.maximum(floor, np.expm1(risk * t_b))
         bucket = bucket.ravel().astype(np.int64)
         bucket_u = (keys[:, 0].astype(np.int64) % self.n_underlyings) if keys.size else np.zeros(0, np.int64)
-        return _Priced(ins.underlying, opt, cs, f, values, im, mm, bucket, rate, group, bucket_u)
+        return _Priced(ins.underlying, opt, cs, f, values, im, mm, bucket, rate, group, bucket_u, t_b)
 
     def _groups(self) -> NDArray[np.int64]:
         """§6.3: each instrument's portfolio (``U + u`` for coin-settled ones when segregated)."""

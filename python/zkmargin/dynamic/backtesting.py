@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
+from .. import _arrays, _core
 from .._progress import progress
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
@@ -18,7 +18,7 @@ from ..errors import ParameterError, ShapeError
 from ..market import Market
 from ..scenarios import span_scenarios
 from .joint import joint_table
-from .risk import _threads, scenario_pnl
+from .risk import scenario_pnl
 from .shift import shocked_market
 from .volatility import (
     annualise,
@@ -129,7 +129,7 @@ def backtest(
         raise ShapeError(
             f"history too short: {n_days} days for warmup {warmup} + horizon {horizon}", "prices"
         )
-    th = _threads(threads)
+    th = _core.resolve_threads(threads)
     sigma = annualise(ewma_volatility(log_returns(px), lam))  # row t-1: through day t
     stressed = np.maximum.accumulate(sigma, axis=0)
     days = np.arange(warmup, n_days - horizon)

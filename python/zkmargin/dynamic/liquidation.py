@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _arrays
+from .._core import dynamic as _dynamic
 from ..book import Accounts, Instruments, user_errors
-from ..engine import MarginEngine, _book, _collateral, _prices
+from ..engine import MarginEngine
 from ..errors import ParameterError, ShapeError
 from ..market import Market
 from ..params import MarginParams
 from ..results import MarginResult
 from ..scenarios import ScenarioTable
 from .joint import joint_table
-from .risk import LiquidityRule, _threads
+from .risk import LiquidityRule
 from .shift import EngineLike, collateral_value, shocked_market
 
 #: ``LiquidationScan.method`` codes: nothing closed (target already met), greedy position
@@ -61,6 +62,16 @@ class LiquidationScan:
         return self.rows, accounts.instrument[self.rows], self.close_fraction * accounts.quantity[self.rows]
 
 
+class _ScanRule(NamedTuple):
+    """The scan's rule as ``zkmargin._core.dynamic.liquidation_scan`` reads it."""
+
+    model: str
+    target: str
+    buffer: float
+    penalty: float
+    liquidity: LiquidityRule
+
+
 def health(margin: MarginResult, extra_requirement: Any = 0.0) -> NDArray[np.float64]:
     """``equity - (maintenance margin + add-ons)``; liquidatable where negative."""
     return margin.equity - (margin.maintenance_margin + np.asarray(extra_requirement, dtype=np.float64))
@@ -99,18 +110,13 @@ def scan_margin(
         )
     extra = None if extra_equity is None else _arrays.f64("extra_equity", extra_equity)
     with user_errors(engine.instruments, accounts):
-        out = _core.dyn_liquidation_scan(
+        out = _dynamic.liquidation_scan(
             engine._native,
-            _prices(market),
-            _collateral(market),
-            _book(accounts),
-            model,
-            target,
-            float(buffer),
-            float(penalty),
-            *rule.args(),
+            market,
+            accounts,
+            _ScanRule(model, target, float(buffer), float(penalty), rule),
             extra,
-            engine.threads if threads is None else _threads(threads),
+            engine.threads if threads is None else threads,
         )
     return LiquidationScan(*out)
 

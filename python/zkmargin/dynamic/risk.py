@@ -4,32 +4,24 @@ concentration add-ons and liquidation-horizon haircuts (docs §10.5-§10.7)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _arrays
+from .._core import dynamic as _dynamic
 from ..book import Accounts, Instruments, user_errors
-from ..engine import MarginEngine, default_threads
-from ..errors import ParameterError
+from ..engine import MarginEngine
 from ..market import Market
 from .joint import joint_table
-
-
-def _threads(threads: int | None) -> int:
-    if threads is None:
-        return default_threads()
-    if not isinstance(threads, int) or threads < 1:
-        raise ParameterError("threads must be a positive int", "threads")
-    return threads
 
 
 def joint_risk_arrays(
     instruments: Instruments, market: Market, moves: Any, threads: int | None = None
 ) -> NDArray[np.float64]:
     """``I x S`` P&L per contract under each joint move, priced by the core engine (§6.2)."""
-    eng = MarginEngine(instruments, scenarios=joint_table(moves), threads=_threads(threads))
+    eng = MarginEngine(instruments, scenarios=joint_table(moves), threads=threads)
     return eng.risk_arrays(market)
 
 
@@ -44,23 +36,19 @@ def var_es(
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     c = float(confidence)
     with user_errors(None, accounts):
-        return _core.dyn_var_es(
-            r, accounts.offsets, accounts.instrument, accounts.quantity, c, _threads(threads)
-        )
+        return _dynamic.var_es(r, accounts, c, threads)
 
 
 def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = None) -> NDArray[np.float64]:
     """Per-account P&L under each scenario, ``A x S`` (for a few named stress scenarios)."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     with user_errors(None, accounts):
-        return _core.dyn_scenario_pnl(
-            r, accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
-        )
+        return _dynamic.scenario_pnl(r, accounts, threads)
 
 
 def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:
     """``x max(0, VaR or ES) + (1 - x) max(0, stress) + liquidity + concentration``."""
-    return _core.dyn_span2(
+    return _dynamic.span2(
         float(x),
         _arrays.f64("tail", tail),
         _arrays.f64("stress", stress),
@@ -119,28 +107,6 @@ class LiquidityRule:
         object.__setattr__(self, "rate", float(rate))
         object.__setattr__(self, "imf", float(imf))
 
-    def args(
-        self,
-    ) -> tuple[
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.float64],
-        float,
-        float,
-        float,
-    ]:
-        """Positional arguments of the native add-on and liquidation functions."""
-        return (
-            self.notional,
-            self.half_spread,
-            self.depth,
-            self.base_ratio,
-            self.share,
-            self.rate,
-            self.imf,
-        )
-
 
 @dataclass(frozen=True, eq=False)
 class Addons:
@@ -156,9 +122,7 @@ class Addons:
 
 def addons(rule: LiquidityRule, accounts: Accounts, threads: int | None = None) -> Addons:
     """Per-account close-out cost, concentration add-on and size premium (§10.6)."""
-    block = _core.dyn_addons(
-        *rule.args(), accounts.offsets, accounts.instrument, accounts.quantity, _threads(threads)
-    )
+    block = _dynamic.addons(rule, accounts, threads)
     return Addons(block[0], block[1], block[2])
 
 
@@ -186,15 +150,20 @@ def dynamic_collateral(
     with the asset's annualised volatility ``sigma`` and the balance's size against the
     asset's daily ``depth`` (USD)."""
     r = rule if rule is not None else HaircutRule()
-    return _core.dyn_collateral(
-        _arrays.f64("balances", balances, ndim=2),
+    assets = _Assets(
         _arrays.f64("asset_price", asset_price),
         _arrays.f64("sigma", sigma),
         _arrays.f64("depth", depth),
         _arrays.f64("base", base),
-        float(r.z),
-        float(r.participation),
-        float(r.min_days),
-        float(r.cap),
-        _threads(threads),
     )
+    rule_f = HaircutRule(float(r.z), float(r.participation), float(r.min_days), float(r.cap))
+    return _dynamic.collateral(_arrays.f64("balances", balances, ndim=2), assets, rule_f, threads)
+
+
+class _Assets(NamedTuple):
+    """The per-asset columns ``zkmargin._core.dynamic.collateral`` reads."""
+
+    asset_price: NDArray[np.float64]
+    sigma: NDArray[np.float64]
+    depth: NDArray[np.float64]
+    base: NDArray[np.float64]

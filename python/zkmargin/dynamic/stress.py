@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import _core
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
 from ..errors import ConvergenceWarning, ParameterError, ShapeError
@@ -21,7 +22,7 @@ from ..market import Market
 from ..params import MarginParams
 from ..scenarios import ScenarioTable
 from .liquidation import scan_margin
-from .risk import LiquidityRule, _threads, scenario_pnl
+from .risk import LiquidityRule, scenario_pnl
 from .shift import collateral_value, shocked_market
 
 
@@ -103,7 +104,7 @@ def stress_test(
     instruments' scenario P&L (§6.2 risk arrays) + the change in haircut collateral value."""
     n_und = market.spot.shape[0]
     table = stress_table(stresses, n_und)
-    eng = MarginEngine(instruments, scenarios=table, threads=_threads(threads))
+    eng = MarginEngine(instruments, scenarios=table, threads=_core.resolve_threads(threads))
     equity = eng.compute(accounts, market, "cross").equity
     pnl = scenario_pnl(eng.risk_arrays(market), accounts, threads)
     coll0 = collateral_value(eng, accounts.balances, market)
@@ -174,7 +175,7 @@ def cascade(
     n_und = market.spot.shape[0]
     if not 0 <= underlying < n_und:
         raise ParameterError("underlying out of range", "underlying")
-    th = _threads(threads)
+    th = _core.resolve_threads(threads)
     base_eng = MarginEngine(instruments, params=params, threads=th)
     equity0 = base_eng.compute(accounts, market, "cross").equity
     coll0 = collateral_value(base_eng, accounts.balances, market)

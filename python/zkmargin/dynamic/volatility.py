@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _arrays
+from .._core import dynamic as _dynamic
 from ..errors import ParameterError
 from ..scenarios import ScenarioTable, span_scenarios
 
@@ -32,26 +33,26 @@ def _matrix(field: str, x: Any) -> NDArray[np.float64]:
 
 def log_returns(prices: Any) -> NDArray[np.float64]:
     """``ln(P[t+1] / P[t])`` per underlying, ``(T-1) x U``. Needs ``T >= 2`` positive prices."""
-    return _core.dyn_log_returns(_matrix("prices", prices))
+    return _dynamic.log_returns(_matrix("prices", prices))
 
 
 def ewma_volatility(returns: Any, lam: float = DEFAULT_LAMBDA) -> NDArray[np.float64]:
     """RiskMetrics EWMA volatility per period after each return (``n x U``); the last row is
     today's estimate. ``sigma2[0] = r[0]^2``, ``sigma2[t] = lam sigma2[t-1] + (1-lam) r[t]^2``."""
-    return _core.dyn_ewma_vol(_matrix("returns", returns), float(lam))
+    return _dynamic.ewma_vol(_matrix("returns", returns), float(lam))
 
 
 def rolling_volatility(returns: Any, window: int) -> NDArray[np.float64]:
     """Sample standard deviation (ddof=1) over each window of ``window`` returns."""
     if not isinstance(window, (int, np.integer)) or window < 2:
         raise ParameterError(f"window must be an int >= 2, got {window!r}", "window")
-    return _core.dyn_rolling_vol(_matrix("returns", returns), int(window))
+    return _dynamic.rolling_vol(_matrix("returns", returns), int(window))
 
 
 def annualise(vol: Any, periods_per_year: float = PERIODS_PER_YEAR) -> NDArray[np.float64]:
     """``vol * sqrt(periods_per_year)``, any shape."""
     arr = np.ascontiguousarray(_arrays.f64("vol", vol, ndim=np.ndim(vol)))
-    return _core.dyn_annualise(arr.ravel(), float(periods_per_year)).reshape(arr.shape)
+    return _dynamic.annualise(arr.ravel(), float(periods_per_year)).reshape(arr.shape)
 
 
 def scan_ranges(
@@ -59,7 +60,7 @@ def scan_ranges(
 ) -> NDArray[np.float64]:
     """Price scan range per underlying: ``clamp(k * sigma * sqrt(horizon), floor, cap)`` with
     ``sigma`` annualised and ``horizon`` in years (the liquidation horizon)."""
-    return _core.dyn_scan_ranges(
+    return _dynamic.scan_ranges(
         _arrays.f64("sigma", np.atleast_1d(sigma)),
         float(k),
         float(horizon),
@@ -83,14 +84,14 @@ def apc_volatility(
     st = np.ascontiguousarray(
         np.broadcast_to(_arrays.f64("stressed", stressed, ndim=np.ndim(stressed)), cur.shape)
     )
-    return _core.dyn_apc_vol(cur, lb, st, float(stress_weight))
+    return _dynamic.apc_vol(cur, lb, st, float(stress_weight))
 
 
 def cap_path(targets: Any, max_rise: float = 0.25) -> NDArray[np.float64]:
     """Rate-limit a time-major path of requirements or ranges: ``out[t] = min(target[t],
     out[t-1] * (1 + max_rise))``. Decreases are immediate."""
     arr = _arrays.f64("targets", targets, ndim=np.ndim(targets))
-    out = _core.dyn_cap_path(_matrix("targets", arr), float(max_rise))
+    out = _dynamic.cap_path(_matrix("targets", arr), float(max_rise))
     return out.reshape(arr.shape)
 
 

@@ -1,5 +1,5 @@
 """The aggregated range prover's witness side (docs/proof-spec.md §6) in pure Python: the
-reference the ``pyecc`` backend runs, step for step what ``zkmargin._core.RangeProver``
+reference the ``pyecc`` backend runs, step for step what ``zkmargin._core.curve.RangeProver``
 computes in Rust for the ``native`` backend, so both emit identical proofs.
 
 The caller owns the transcript: each step returns the points to absorb and the next step
@@ -9,16 +9,30 @@ takes the challenge squeezed from them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..errors import ParameterError
 from ._field import R
 from ._scalars import inner, powers
 
-if TYPE_CHECKING:
-    from .group import Group, Point, PointVec
-
 __all__ = ["PyRangeProver"]
+
+#: Opaque backend points and point vectors (as in ``group``).
+Point = Any
+PointVec = Any
+
+
+class GroupOps(Protocol):
+    """The group operations the prover uses (``group.Group`` has them); a protocol so that
+    this module does not import the backends that import it."""
+
+    def sub(self, a: Point, b: Point) -> Point: ...
+    def mul(self, a: Point, s: int) -> Point: ...
+    def vec(self, points: Sequence[Point]) -> PointVec: ...
+    def concat(self, parts: Sequence[PointVec]) -> PointVec: ...
+    def slice(self, v: PointVec, start: int, stop: int) -> PointVec: ...
+    def msm(self, points: PointVec, scalars: Sequence[int]) -> Point: ...
+    def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec: ...
 
 
 def _fold_scalars(lo: Sequence[int], hi: Sequence[int], x: int, y: int) -> list[int]:
@@ -32,7 +46,7 @@ class PyRangeProver:
 
     def __init__(
         self,
-        group: Group,
+        group: GroupOps,
         g_vec: PointVec,
         h_vec: PointVec,
         G: Point,

@@ -13,29 +13,36 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..book import Kind
+from ..errors import EncodingError, ParameterError
 from .commitments import AccountCommitment
-from .statement import AGGREGATIONS, MODES, MONEY_DECIMALS, SolvencyStatement, assemble_statement
+from .statement import (
+    AGGREGATIONS,
+    MODES,
+    MONEY_DECIMALS,
+    SOM_CALL,
+    SOM_NONE,
+    SOM_PUT,
+    SolvencyStatement,
+    assemble_statement,
+)
 
 __all__ = [
     "RealCoefficients",
     "build_statement",
+    "checked_assemble",
     "floor_ceil",
     "portfolio_ids",
     "real_coefficients",
     "refuse_unprovable",
-    "roll_buckets",
+    "som_sides",
     "widened",
 ]
 
 
-#: Why the other aggregations of docs/margin-model.md §6.3 cannot be proven as linear
+#: Why the other aggregation of docs/margin-model.md §6.3 cannot be proven as linear
 #: constraints (docs/proof-spec.md §1).
-_UNPROVABLE = {
-    "correlation": "the signed correlation's square root is not piecewise linear",
-    "span": "SPAN's calendar charge min(pos, neg) and inter-commodity credits are not convex, "
-    "and its short-option-minimum floor is not encoded in the statement",
-}
+_UNPROVABLE = {"correlation": "the signed correlation's square root is not piecewise linear"}
 
 
 def _exact(x: Any, what: str) -> Fraction:
@@ -62,28 +69,51 @@ class RealCoefficients:
     coll_lo: tuple[Fraction, ...]
     coll_hi: tuple[Fraction, ...]
     bucket: tuple[int, ...]
+    #: SOM_CALL / SOM_PUT / SOM_NONE per instrument (the SPAN floor's sides)
+    som_side: tuple[int, ...]
+    #: per asset, the engine portfolio its balance is shocked with (-1 for none), and
+    #: (asset-major, ``J x S``) its scenario P&L per held and per borrowed unit, times f
+    coll_group: tuple[int, ...]
+    held: tuple[Fraction, ...]
+    borrowed: tuple[Fraction, ...]
 
 
-def roll_rate(annual_move_risk: float, min_annual_move: float, T: float) -> float:
-    """``max(min_annual_move, exp(annual_move_risk T) - 1)`` in float64 (``math.exp``,
-    not ``expm1``), then raised by one ulp towards +inf, in that order."""
-    r = max(float(min_annual_move), math.exp(float(annual_move_risk) * float(T)) - 1.0)
-    return math.nextafter(r, math.inf)
+def som_sides(kind: Sequence[int]) -> tuple[int, ...]:
+    """The SPAN floor's side of each instrument kind: SOM_CALL, SOM_PUT or SOM_NONE."""
+    side = {int(Kind.CALL): SOM_CALL, int(Kind.PUT): SOM_PUT}
+    return tuple(side.get(int(k), SOM_NONE) for k in kind)
 
 
 def refuse_unprovable(engine: Any) -> None:
     """Raise ``ParameterError`` for engine features the statement cannot express
-    (docs/margin-model.md §6.8): collateral shocked in the scenarios, and under the joint
-    aggregation a dampened table or limited gain offsets (each drops or scales a
+    (docs/margin-model.md §6.8-§6.9): the correlation aggregation; under SPAN the calendar
+    charge and inter-commodity credits (neither is convex in the positions); and under
+    the joint aggregation a dampened table or limited gain offsets (each drops or scales a
     portfolio's gains, which the statement's single joint group counts in full)."""
-    links = getattr(engine, "asset_underlying", None)
-    if engine.settlement_mode == "cross" and links is not None and bool(np.any(np.asarray(links) >= 0)):
+    agg = engine.aggregation
+    if agg not in AGGREGATIONS:
         raise ParameterError(
-            "collateral shocked in the scenarios is not provable: the statement's scenario "
-            "losses have no balance terms (docs/margin-model.md §6.2)",
-            "asset_underlying",
+            f"aggregation {agg!r} is not provable: the proof covers {AGGREGATIONS} "
+            f"({_UNPROVABLE.get(agg, 'not a convex piecewise-linear requirement')})",
+            "aggregation",
         )
-    if engine.aggregation != "joint":
+    if agg == "span":
+        rules = engine.span
+        if bool(np.any(np.asarray(rules.intra_rate, dtype=np.float64) != 0.0)):
+            raise ParameterError(
+                "SPAN's calendar spread charge intra_rate * min(pos, neg) is not convex in the "
+                "positions, so it is not provable; the statement covers the scan risk and the "
+                "short-option-minimum floor (intra_rate = 0)",
+                "span_intra_rate",
+            )
+        if tuple(rules.inter_spreads):
+            raise ParameterError(
+                "SPAN's inter-commodity spread credits are not convex in the positions, so "
+                "they are not provable; the statement covers the scan risk and the "
+                "short-option-minimum floor (no inter_spreads)",
+                "span_legs",
+            )
+    if agg != "joint":
         return
     sc = engine.scenarios
     if bool(np.any(np.asarray(sc.dampener) > 0.0)):
@@ -110,29 +140,6 @@ def portfolio_ids(underlying: Any, settlement: Any, n_underlyings: int, segregat
     return (und + np.where(segregated & coin, n_underlyings, 0)).tolist()  # type: ignore[no-any-return]
 
 
-def roll_buckets(instruments: Any, portfolio: Sequence[int]) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """(bucket id per instrument, expiry of each bucket): one bucket per distinct
-    ``(portfolio, T)`` (:func:`portfolio_ids`) with ``T = 0`` for spot and perpetuals and
-    the expiry otherwise, numbered in order of first appearance in the universe
-    (docs/margin-model.md §6.4; the Rust engine's numbering)."""
-    from ..book import Kind
-
-    keys = [
-        (int(u), 0.0 if int(k) in (Kind.SPOT, Kind.PERPETUAL) else float(t))
-        for u, k, t in zip(
-            portfolio,
-            instruments.kind.tolist(),
-            instruments.expiry.tolist(),
-            strict=True,
-        )
-    ]
-    ids: dict[tuple[int, float], int] = {}
-    for key in keys:
-        ids.setdefault(key, len(ids))
-    order = list(ids)
-    return tuple(ids[key] for key in keys), tuple(t for _, t in order)
-
-
 def real_coefficients(
     engine: Any,
     market: Any,
@@ -140,58 +147,41 @@ def real_coefficients(
     money_decimals: int,
     balance_decimals: Sequence[int],
 ) -> RealCoefficients:
-    """Every coefficient of §2.3 for the whole universe of ``engine`` at ``market``."""
+    """Every coefficient of §2.3 for the whole universe of ``engine`` at ``market``, from
+    the engine's own outputs: risk arrays, instrument values and
+    :meth:`~zkmargin.MarginEngine.statement_terms`."""
     ins = engine.instruments
-    params = engine.params
     n_ins = len(ins)
-    f = _exact(params.mm_factor, "mm_factor")
+    f = _exact(engine.params.mm_factor, "mm_factor")
     sq = _scale(money_decimals - quantity_decimals)
     risk = np.asarray(engine.risk_arrays(market), dtype=np.float64)
     S = int(risk.shape[1]) if risk.ndim == 2 else 0
     if risk.shape != (n_ins, S):
         raise ParameterError(f"risk arrays have shape {risk.shape}, expected ({n_ins}, S)", "engine")
     vals = engine.instrument_values(market)
-    n_u = int(engine.n_underlyings)
-    portfolio = portfolio_ids(ins.underlying, ins.settlement, n_u, engine.settlement_mode == "segregated")
-    buckets, bucket_T = roll_buckets(ins, portfolio)
+    terms = engine.statement_terms(market)
     fs = f * sq
     loss = tuple(fs * _exact(v, "risk_arrays") for v in risk.ravel().tolist())
-    # each bucket's roll parameters: its underlying's from the scenario table where the
-    # table has per-underlying ones (Deribit's per-currency sets), the global ones otherwise
-    bucket_u = [0] * len(bucket_T)
-    for b, g in zip(buckets, portfolio, strict=True):
-        bucket_u[b] = g % n_u
-    table = engine.scenarios
-    per_u = table.annual_move_risk is not None and table.min_annual_move is not None
-    rates = [
-        _exact(
-            roll_rate(
-                table.annual_move_risk[u] if per_u else params.annual_move_risk,
-                table.min_annual_move[u] if per_u else params.min_annual_move,
-                T,
-            ),
-            "roll rate",
-        )
-        for T, u in zip(bucket_T, bucket_u, strict=True)
-    ]
+    # one ulp up on the engine's rate: the margin the spec has always given the roll rate
+    # against exp implementations that differ by one ulp (docs/proof-spec.md §2.3)
+    rates = [_exact(math.nextafter(r, math.inf), "roll rate") for r in terms.roll_rate.tolist()]
+    buckets = tuple(int(b) for b in terms.bucket.tolist())
     delta = np.asarray(vals.delta, dtype=np.float64).tolist()
     roll = tuple(fs * rates[b] * _exact(d, "delta") for b, d in zip(buckets, delta, strict=True))
     mtm = tuple(sq * _exact(v, "mtm") for v in np.asarray(vals.mtm, dtype=np.float64).tolist())
-    fwd = (
-        np.asarray(market.forward, dtype=np.float64)
-        if market.forward is not None
-        else np.asarray(market.spot, dtype=np.float64)[ins.underlying]
-    )
-    k = _exact(params.short_option_min, "short_option_min")
+    # k cs F exactly on the engine's forward (the engines round the product in float64)
+    k = _exact(engine.params.short_option_min, "short_option_min")
+    options = np.asarray(ins.is_option).tolist()
     som = tuple(
         fs * k * _exact(cs, "contract_size") * _exact(F, "forward") if opt else Fraction(0)
-        for opt, cs, F in zip(
-            np.asarray(ins.is_option).tolist(), ins.contract_size.tolist(), fwd.tolist(), strict=True
-        )
+        for opt, cs, F in zip(options, ins.contract_size.tolist(), terms.forward.tolist(), strict=True)
     )
+    som_side = som_sides(ins.kind.tolist())
     J = int(np.asarray(market.asset_price).shape[0])
     if len(balance_decimals) != J:
         raise ParameterError("balance_decimals must have one entry per asset", "balance_decimals")
+    # collateral: the model's value b p (1 -+ h) on the market's own price and haircut,
+    # exactly; the engines evaluate this product in float64 (no engine-specific rule)
     coll_lo: list[Fraction] = []
     coll_hi: list[Fraction] = []
     for p, h, d in zip(market.asset_price.tolist(), market.haircut.tolist(), balance_decimals, strict=True):
@@ -199,7 +189,27 @@ def real_coefficients(
         hc = _exact(h, "haircut")
         coll_lo.append(base * (1 - hc))
         coll_hi.append(base * (1 + hc))
-    return RealCoefficients(S, loss, roll, mtm, som, tuple(coll_lo), tuple(coll_hi), buckets)
+    held: list[Fraction] = []
+    borrowed: list[Fraction] = []
+    per_unit = zip(terms.collateral_held.tolist(), terms.collateral_borrowed.tolist(), strict=True)
+    for (held_j, borrowed_j), d in zip(per_unit, balance_decimals, strict=True):
+        fb = f * _scale(money_decimals - int(d))
+        held.extend(fb * _exact(v, "collateral_held") for v in held_j)
+        borrowed.extend(fb * _exact(v, "collateral_borrowed") for v in borrowed_j)
+    return RealCoefficients(
+        n_scenarios=S,
+        loss=loss,
+        roll=roll,
+        mtm=mtm,
+        som=som,
+        coll_lo=tuple(coll_lo),
+        coll_hi=tuple(coll_hi),
+        bucket=buckets,
+        som_side=som_side,
+        coll_group=tuple(int(g) for g in terms.collateral_group.tolist()),
+        held=tuple(held),
+        borrowed=tuple(borrowed),
+    )
 
 
 def floor_ceil(x: Fraction) -> tuple[int, int]:
@@ -228,15 +238,9 @@ def build_statement(
     money_decimals: int = MONEY_DECIMALS,
 ) -> SolvencyStatement:
     """The public statement for ``commitment`` from the engine's outputs at ``market``:
-    risk arrays, instrument values, roll buckets and parameters. Everything here is
+    risk arrays, instrument values, statement terms and parameters. Everything here is
     public, so a verifier rebuilds it and compares (docs/proof-spec.md §9)."""
     agg = engine.aggregation
-    if agg not in AGGREGATIONS:
-        raise ParameterError(
-            f"aggregation {agg!r} is not provable: the proof covers 'sum' and 'joint' "
-            f"({_UNPROVABLE.get(agg, 'not a convex piecewise-linear requirement')})",
-            "aggregation",
-        )
     refuse_unprovable(engine)
     segregated = engine.settlement_mode == "segregated"
     ins_all = engine.instruments
@@ -260,7 +264,7 @@ def build_statement(
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
-    return assemble_statement(
+    return checked_assemble(
         account_id=account_id,
         epoch=epoch,
         mode=mode,
@@ -280,4 +284,25 @@ def build_statement(
         som_hi=[floor_ceil(rc.som[i])[1] for i in idx],
         coll_lo=[floor_ceil(x)[0] for x in rc.coll_lo],
         coll_hi=[floor_ceil(x)[1] for x in rc.coll_hi],
+        som_side=[rc.som_side[i] for i in idx],
+        asset_portfolio=rc.coll_group,
+        held_lo=[floor_ceil(x)[0] for x in rc.held],
+        borrowed_hi=[floor_ceil(x)[1] for x in rc.borrowed],
     )
+
+
+def checked_assemble(**kw: Any) -> SolvencyStatement:
+    """:func:`~zkmargin.proof.statement.assemble_statement`, with the one refusal a
+    caller's model (not a malformed table) can cause reported as a ``ParameterError``:
+    shocked collateral whose scenario P&L would reward splitting a balance
+    (``mm_factor * weight * |move| > 1`` on a fall, docs/proof-spec.md §2.4)."""
+    try:
+        return assemble_statement(**kw)
+    except EncodingError as e:
+        if e.field != "held_lo":
+            raise
+        raise ParameterError(
+            f"collateral shocked in the scenarios is not provable here: {e} (a scenario "
+            "whose mm_factor * weight * |move| exceeds 1 on a fall)",
+            "asset_underlying",
+        ) from None

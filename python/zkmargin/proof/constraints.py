@@ -20,6 +20,7 @@ __all__ = [
     "StatementShape",
     "build_forms",
     "proven_requirement",
+    "rows_per_group",
     "witness",
     "wrap_check",
 ]
@@ -69,6 +70,26 @@ class StatementShape(Protocol):
     def coll_hi(self) -> tuple[int, ...]: ...
     @property
     def shortfall(self) -> bool: ...
+    @property
+    def aggregation(self) -> str: ...
+    @property
+    def som_side(self) -> tuple[int, ...]: ...
+    @property
+    def asset_group(self) -> tuple[int, ...]: ...
+    @property
+    def held_lo(self) -> tuple[int, ...]: ...
+    @property
+    def borrowed_hi(self) -> tuple[int, ...]: ...
+
+
+#: ``som_side`` of a call and of a put (statement.SOM_CALL, SOM_PUT)
+_CALL, _PUT = 1, 2
+
+
+def rows_per_group(st: StatementShape) -> int:
+    """Constraints of each loss group after its ``l'_k >= 0``: one per scenario, and under
+    "span" the two short-option-minimum floors (short calls, short puts)."""
+    return st.n_scenarios + (2 if st.aggregation == "span" else 0)
 
 
 class Layout:
@@ -115,13 +136,30 @@ def build_forms(st: StatementShape) -> list[LinearForm]:
     members: list[list[int]] = [[] for _ in range(st.n_groups)]
     for i, g in enumerate(st.groups):
         members[g].append(i)
+    assets: list[list[int]] = [[] for _ in range(st.n_groups)]
+    for j, g in enumerate(st.asset_group):
+        if 0 <= g < st.n_groups:
+            assets[g].append(j)
+    span = st.aggregation == "span"
     for k in range(st.n_groups):  # l'_k >= 0 and l'_k + mm * P_k[s] >= 0 for every s
         forms.append(_form({lay.L + k: 1}))
         for s in range(S):
             acc = {lay.L + k: 1}
             for i in members[k]:
                 _lin(acc, lay, i, st.loss_lo[i * S + s], st.loss_hi[i * S + s])
+            for j in assets[k]:  # held_lo b+ - borrowed_hi b- = (held - borrowed) B+ + borrowed B
+                held, borrowed = st.held_lo[j * S + s], st.borrowed_hi[j * S + s]
+                acc[lay.Bp + j] = acc.get(lay.Bp + j, 0) + held - borrowed
+                acc[lay.B + j] = acc.get(lay.B + j, 0) + borrowed
             forms.append(_form(acc))
+        if span:  # l'_k >= som over short calls, l'_k >= som over short puts
+            for side in (_CALL, _PUT):
+                acc = {lay.L + k: 1}
+                for i in members[k]:
+                    if st.som_side[i] == side and st.som_hi[i]:  # - som_hi s_i = - som_hi (P_i - Q_i)
+                        acc[lay.P + i] = acc.get(lay.P + i, 0) - st.som_hi[i]
+                        acc[lay.Q + i] = acc.get(lay.Q + i, 0) + st.som_hi[i]
+                forms.append(_form(acc))
     bmem: list[list[int]] = [[] for _ in range(st.n_buckets)]
     for i, e in enumerate(st.buckets):
         bmem[e].append(i)
@@ -136,14 +174,15 @@ def build_forms(st: StatementShape) -> list[LinearForm]:
         forms.append(_form(acc))
     if st.shortfall:  # s' >= 0
         forms.append(_form({lay.S: 1}))
-    # final: collateral + mtm - som - sum l' - sum u' (+ s') >= 0
+    # final: collateral + mtm - som - sum l' - sum u' (+ s') >= 0 (under "span" som is
+    # in the groups' floors)
     acc = {}
     for j in range(J):  # floor(lo_j) b+ - ceil(hi_j) b- = (lo - hi) B+ + hi B
         acc[lay.Bp + j] = st.coll_lo[j] - st.coll_hi[j]
         acc[lay.B + j] = st.coll_hi[j]
     for i in range(ic):
         _lin(acc, lay, i, st.mtm_lo[i], st.mtm_hi[i])
-        if st.som_hi[i]:  # - som_hi * s_i = - som_hi P_i + som_hi Q_i
+        if st.som_hi[i] and not span:  # - som_hi * s_i = - som_hi P_i + som_hi Q_i
             acc[lay.P + i] = acc.get(lay.P + i, 0) - st.som_hi[i]
             acc[lay.Q + i] = acc.get(lay.Q + i, 0) + st.som_hi[i]
     for k in range(st.n_groups):
@@ -163,7 +202,7 @@ def wrap_check(st: StatementShape, forms: Sequence[LinearForm]) -> None:
     lay = Layout(st)
     bound = [1 << st.n] * lay.total
     ic, J = len(st.instruments), len(st.balance_decimals)
-    first_u = 2 * ic + 2 * J + st.n_groups * (1 + st.n_scenarios)
+    first_u = 2 * ic + 2 * J + st.n_groups * (1 + rows_per_group(st))
     for e in range(st.n_buckets):
         f = forms[first_u + 2 * e]
         bound[lay.U + e] = (1 << st.n) + sum(abs(c) * (1 << st.n) for k, c in f.terms if k != lay.U + e)
@@ -193,14 +232,14 @@ def witness(
         x[lay.B + j] = b
         x[lay.Bp + j] = max(b, 0)
     pos = 2 * ic + 2 * J
+    rows = rows_per_group(st)
     for k in range(st.n_groups):
         worst = 0
-        for s in range(st.n_scenarios):
-            f = forms[pos + 1 + s]
+        for f in forms[pos + 1 : pos + 1 + rows]:
             rest = sum(c * x[b] for b, c in f.terms if b != lay.L + k)
             worst = max(worst, -rest)
         x[lay.L + k] = worst
-        pos += 1 + st.n_scenarios
+        pos += 1 + rows
     for e in range(st.n_buckets):
         need = 0
         for f in (forms[pos], forms[pos + 1]):
@@ -228,6 +267,9 @@ def proven_requirement(
             continue
         else:
             eq += c * x[b]
-    # som enters the final form on P/Q; separate it back out for reporting
-    som = sum(h * max(-q, 0) for h, q in zip(st.som_hi, quantities, strict=True))
+    # the additive som enters the final form on P/Q; separate it back out for reporting
+    # (under "span" it is inside the loss slacks already)
+    som = 0
+    if st.aggregation != "span":
+        som = sum(h * max(-q, 0) for h, q in zip(st.som_hi, quantities, strict=True))
     return eq + som, req + som

@@ -17,7 +17,7 @@ import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import EncodingError, ParameterError
 from ._field import P, R
@@ -25,7 +25,7 @@ from ._rangeprover import PyRangeProver
 from ._scalars import Rng, random_scalars, system_rng
 
 if TYPE_CHECKING:
-    from .._core import RangeProver as _CoreRangeProver
+    from .._core.curve import RangeProver as _CoreRangeProver
 
 __all__ = [
     "Group",
@@ -224,16 +224,17 @@ IpaCheck = tuple[int, int, int, int, int, int, Sequence[int], int]
 
 
 class NativeGroup(Group):
-    """The Rust core (``zkmargin._core``)."""
+    """The Rust core (``zkmargin._core.curve``). ``threads``: the core's thread rule
+    (``None`` or 0: ``ZKMARGIN_THREADS``, else every core), applied on every call."""
 
     name = "native"
 
     def __init__(self, threads: int | None = None) -> None:
-        from .. import _core
+        from .._core import curve
 
         # typed as Any: points and vectors cross the backend-neutral Group interface as
         # opaque values (`Point`), whichever backend made them
-        core: Any = _core
+        core: Any = curve
         self._c: Any = core
         self._P: Any = core.G1Point
         self._V: Any = core.G1Vec
@@ -297,36 +298,27 @@ class NativeGroup(Group):
         return v.get(i)
 
     def msm(self, points: PointVec, scalars: Sequence[int]) -> Point:
-        return self._c.g1_msm(points, scalars_to_bytes(scalars), self.threads)
+        return self._c.msm(points, scalars_to_bytes(scalars), self.threads)
 
     def fold(self, lo: PointVec, hi: PointVec, a: int, b: int) -> PointVec:
-        return self._c.g1_fold(lo, hi, a.to_bytes(32, "big"), b.to_bytes(32, "big"), self.threads)
+        return self._c.fold(lo, hi, a.to_bytes(32, "big"), b.to_bytes(32, "big"), self.threads)
 
     def fold_weighted(self, lo: PointVec, hi: PointVec, wa: Sequence[int], wb: Sequence[int]) -> PointVec:
-        return self._c.g1_fold_weighted(lo, hi, scalars_to_bytes(wa), scalars_to_bytes(wb), self.threads)
+        return self._c.fold_weighted(lo, hi, scalars_to_bytes(wa), scalars_to_bytes(wb), self.threads)
 
     def keccak256(self, data: bytes) -> bytes:
         return bytes(self._c.keccak256(bytes(data)))
 
     def ipa_scalars(self, checks: Sequence[IpaCheck], length: int) -> Any:
         args = [
-            (
-                n,
-                m,
-                y.to_bytes(32, "big"),
-                z.to_bytes(32, "big"),
-                a.to_bytes(32, "big"),
-                b.to_bytes(32, "big"),
-                scalars_to_bytes(us),
-                w.to_bytes(32, "big"),
-            )
+            _NativeIpaCheck(n, m, _be(y), _be(z), _be(a), _be(b), scalars_to_bytes(us), _be(w))
             for n, m, y, z, a, b, us, w in checks
         ]
         return bytes(self._c.ipa_generator_scalars(args, length, self.threads))
 
     def msm_blocks(self, points: PointVec, blocks: Sequence[Any]) -> Point:
         parts = [blk if isinstance(blk, bytes) else scalars_to_bytes(blk) for blk in blocks]
-        return self._c.g1_msm_parts(points, parts, self.threads)
+        return self._c.msm_parts(points, parts, self.threads)
 
     def random_scalars(self, rng: Rng, count: int) -> Any:
         # the same derivation as the base class, with the reduction mod r done in Rust
@@ -346,6 +338,7 @@ class NativeGroup(Group):
         randomness: Any,
     ) -> Any:
         return _NativeRangeProver(
+            self._c,
             self._c.RangeProver(
                 g_vec,
                 h_vec,
@@ -368,33 +361,58 @@ def _int(b: bytes) -> int:
     return int.from_bytes(b, "big")
 
 
-class _NativeRangeProver:
-    """``zkmargin._core.RangeProver`` with the int scalars of ``PyRangeProver``."""
+class _NativeIpaCheck(NamedTuple):
+    """One inner-product check as ``zkmargin._core.curve.ipa_generator_scalars`` reads it."""
 
-    def __init__(self, p: _CoreRangeProver) -> None:
-        self._p = p
+    n: int
+    m: int
+    y: bytes
+    z: bytes
+    a: bytes
+    b: bytes
+    u: bytes
+    weight: bytes
+
+
+class _NativeRangeProver:
+    """The state objects of ``zkmargin._core.curve`` (each step consumes one and returns
+    the next; a consumed one refuses reuse) behind the step-by-step interface of
+    ``PyRangeProver``, with its int scalars. A step called out of order finds the wrong
+    state and raises :class:`~zkmargin.errors.ParameterError`."""
+
+    def __init__(self, curve: Any, p: _CoreRangeProver) -> None:
+        self._curve = curve
+        self._state: Any = p
+
+    def _at(self, kind: str, step: str) -> Any:
+        if not isinstance(self._state, getattr(self._curve, kind)):
+            raise ParameterError(f"{step} called out of protocol order", step)
+        return self._state
 
     def commit(self) -> tuple[Point, Point]:
-        return self._p.commit()
+        a, s, self._state = self._at("RangeProver", "commit").commit()
+        return a, s
 
     def poly(self, y: int, z: int) -> tuple[Point, Point]:
-        return self._p.poly(_be(y), _be(z))
+        t1, t2, self._state = self._at("RangeCommitted", "poly").poly(_be(y), _be(z))
+        return t1, t2
 
     def evaluate(self, x: int) -> tuple[int, int, int]:
-        t_hat, tau_x, mu = self._p.evaluate(_be(x))
+        t_hat, tau_x, mu, self._state = self._at("RangePolynomial", "evaluate").evaluate(_be(x))
         return _int(t_hat), _int(tau_x), _int(mu)
 
     def ipa_begin(self, w: int) -> None:
-        self._p.ipa_begin(_be(w))
+        self._state = self._at("RangeEvaluated", "ipa_begin").ipa_begin(_be(w))
 
     def ipa_round(self) -> tuple[Point, Point]:
-        return self._p.ipa_round()
+        left, right, self._state = self._at("IpaRound", "ipa_round").round()
+        return left, right
 
     def ipa_fold(self, u: int) -> None:
-        self._p.ipa_fold(_be(u))
+        self._state = self._at("IpaFold", "ipa_fold").fold(_be(u))
 
     def result(self) -> tuple[int, int]:
-        a, b = self._p.result()
+        a, b = self._at("IpaDone", "result").result()
         return _int(a), _int(b)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EncodingError, ParameterError
+from ..errors import EncodingError, InputError, ParameterError
 from ._codec import (
     I128_MAX,
     I128_MIN,
@@ -36,10 +36,10 @@ from ._codec import (
     u32,
     u64,
 )
-from .coefficients import portfolio_ids
+from .coefficients import portfolio_ids, som_sides
 from .commitments import AccountCommitment
 from .group import Group, get_group
-from .statement import SolvencyStatement, assemble_statement
+from .statement import SolvencyStatement, assemble_statement, split_gain
 
 __all__ = [
     "FIELDS",
@@ -48,13 +48,18 @@ __all__ = [
     "EpochSnapshot",
 ]
 
-SNAPSHOT_VERSION = 1
+#: Newest snapshot version: 2 adds absolute vol shocks, a look-ahead, vol surfaces, a rate
+#: curve, collateral shocked in the scenarios and the SPAN aggregation (:data:`FIELDS_V2`);
+#: a snapshot without any of them keeps its version-1 bytes.
+SNAPSHOT_VERSION = 2
 _MAGIC = b"ZKSN"
 #: Default width of the published interval: ``mu = floor(row scale / 2^MARGIN_BITS) + 1``.
 MARGIN_BITS = 32
 MODELS = ("portfolio",)
-AGGREGATIONS = ("sum", "joint")
+AGGREGATIONS = ("sum", "joint", "span")
+VOL_SHIFTS = ("relative", "absolute")
 _U32 = (1 << 32) - 1
+_I32 = (-(1 << 31), (1 << 31) - 1)
 
 #: Field list of snapshot version 1, in byte order. Kinds: ``str``, ``u8``, ``u32``,
 #: ``u64``, ``f64``, ``enum`` (a u8 index into the listed choices, the choice string in
@@ -124,8 +129,38 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("coll_lo", "i128[]"),
     ("coll_hi", "i128[]"),
 )
+#: The fields version 2 appends to :data:`FIELDS`, in byte order (kind ``i32[]``: signed
+#: 32-bit elements). Vol surfaces are concatenated in increasing underlying order: surface
+#: ``k`` of ``surface_underlying[k]`` has ``surface_n_expiry[k]`` expiries and
+#: ``surface_n_moneyness[k]`` log-moneyness nodes, its vols row-major (expiry-major).
+FIELDS_V2_EXTRA: tuple[tuple[str, str], ...] = (
+    # scenario table (docs/margin-model.md §6.1)
+    ("vol_shift", "enum"),
+    ("look_ahead", "f64"),
+    # collateral inside the scenarios (§6.2): the underlying of each asset, -1 for none;
+    # empty when no asset is shocked
+    ("asset_underlying", "i32[]"),
+    # market (§1.5, §2.5)
+    ("surface_underlying", "u32[]"),
+    ("surface_n_expiry", "u32[]"),
+    ("surface_n_moneyness", "u32[]"),
+    ("surface_expiry", "f64[]"),
+    ("surface_log_moneyness", "f64[]"),
+    ("surface_vol", "f64[]"),
+    ("rate_curve_expiry", "f64[]?"),
+    ("rate_curve_zero_rate", "f64[]?"),
+    # the published table's shocked-collateral rows (docs/proof-spec.md §10.3), asset-major J x S
+    ("held_lo", "i128[]"),
+    ("borrowed_hi", "i128[]"),
+)
+FIELDS_V2 = FIELDS + FIELDS_V2_EXTRA
 SETTLEMENT_MODES = ("cross", "segregated")
-_ENUMS = {"model": MODELS, "aggregation": AGGREGATIONS, "settlement_mode": SETTLEMENT_MODES}
+_ENUMS = {
+    "model": MODELS,
+    "aggregation": AGGREGATIONS,
+    "settlement_mode": SETTLEMENT_MODES,
+    "vol_shift": VOL_SHIFTS,
+}
 SCENARIO_FIELDS = ("vol_up", "vol_down", "power_short", "power_long", "min_vol_up")
 PARAM_FIELDS = (
     "linear_im",
@@ -202,9 +237,41 @@ class EpochSnapshot:
     som_hi: tuple[int, ...]
     coll_lo: tuple[int, ...]
     coll_hi: tuple[int, ...]
+    vol_shift: str = "relative"
+    look_ahead: float = 0.0
+    asset_underlying: tuple[int, ...] = ()
+    surface_underlying: tuple[int, ...] = ()
+    surface_n_expiry: tuple[int, ...] = ()
+    surface_n_moneyness: tuple[int, ...] = ()
+    surface_expiry: tuple[float, ...] = ()
+    surface_log_moneyness: tuple[float, ...] = ()
+    surface_vol: tuple[float, ...] = ()
+    rate_curve_expiry: tuple[float, ...] | None = None
+    rate_curve_zero_rate: tuple[float, ...] | None = None
+    held_lo: tuple[int, ...] = ()
+    borrowed_hi: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def version(self) -> int:
+        """2 when a version-2 feature is used (:data:`FIELDS_V2_EXTRA`, the SPAN
+        aggregation), else 1: the bytes of a snapshot that needs none are version 1's."""
+        extended = (
+            self.aggregation == "span"
+            or self.vol_shift != "relative"
+            or self.look_ahead != 0.0
+            or bool(self.asset_underlying)
+            or bool(self.surface_underlying)
+            or self.rate_curve_expiry is not None
+        )
+        return 2 if extended else 1
+
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        """The field list of this snapshot's version."""
+        return FIELDS_V2 if self.version == 2 else FIELDS
 
     # ------------------------------------------------------------ sizes
     @property
@@ -225,8 +292,8 @@ class EpochSnapshot:
     # ------------------------------------------------------------ codecs
     def to_bytes(self) -> bytes:
         """``"ZKSN" || u8 version || fields of FIELDS in order`` (docs/proof-spec.md §10.1)."""
-        out = [_MAGIC, bytes([SNAPSHOT_VERSION])]
-        for name, kind in FIELDS:
+        out = [_MAGIC, bytes([self.version])]
+        for name, kind in self.fields:
             out.append(_encode(kind, getattr(self, name), name))
         return b"".join(out)
 
@@ -236,11 +303,11 @@ class EpochSnapshot:
         if r.take(4) != _MAGIC:
             raise EncodingError("snapshot: bad magic", "snapshot")
         ver = r.u8()
-        if ver != SNAPSHOT_VERSION:
+        if ver not in (1, 2):
             raise EncodingError(f"snapshot: unknown version {ver}", "snapshot")
-        kw = {name: _decode(kind, r, name) for name, kind in FIELDS}
+        kw = {name: _decode(kind, r, name) for name, kind in (FIELDS_V2 if ver == 2 else FIELDS)}
         r.done()
-        return cls(**kw)
+        return _versioned(cls(**kw), ver)
 
     def digest(self, backend: str | Group = "native") -> bytes:
         """keccak256 of :meth:`to_bytes`: what every statement and transcript binds."""
@@ -248,16 +315,19 @@ class EpochSnapshot:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (docs/proof-spec.md §10.1): every field by name."""
-        out: dict[str, Any] = {"type": "zkmargin.EpochSnapshot", "version": SNAPSHOT_VERSION}
-        for name, _ in FIELDS:
+        out: dict[str, Any] = {"type": "zkmargin.EpochSnapshot", "version": self.version}
+        for name, _ in self.fields:
             v = getattr(self, name)
             out[name] = list(v) if isinstance(v, tuple) else v
         return out
 
     @classmethod
     def from_json(cls, obj: Any) -> EpochSnapshot:
-        o = json_object(obj, "zkmargin.EpochSnapshot", SNAPSHOT_VERSION, [n for n, _ in FIELDS])
-        return cls(**{name: _from_json(kind, o, name) for name, kind in FIELDS})
+        ver = obj.get("version") if isinstance(obj, dict) else None
+        ver = ver if type(ver) is int and ver in (1, 2) else SNAPSHOT_VERSION
+        fields = FIELDS_V2 if ver == 2 else FIELDS
+        o = json_object(obj, "zkmargin.EpochSnapshot", ver, [n for n, _ in fields])
+        return _versioned(cls(**{name: _from_json(kind, o, name) for name, kind in fields}), ver)
 
     # ------------------------------------------------------------ model objects
     def instruments(self) -> Any:
@@ -290,6 +360,8 @@ class EpochSnapshot:
             dampener=np.array(self.dampener).reshape(shape),
             annual_move_risk=None if self.roll_annual_move_risk is None else list(self.roll_annual_move_risk),
             min_annual_move=None if self.roll_min_annual_move is None else list(self.roll_min_annual_move),
+            vol_shift=self.vol_shift,
+            look_ahead=self.look_ahead,
         )
 
     def params(self) -> Any:
@@ -309,7 +381,36 @@ class EpochSnapshot:
             list(self.haircut),
             self.rate,
             None if self.forward is None else list(self.forward),
+            surfaces=self.surfaces(),
+            rate_curve=self.rate_curve(),
         )
+
+    def surfaces(self) -> tuple[Any, ...] | None:
+        """The market's vol surfaces (``zkmargin.VolSurface`` or ``None`` per underlying),
+        or ``None`` for a market without any."""
+        if not self.surface_underlying:
+            return None
+        from ..surface import VolSurface
+
+        out: list[Any] = [None] * self.n_underlyings
+        e = m = v = 0
+        shapes = zip(self.surface_underlying, self.surface_n_expiry, self.surface_n_moneyness, strict=True)
+        for u, ne, nm in shapes:
+            out[u] = VolSurface(
+                list(self.surface_expiry[e : e + ne]),
+                list(self.surface_log_moneyness[m : m + nm]),
+                np.array(self.surface_vol[v : v + ne * nm]).reshape(ne, nm),
+            )
+            e, m, v = e + ne, m + nm, v + ne * nm
+        return tuple(out)
+
+    def rate_curve(self) -> Any:
+        """The market's ``zkmargin.RateCurve``, or ``None`` for one rate."""
+        if self.rate_curve_expiry is None or self.rate_curve_zero_rate is None:
+            return None
+        from ..rates import RateCurve
+
+        return RateCurve(list(self.rate_curve_expiry), list(self.rate_curve_zero_rate))
 
     def engine(self, engine_class: Any = None, threads: int | None = None) -> Any:
         """An engine (``zkmargin.MarginEngine`` by default) configured from the snapshot."""
@@ -324,6 +425,7 @@ class EpochSnapshot:
             self.aggregation,
             threads=threads,
             settlement_mode=self.settlement_mode,
+            asset_underlying=list(self.asset_underlying) if self.asset_underlying else None,
         )
 
     # ------------------------------------------------------------ statements
@@ -337,8 +439,9 @@ class EpochSnapshot:
         backend: str | Group = "native",
         digest: bytes | None = None,
     ) -> SolvencyStatement:
-        """The version-2 statement for ``commitment``: the committed instruments' rows of
-        the published table, bound to this snapshot's digest (§10.4). ``digest`` may pass
+        """The snapshot-bound statement for ``commitment`` (version 2, or 3 with the SPAN
+        floor or shocked collateral): the committed instruments' rows of the published
+        table, bound to this snapshot's digest (§10.4). ``digest`` may pass
         a precomputed :meth:`digest` to save hashing per account."""
         ins = commitment.instruments
         n_ins, S = self.n_instruments, self.n_scenarios
@@ -353,6 +456,7 @@ class EpochSnapshot:
         portfolio = portfolio_ids(
             self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
         )
+        sides = som_sides(self.kind)
         return assemble_statement(
             account_id=account_id,
             epoch=self.epoch,
@@ -373,6 +477,10 @@ class EpochSnapshot:
             som_hi=[self.som_hi[i] for i in ins],
             coll_lo=list(self.coll_lo),
             coll_hi=list(self.coll_hi),
+            som_side=[sides[i] for i in ins],
+            asset_portfolio=self.asset_underlying,
+            held_lo=self.held_lo,
+            borrowed_hi=self.borrowed_hi,
             snapshot=digest if digest is not None else self.digest(backend),
             shortfall=shortfall,
         )
@@ -393,6 +501,8 @@ def _encode(kind: str, v: Any, name: str) -> bytes:
         return u64(v)
     if kind == "i128":
         return i128(v)
+    if kind == "i32":
+        return int(v).to_bytes(4, "big", signed=True)
     if kind == "f64":
         return struct.pack(">d", v)
     if kind == "enum":
@@ -415,6 +525,8 @@ def _decode(kind: str, r: Reader, name: str) -> Any:
         return r.u32()
     if kind == "u64":
         return r.u64()
+    if kind == "i32":
+        return int.from_bytes(r.take(4), "big", signed=True)
     if kind == "f64":
         v: float = struct.unpack(">d", r.take(8))[0]
         if not math.isfinite(v):
@@ -432,7 +544,7 @@ def _decode(kind: str, r: Reader, name: str) -> Any:
         return _decode("f64[]", r, name) if flag else None
     count = r.u32()
     elem = kind[:-2]
-    width = {"u8": 1, "u32": 4, "f64": 8, "i128": 16, "str": 1}[elem]
+    width = {"u8": 1, "u32": 4, "i32": 4, "f64": 8, "i128": 16, "str": 1}[elem]
     if count * width > len(r.data) - r.pos:
         raise EncodingError(f"snapshot: {name} count {count} exceeds the remaining bytes", name)
     if elem == "i128":
@@ -459,7 +571,7 @@ def _from_json(kind: str, o: dict[str, Any], name: str) -> Any:
         return j_floats(o, name)
     if kind == "str[]":
         return j_strs(o, name)
-    lo, hi = {"u8[]": (0, 255), "u32[]": (0, _U32), "i128[]": (I128_MIN, I128_MAX)}[kind]
+    lo, hi = {"u8[]": (0, 255), "u32[]": (0, _U32), "i32[]": _I32, "i128[]": (I128_MIN, I128_MAX)}[kind]
     return j_ints(o, name, lo, hi)
 
 
@@ -470,7 +582,7 @@ def _validate(s: EpochSnapshot) -> None:
     def bad(msg: str, fld: str, index: int | None = None) -> EncodingError:
         return EncodingError(f"snapshot: {msg}", fld, index)
 
-    for name, kind in FIELDS:
+    for name, kind in FIELDS_V2:
         v = getattr(s, name)
         if kind in ("str", "enum"):
             ok = type(v) is str and len(v.encode()) <= 255
@@ -491,8 +603,7 @@ def _validate(s: EpochSnapshot) -> None:
                 elif elem == "str":
                     good = type(x) is str and len(x.encode()) <= 255
                 else:
-                    top = {"u8": 255, "u32": _U32}.get(elem, I128_MAX)
-                    low = 0 if elem != "i128" else I128_MIN
+                    low, top = {"u8": (0, 255), "u32": (0, _U32), "i32": _I32}.get(elem, (I128_MIN, I128_MAX))
                     good = type(x) is int and low <= x <= top
                 if not good:
                     raise bad(f"{name}[{i}] = {x!r} has the wrong type or range", name, i)
@@ -573,3 +684,56 @@ def _validate(s: EpochSnapshot) -> None:
     for i, (lo, hi) in enumerate(zip(s.coll_lo, s.coll_hi, strict=True)):
         if not 0 <= lo <= hi:
             raise bad("collateral coefficients need 0 <= coll_lo <= coll_hi", "coll_hi", i)
+    _validate_v2(s, bad, n_ins, U, S, J)
+
+
+def _validate_v2(s: EpochSnapshot, bad: Any, n_ins: int, U: int, S: int, J: int) -> None:
+    """The version-2 fields (all at their version-1 defaults in a version-1 snapshot)."""
+    if s.look_ahead < 0.0:
+        raise bad("look_ahead must be >= 0 (years)", "look_ahead")
+    if s.asset_underlying:
+        if len(s.asset_underlying) != J or any(not -1 <= u < U for u in s.asset_underlying):
+            raise bad(f"asset_underlying needs {J} entries in [-1, {U})", "asset_underlying")
+        if all(u < 0 for u in s.asset_underlying) or s.settlement_mode != "cross":
+            raise bad("asset_underlying is empty unless an asset is shocked (cross mode)", "asset_underlying")
+    want = J * S if s.asset_underlying else 0
+    for name in ("held_lo", "borrowed_hi"):
+        if len(getattr(s, name)) != want:
+            raise bad(f"{name} has {len(getattr(s, name))} entries, expected {want}", name)
+    gain = split_gain(s.asset_underlying, s.held_lo, s.borrowed_hi, s.coll_lo, s.coll_hi, S)
+    if gain is not None:
+        raise bad(f"shocked asset {gain[0]} rewards splitting its balance in scenario {gain[1]}", "held_lo")
+    if s.aggregation == "span" and s.settlement_mode != "cross":
+        raise bad("the span aggregation needs the cross settlement mode", "aggregation")
+    k = len(s.surface_underlying)
+    if any(b <= a for a, b in zip(s.surface_underlying, s.surface_underlying[1:], strict=False)) or any(
+        u >= U for u in s.surface_underlying
+    ):
+        raise bad("surface_underlying must be strictly increasing underlyings", "surface_underlying")
+    for name in ("surface_n_expiry", "surface_n_moneyness"):
+        if len(getattr(s, name)) != k or 0 in getattr(s, name):
+            raise bad(f"{name} needs one count >= 1 per surface", name)
+    sizes = {
+        "surface_expiry": sum(s.surface_n_expiry),
+        "surface_log_moneyness": sum(s.surface_n_moneyness),
+        "surface_vol": sum(a * b for a, b in zip(s.surface_n_expiry, s.surface_n_moneyness, strict=True)),
+    }
+    for name, size in sizes.items():
+        if len(getattr(s, name)) != size:
+            raise bad(f"{name} has {len(getattr(s, name))} entries, expected {size}", name)
+    if (s.rate_curve_expiry is None) != (s.rate_curve_zero_rate is None):
+        raise bad("rate_curve_expiry and rate_curve_zero_rate go together", "rate_curve_zero_rate")
+    if s.rate_curve_expiry is not None and s.rate != 0.0:
+        raise bad("a rate curve replaces the rate, which must then be 0", "rate")
+    try:  # the surfaces' and the curve's own rules (increasing nodes, no calendar arbitrage)
+        s.surfaces()
+        s.rate_curve()
+    except InputError as e:
+        raise bad(f"{e}", "surface_vol" if s.surface_underlying else "rate_curve_expiry") from None
+
+
+def _versioned(s: EpochSnapshot, version: int) -> EpochSnapshot:
+    """``s`` decoded from a ``version`` encoding, which must be its canonical one."""
+    if s.version != version:
+        raise EncodingError(f"snapshot: version {version} does not match its content", "snapshot")
+    return s

@@ -15,11 +15,9 @@ from ..errors import ParameterError
 from .coefficients import RealCoefficients, real_coefficients, refuse_unprovable, widened
 from .commitments import QUANTITY_DECIMALS, default_balance_decimals
 from .snapshot import (
-    AGGREGATIONS,
     MARGIN_BITS,
     PARAM_FIELDS,
     SCENARIO_FIELDS,
-    SNAPSHOT_VERSION,
     EpochSnapshot,
 )
 from .statement import MONEY_DECIMALS
@@ -48,7 +46,44 @@ def _table(rc: RealCoefficients, margin_bits: int) -> dict[str, tuple[int, ...]]
         "som_hi": tuple(widened(x, x, margin_bits)[1] if x else 0 for x in rc.som),
         "coll_lo": tuple(max(0, widened(x, x, margin_bits)[0]) for x in rc.coll_lo),
         "coll_hi": tuple(widened(x, x, margin_bits)[1] for x in rc.coll_hi),
+        **_collateral_rows(rc, margin_bits),
     }
+
+
+def _collateral_rows(rc: RealCoefficients, margin_bits: int) -> dict[str, tuple[int, ...]]:
+    """``held_lo`` / ``borrowed_hi`` of the shocked assets (empty when none is): one-sided
+    ends of intervals widened like a loss row, on the row's scale ``max_s |x|``."""
+    if all(g < 0 for g in rc.coll_group):
+        return {"held_lo": (), "borrowed_hi": ()}
+    S = rc.n_scenarios
+    held: list[int] = []
+    borrowed: list[int] = []
+    for j in range(len(rc.coll_group)):
+        h_row, b_row = rc.held[j * S : (j + 1) * S], rc.borrowed[j * S : (j + 1) * S]
+        h_scale = max((abs(x) for x in h_row), default=Fraction(0))
+        b_scale = max((abs(x) for x in b_row), default=Fraction(0))
+        held.extend(widened(x, h_scale, margin_bits)[0] for x in h_row)
+        borrowed.extend(widened(x, b_scale, margin_bits)[1] for x in b_row)
+    return {"held_lo": tuple(held), "borrowed_hi": tuple(borrowed)}
+
+
+def _market_curves(market: Any) -> dict[str, Any]:
+    """The snapshot fields of the market's vol surfaces and rate curve (§10.1)."""
+    out: dict[str, Any] = {}
+    surfaces = [(u, sf) for u, sf in enumerate(market.surfaces or ()) if sf is not None]
+    out["surface_underlying"] = tuple(u for u, _ in surfaces)
+    out["surface_n_expiry"] = tuple(int(sf.expiry.size) for _, sf in surfaces)
+    out["surface_n_moneyness"] = tuple(int(sf.log_moneyness.size) for _, sf in surfaces)
+    for name, attr in (
+        ("surface_expiry", "expiry"),
+        ("surface_log_moneyness", "log_moneyness"),
+        ("surface_vol", "vol"),
+    ):
+        out[name] = tuple(x for _, sf in surfaces for x in _floats(getattr(sf, attr)))
+    curve = market.rate_curve
+    out["rate_curve_expiry"] = None if curve is None else _floats(curve.expiry)
+    out["rate_curve_zero_rate"] = None if curve is None else _floats(curve.zero_rate)
+    return out
 
 
 def _floats(a: Any) -> tuple[float, ...]:
@@ -72,31 +107,9 @@ def build_snapshot(
     ``market`` for ``epoch``, with its coefficient table computed by ``engine``. Names
     default to the instruments' own (``Instruments.names``, ``underlying_names``); asset
     names are optional."""
-    if engine.aggregation not in AGGREGATIONS:
-        raise ParameterError(
-            f"aggregation {engine.aggregation!r} is not provable (only {AGGREGATIONS})", "aggregation"
-        )
+    refuse_unprovable(engine)
     if getattr(engine, "correlation", None) is not None:
         raise ParameterError("a correlation matrix is not part of a provable model", "correlation")
-    refuse_unprovable(engine)
-    if engine.scenarios.vol_shift != "relative" or engine.scenarios.look_ahead != 0.0:
-        raise ParameterError(
-            f"snapshot version {SNAPSHOT_VERSION} encodes relative vol shocks without look-ahead only",
-            "scenarios",
-        )
-    links = getattr(engine, "asset_underlying", None)
-    if links is not None and bool(np.any(np.asarray(links) >= 0)):
-        raise ParameterError(
-            "collateral shocked in the scenarios is not part of a snapshot (its statements have "
-            "no balance terms in the scenario losses)",
-            "asset_underlying",
-        )
-    if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
-        raise ParameterError(
-            "vol surfaces and rate curves are not part of a snapshot (it carries one vol per "
-            "instrument and one rate); pass a market without them",
-            "surfaces" if market.rate_curve is None else "rate_curve",
-        )
     engine.validate_market(market)
     bdec = (
         tuple(int(d) for d in balance_decimals)
@@ -113,6 +126,12 @@ def build_snapshot(
     kw["roll_annual_move_risk"] = None if sc.annual_move_risk is None else _floats(sc.annual_move_risk)
     kw["roll_min_annual_move"] = None if sc.min_annual_move is None else _floats(sc.min_annual_move)
     kw["settlement_mode"] = engine.settlement_mode
+    kw["vol_shift"] = sc.vol_shift
+    kw["look_ahead"] = float(sc.look_ahead)
+    # the engine's shocked assets (none under the segregated mode, where nothing is shocked)
+    shocked = any(g >= 0 for g in rc.coll_group)
+    kw["asset_underlying"] = tuple(int(u) for u in engine.asset_underlying.tolist()) if shocked else ()
+    kw.update(_market_curves(market))
     kw.update({k: float(getattr(p, k)) for k in PARAM_FIELDS})
     kw.update(_table(rc, margin_bits))
     return EpochSnapshot(
@@ -199,7 +218,7 @@ def audit_snapshot(snapshot: EpochSnapshot, engine_class: Any = None) -> AuditRe
                 dev, worst = abs(a - b), (name, i)
     # containment: (array, recomputed values, lower bounds, upper bounds); None marks the
     # side a one-sided coefficient never uses
-    none = (None,) * max(snapshot.n_instruments, snapshot.n_assets)
+    none = (None,) * max(snapshot.n_instruments, snapshot.n_assets * snapshot.n_scenarios)
     families: list[tuple[str, Sequence[Fraction], Sequence[int | None], Sequence[int | None]]] = [
         ("loss", rc.loss, snapshot.loss_lo, snapshot.loss_hi),
         ("roll", rc.roll, snapshot.roll_lo, snapshot.roll_hi),
@@ -208,6 +227,9 @@ def audit_snapshot(snapshot: EpochSnapshot, engine_class: Any = None) -> AuditRe
         ("coll_lo", rc.coll_lo, snapshot.coll_lo, none),
         ("coll_hi", rc.coll_hi, none, snapshot.coll_hi),
     ]
+    if snapshot.held_lo:
+        families.append(("held_lo", rc.held, snapshot.held_lo, none))
+        families.append(("borrowed_hi", rc.borrowed, none, snapshot.borrowed_hi))
     bad: list[tuple[str, int]] = []
     for name, xs, los, his in families:
         for i, x in enumerate(xs):

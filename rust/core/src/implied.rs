@@ -11,10 +11,10 @@
 
 use rayon::prelude::*;
 
-use crate::error::{ErrorKind, InputError, Result, check_each, finite, finite_positive, same_len};
+use crate::error::{ErrorKind, InputError, Result, check_each, finite, finite_positive};
 use crate::fastmath::{exp, ln};
 use crate::normal::{INV_SQRT_2PI, Z_MAX, gauss_scaled, scaled_mills};
-use crate::pricing::Column;
+use crate::pricing::{Column, broadcast_len};
 
 /// Largest `vol sqrt(T)` the solver returns: beyond it `b_max - b` is below the smallest
 /// double, so no price distinguishes the vol.
@@ -287,21 +287,7 @@ pub fn implied_vol_batch(
     t: Column<'_, f64>,
     rate: Column<'_, f64>,
 ) -> Result<Vec<f64>> {
-    let floats = [price, f, k, t, rate];
-    let n = floats
-        .iter()
-        .map(|c| c.values.len())
-        .chain([is_call.values.len()])
-        .max()
-        .unwrap_or(0);
-    for c in floats {
-        if c.values.len() != n && c.values.len() != 1 {
-            same_len(c.name, c.values.len(), n, "the longest input")?;
-        }
-    }
-    if is_call.values.len() != n && is_call.values.len() != 1 {
-        same_len(is_call.name, is_call.values.len(), n, "the longest input")?;
-    }
+    let n = broadcast_len(&[price, f, k, t, rate], is_call)?;
     finite(price.name, price.values)?;
     if let Some(i) = price.values.iter().position(|&p| p < 0.0) {
         return Err(InputError::at(
@@ -365,10 +351,6 @@ mod tests {
     use super::*;
     use crate::pricing::black76;
 
-    /// |price(iv(p)) - p| / p, and the relative error allowed beyond 1e-12: 4 ulps of vol
-    /// (the floor set by rounding the returned vol, which only matters for prices below
-    /// ~1e-250) plus 4 ulps of the larger of F and K (`black76` forms an in-the-money or
-    /// at-the-money price as a difference of terms of that size).
     /// |price(iv(p)) - p| / p, and the relative error allowed beyond 1e-12: 4 ulps of vol
     /// (the floor set by rounding the returned vol, which only matters for prices below
     /// ~1e-250) plus 4 ulps of the larger of F and K (`black76` forms an in-the-money or

@@ -17,6 +17,8 @@ mod params;
 mod prepare;
 
 pub use incremental::Sums;
+#[cfg(test)]
+pub(crate) use params::test_params;
 pub use params::{Aggregation, Model, Params};
 pub use prepare::{CollateralRisk, Prepared, Unit};
 
@@ -289,6 +291,12 @@ impl Engine {
         self.table.n_underlyings
     }
 
+    /// Roll-shock rate of each bucket (§6.4), in bucket id order: what the add-on charges
+    /// per unit of `|D_b|`.
+    pub fn bucket_rates(&self) -> &[f64] {
+        &self.bucket_rate
+    }
+
     pub fn validate_prices(&self, px: &Prices<'_>) -> Result<()> {
         px.validate(&self.instruments, self.n_underlyings())
     }
@@ -300,13 +308,19 @@ impl Engine {
         book: &Book<'_>,
     ) -> Result<()> {
         self.validate_prices(px)?;
-        coll.validate()?;
+        self.validate_collateral(coll)?;
         same_len(
             "balances",
             book.n_assets,
             coll.price.len(),
             "number of collateral assets",
         )?;
+        book.validate(self.instruments.len())
+    }
+
+    /// Collateral prices and haircuts, and one `asset_underlying` link per asset.
+    pub fn validate_collateral(&self, coll: &Collateral<'_>) -> Result<()> {
+        coll.validate()?;
         if !self.asset_underlying.is_empty() {
             same_len(
                 "asset_underlying",
@@ -315,7 +329,7 @@ impl Engine {
                 "number of collateral assets",
             )?;
         }
-        book.validate(self.instruments.len())
+        Ok(())
     }
 
     pub fn scratch(&self) -> Scratch {

@@ -97,7 +97,7 @@ pub fn black76_batch(
     rate: Column<'_, f64>,
 ) -> Result<Vec<Vec<f64>>> {
     let floats = [f, k, t, vol, rate];
-    let n = batch_len(is_call, floats)?;
+    let n = broadcast_len(&floats, is_call)?;
     // The outputs are written once, by the parallel pass, into uninitialised memory: a
     // zeroing pass first would be a serial write of 40 MB per million options.
     let mut out: Vec<Vec<f64>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
@@ -125,7 +125,7 @@ pub fn black76_batch_into(
     out: [&mut [f64]; 5],
 ) -> Result<()> {
     let floats = [f, k, t, vol, rate];
-    let n = batch_len(is_call, floats)?;
+    let n = broadcast_len(&floats, is_call)?;
     for (name, row) in OUTPUTS.iter().zip(&out) {
         same_len(name, row.len(), n, "the broadcast inputs")?;
     }
@@ -138,8 +138,12 @@ pub fn black76_batch_into(
     check_batch(all_valid, floats)
 }
 
-/// The broadcast length of a batch's columns: each has that length or 1.
-fn batch_len(is_call: Column<'_, bool>, floats: [Column<'_, f64>; 5]) -> Result<usize> {
+/// The length `n` of a batch whose columns each hold `n` values or one (broadcast): the
+/// longest column's; a column of any other length is an error naming it.
+pub(crate) fn broadcast_len(
+    floats: &[Column<'_, f64>],
+    is_call: Column<'_, bool>,
+) -> Result<usize> {
     let n = floats
         .iter()
         .map(|c| c.values.len())

@@ -313,7 +313,7 @@ impl MarketState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::margin::{Aggregation, Params};
+    use crate::margin::Aggregation;
     use crate::model::Instruments;
     use crate::scenarios::ScenarioTable;
 
@@ -342,20 +342,27 @@ mod tests {
             0.3,
         )
         .unwrap();
-        Engine::new(ins, table, Params::default(), Aggregation::Sum).unwrap()
+        Engine::new(ins, table, crate::margin::test_params(), Aggregation::Sum).unwrap()
     }
 
-    fn full(e: &Engine, ins: &[i64], qty: &[f64], bal: &[f64], model: Model) -> AccountMargin {
-        let px = Prices {
+    /// The one underlying at 100 with the instruments' vols, at `rate`.
+    fn prices(rate: f64) -> Prices<'static> {
+        Prices {
             spot: &[100.0],
             vol: &[0.0, 0.6, 0.7],
             forward: None,
-            rate: 0.01,
-        };
-        let coll = Collateral {
-            price: &[1.0],
-            haircut: &[0.0],
-        };
+            rate,
+        }
+    }
+
+    /// One collateral asset at 1 without haircut.
+    const COLLATERAL: Collateral<'static> = Collateral {
+        price: &[1.0],
+        haircut: &[0.0],
+    };
+
+    fn full(e: &Engine, ins: &[i64], qty: &[f64], bal: &[f64], model: Model) -> AccountMargin {
+        let (px, coll) = (prices(0.01), COLLATERAL);
         let prep = e.prepare(&px, true);
         e.evaluate::<true>(&prep, &coll, ins, qty, bal, model, &mut e.scratch())
     }
@@ -363,16 +370,7 @@ mod tests {
     #[test]
     fn what_if_equals_margining_the_changed_book_and_apply_keeps_it() {
         let e = engine();
-        let px = Prices {
-            spot: &[100.0],
-            vol: &[0.0, 0.6, 0.7],
-            forward: None,
-            rate: 0.01,
-        };
-        let coll = Collateral {
-            price: &[1.0],
-            haircut: &[0.0],
-        };
+        let (px, coll) = (prices(0.01), COLLATERAL);
         let book = Book {
             offsets: &[0, 1, 3],
             instrument: &[1, 0, 2],
@@ -423,16 +421,7 @@ mod tests {
     #[test]
     fn bad_trades_name_their_field_and_row() {
         let e = engine();
-        let px = Prices {
-            spot: &[100.0],
-            vol: &[0.0, 0.6, 0.7],
-            forward: None,
-            rate: 0.0,
-        };
-        let coll = Collateral {
-            price: &[1.0],
-            haircut: &[0.0],
-        };
+        let (px, coll) = (prices(0.0), COLLATERAL);
         let book = Book {
             offsets: &[0, 0],
             instrument: &[],

@@ -8,6 +8,22 @@ use zkmargin_core::netting::SpanRules;
 use zkmargin_core::risk::SettlementMode;
 use zkmargin_core::scenarios::ScenarioTable;
 
+/// The values of `zkmargin.MarginParams()` (the defaults are defined in Python only).
+fn params() -> Params {
+    Params {
+        linear_im: 0.10,
+        linear_mm: 0.05,
+        option_im_base: 0.15,
+        option_im_floor: 0.10,
+        option_mm: 0.075,
+        im_factor: 1.0,
+        mm_factor: 0.8,
+        annual_move_risk: 0.075,
+        min_annual_move: 0.01,
+        short_option_min: 0.003,
+    }
+}
+
 /// Two underlyings: linear perp, inverse perp, linear future, calls/puts (one inverse).
 fn engine(aggregation: Aggregation) -> Engine {
     let ins = Instruments::new(
@@ -26,7 +42,7 @@ fn engine(aggregation: Aggregation) -> Engine {
     let weights = [1.0; 10];
     let table =
         ScenarioTable::new(&moves, &shocks, &weights, 5, 2, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
-    Engine::new(ins, table, Params::default(), aggregation).unwrap()
+    Engine::new(ins, table, params(), aggregation).unwrap()
 }
 
 const SPOT: [f64; 2] = [100.0, 2000.0];
@@ -175,14 +191,7 @@ fn damped_engine() -> Engine {
         asset_underlying: vec![-1, 1],
         ..Options::default()
     };
-    Engine::with_options(
-        base.instruments,
-        table,
-        Params::default(),
-        Aggregation::Sum,
-        options,
-    )
-    .unwrap()
+    Engine::with_options(base.instruments, table, params(), Aggregation::Sum, options).unwrap()
 }
 
 #[test]
@@ -471,7 +480,7 @@ fn settlement_engine(options: Options, dampener: &[f64]) -> Engine {
         annual_move_risk: 0.0,
         min_annual_move: 0.0,
         short_option_min: 0.0,
-        ..Params::default()
+        ..params()
     };
     Engine::with_options(ins, table, params, Aggregation::Sum, options).unwrap()
 }
@@ -547,8 +556,7 @@ fn linked_collateral_moves_in_the_scenarios() {
     let ins = Instruments::new(&[1], &[0], &[0.0], &[0.0], &[1.0], &[0], 1).unwrap();
     let table =
         ScenarioTable::new(&[0.1], &[0.0], &[1.0], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
-    let err =
-        Engine::with_options(ins, table, Params::default(), Aggregation::Sum, bad).unwrap_err();
+    let err = Engine::with_options(ins, table, params(), Aggregation::Sum, bad).unwrap_err();
     assert_eq!(err.kind, ErrorKind::IndexOutOfRange);
     assert_eq!(
         (err.field.as_str(), err.index),
@@ -628,7 +636,7 @@ fn gain_offsets_limit_joint_netting() {
         annual_move_risk: 0.0,
         min_annual_move: 0.0,
         short_option_min: 0.0,
-        ..Params::default()
+        ..params()
     };
     let loss = |offset: [f64; 2], cap: [f64; 2]| {
         let table = ScenarioTable::new(
@@ -683,7 +691,7 @@ fn segregated_extended_row_is_expressed_at_its_edge() {
         annual_move_risk: 0.0,
         min_annual_move: 0.0,
         short_option_min: 0.0,
-        ..Params::default()
+        ..params()
     };
     let options = Options {
         settlement: SettlementMode::Segregated,

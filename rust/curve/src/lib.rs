@@ -28,7 +28,7 @@ pub use fold::{fold, fold_weighted, mul, scale};
 pub use hash::{derive_generators, hash_to_g1, keccak256};
 pub use ipa::{IpaCheck, ipa_generator_scalars};
 pub use msm::{MAX_MSM_LEN, msm};
-pub use prover::RangeProver;
+pub use prover::{Committed, Evaluated, Ipa, IpaDone, IpaFold, IpaRound, Polynomial, RangeProver};
 
 /// Below this many terms an MSM or fold runs on the calling thread: splitting small jobs
 /// costs more in scheduling than it saves.

@@ -3,26 +3,19 @@
 //! absorb and the next step takes the challenge squeezed from them. The pure-Python
 //! reference (`zkmargin.proof._rangeprover.PyRangeProver`) runs the same steps, so both
 //! backends emit identical proofs from the same randomness.
+//!
+//! The protocol order is in the types: each step consumes the state it runs on and
+//! returns the next one ([`RangeProver`] -> [`Committed`] -> [`Polynomial`] ->
+//! [`Evaluated`] -> [`Ipa`], whose rounds alternate [`IpaRound`] and [`IpaFold`] until
+//! [`IpaDone`]), so a step can neither run twice nor out of order.
 
 use ark_ec::CurveGroup;
 use ark_ff::{BigInteger, Field, PrimeField, Zero};
 
 use crate::{CurveError, Fr, G1Affine, G1Projective, Result, fold, msm, mul};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Commit,
-    Poly,
-    Evaluate,
-    IpaBegin,
-    IpaRound,
-    IpaFold,
-    Done,
-}
-
-/// State of one proof: witness, blinding randomness and the inner-product vectors.
-pub struct RangeProver {
-    step: Step,
+/// The witness and blinding randomness, fixed at construction.
+struct Witness {
     g_base: G1Affine,
     h_base: G1Affine,
     bits: Vec<bool>,
@@ -33,13 +26,43 @@ pub struct RangeProver {
     rho: Fr,
     tau1: Fr,
     tau2: Fr,
+    g: Vec<G1Affine>,
+    h: Vec<G1Affine>,
+}
+
+/// A proof before its first step: next is [`RangeProver::commit`].
+pub struct RangeProver {
+    w: Witness,
+}
+
+/// `A` and `S` emitted: next is [`Committed::poly`] with the challenges y, z.
+pub struct Committed {
+    w: Witness,
+}
+
+/// `T1` and `T2` emitted: next is [`Polynomial::evaluate`] with the challenge x.
+pub struct Polynomial {
+    w: Witness,
     y: Fr,
     z: Fr,
     l0: Vec<Fr>,
     r0: Vec<Fr>,
     r1: Vec<Fr>,
-    // inner-product argument: current vectors, generators kept as (points, weights) with
-    // g_true = fg * g and h_true_i = hw_i * h_i (see ipa_fold)
+}
+
+/// `(t_hat, tau_x, mu)` emitted: next is [`Evaluated::ipa_begin`] with the challenge w.
+pub struct Evaluated {
+    g_base: G1Affine,
+    y: Fr,
+    a: Vec<Fr>,
+    b: Vec<Fr>,
+    g: Vec<G1Affine>,
+    h: Vec<G1Affine>,
+}
+
+/// The inner-product argument's current vectors, generators kept as (points, weights)
+/// with g_true = fg * g and h_true_i = hw_i * h_i (see [`IpaFold::fold`]).
+struct IpaState {
     a: Vec<Fr>,
     b: Vec<Fr>,
     g: Vec<G1Affine>,
@@ -47,6 +70,41 @@ pub struct RangeProver {
     hw: Vec<Fr>,
     fg: Fr,
     q: G1Affine,
+}
+
+/// Vectors longer than one: next is [`IpaRound::round`].
+pub struct IpaRound {
+    s: IpaState,
+}
+
+/// `L` and `R` of a round emitted: next is [`IpaFold::fold`] with the challenge u.
+pub struct IpaFold {
+    s: IpaState,
+}
+
+/// Vectors of length one: [`IpaDone::result`] gives the final scalars.
+pub struct IpaDone {
+    a: Fr,
+    b: Fr,
+}
+
+/// The inner-product argument after `ipa_begin` or a fold: another round, or done.
+pub enum Ipa {
+    Round(IpaRound),
+    Done(IpaDone),
+}
+
+impl Ipa {
+    fn after(s: IpaState) -> Self {
+        if s.a.len() > 1 {
+            Ipa::Round(IpaRound { s })
+        } else {
+            Ipa::Done(IpaDone {
+                a: s.a[0],
+                b: s.b[0],
+            })
+        }
+    }
 }
 
 fn inner(a: &[Fr], b: &[Fr]) -> Fr {
@@ -120,8 +178,7 @@ impl RangeProver {
                 (0..n).map(move |i| limbs.get_bit(i))
             })
             .collect();
-        Ok(RangeProver {
-            step: Step::Commit,
+        let w = Witness {
             g_base,
             h_base,
             bits,
@@ -132,35 +189,19 @@ impl RangeProver {
             rho: randomness[2 * nn + 1],
             tau1: randomness[2 * nn + 2],
             tau2: randomness[2 * nn + 3],
-            y: Fr::zero(),
-            z: Fr::zero(),
-            l0: Vec::new(),
-            r0: Vec::new(),
-            r1: Vec::new(),
-            a: Vec::new(),
-            b: Vec::new(),
             g: g[..nn].to_vec(),
             h: h[..nn].to_vec(),
-            hw: Vec::new(),
-            fg: Fr::from(1u64),
-            q: G1Affine::identity(),
-        })
-    }
-
-    fn enter(&mut self, want: Step, step: &'static str) -> Result<()> {
-        if self.step != want {
-            return Err(CurveError::OutOfOrder { step });
-        }
-        Ok(())
+        };
+        Ok(RangeProver { w })
     }
 
     /// `A = alpha H + <a_L, g> + <a_R, h>` and `S = rho H + <s_L, g> + <s_R, h>`.
-    pub fn commit(&mut self) -> Result<(G1Affine, G1Affine)> {
-        self.enter(Step::Commit, "commit")?;
+    pub fn commit(self) -> Result<((G1Affine, G1Affine), Committed)> {
+        let w = self.w;
         // a_R is 0 or -1: A is a signed sum of generators, no multiplications
         let a_pt = || {
-            let mut acc = mul(&self.h_base, &self.alpha);
-            for ((bit, g), h) in self.bits.iter().zip(&self.g).zip(&self.h) {
+            let mut acc = mul(&w.h_base, &w.alpha);
+            for ((bit, g), h) in w.bits.iter().zip(&w.g).zip(&w.h) {
                 if *bit {
                     acc += g;
                 } else {
@@ -170,38 +211,39 @@ impl RangeProver {
             acc
         };
         let s_pt = || {
-            let pts: Vec<G1Affine> = self
-                .g
-                .iter()
-                .chain(&self.h)
-                .chain(std::iter::once(&self.h_base))
-                .copied()
-                .collect();
-            let sc: Vec<Fr> = self
+            let pts: Vec<G1Affine> =
+                w.g.iter()
+                    .chain(&w.h)
+                    .chain(std::iter::once(&w.h_base))
+                    .copied()
+                    .collect();
+            let sc: Vec<Fr> = w
                 .s_l
                 .iter()
-                .chain(&self.s_r)
-                .chain(std::iter::once(&self.rho))
+                .chain(&w.s_r)
+                .chain(std::iter::once(&w.rho))
                 .copied()
                 .collect();
             msm(&pts, &sc)
         };
         let (a, s) = rayon::join(a_pt, s_pt);
-        self.step = Step::Poly;
-        Ok((affine(a), affine(s?)))
+        let points = (affine(a), affine(s?));
+        Ok((points, Committed { w }))
     }
+}
 
+impl Committed {
     /// With challenges y, z: `T1 = t1 G + tau1 H`, `T2 = t2 G + tau2 H`.
-    pub fn poly(&mut self, y: Fr, z: Fr) -> Result<(G1Affine, G1Affine)> {
-        self.enter(Step::Poly, "poly")?;
-        let nn = self.bits.len();
-        let n = nn / self.gammas.len();
+    pub fn poly(self, y: Fr, z: Fr) -> ((G1Affine, G1Affine), Polynomial) {
+        let w = self.w;
+        let nn = w.bits.len();
+        let n = nn / w.gammas.len();
         let yp = powers(y, nn);
         let two = Fr::from(2u64);
         let one = Fr::from(1u64);
         let mut d = Vec::with_capacity(nn);
         let mut zj = z.square();
-        for _ in 0..self.gammas.len() {
+        for _ in 0..w.gammas.len() {
             let mut v = zj;
             for _ in 0..n {
                 d.push(v);
@@ -210,73 +252,96 @@ impl RangeProver {
             zj *= z;
         }
         let bit = |b: bool| if b { one } else { Fr::zero() };
-        self.l0 = self.bits.iter().map(|b| bit(*b) - z).collect();
-        self.r0 = (0..nn)
-            .map(|i| yp[i] * (bit(self.bits[i]) - one + z) + d[i])
+        let l0: Vec<Fr> = w.bits.iter().map(|b| bit(*b) - z).collect();
+        let r0: Vec<Fr> = (0..nn)
+            .map(|i| yp[i] * (bit(w.bits[i]) - one + z) + d[i])
             .collect();
-        self.r1 = yp.iter().zip(&self.s_r).map(|(p, s)| *p * s).collect();
-        let t1 = inner(&self.l0, &self.r1) + inner(&self.s_l, &self.r0);
-        let t2 = inner(&self.s_l, &self.r1);
-        let (g, h) = (self.g_base, self.h_base);
-        let t1_pt = mul(&g, &t1) + mul(&h, &self.tau1);
-        let t2_pt = mul(&g, &t2) + mul(&h, &self.tau2);
-        (self.y, self.z) = (y, z);
-        self.step = Step::Evaluate;
-        Ok((affine(t1_pt), affine(t2_pt)))
+        let r1: Vec<Fr> = yp.iter().zip(&w.s_r).map(|(p, s)| *p * s).collect();
+        let t1 = inner(&l0, &r1) + inner(&w.s_l, &r0);
+        let t2 = inner(&w.s_l, &r1);
+        let (g, h) = (w.g_base, w.h_base);
+        let t1_pt = mul(&g, &t1) + mul(&h, &w.tau1);
+        let t2_pt = mul(&g, &t2) + mul(&h, &w.tau2);
+        let points = (affine(t1_pt), affine(t2_pt));
+        let next = Polynomial {
+            w,
+            y,
+            z,
+            l0,
+            r0,
+            r1,
+        };
+        (points, next)
     }
+}
 
+impl Polynomial {
     /// With challenge x: `(t_hat, tau_x, mu)`; l(x), r(x) become the inner-product vectors.
-    pub fn evaluate(&mut self, x: Fr) -> Result<(Fr, Fr, Fr)> {
-        self.enter(Step::Evaluate, "evaluate")?;
+    pub fn evaluate(self, x: Fr) -> ((Fr, Fr, Fr), Evaluated) {
+        let w = &self.w;
         let mut zj = self.z.square();
-        let mut tau_x = self.tau2 * x.square() + self.tau1 * x;
-        for gamma in &self.gammas {
+        let mut tau_x = w.tau2 * x.square() + w.tau1 * x;
+        for gamma in &w.gammas {
             tau_x += zj * gamma;
             zj *= self.z;
         }
-        let mu = self.alpha + self.rho * x;
-        self.a = self
+        let mu = w.alpha + w.rho * x;
+        let a: Vec<Fr> = self
             .l0
             .iter()
-            .zip(&self.s_l)
+            .zip(&w.s_l)
             .map(|(p, q)| *p + *q * x)
             .collect();
-        self.b = self
+        let b: Vec<Fr> = self
             .r0
             .iter()
             .zip(&self.r1)
             .map(|(p, q)| *p + *q * x)
             .collect();
-        let t_hat = inner(&self.a, &self.b);
-        self.step = Step::IpaBegin;
-        Ok((t_hat, tau_x, mu))
-    }
-
-    /// With challenge w: `Q = w G`; generators h' = y^-i h_i.
-    pub fn ipa_begin(&mut self, w: Fr) -> Result<()> {
-        self.enter(Step::IpaBegin, "ipa_begin")?;
-        let yinv = self.y.inverse().ok_or(CurveError::ZeroChallenge)?;
-        self.hw = powers(yinv, self.a.len());
-        self.q = affine(mul(&self.g_base, &w));
-        self.step = if self.a.len() > 1 {
-            Step::IpaRound
-        } else {
-            Step::Done
+        let t_hat = inner(&a, &b);
+        let Witness { g_base, g, h, .. } = self.w;
+        let next = Evaluated {
+            g_base,
+            y: self.y,
+            a,
+            b,
+            g,
+            h,
         };
-        Ok(())
+        ((t_hat, tau_x, mu), next)
     }
+}
 
+impl Evaluated {
+    /// With challenge w: `Q = w G`; generators h' = y^-i h_i.
+    pub fn ipa_begin(self, w: Fr) -> Result<Ipa> {
+        let yinv = self.y.inverse().ok_or(CurveError::ZeroChallenge)?;
+        let hw = powers(yinv, self.a.len());
+        let q = affine(mul(&self.g_base, &w));
+        Ok(Ipa::after(IpaState {
+            a: self.a,
+            b: self.b,
+            g: self.g,
+            h: self.h,
+            hw,
+            fg: Fr::from(1u64),
+            q,
+        }))
+    }
+}
+
+impl IpaRound {
     /// `L = <a_lo, g_hi> + <b_hi, h'_lo> + <a_lo, b_hi> Q` and
     /// `R = <a_hi, g_lo> + <b_lo, h'_hi> + <a_hi, b_lo> Q` of the current round.
-    pub fn ipa_round(&mut self) -> Result<(G1Affine, G1Affine)> {
-        self.enter(Step::IpaRound, "ipa_round")?;
-        let half = self.a.len() / 2;
-        let (a_lo, a_hi) = self.a.split_at(half);
-        let (b_lo, b_hi) = self.b.split_at(half);
-        let (g_lo, g_hi) = self.g.split_at(half);
-        let (h_lo, h_hi) = self.h.split_at(half);
-        let (hw_lo, hw_hi) = self.hw.split_at(half);
-        let (fg, q) = (self.fg, self.q);
+    pub fn round(self) -> Result<((G1Affine, G1Affine), IpaFold)> {
+        let s = self.s;
+        let half = s.a.len() / 2;
+        let (a_lo, a_hi) = s.a.split_at(half);
+        let (b_lo, b_hi) = s.b.split_at(half);
+        let (g_lo, g_hi) = s.g.split_at(half);
+        let (h_lo, h_hi) = s.h.split_at(half);
+        let (hw_lo, hw_hi) = s.hw.split_at(half);
+        let (fg, q) = (s.fg, s.q);
         let side = |a: &[Fr], b: &[Fr], g: &[G1Affine], h: &[G1Affine], hw: &[Fr], c: Fr| {
             let pts: Vec<G1Affine> = g
                 .iter()
@@ -296,16 +361,18 @@ impl RangeProver {
             || side(a_lo, b_hi, g_hi, h_lo, hw_lo, inner(a_lo, b_hi)),
             || side(a_hi, b_lo, g_lo, h_hi, hw_hi, inner(a_hi, b_lo)),
         );
-        self.step = Step::IpaFold;
-        Ok((affine(l?), affine(r?)))
+        let points = (affine(l?), affine(r?));
+        Ok((points, IpaFold { s }))
     }
+}
 
+impl IpaFold {
     /// With challenge u: `a = u a_lo + u^-1 a_hi`, `b = u^-1 b_lo + u b_hi`,
     /// `g = u^-1 g_lo + u g_hi`, `h' = u h'_lo + u^-1 h'_hi`.
-    pub fn ipa_fold(&mut self, u: Fr) -> Result<()> {
-        self.enter(Step::IpaFold, "ipa_fold")?;
+    pub fn fold(self, u: Fr) -> Result<Ipa> {
+        let mut s = self.s;
         let ui = u.inverse().ok_or(CurveError::ZeroChallenge)?;
-        let half = self.a.len() / 2;
+        let half = s.a.len() / 2;
         let fold_s = |v: &[Fr], x: Fr, y: Fr| -> Vec<Fr> {
             v[..half]
                 .iter()
@@ -313,33 +380,31 @@ impl RangeProver {
                 .map(|(p, q)| *p * x + *q * y)
                 .collect()
         };
-        self.a = fold_s(&self.a, u, ui);
-        self.b = fold_s(&self.b, ui, u);
+        s.a = fold_s(&s.a, u, ui);
+        s.b = fold_s(&s.b, ui, u);
         // Both weight vectors stay geometric (fg uniform, hw_i = C y^-i), so hi_i / lo_i
         // is one constant per round and each generator fold is lo_i + c hi_i:
         // g' = (fg u^-1) (g_lo + u^2 g_hi), h' = (u hw_lo) (h_lo + u^-2 kappa h_hi).
-        let hw0 = self.hw[0].inverse().ok_or(CurveError::ZeroChallenge)?;
-        let kappa = self.hw[half] * hw0;
+        let hw0 = s.hw[0].inverse().ok_or(CurveError::ZeroChallenge)?;
+        let kappa = s.hw[half] * hw0;
         let one = Fr::from(1u64);
-        let (g_lo, g_hi) = self.g.split_at(half);
-        let (h_lo, h_hi) = self.h.split_at(half);
+        let (g_lo, g_hi) = s.g.split_at(half);
+        let (h_lo, h_hi) = s.h.split_at(half);
         let (g, h) = rayon::join(
             || fold(g_lo, g_hi, one, u.square()),
             || fold(h_lo, h_hi, one, ui.square() * kappa),
         );
-        (self.g, self.h) = (g?, h?);
-        self.fg *= ui;
-        self.hw = self.hw[..half].iter().map(|q| u * q).collect();
-        self.step = if half > 1 { Step::IpaRound } else { Step::Done };
-        Ok(())
+        (s.g, s.h) = (g?, h?);
+        s.fg *= ui;
+        s.hw = s.hw[..half].iter().map(|q| u * q).collect();
+        Ok(Ipa::after(s))
     }
+}
 
+impl IpaDone {
     /// The final scalars `(a, b)` of the inner-product argument.
-    pub fn result(&self) -> Result<(Fr, Fr)> {
-        if self.step != Step::Done {
-            return Err(CurveError::OutOfOrder { step: "result" });
-        }
-        Ok((self.a[0], self.b[0]))
+    pub fn result(&self) -> (Fr, Fr) {
+        (self.a, self.b)
     }
 }
 
@@ -357,27 +422,47 @@ mod tests {
         RangeProver::new(&g, &h, generator(), h_base, &vals, &vals, 8, &rnd)
     }
 
+    fn evaluated() -> Evaluated {
+        let (_, p) = prover(36).unwrap().commit().unwrap();
+        let (_, p) = p.poly(Fr::from(3u64), Fr::from(4u64));
+        p.evaluate(Fr::from(5u64)).1
+    }
+
     #[test]
-    fn steps_run_in_protocol_order_only() {
+    fn the_inner_product_argument_takes_log2_rounds() {
         assert!(matches!(prover(10), Err(CurveError::Mismatch { .. })));
-        let mut p = prover(36).unwrap();
-        let one = Fr::from(1u64);
-        assert_eq!(
-            p.poly(one, one).unwrap_err(),
-            CurveError::OutOfOrder { step: "poly" }
-        );
-        let _ = p.commit().unwrap();
-        assert!(p.commit().is_err());
-        let _ = p.poly(Fr::from(3u64), Fr::from(4u64)).unwrap();
-        p.evaluate(Fr::from(5u64)).unwrap();
-        p.ipa_begin(Fr::from(6u64)).unwrap();
-        assert!(p.result().is_err());
-        for r in 0..4 {
-            let _ = p.ipa_round().unwrap();
-            assert_eq!(p.ipa_fold(Fr::zero()), Err(CurveError::ZeroChallenge));
-            p.ipa_fold(Fr::from(r + 9)).unwrap();
-        }
-        assert!(p.ipa_round().is_err());
-        assert!(p.result().is_ok());
+        let mut ipa = evaluated().ipa_begin(Fr::from(6u64)).unwrap();
+        let mut rounds = 0u64;
+        let (a, b) = loop {
+            match ipa {
+                Ipa::Round(r) => {
+                    let (_, f) = r.round().unwrap();
+                    ipa = f.fold(Fr::from(rounds + 9)).unwrap();
+                    rounds += 1;
+                }
+                Ipa::Done(d) => break d.result(),
+            }
+        };
+        assert_eq!(rounds, 4); // n m = 16
+        assert!(!a.is_zero() || !b.is_zero());
+    }
+
+    #[test]
+    fn zero_challenges_are_refused() {
+        assert!(matches!(
+            evaluated().ipa_begin(Fr::from(6u64)),
+            Ok(Ipa::Round(_))
+        ));
+        let Ipa::Round(r) = evaluated().ipa_begin(Fr::from(6u64)).unwrap() else {
+            unreachable!("16 elements need rounds")
+        };
+        let (_, f) = r.round().unwrap();
+        assert!(matches!(f.fold(Fr::zero()), Err(CurveError::ZeroChallenge)));
+        let mut e = evaluated();
+        e.y = Fr::zero();
+        assert!(matches!(
+            e.ipa_begin(Fr::from(6u64)),
+            Err(CurveError::ZeroChallenge)
+        ));
     }
 }

@@ -1,28 +1,42 @@
 //! Borrowing numpy arrays as slices without copies, with typed errors for bad layouts.
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1, PyUntypedArrayMethods};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use crate::errors::layout_err;
+use crate::errors::{Error, Result};
+
+fn layout(field: &str) -> Error {
+    Error::Layout {
+        field: field.to_owned(),
+    }
+}
 
 pub fn slice1<'a, T: numpy::Element>(
     field: &str,
     a: &'a PyReadonlyArray1<'_, T>,
-) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| layout_err(field))
+) -> Result<&'a [T]> {
+    a.as_slice().map_err(|_| layout(field))
+}
+
+/// A C-contiguous 1-D array the caller lends for writing.
+pub fn slice1_mut<'a, T: numpy::Element>(
+    field: &str,
+    a: &'a mut PyReadwriteArray1<'_, T>,
+) -> Result<&'a mut [T]> {
+    a.as_slice_mut().map_err(|_| layout(field))
 }
 
 /// A C-contiguous 2-D array as (flat row-major slice, rows, cols).
 pub fn slice2<'a, T: numpy::Element>(
     field: &str,
     a: &'a PyReadonlyArray2<'_, T>,
-) -> PyResult<(&'a [T], usize, usize)> {
+) -> Result<(&'a [T], usize, usize)> {
     let shape = a.shape();
     let (rows, cols) = (shape[0], shape[1]);
-    let s = a.as_slice().map_err(|_| layout_err(field))?;
+    let s = a.as_slice().map_err(|_| layout(field))?;
     Ok((s, rows, cols))
 }
 
@@ -31,7 +45,7 @@ pub fn slice2<'a, T: numpy::Element>(
 /// a pool inherited from the parent would never run a job; the child builds its own.
 static POOLS: Mutex<Vec<(u32, usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
 
-fn pool(threads: usize) -> PyResult<Arc<ThreadPool>> {
+fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     let pid = std::process::id();
     let mut pools = POOLS
         .lock()
@@ -43,7 +57,11 @@ fn pool(threads: usize) -> PyResult<Arc<ThreadPool>> {
     let pool = ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("thread pool: {e}")))?;
+        .map_err(|e| {
+            Error::Py(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "thread pool: {e}"
+            )))
+        })?;
     let pool = Arc::new(pool);
     pools.push((pid, threads, Arc::clone(&pool)));
     Ok(pool)
@@ -54,7 +72,7 @@ pub fn run_detached<T: Send>(
     py: Python<'_>,
     threads: usize,
     f: impl FnOnce() -> T + Send,
-) -> PyResult<T> {
+) -> Result<T> {
     let pool = pool(threads.max(1))?;
     Ok(py.detach(|| pool.install(f)))
 }

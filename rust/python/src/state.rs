@@ -5,12 +5,12 @@ use pyo3::prelude::*;
 use zkmargin_core::margin::{AccountMargin, Model};
 use zkmargin_core::state::{MarketState, Trade, WhatIf};
 
+use crate::args::size_in;
 use crate::arrays::{run_detached, slice1};
-use crate::errors::{core_err, shape_err};
-use crate::margin::{
-    AccountArrays, BookIn, CollateralIn, PricesIn, PyEngine, RatesIn, check_threads,
-};
-use crate::surface::{SurfacesIn, curves};
+use crate::errors::{Error, Result};
+use crate::inputs::{BookIn, MarketIn, RatesIn};
+use crate::margin::{AccountArrays, PyEngine};
+use crate::threads::{self, Threads};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMarketState>()
@@ -36,15 +36,15 @@ fn margin(m: &AccountMargin) -> Margin {
 }
 
 /// A book margined over a market priced once; see `zkmargin.state.MarketState`.
-#[pyclass(name = "MarketState", module = "zkmargin._core")]
+#[pyclass(name = "MarketState", module = "zkmargin._core.margin")]
 pub struct PyMarketState {
     inner: MarketState,
 }
 
 /// The trades of one call as core `Trade`s.
-fn trades(instrument: &[i64], quantity: &[f64]) -> PyResult<Vec<Trade>> {
+fn trades(instrument: &[i64], quantity: &[f64]) -> Result<Vec<Trade>> {
     if instrument.len() != quantity.len() {
-        return Err(shape_err(
+        return Err(Error::shape(
             "trades.quantity",
             format!(
                 "length {} does not match trades.instrument ({})",
@@ -70,28 +70,24 @@ fn outcome(w: &WhatIf) -> (Margin, Margin) {
 #[pymethods]
 impl PyMarketState {
     #[new]
-    #[pyo3(signature = (engine, prices, collateral, book, model, threads, surfaces=None, rates=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (engine, market, accounts, model, threads=None, rates=None))]
     fn new(
         py: Python<'_>,
         engine: PyRef<'_, PyEngine>,
-        prices: PricesIn<'_>,
-        collateral: CollateralIn<'_>,
-        book: BookIn<'_>,
+        market: MarketIn<'_>,
+        accounts: BookIn<'_>,
         model: &str,
-        threads: usize,
-        surfaces: SurfacesIn<'_>,
+        threads: Option<Threads>,
         rates: RatesIn<'_>,
-    ) -> PyResult<Self> {
-        let threads = check_threads(threads)?;
-        let curves = curves(&surfaces, &rates)?;
-        let model = Model::parse(model).map_err(core_err)?;
-        let (px, coll, book) = (prices.view()?, collateral.view()?, book.view()?);
+    ) -> Result<Self> {
+        let threads = threads::count(threads)?;
+        let curves = market.curves(&rates)?;
+        let model = Model::parse(model)?;
+        let (px, coll, book) = (market.prices()?, market.collateral()?, accounts.view()?);
         let e = &engine.inner;
         let inner = run_detached(py, threads, || {
             MarketState::new(e, &px, &coll, &book, model, curves.as_ref())
-        })?
-        .map_err(core_err)?;
+        })??;
         Ok(Self { inner })
     }
 
@@ -103,56 +99,59 @@ impl PyMarketState {
     /// (before, after) of `account` with the trades and balance change, state unchanged.
     fn what_if(
         &mut self,
-        account: usize,
+        account: &Bound<'_, PyAny>,
         instrument: PyReadonlyArray1<'_, i64>,
         quantity: PyReadonlyArray1<'_, f64>,
         balance_change: PyReadonlyArray1<'_, f64>,
-    ) -> PyResult<(Margin, Margin)> {
+    ) -> Result<(Margin, Margin)> {
+        let account = size_in("account", account, 0, usize::MAX)?;
         let t = trades(
             slice1("trades.instrument", &instrument)?,
             slice1("trades.quantity", &quantity)?,
         )?;
         let bal = slice1("balance_change", &balance_change)?;
-        let w = self.inner.what_if(account, &t, bal).map_err(core_err)?;
+        let w = self.inner.what_if(account, &t, bal)?;
         Ok(outcome(&w))
     }
 
     /// As `what_if`, and the change is kept (only that account is re-margined).
     fn apply(
         &mut self,
-        account: usize,
+        account: &Bound<'_, PyAny>,
         instrument: PyReadonlyArray1<'_, i64>,
         quantity: PyReadonlyArray1<'_, f64>,
         balance_change: PyReadonlyArray1<'_, f64>,
-    ) -> PyResult<(Margin, Margin)> {
+    ) -> Result<(Margin, Margin)> {
+        let account = size_in("account", account, 0, usize::MAX)?;
         let t = trades(
             slice1("trades.instrument", &instrument)?,
             slice1("trades.quantity", &quantity)?,
         )?;
         let bal = slice1("balance_change", &balance_change)?;
-        let w = self.inner.apply(account, &t, bal).map_err(core_err)?;
+        let w = self.inner.apply(account, &t, bal)?;
         Ok(outcome(&w))
     }
 
     /// Reprices the universe once for new prices and re-margins every account.
-    #[pyo3(signature = (prices, threads, surfaces=None, rates=None))]
+    #[pyo3(signature = (market, threads=None, rates=None))]
     fn reprice(
         &mut self,
         py: Python<'_>,
-        prices: PricesIn<'_>,
-        threads: usize,
-        surfaces: SurfacesIn<'_>,
+        market: MarketIn<'_>,
+        threads: Option<Threads>,
         rates: RatesIn<'_>,
-    ) -> PyResult<()> {
-        let threads = check_threads(threads)?;
-        let curves = curves(&surfaces, &rates)?;
-        let px = prices.view()?;
+    ) -> Result<()> {
+        let threads = threads::count(threads)?;
+        let curves = market.curves(&rates)?;
+        let px = market.prices()?;
         let inner = &mut self.inner;
-        run_detached(py, threads, || inner.reprice(&px, curves.as_ref()))?.map_err(core_err)
+        Ok(run_detached(py, threads, || {
+            inner.reprice(&px, curves.as_ref())
+        })??)
     }
 
     /// Every account's outputs, as `Engine.compute` returns them.
-    fn results<'py>(&self, py: Python<'py>) -> PyResult<AccountArrays<'py>> {
+    fn results<'py>(&self, py: Python<'py>) -> Result<AccountArrays<'py>> {
         let m = self.inner.margins();
         let n_a = m.len();
         let mut fields: Vec<Vec<f64>> = (0..8).map(|_| Vec::with_capacity(n_a)).collect();
@@ -186,7 +185,7 @@ impl PyMarketState {
     fn book<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(
+    ) -> Result<(
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<f64>>,

@@ -4,7 +4,8 @@ use crate::error::{ErrorKind, InputError, Result};
 use crate::linalg::check_correlation;
 use crate::netting::SpanRules;
 
-/// docs/margin-model.md §8.
+/// docs/margin-model.md §8. No defaults here: `zkmargin.MarginParams` (Python) is the one
+/// place they are defined, and every field crosses the binding (docs/design-notes.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     pub linear_im: f64,
@@ -17,23 +18,6 @@ pub struct Params {
     pub annual_move_risk: f64,
     pub min_annual_move: f64,
     pub short_option_min: f64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            linear_im: 0.10,
-            linear_mm: 0.05,
-            option_im_base: 0.15,
-            option_im_floor: 0.10,
-            option_mm: 0.075,
-            im_factor: 1.0,
-            mm_factor: 0.8,
-            annual_move_risk: 0.075,
-            min_annual_move: 0.01,
-            short_option_min: 0.003,
-        }
-    }
 }
 
 impl Params {
@@ -147,5 +131,22 @@ impl Aggregation {
                 format!("unknown aggregation {name:?} (sum, joint, correlation, span)"),
             )),
         }
+    }
+}
+
+/// The parameters the crate's unit tests run with (the values of `zkmargin.MarginParams()`).
+#[cfg(test)]
+pub(crate) fn test_params() -> Params {
+    Params {
+        linear_im: 0.10,
+        linear_mm: 0.05,
+        option_im_base: 0.15,
+        option_im_floor: 0.10,
+        option_mm: 0.075,
+        im_factor: 1.0,
+        mm_factor: 0.8,
+        annual_move_risk: 0.075,
+        min_annual_move: 0.01,
+        short_option_min: 0.003,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{Result, same_len};
 use crate::model::{Collateral, Kind, Prices};
-use crate::risk::{SettlementMode, risk_arrays_padded};
+use crate::risk::{SettlementMode, risk_arrays, risk_arrays_padded};
 use crate::surface::Curves;
 use crate::values::{Values, instrument_values};
 
@@ -109,6 +109,14 @@ impl Engine {
                 Ok(Prices { vol, ..*px })
             }
         }
+    }
+
+    /// Weighted P&L per contract, `I x S` row-major (§6.2), each instrument revalued from
+    /// its forward in `px` (its underlying's spot when `px` gives no forwards).
+    pub fn risk_arrays(&self, px: &Prices<'_>, curves: Option<&Curves>) -> Vec<f64> {
+        let ins = &self.instruments;
+        let forward: Vec<f64> = (0..ins.len()).map(|i| px.forward_of(ins, i)).collect();
+        risk_arrays(ins, px, &self.table, &forward, self.settlement, curves)
     }
 
     /// [`Self::prepare`] with scenario vols read off `curves` and its rates (§1.5, §2.5,

@@ -5,9 +5,17 @@
 //! moves only by the costs (penalty and half spread on the closed notional). The
 //! requirement after the close-out is recomputed by the engine on the kept book, so the
 //! margin a close-out releases includes netting: closing one leg of a hedge raises it.
+//!
+//! Here: the rule and result types and the parallel scan over accounts; `search` holds the
+//! close-out search within one account, `root` the bracketed root finder it runs on.
+
+mod root;
+mod search;
 
 use rayon::prelude::*;
 
+pub use self::root::{FRACTION_TOLERANCE, smallest_root};
+use self::search::{Account, RowTerms, Search};
 use super::addons::AddonRule;
 use super::param_in;
 use crate::error::{ErrorKind, InputError, Result, finite, same_len};
@@ -96,10 +104,6 @@ pub struct Scan {
     pub close_fraction: Vec<f64>,
 }
 
-/// Root-search tolerance in units of a fraction: a search stops once its bracket is this
-/// narrow and returns the end where health is met.
-pub const FRACTION_TOLERANCE: f64 = 1e-12;
-const MAX_ITERATIONS: usize = 200;
 /// Relative tolerance of ties: greedy scores this close go to the lower row index, and pro
 /// rata replaces the greedy close-out only when it closes less notional by more than this
 /// share of the account's, so rounding cannot flip a choice between implementations.
@@ -132,19 +136,6 @@ pub fn instrument_terms(rule: &AddonRule<'_>) -> Vec<InstrumentTerms> {
         .collect()
 }
 
-/// One row of the account being liquidated.
-#[derive(Debug, Clone, Copy, Default)]
-struct RowTerms {
-    /// `x = |q| N`.
-    notional: f64,
-    /// Half spread on the full row, `hs x`.
-    spread: f64,
-    /// Cost of closing the full row, `(penalty + hs) x`.
-    cost: f64,
-    threshold: f64,
-    base_ratio: f64,
-}
-
 /// Per-thread working memory, reused across accounts.
 struct Workspace {
     sc: Scratch,
@@ -153,238 +144,6 @@ struct Workspace {
     rows: Vec<RowTerms>,
     /// Add-ons of each row of the task's accounts (`Scanner::row_addons`).
     addons: Vec<f64>,
-}
-
-/// One account and everything its health depends on.
-struct Account<'a> {
-    engine: &'a Engine,
-    prep: &'a Prepared,
-    rule: &'a LiquidationRule<'a>,
-    instrument: &'a [i64],
-    quantity: &'a [f64],
-    /// Collateral balances, whose scenario P&L stays in every kept book (§6.2).
-    balances: &'a [f64],
-    rows: &'a [RowTerms],
-    equity: f64,
-}
-
-impl Account<'_> {
-    /// Close-out cost plus add-ons of the kept part of row `r` after closing fraction `c`.
-    #[inline(always)]
-    fn kept_addons(&self, r: &RowTerms, c: f64) -> f64 {
-        let keep = 1.0 - c;
-        let (conc, premium) =
-            self.rule
-                .addons
-                .nonlinear(keep * r.notional, r.threshold, r.base_ratio);
-        keep * r.spread + conc + premium
-    }
-
-    /// Sums `s` of the book kept after closing `close(j)` of every row `j`; returns the
-    /// close-out costs and the add-ons of the kept book.
-    #[inline(always)]
-    fn build(&self, s: &mut Sums, close: impl Fn(usize) -> f64) -> (f64, f64) {
-        self.engine.clear_sums(s);
-        self.engine
-            .add_balances(self.prep, self.rule.model, s, self.balances);
-        let (mut costs, mut addons) = (0.0, 0.0);
-        for (j, (r, (&i, &q))) in self
-            .rows
-            .iter()
-            .zip(self.instrument.iter().zip(self.quantity))
-            .enumerate()
-        {
-            let c = close(j);
-            let model = self.rule.model;
-            self.engine
-                .move_position(self.prep, model, s, i as usize, 0.0, (1.0 - c) * q);
-            costs += c * r.cost;
-            addons += self.kept_addons(r, c);
-        }
-        (costs, addons)
-    }
-
-    /// `H = E - costs - [Target(kept book) + add-ons(kept book)]`.
-    #[inline(always)]
-    fn health(&self, s: &mut Sums, costs: f64, addons: f64, sc: &mut Scratch) -> f64 {
-        let (im, mm) = self.engine.sums_margin(self.rule.model, s, sc);
-        self.health_of(im, mm, costs, addons)
-    }
-
-    #[inline(always)]
-    fn health_of(&self, im: f64, mm: f64, costs: f64, addons: f64) -> f64 {
-        self.equity - costs - (self.rule.target.of(im, mm) + addons)
-    }
-
-    fn notional(&self, c: &[f64]) -> f64 {
-        self.rows.iter().zip(c).map(|(r, &f)| f * r.notional).sum()
-    }
-}
-
-/// The search over close-outs `c` of one account. `base` holds the sums of the book kept
-/// after `c` (with its costs and add-ons), margined, so trying another fraction for one row
-/// costs `O(S + U)` (`Engine::moved_margin`) rather than a whole re-margining of the account.
-struct Search<'a, 'w> {
-    acc: &'a Account<'a>,
-    sc: &'w mut Scratch,
-    base: &'w mut Sums,
-    trial: &'w mut Sums,
-    c: &'w mut [f64],
-    costs: f64,
-    addons: f64,
-}
-
-impl Search<'_, '_> {
-    /// Sets row `j` to fraction `t` (all rows when `j` is `None`), re-sums the base and
-    /// returns its health (margining it is what makes `line` O(S)).
-    #[inline(always)]
-    fn set(&mut self, j: Option<usize>, t: f64) -> f64 {
-        match j {
-            Some(j) => self.c[j] = t,
-            None => self.c.fill(t),
-        }
-        let c = &*self.c;
-        (self.costs, self.addons) = self.acc.build(self.base, |k| c[k]);
-        self.acc.health(self.base, self.costs, self.addons, self.sc)
-    }
-
-    /// `H(c)` with row `j` closed by fraction `t` instead of `c_j`.
-    #[inline(always)]
-    fn line(&mut self, j: usize, t: f64) -> f64 {
-        let (acc, r, cj) = (self.acc, &self.acc.rows[j], self.c[j]);
-        let q = acc.quantity[j];
-        let (im, mm) = acc.engine.moved_margin(
-            acc.prep,
-            acc.rule.model,
-            self.base,
-            acc.instrument[j] as usize,
-            (1.0 - cj) * q,
-            (1.0 - t) * q,
-            self.sc,
-        );
-        let costs = self.costs + (t - cj) * r.cost;
-        let addons = self.addons - acc.kept_addons(r, cj) + acc.kept_addons(r, t);
-        acc.health_of(im, mm, costs, addons)
-    }
-
-    /// `H` after closing fraction `f` of every row (pro rata).
-    #[inline(always)]
-    fn uniform(&mut self, f: f64) -> f64 {
-        let (costs, addons) = self.acc.build(self.trial, |_| f);
-        self.acc.health(self.trial, costs, addons, self.sc)
-    }
-
-    /// Greedy by health gained per unit of notional closed: close the best row in full and
-    /// re-score, until closing the best row in full restores health; then close the
-    /// smallest fraction of it that does. Rows with no positive gain are never closed.
-    /// False when it cannot restore health (`c` is then meaningless).
-    #[inline(always)]
-    fn greedy(&mut self) -> bool {
-        let mut h_cur = self.set(None, 0.0);
-        loop {
-            let mut best: Option<(usize, f64, f64)> = None;
-            for j in 0..self.c.len() {
-                if self.c[j] != 0.0 {
-                    continue;
-                }
-                let h_j = self.line(j, 1.0);
-                let gain = h_j - h_cur;
-                if gain.is_nan() || gain <= 0.0 {
-                    continue;
-                }
-                let x = self.acc.rows[j].notional;
-                let score = if x > 0.0 { gain / x } else { f64::INFINITY };
-                if best.is_none_or(|(_, s, _)| score > s + TIE * s.abs().max(score.abs())) {
-                    best = Some((j, score, h_j));
-                }
-            }
-            let Some((j, _, h_j)) = best else {
-                return false;
-            };
-            if h_j >= 0.0 {
-                let t = smallest_root(
-                    #[inline(always)]
-                    |t| self.line(j, t),
-                    (0.0, h_cur),
-                    (1.0, h_j),
-                );
-                self.set(Some(j), t);
-                return true;
-            }
-            self.set(Some(j), 1.0);
-            h_cur = h_j;
-        }
-    }
-
-    /// Lowers each closed row to the smallest fraction that keeps `H >= 0` given the others,
-    /// pass after pass, until a pass changes nothing (coordinate-minimal) or `MAX_PASSES`.
-    /// Rows that zig-zag towards a corner of `H` move by a near-constant factor `rho` per
-    /// pass; after each pass the limit of that geometric series, `c + rho / (1 - rho) d`
-    /// (`d` the pass's step), is tried and taken when `H >= 0` there, so such accounts need
-    /// a few passes instead of dozens. A jump only lowers fractions and lands on a feasible
-    /// point, and only a pass that changes nothing ends the loop: the guarantees stand.
-    #[inline(always)]
-    fn minimise(&mut self) {
-        let mut before = self.c.to_vec();
-        let mut last_step = f64::INFINITY;
-        for _ in 0..MAX_PASSES {
-            before.copy_from_slice(self.c);
-            let mut changed = false;
-            for j in 0..self.c.len() {
-                let cj = self.c[j];
-                if cj <= 0.0 {
-                    continue;
-                }
-                let h_zero = self.line(j, 0.0);
-                if h_zero >= 0.0 {
-                    self.set(Some(j), 0.0);
-                    changed = true;
-                    continue;
-                }
-                // Two tolerances below: a root found to within one tolerance is final.
-                let below = cj - 2.0 * FRACTION_TOLERANCE;
-                if below <= 0.0 {
-                    continue;
-                }
-                let h_below = self.line(j, below);
-                if h_below < 0.0 {
-                    continue;
-                }
-                let t = smallest_root(
-                    #[inline(always)]
-                    |t| self.line(j, t),
-                    (0.0, h_zero),
-                    (below, h_below),
-                );
-                self.set(Some(j), t);
-                changed = true;
-            }
-            if !changed {
-                return;
-            }
-            let step: f64 = self.c.iter().zip(&before).map(|(c, b)| b - c).sum();
-            let rho = step / last_step;
-            last_step = step;
-            if rho < 1.0 {
-                self.try_jump(&before, rho / (1.0 - rho));
-            }
-        }
-    }
-
-    /// Moves to `max(0, c + lambda (c - before))` when `H >= 0` there.
-    #[inline(always)]
-    fn try_jump(&mut self, before: &[f64], lambda: f64) {
-        let extrapolate = |c: f64, b: f64| (c + lambda * (c - b)).max(0.0);
-        let c = &*self.c;
-        let (costs, addons) = self.acc.build(self.trial, |k| extrapolate(c[k], before[k]));
-        if self.acc.health(self.trial, costs, addons, self.sc) >= 0.0 {
-            for (c, &b) in self.c.iter_mut().zip(before) {
-                *c = extrapolate(*c, b);
-            }
-            std::mem::swap(self.base, self.trial);
-            (self.costs, self.addons) = (costs, addons);
-        }
-    }
 }
 
 /// Everything a scan shares between accounts.
@@ -559,91 +318,6 @@ impl Scanner<'_> {
     }
 }
 
-/// Search bracket `h(lo) < 0 <= h(hi)`, with the previous left end for a chord slope.
-struct Bracket {
-    lo: f64,
-    h_lo: f64,
-    left: Option<(f64, f64)>,
-    hi: f64,
-    h_hi: f64,
-}
-
-impl Bracket {
-    /// Evaluates `t` (a NaN means the midpoint) kept half a tolerance inside the bracket, so
-    /// a step that lands on an end still moves the other one; moves the end on its side and
-    /// returns true when `h(t) >= 0`.
-    #[inline(always)]
-    fn probe(&mut self, h: &mut impl FnMut(f64) -> f64, t: f64) -> bool {
-        let half = 0.5 * FRACTION_TOLERANCE;
-        let t = if t.is_nan() {
-            0.5 * (self.lo + self.hi)
-        } else {
-            t.max(self.lo + half).min(self.hi - half)
-        };
-        let v = h(t);
-        if v >= 0.0 {
-            (self.hi, self.h_hi) = (t, v);
-            true
-        } else {
-            self.left = Some((self.lo, self.h_lo));
-            (self.lo, self.h_lo) = (t, v);
-            false
-        }
-    }
-
-    #[inline(always)]
-    fn width(&self) -> f64 {
-        self.hi - self.lo
-    }
-}
-
-/// Smallest `t` in `[lo, hi]` with `h(t) >= 0` for a concave `h` with `h(lo) < 0 <= h(hi)`,
-/// to within `FRACTION_TOLERANCE`; the returned `t` always has `h(t) >= 0`.
-///
-/// Each round takes a Newton-like step from `lo` with the slope of the chord through the
-/// last two left ends (by concavity at least `h'(lo)`, so it lands left of the root, and on
-/// it when both ends lie on the root's linear piece), then a secant step between `lo` and
-/// `hi` (the chord lies below `h`, so it lands right). A step that rounding puts on the
-/// wrong side is numerically on the root and is followed by a probe half a tolerance to
-/// the other side; a round that fails to halve the bracket ends with a bisection.
-#[inline(always)]
-pub fn smallest_root(mut h: impl FnMut(f64) -> f64, lo: (f64, f64), hi: (f64, f64)) -> f64 {
-    let half = 0.5 * FRACTION_TOLERANCE;
-    let mut b = Bracket {
-        lo: lo.0,
-        h_lo: lo.1,
-        left: None,
-        hi: hi.0,
-        h_hi: hi.1,
-    };
-    for _ in 0..MAX_ITERATIONS {
-        let width = b.width();
-        if width <= FRACTION_TOLERANCE {
-            break;
-        }
-        if let Some((p, h_p)) = b.left {
-            let slope = (b.h_lo - h_p) / (b.lo - p);
-            if slope > 0.0
-                && b.probe(&mut h, b.lo - b.h_lo / slope)
-                && b.width() > FRACTION_TOLERANCE
-            {
-                b.probe(&mut h, b.hi - half);
-            }
-        }
-        if b.width() <= FRACTION_TOLERANCE {
-            break;
-        }
-        let secant = b.lo - b.h_lo * (b.hi - b.lo) / (b.h_hi - b.h_lo);
-        if !b.probe(&mut h, secant) && b.width() > FRACTION_TOLERANCE {
-            b.probe(&mut h, b.lo + half);
-        }
-        if b.width() > 0.5 * width && b.width() > FRACTION_TOLERANCE {
-            b.probe(&mut h, f64::NAN);
-        }
-    }
-    b.hi
-}
-
 /// One task's liquidations, each with the start of its rows' fractions in the buffer.
 type Part = (Vec<(Liquidation, usize)>, Vec<f64>);
 
@@ -747,7 +421,7 @@ pub fn liquidation_scan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::margin::{Aggregation, Params};
+    use crate::margin::Aggregation;
     use crate::model::Instruments;
     use crate::scenarios::ScenarioTable;
 
@@ -767,7 +441,7 @@ mod tests {
         .unwrap();
         let table =
             ScenarioTable::new(&[-0.1], &[0.0], &[1.0], 1, 1, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
-        Engine::new(ins, table, Params::default(), Aggregation::Sum).unwrap()
+        Engine::new(ins, table, crate::margin::test_params(), Aggregation::Sum).unwrap()
     }
 
     struct Case {
