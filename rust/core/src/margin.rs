@@ -858,28 +858,52 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     let chunks = pnl.chunks_exact(LANES);
     let rest = chunks.remainder();
     for x in chunks {
-        let mut v = [0.0; LANES];
-        v.copy_from_slice(x);
-        lowest.add::<INDEX>(v);
+        lowest.add::<INDEX>(lanes(x));
     }
     lowest.finish::<INDEX>(pnl.len() - rest.len(), rest.iter().copied())
 }
 
-/// [`worst_loss`] of `pnl + damp` (both of one length), in the same single pass.
+/// One `chunks_exact(LANES)` chunk as an array (a fixed length the vectoriser can see).
+#[inline(always)]
+fn lanes(x: &[f64]) -> [f64; LANES] {
+    let mut v = [0.0; LANES];
+    v.copy_from_slice(x);
+    v
+}
+
+/// [`worst_loss`] of `pnl + damp` (both of one length): lane-wise minima first, then (for
+/// `INDEX`) a scan for the first scenario attaining the minimum, which usually stops early.
+/// Folding the index into the first pass, as [`worst_loss`] does, compiles to lane shuffles
+/// here that cost more than the scan.
 #[inline(always)]
 fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
-    let mut lowest = Lowest::new();
+    let mut lanes = [0.0f64; LANES];
     let (chunks, dchunks) = (pnl.chunks_exact(LANES), damp.chunks_exact(LANES));
     let (rest, drest) = (chunks.remainder(), dchunks.remainder());
-    for (x, d) in chunks.zip(dchunks) {
-        let mut v = [0.0; LANES];
-        for ((v, &x), &d) in v.iter_mut().zip(x).zip(d) {
-            *v = x + d;
+    for (c, d) in chunks.zip(dchunks) {
+        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
+            let v = p + x;
+            *l = if v < *l { v } else { *l };
         }
-        lowest.add::<INDEX>(v);
     }
-    let start = pnl.len() - rest.len();
-    lowest.finish::<INDEX>(start, rest.iter().zip(drest).map(|(&p, &x)| p + x))
+    let low = lanes
+        .iter()
+        .copied()
+        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
+        .fold(0.0, |m, v| if v < m { v } else { m });
+    if low < 0.0 {
+        let worst = if INDEX {
+            pnl.iter()
+                .zip(damp)
+                .position(|(&p, &x)| p + x == low)
+                .map_or(-1, |s| s as i64)
+        } else {
+            -1
+        };
+        (-low, worst)
+    } else {
+        (0.0, -1)
+    }
 }
 
 /// Adds a roll bucket's net delta `d` to its underlying's sums of positive and negative
