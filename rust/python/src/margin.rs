@@ -34,6 +34,24 @@ pub(crate) fn column<'a, T: numpy::Element>(
     })
 }
 
+/// Black-76's six input columns, named as in `zkmargin.black76`.
+fn black76_columns<'a>(
+    is_call: &'a PyReadonlyArray1<'_, bool>,
+    floats: [&'a PyReadonlyArray1<'_, f64>; 5],
+) -> Result<(Column<'a, bool>, [Column<'a, f64>; 5])> {
+    let [f, k, t, v, r] = floats;
+    Ok((
+        column("is_call", is_call)?,
+        [
+            column("forward", f)?,
+            column("strike", k)?,
+            column("t", t)?,
+            column("vol", v)?,
+            column("rate", r)?,
+        ],
+    ))
+}
+
 /// Black-76 price and Greeks over arrays of one length `n` or length 1 (broadcast);
 /// returns the rows price, delta, gamma, vega, theta.
 #[pyfunction]
@@ -50,14 +68,8 @@ fn black76<'py>(
     threads: Option<Threads>,
 ) -> Result<Vec<Bound<'py, PyArray1<f64>>>> {
     let threads = threads::count(threads)?;
-    let calls = column("is_call", &is_call)?;
-    let (f, k, tt, v, r) = (
-        column("forward", &forward)?,
-        column("strike", &strike)?,
-        column("t", &t)?,
-        column("vol", &vol)?,
-        column("rate", &rate)?,
-    );
+    let (calls, [f, k, tt, v, r]) =
+        black76_columns(&is_call, [&forward, &strike, &t, &vol, &rate])?;
     let rows = run_detached(py, threads, || {
         pricing::black76_batch(calls, f, k, tt, v, r)
     })??;
@@ -82,14 +94,8 @@ fn black76_into<'py>(
     threads: Option<Threads>,
 ) -> Result<()> {
     let threads = threads::count(threads)?;
-    let calls = column("is_call", &is_call)?;
-    let (f, k, tt, v, r) = (
-        column("forward", &forward)?,
-        column("strike", &strike)?,
-        column("t", &t)?,
-        column("vol", &vol)?,
-        column("rate", &rate)?,
-    );
+    let (calls, [f, k, tt, v, r]) =
+        black76_columns(&is_call, [&forward, &strike, &t, &vol, &rate])?;
     let mut out = out;
     let rows = out
         .iter_mut()
