@@ -5,9 +5,14 @@ Black-76. Prints a markdown table of what it measured on this machine.
     python benches/bench_margin.py                  # the README workload (100k accounts)
 
 Besides the project's own baselines it times the code a user would write instead (a SciPy
-sparse product and a row minimum, checked to give the same numbers) and the memory floor:
-the bytes of the book and the results over this machine's measured copy bandwidth.
+sparse product and a row minimum, checked to give the same numbers), and measures the
+machine's floor in the same run: the larger of the book and its results streamed once at
+the measured copy bandwidth, and the positions x scenarios multiply-adds at one core's
+measured dgemm rate, per thread. Every engine row says how far it is from that floor. A
+second section margins a wide (1,000-scenario Monte-Carlo) table, where the multiply-adds
+dominate.
     python benches/bench_margin.py --accounts 20000 --options 100000 --memory-accounts 100000
+    python benches/bench_margin.py --wide-scenarios 0     # only the Deribit table
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import numpy as np
 import zkmargin
 from zkmargin import baseline
 from zkmargin.baseline import numpy_engine
+from zkmargin.dynamic import joint_table, monte_carlo_scenarios
+from zkmargin.scenarios import ScenarioTable
 from zkmargin.synthetic import ASSET_UNDERLYING, generate_exchange
 
 
@@ -39,11 +46,6 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def row(label: str, seconds: float, base: float | None = None) -> str:
-    ratio = f"{base / seconds:,.1f}x" if base is not None else "1.0x"
-    return f"| {label} | {seconds * 1e3:,.1f} ms | {ratio} |"
 
 
 def minimal_scipy(engine: zkmargin.MarginEngine, accounts: zkmargin.Accounts, market: zkmargin.Market) -> Any:
@@ -97,20 +99,96 @@ def bandwidth_floor(nbytes: int, repeat: int) -> float:
     return 2 * src.nbytes / seconds
 
 
-def bench_portfolio(n_accounts: int, repeat: int) -> list[str]:
+#: Run in a subprocess pinned to one BLAS thread: prints one core's multiply-adds per second.
+_MADD_PROBE = """
+import sys, time
+import numpy as np
+n = 512
+a, b = np.random.default_rng(0).random((2, n, n))
+c = np.empty((n, n))
+best = float("inf")
+for _ in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    np.matmul(a, b, out=c)
+    best = min(best, time.perf_counter() - start)
+print(n**3 / best)
+"""
+
+
+def madd_rate(repeat: int) -> float:
+    """Multiply-adds per second of one core at its best: a 512 x 512 dense matrix product
+    (OpenBLAS, fused multiply-adds on the widest vectors it uses, operands in cache) on one
+    BLAS thread. The engine itself uses no fused multiply-adds, so that every instruction
+    set gives the same bits; this rate is the stricter floor a kernel could approach."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, "-c", _MADD_PROBE, str(max(repeat, 3) * 4)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+class Floor:
+    """The machine's floor for one margin pass: the larger of streaming the book and its
+    results through memory once and doing each position's scenario multiply-adds at the
+    peak rate, both measured in this run and assumed to scale with threads."""
+
+    def __init__(self, traffic: int, madds: int, bandwidth: float, rate: float, threads: int) -> None:
+        self.traffic, self.madds, self.threads = traffic, madds, threads
+        self.bandwidth, self.rate = bandwidth, rate
+        self.memory = traffic / (bandwidth * threads)
+        self.compute = madds / (rate * threads)
+        self.seconds = max(self.memory, self.compute)
+
+    def line(self) -> str:
+        return (
+            f"Floor on {self.threads} thread(s): {self.seconds * 1e3:,.2f} ms = max(memory "
+            f"{self.traffic / 2**20:,.0f} MiB of inputs + outputs at {self.bandwidth / 1e9:,.1f} GB/s "
+            "per thread "
+            f"= {self.memory * 1e3:,.2f} ms, compute {self.madds / 1e6:,.1f}M multiply-adds "
+            f"(positions x scenarios) at {self.rate / 1e9:,.1f}G/s per thread = {self.compute * 1e3:,.2f} ms)"
+        )
+
+
+def row(label: str, seconds: float, base: float | None = None, floor: Floor | None = None) -> str:
+    ratio = f"{base / seconds:,.1f}x" if base is not None else "1.0x"
+    cells = [label, f"{seconds * 1e3:,.1f} ms", ratio]
+    if floor is not None:
+        # each engine at its own thread count: NumPy/SciPy rows run on one thread
+        cells.append(f"{seconds / floor.seconds:,.1f}x")
+    return "| " + " | ".join(cells) + " |"
+
+
+def wide_table(n_scenarios: int) -> ScenarioTable:
+    """A joint table of ``n_scenarios`` seeded Monte-Carlo moves of BTC and ETH over a day."""
+    rho = np.array([[1.0, 0.8], [0.8, 1.0]])
+    moves = monte_carlo_scenarios([0.6, 0.8], rho, 1.0 / 365.0, n_scenarios, 11)
+    return joint_table(moves)
+
+
+def bench_portfolio(
+    n_accounts: int, repeat: int, probe: tuple[float, float], scenarios: ScenarioTable | None = None
+) -> list[str]:
     ex = generate_exchange(n_accounts, seed=0)
-    # Deribit's table (dampener, edges) with BTC and ETH collateral shocked in the scenarios
-    kw: dict[str, Any] = {"asset_underlying": ASSET_UNDERLYING}
+    # Deribit's table (dampener, edges) unless given, BTC and ETH collateral shocked with it
+    kw: dict[str, Any] = {"asset_underlying": ASSET_UNDERLYING, "scenarios": scenarios}
     rust = zkmargin.MarginEngine(ex.instruments, **kw)
+    one = zkmargin.MarginEngine(ex.instruments, threads=1, **kw)
     numpy_eng = numpy_engine.MarginEngine(ex.instruments, **kw)
-    python_eng = baseline.MarginEngine(ex.instruments, **kw)
-    t_py = best_of(lambda: python_eng.compute(ex.accounts, ex.market, "portfolio"), 1)
+    wide = scenarios is not None
+    t_py = None
+    if not wide:  # the pure-Python reference takes minutes on a wide table
+        python_eng = baseline.MarginEngine(ex.instruments, **kw)
+        t_py = best_of(lambda: python_eng.compute(ex.accounts, ex.market, "portfolio"), 1)
     t_np = best_of(lambda: numpy_eng.compute(ex.accounts, ex.market, "portfolio"), max(1, repeat // 2))
     scipy_run = minimal_scipy(rust, ex.accounts, ex.market)
     t_sp = best_of(scipy_run, repeat)
     t_rs = best_of(lambda: rust.compute(ex.accounts, ex.market, "portfolio"), repeat)
-    one = zkmargin.MarginEngine(ex.instruments, threads=1, **kw)
     t_rs1 = best_of(lambda: one.compute(ex.accounts, ex.market, "portfolio"), repeat)
+    t_risk = best_of(lambda: rust.risk_arrays(ex.market), repeat)
     a = rust.compute(ex.accounts, ex.market, "portfolio")
     b = one.compute(ex.accounts, ex.market, "portfolio")
     identical = all(
@@ -123,33 +201,36 @@ def bench_portfolio(n_accounts: int, repeat: int) -> list[str]:
     traffic = sum(x.nbytes for x in (acc.offsets, acc.instrument, acc.quantity, acc.balances)) + sum(
         v.nbytes for v in vars(a).values() if isinstance(v, np.ndarray)
     )
-    bw = bandwidth_floor(256 << 20, repeat)
-    floor = traffic / (bw * min(rust.threads, os.cpu_count() or 1))
+    n_s = rust.scenarios.n_scenarios
+    bandwidth, rate = probe
+    threads = min(rust.threads, os.cpu_count() or 1)
+    floors = {n: Floor(traffic, acc.n_rows * n_s, bandwidth, rate, n) for n in (1, threads)}
+    table = "Monte-Carlo joint table" if wide else "Deribit table"
     title = (
-        f"Portfolio margin incl. risk arrays: {n_accounts:,} accounts, {ex.accounts.n_rows:,} positions, "
-        f"{len(ex.instruments)} instruments x {rust.scenarios.n_scenarios} scenarios"
+        f"Portfolio margin incl. risk arrays: {n_accounts:,} accounts, {acc.n_rows:,} positions, "
+        f"{len(ex.instruments)} instruments x {n_s:,} scenarios ({table})"
     )
-    return [
+    base = t_py if t_py is not None else t_np
+    base_name = "pure Python" if t_py is not None else "NumPy engine"
+    lines = [
         f"\n**{title}**\n",
-        "| engine | time | speed-up vs this row's baseline |",
-        "| --- | --- | --- |",
-        row("pure Python reference", t_py),
-        row("NumPy/SciPy engine (zkmargin.baseline.numpy_engine)", t_np, t_py),
-        row("minimal SciPy: CSR @ risk arrays, row min, roll by a 2nd product", t_sp, t_py),
-        row(f"Rust, 1 thread ({t_py / t_rs1:,.0f}x Python, {t_np / t_rs1:,.1f}x NumPy)", t_rs1, t_py),
-        row(
-            f"Rust, {rust.threads} threads ({t_py / t_rs:,.0f}x Python, {t_np / t_rs:,.1f}x NumPy)",
-            t_rs,
-            t_py,
-        ),
+        f"| engine | time | speed-up vs {base_name} | x floor |",
+        "| --- | --- | --- | --- |",
+    ]
+    if t_py is not None:
+        lines.append(row("pure Python reference", t_py, base, floors[1]))
+    lines += [
+        row("NumPy/SciPy engine (zkmargin.baseline.numpy_engine)", t_np, base, floors[1]),
+        row("minimal SciPy: CSR @ risk arrays, row min, roll by a 2nd product", t_sp, base, floors[1]),
+        row(f"Rust, 1 thread ({t_sp / t_rs1:,.2f}x minimal SciPy)", t_rs1, base, floors[1]),
+        row(f"Rust, {rust.threads} threads ({t_sp / t_rs:,.2f}x minimal SciPy)", t_rs, base, floors[threads]),
         f"\n1-thread and {rust.threads}-thread results bit-identical: {identical}; minimal SciPy "
         f"equals the engine's worst-case loss + roll add-on: {sp_agrees}",
-        f"\nRust vs minimal SciPy: {t_sp / t_rs1:,.2f}x on 1 thread, {t_sp / t_rs:,.2f}x on {rust.threads}."
-        f" Memory floor: {traffic / 2**20:,.0f} MiB of inputs + outputs at {bw / 1e9:,.1f} GB/s per thread"
-        f" (measured copy, assumed to scale with threads) = {floor * 1e3:,.2f} ms on {rust.threads} threads;"
-        f" Rust is"
-        f" {t_rs / floor:,.1f}x that floor.",
+        "\n" + floors[1].line() + ".  \n" + floors[threads].line() + ".",
+        f"\nRisk arrays alone ({len(ex.instruments)} instruments x {n_s:,} scenarios, "
+        f"{rust.threads} threads): {t_risk * 1e3:,.2f} ms (part of every Rust row above).",
     ]
+    return lines
 
 
 def bench_black76(n_options: int, repeat: int) -> list[str]:
@@ -163,6 +244,8 @@ def bench_black76(n_options: int, repeat: int) -> list[str]:
     t_loop = best_of(lambda: baseline.black76(calls, f, k, t, v, r), 1)
     t_np = best_of(lambda: numpy_engine.black76(calls, f, k, t, v, r), repeat)
     t_rs = best_of(lambda: zkmargin.black76(calls, f, k, t, v, r), repeat)
+    bufs = [np.empty(n_options) for _ in range(5)]
+    t_out = best_of(lambda: zkmargin.black76(calls, f, k, t, v, r, out=bufs), repeat)
     return [
         f"\n**Black-76 price + 4 Greeks, {n_options:,} options**\n",
         "| implementation | time | speed-up vs Python loop |",
@@ -170,6 +253,7 @@ def bench_black76(n_options: int, repeat: int) -> list[str]:
         row("Python loop (math.erfc)", t_loop),
         row("NumPy/SciPy vectorised", t_np, t_loop),
         row(f"Rust ({t_np / t_rs:,.1f}x NumPy)", t_rs, t_loop),
+        row(f"Rust, out= into reused caller buffers ({t_np / t_out:,.1f}x NumPy)", t_out, t_loop),
     ]
 
 
@@ -236,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--options", type=int, default=1_000_000)
     p.add_argument("--memory-accounts", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--wide-scenarios", type=int, default=1_000, help="scenarios of the wide table (0: skip)")
+    p.add_argument("--wide-accounts", type=int, default=20_000, help="accounts margined on the wide table")
     p.add_argument("--peak-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.peak_child is not None:
@@ -245,7 +331,10 @@ def main(argv: list[str] | None = None) -> int:
         f"zkmargin {zkmargin.__version__}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"numpy {np.__version__}, default threads {zkmargin.default_threads()}"
     )
-    lines = bench_portfolio(args.accounts, args.repeat)
+    probe = (bandwidth_floor(256 << 20, args.repeat), madd_rate(args.repeat))
+    lines = bench_portfolio(args.accounts, args.repeat, probe)
+    if args.wide_scenarios > 0:
+        lines += bench_portfolio(args.wide_accounts, args.repeat, probe, wide_table(args.wide_scenarios))
     lines += bench_black76(args.options, args.repeat)
     lines += bench_memory(args.memory_accounts)
     print("\n".join(lines))

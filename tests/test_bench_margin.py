@@ -19,10 +19,14 @@ def test_bench_margin_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     sys.modules["bench_margin"] = module
     spec.loader.exec_module(module)
     argv = ["--accounts", "300", "--options", "2000", "--memory-accounts", "2000", "--repeat", "1"]
+    argv += ["--wide-scenarios", "64", "--wide-accounts", "200"]
     assert module.main(argv) == 0
     out = capsys.readouterr().out
-    assert "bit-identical: True" in out
-    assert "minimal SciPy equals the engine's worst-case loss + roll add-on: True" in out
-    assert "Memory floor:" in out
-    for text in ("pure Python reference", "NumPy/SciPy engine", "Black-76", "One call on 2,000 accounts"):
+    # both sections (the Deribit table and the wide one) check their own numbers
+    assert out.count("bit-identical: True") == 2
+    assert out.count("minimal SciPy equals the engine's worst-case loss + roll add-on: True") == 2
+    assert out.count("Floor on 1 thread(s):") == 2 and "x 64 scenarios (Monte-Carlo joint table)" in out
+    for text in ("pure Python reference", "NumPy/SciPy engine", "Black-76", "out= into reused caller"):
+        assert text in out
+    for text in ("One call on 2,000 accounts", "Risk arrays alone"):
         assert text in out

@@ -25,6 +25,7 @@ from zkmargin.errors import (
     ExpiredError,
     NonFiniteError,
     NonPositiveError,
+    ParameterError,
     ShapeError,
 )
 
@@ -237,3 +238,57 @@ def test_inputs_unchanged_after_success() -> None:
         call(fn, x)
         for k, v in x.items():
             assert np.array_equal(v, before[k])
+
+
+def _out_case(n: int = 3001) -> tuple[tuple[Any, ...], list[NDArray[np.float64]]]:
+    rng = np.random.default_rng(4)
+    args = (
+        rng.random(n) < 0.5,
+        rng.uniform(50, 150, n),
+        rng.uniform(50, 150, n),
+        rng.uniform(0.01, 2.0, n),
+        rng.uniform(0.1, 1.5, n),
+        0.03,
+    )
+    return args, [np.full(n, np.nan) for _ in FIELDS]
+
+
+def test_out_writes_the_same_bits_into_caller_buffers() -> None:
+    args, out = _out_case()
+    want = zkmargin.black76(*args)
+    ids = [id(x) for x in out]
+    got = zkmargin.black76(*args, out=out)
+    assert [id(x) for x in got] == ids  # the caller's arrays, returned as Greeks
+    for field, row in zip(FIELDS, want, strict=True):
+        assert np.array_equal(getattr(got, field).view(np.int64), row.view(np.int64)), field
+    # a previous result is a valid out; scalars broadcast into 2-D outputs
+    grid = zkmargin.black76(True, np.full((3, 4), 100.0), 90.0, 0.5, 0.4)
+    again = zkmargin.black76(True, np.full((3, 4), 101.0), 90.0, 0.5, 0.4, out=grid)
+    assert again.price is grid.price and again.price.shape == (3, 4)
+    assert np.array_equal(again.price, zkmargin.black76(True, np.full((3, 4), 101.0), 90.0, 0.5, 0.4).price)
+
+
+def _raises(error: type[Exception], index: int | None, *args: Any, out: Any) -> None:
+    with pytest.raises(error) as info:
+        zkmargin.black76(*args, out=out)
+    assert getattr(info.value, "field", None) == "out" and getattr(info.value, "index", None) == index
+
+
+def test_out_is_checked() -> None:
+    args, out = _out_case(10)
+    _raises(ParameterError, None, *args, out=out[:4])
+    _raises(ParameterError, None, *args, out=np.zeros((5, 10)))
+    _raises(DTypeError, 2, *args, out=[*out[:2], out[2].astype(np.float32), *out[3:]])
+    _raises(DTypeError, 0, *args, out=[list(out[0]), *out[1:]])
+    _raises(ShapeError, 4, *args, out=[*out[:4], np.zeros(11)])
+    _raises(ArrayLayoutError, 1, *args, out=[out[0], np.zeros(20)[::2], *out[2:]])
+    frozen = np.zeros(10)
+    frozen.flags.writeable = False
+    _raises(ArrayLayoutError, 3, *args, out=[*out[:3], frozen, out[4]])
+    # aliasing an input (here the forward) or another output
+    _raises(ArrayLayoutError, 0, *args, out=[args[1], *out[1:]])
+    _raises(ArrayLayoutError, 1, *args, out=[out[0], out[0], *out[2:]])
+    f_before = args[1].copy()
+    with pytest.raises(NonPositiveError):
+        zkmargin.black76(args[0], -args[1], *args[2:], out=out)
+    assert np.array_equal(args[1], f_before)

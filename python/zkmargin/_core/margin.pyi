@@ -6,7 +6,7 @@ from numpy.typing import NDArray
 
 from . import _Book, _Instruments, _Market, _Params, _Rules, _Scenarios
 
-__all__ = ["Engine", "MarketState", "black76", "implied_vol"]
+__all__ = ["Engine", "MarketState", "black76", "black76_into", "implied_vol"]
 
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
@@ -20,6 +20,16 @@ def black76(
     rate: _F64,
     threads: int | None = None,
 ) -> list[_F64]: ...
+def black76_into(
+    is_call: NDArray[np.bool_],
+    forward: _F64,
+    strike: _F64,
+    t: _F64,
+    vol: _F64,
+    rate: _F64,
+    out: list[_F64],
+    threads: int | None = None,
+) -> None: ...
 def implied_vol(
     price: _F64,
     is_call: NDArray[np.bool_],

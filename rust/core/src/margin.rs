@@ -771,14 +771,13 @@ multiversion! {
 /// register, two AVX2 ones, four SSE2 ones.
 const LANES: usize = 8;
 
-/// `acc += q row`, both of a length that is a multiple of [`LANES`]: whole vectors, no
-/// remainder loop. Each lane is one IEEE multiply and one add, as in a scalar loop.
+/// `acc += q row`, both of one length, a multiple of [`LANES`], so the vector loop leaves
+/// no remainder. Each lane is one IEEE multiply and one add, as in a scalar loop.
 #[inline(always)]
 fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
-    for (a, r) in acc.chunks_exact_mut(LANES).zip(row.chunks_exact(LANES)) {
-        for l in 0..LANES {
-            a[l] += q * r[l];
-        }
+    let row = &row[..acc.len()];
+    for (a, r) in acc.iter_mut().zip(row) {
+        *a += q * r;
     }
 }
 
@@ -788,6 +787,8 @@ fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
 struct Lowest {
     low: [f64; LANES],
     at: [f64; LANES],
+    /// The scenario each lane sees next (exact in a double: far below 2^53).
+    next: [f64; LANES],
 }
 
 impl Lowest {
@@ -796,20 +797,25 @@ impl Lowest {
         Self {
             low: [0.0; LANES],
             at: [0.0; LANES],
+            next: std::array::from_fn(|l| l as f64),
         }
     }
 
-    /// Folds in scenarios `base .. base + LANES` (`INDEX`: and where each lane's minimum is).
-    // Indexed lanes: the three arrays are read and written in step.
-    #[allow(clippy::needless_range_loop)]
+    /// Folds in the next `LANES` scenarios (`INDEX`: and where each lane's minimum is).
     #[inline(always)]
-    fn add<const INDEX: bool>(&mut self, base: usize, x: [f64; LANES]) {
-        let b = base as f64;
-        for l in 0..LANES {
-            let lt = x[l] < self.low[l];
-            self.low[l] = if lt { x[l] } else { self.low[l] };
+    fn add<const INDEX: bool>(&mut self, x: [f64; LANES]) {
+        for (((low, at), next), x) in self
+            .low
+            .iter_mut()
+            .zip(&mut self.at)
+            .zip(&mut self.next)
+            .zip(x)
+        {
+            let lt = x < *low;
+            *low = if lt { x } else { *low };
             if INDEX {
-                self.at[l] = if lt { b + l as f64 } else { self.at[l] };
+                *at = if lt { *next } else { *at };
+                *next += LANES as f64;
             }
         }
     }
@@ -851,29 +857,53 @@ fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     let mut lowest = Lowest::new();
     let chunks = pnl.chunks_exact(LANES);
     let rest = chunks.remainder();
-    for (c, x) in chunks.enumerate() {
-        let mut v = [0.0; LANES];
-        v.copy_from_slice(x);
-        lowest.add::<INDEX>(c * LANES, v);
+    for x in chunks {
+        lowest.add::<INDEX>(lanes(x));
     }
     lowest.finish::<INDEX>(pnl.len() - rest.len(), rest.iter().copied())
 }
 
-/// [`worst_loss`] of `pnl + damp` (both of one length), in the same single pass.
+/// One `chunks_exact(LANES)` chunk as an array (a fixed length the vectoriser can see).
+#[inline(always)]
+fn lanes(x: &[f64]) -> [f64; LANES] {
+    let mut v = [0.0; LANES];
+    v.copy_from_slice(x);
+    v
+}
+
+/// [`worst_loss`] of `pnl + damp` (both of one length): lane-wise minima first, then (for
+/// `INDEX`) a scan for the first scenario attaining the minimum, which usually stops early.
+/// Folding the index into the first pass, as [`worst_loss`] does, compiles to lane shuffles
+/// here that cost more than the scan.
 #[inline(always)]
 fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
-    let mut lowest = Lowest::new();
+    let mut lanes = [0.0f64; LANES];
     let (chunks, dchunks) = (pnl.chunks_exact(LANES), damp.chunks_exact(LANES));
     let (rest, drest) = (chunks.remainder(), dchunks.remainder());
-    for (c, (x, d)) in chunks.zip(dchunks).enumerate() {
-        let mut v = [0.0; LANES];
-        for l in 0..LANES {
-            v[l] = x[l] + d[l];
+    for (c, d) in chunks.zip(dchunks) {
+        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
+            let v = p + x;
+            *l = if v < *l { v } else { *l };
         }
-        lowest.add::<INDEX>(c * LANES, v);
     }
-    let start = pnl.len() - rest.len();
-    lowest.finish::<INDEX>(start, rest.iter().zip(drest).map(|(&p, &x)| p + x))
+    let low = lanes
+        .iter()
+        .copied()
+        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
+        .fold(0.0, |m, v| if v < m { v } else { m });
+    if low < 0.0 {
+        let worst = if INDEX {
+            pnl.iter()
+                .zip(damp)
+                .position(|(&p, &x)| p + x == low)
+                .map_or(-1, |s| s as i64)
+        } else {
+            -1
+        };
+        (-low, worst)
+    } else {
+        (0.0, -1)
+    }
 }
 
 /// Adds a roll bucket's net delta `d` to its underlying's sums of positive and negative

@@ -84,6 +84,61 @@ pub struct Column<'a, T> {
     pub values: &'a [T],
 }
 
+/// The five output rows of a batch, in order.
+pub const OUTPUTS: [&str; 5] = ["price", "delta", "gamma", "vega", "theta"];
+
+/// Black-76 over columns of length `n` or 1 (broadcast), validated, in parallel; returns
+/// the five rows price, delta, gamma, vega, theta.
+pub fn black76_batch(
+    is_call: Column<'_, bool>,
+    f: Column<'_, f64>,
+    k: Column<'_, f64>,
+    t: Column<'_, f64>,
+    vol: Column<'_, f64>,
+    rate: Column<'_, f64>,
+) -> Result<Vec<Vec<f64>>> {
+    let floats = [f, k, t, vol, rate];
+    let n = broadcast_len(&floats, is_call)?;
+    // The outputs are written once, by the parallel pass, into uninitialised memory: a
+    // zeroing pass first would be a serial write of 40 MB per million options.
+    let mut out: Vec<Vec<f64>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
+    let spare = out.iter_mut().map(|row| &mut row.spare_capacity_mut()[..n]);
+    let all_valid = price_batch(spare, is_call, floats);
+    for row in &mut out {
+        // SAFETY: `chunk_groups` splits 0..n into chunks, `price_rows` hands every block of
+        // its chunk to `price_block`, and that writes every index of its block.
+        unsafe { row.set_len(n) };
+    }
+    check_batch(all_valid, floats)?;
+    Ok(out)
+}
+
+/// [`black76_batch`] into the caller's five rows (price, delta, gamma, vega, theta), each
+/// of the broadcast length; nothing is allocated. On an input error the rows hold
+/// unspecified values.
+pub fn black76_batch_into(
+    is_call: Column<'_, bool>,
+    f: Column<'_, f64>,
+    k: Column<'_, f64>,
+    t: Column<'_, f64>,
+    vol: Column<'_, f64>,
+    rate: Column<'_, f64>,
+    out: [&mut [f64]; 5],
+) -> Result<()> {
+    let floats = [f, k, t, vol, rate];
+    let n = broadcast_len(&floats, is_call)?;
+    for (name, row) in OUTPUTS.iter().zip(&out) {
+        same_len(name, row.len(), n, "the broadcast inputs")?;
+    }
+    let rows = out.map(|row| {
+        // SAFETY: `MaybeUninit<f64>` has the layout of `f64`, and the kernel only ever
+        // writes initialised doubles through it, so the caller's row stays initialised.
+        unsafe { &mut *(row as *mut [f64] as *mut [MaybeUninit<f64>]) }
+    });
+    let all_valid = price_batch(rows, is_call, floats);
+    check_batch(all_valid, floats)
+}
+
 /// The length `n` of a batch whose columns each hold `n` values or one (broadcast): the
 /// longest column's; a column of any other length is an error naming it.
 pub(crate) fn broadcast_len(
@@ -107,52 +162,42 @@ pub(crate) fn broadcast_len(
     Ok(n)
 }
 
-/// Black-76 over columns of length `n` or 1 (broadcast), validated, in parallel; returns
-/// the five rows price, delta, gamma, vega, theta.
-pub fn black76_batch(
+/// Prices every option into `rows` (five of the batch's length) in parallel chunks;
+/// false when any input is invalid. Validity is checked inside the pricing pass (one read
+/// of the inputs instead of six).
+fn price_batch<'a>(
+    rows: impl IntoIterator<Item = &'a mut [MaybeUninit<f64>]>,
     is_call: Column<'_, bool>,
-    f: Column<'_, f64>,
-    k: Column<'_, f64>,
-    t: Column<'_, f64>,
-    vol: Column<'_, f64>,
-    rate: Column<'_, f64>,
-) -> Result<Vec<Vec<f64>>> {
-    let floats = [f, k, t, vol, rate];
-    let n = broadcast_len(&floats, is_call)?;
-    // Validity is checked inside the parallel pricing pass (one read of the inputs instead
-    // of six); only when something is wrong do the sequential checks run, to name the first
-    // offending field and index.
-    // The outputs are written once, by the parallel pass, into uninitialised memory: a
-    // zeroing pass first would be a serial write of 40 MB per million options.
-    let mut out: Vec<Vec<f64>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
+    floats: [Column<'_, f64>; 5],
+) -> bool {
     let isa = Isa::best();
-    let spare = out.iter_mut().map(|row| &mut row.spare_capacity_mut()[..n]);
-    let all_valid = chunk_groups(spare, BATCH_CHUNK)
+    chunk_groups(rows, BATCH_CHUNK)
         .into_par_iter()
         .enumerate()
         .map(|(c, rows)| price_rows(isa, c * BATCH_CHUNK, rows, is_call, floats))
-        .reduce(|| true, |a, b| a & b);
-    for row in &mut out {
-        // SAFETY: `chunk_groups` splits 0..n into chunks, `price_rows` hands every block of
-        // its chunk to `price_block`, and that writes every index of its block.
-        unsafe { row.set_len(n) };
+        .reduce(|| true, |a, b| a & b)
+}
+
+/// Only when something is wrong do the sequential checks run, to name the first offending
+/// field and index.
+fn check_batch(all_valid: bool, floats: [Column<'_, f64>; 5]) -> Result<()> {
+    if all_valid {
+        return Ok(());
     }
-    if !all_valid {
-        finite_positive(f.name, f.values)?;
-        finite_positive(k.name, k.values)?;
-        finite_positive(vol.name, vol.values)?;
-        finite(t.name, t.values)?;
-        check_each(
-            t.name,
-            t.values,
-            ErrorKind::Expired,
-            "time to expiry must be > 0",
-            |x| x <= 0.0,
-        )?;
-        finite(rate.name, rate.values)?;
-        check_bounds(f, k, t, vol, rate)?;
-    }
-    Ok(out)
+    let [f, k, t, vol, rate] = floats;
+    finite_positive(f.name, f.values)?;
+    finite_positive(k.name, k.values)?;
+    finite_positive(vol.name, vol.values)?;
+    finite(t.name, t.values)?;
+    check_each(
+        t.name,
+        t.values,
+        ErrorKind::Expired,
+        "time to expiry must be > 0",
+        |x| x <= 0.0,
+    )?;
+    finite(rate.name, rate.values)?;
+    check_bounds(f, k, t, vol, rate)
 }
 
 /// The inputs' documented bounds (`crate::bounds`), checked once something failed the
@@ -495,6 +540,46 @@ mod invalid_input_tests {
                 (ErrorKind::Parameter, field, Some(0))
             );
         }
+    }
+
+    #[test]
+    fn batch_into_caller_rows_matches_the_allocating_batch() {
+        let n = 20_003; // several parallel chunks and a ragged last block
+        let f: Vec<f64> = (0..n).map(|i| 50.0 + (i % 997) as f64 * 0.1).collect();
+        let k: Vec<f64> = (0..n).map(|i| 60.0 + (i % 613) as f64 * 0.07).collect();
+        let calls: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+        let col = |name, values| Column { name, values };
+        let cols = || {
+            (
+                Column {
+                    name: "is_call",
+                    values: &calls[..],
+                },
+                col("forward", &f[..]),
+                col("strike", &k[..]),
+                col("t", &[0.4][..]),
+                col("vol", &[0.55][..]),
+                col("rate", &[0.03][..]),
+            )
+        };
+        let (c, a, b, t, v, r) = cols();
+        let want = black76_batch(c, a, b, t, v, r).unwrap();
+        let mut rows: [Vec<f64>; 5] = std::array::from_fn(|_| vec![f64::NAN; n]);
+        let (c, a, b, t, v, r) = cols();
+        let [p, d, g, ve, th] = &mut rows;
+        black76_batch_into(c, a, b, t, v, r, [p, d, g, ve, th]).unwrap();
+        for (got, want) in rows.iter().zip(&want) {
+            assert!(
+                got.iter()
+                    .zip(want)
+                    .all(|(x, y)| x.to_bits() == y.to_bits())
+            );
+        }
+        let mut short = vec![0.0; n - 1];
+        let [p, d, g, ve, _] = &mut rows;
+        let (c, a, b, t, v, r) = cols();
+        let err = black76_batch_into(c, a, b, t, v, r, [p, d, g, ve, &mut short]).unwrap_err();
+        assert_eq!((err.kind, err.field.as_str()), (ErrorKind::Shape, "theta"));
     }
 
     #[test]

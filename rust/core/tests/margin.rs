@@ -180,9 +180,22 @@ fn netting_and_model_ordering() {
     }
 }
 
+/// [`engine`]'s book with a dampener on every scenario row (edges at the moves) and the
+/// coin collateral (asset 1) shocked with underlying 1.
+fn damped_engine() -> Engine {
+    let base = engine(Aggregation::Sum);
+    let moves = [-0.1, -0.2, 0.0, 0.0, 0.1, 0.2, -0.1, 0.2, 0.1, -0.2];
+    let damp = [3.0, 1.0, 0.5, 0.0, 2.0, 4.0, 0.0, 1.0, 1.5, 0.5];
+    let table = base.table.clone().with_extended(&moves, &damp).unwrap();
+    let options = Options {
+        asset_underlying: vec![-1, 1],
+        ..Options::default()
+    };
+    Engine::with_options(base.instruments, table, params(), Aggregation::Sum, options).unwrap()
+}
+
 #[test]
 fn thread_count_and_instruction_set_do_not_change_bits() {
-    let e = engine(Aggregation::Sum);
     let accounts: Vec<_> = (0..5000)
         .map(|a| {
             let n = a % 7;
@@ -201,19 +214,34 @@ fn thread_count_and_instruction_set_do_not_change_bits() {
         .num_threads(2)
         .build()
         .unwrap();
-    let a = one.install(|| run(&e, &accounts, Model::Portfolio));
-    let b = two.install(|| run(&e, &accounts, Model::Portfolio));
     let bits = |f: &[Vec<f64>]| f.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&a.0), bits(&b.0));
-    assert_eq!(a.1, b.1);
-    for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
-        for model in [Model::Standard, Model::Cross, Model::Portfolio] {
-            let (want, got) = (
-                run_on(Isa::Portable, &e, &accounts, model),
-                run_on(isa, &e, &accounts, model),
-            );
-            assert_eq!(bits(&want.0), bits(&got.0), "{isa:?} {model:?}");
-            assert_eq!(want.1, got.1);
+    let rho = vec![1.0, 0.3, 0.3, 1.0];
+    let engines = [
+        engine(Aggregation::Sum),
+        engine(Aggregation::Joint),
+        engine(Aggregation::Correlation(rho)),
+        engine(span()),
+        damped_engine(),
+    ];
+    for e in &engines {
+        let name = format!("{:?}", e.aggregation);
+        let a = one.install(|| run(e, &accounts, Model::Portfolio));
+        let b = two.install(|| run(e, &accounts, Model::Portfolio));
+        assert_eq!(bits(&a.0), bits(&b.0), "{name}");
+        assert_eq!(a.1, b.1, "{name}");
+        assert!(
+            a.1.iter().any(|&w| w >= 0),
+            "{name}: some account has a worst scenario"
+        );
+        for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+            for model in [Model::Standard, Model::Cross, Model::Portfolio] {
+                let (want, got) = (
+                    run_on(Isa::Portable, e, &accounts, model),
+                    run_on(isa, e, &accounts, model),
+                );
+                assert_eq!(bits(&want.0), bits(&got.0), "{isa:?} {model:?} {name}");
+                assert_eq!(want.1, got.1);
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Borrowing numpy arrays as slices without copies, with typed errors for bad layouts.
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1, PyUntypedArrayMethods};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -19,6 +19,14 @@ pub fn slice1<'a, T: numpy::Element>(
     a: &'a PyReadonlyArray1<'_, T>,
 ) -> Result<&'a [T]> {
     a.as_slice().map_err(|_| layout(field))
+}
+
+/// A C-contiguous 1-D array the caller lends for writing.
+pub fn slice1_mut<'a, T: numpy::Element>(
+    field: &str,
+    a: &'a mut PyReadwriteArray1<'_, T>,
+) -> Result<&'a mut [T]> {
+    a.as_slice_mut().map_err(|_| layout(field))
 }
 
 /// A C-contiguous 2-D array as (flat row-major slice, rows, cols).

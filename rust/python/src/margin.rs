@@ -1,7 +1,7 @@
 //! `zkmargin._core.margin`: Black-76, implied vols, the margin engine and its cached
 //! market state.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 use zkmargin_core::implied::implied_vol_batch;
 use zkmargin_core::isa::Isa;
@@ -11,7 +11,7 @@ use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::surface::Curves;
 
 use crate::args::Arg;
-use crate::arrays::{run_detached, slice1};
+use crate::arrays::{run_detached, slice1, slice1_mut};
 use crate::errors::Result;
 use crate::inputs::{BookIn, InstrumentsIn, MarketIn, ParamsIn, RatesIn, RulesIn, ScenariosIn};
 use crate::threads::{self, Threads};
@@ -19,6 +19,7 @@ use crate::threads::{self, Threads};
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_function(wrap_pyfunction!(black76, m)?)?;
+    m.add_function(wrap_pyfunction!(black76_into, m)?)?;
     m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
     crate::state::register(m)?;
     Ok(())
@@ -32,6 +33,24 @@ pub(crate) fn column<'a, T: numpy::Element>(
         name,
         values: slice1(name, a)?,
     })
+}
+
+/// Black-76's six input columns, named as in `zkmargin.black76`.
+fn black76_columns<'a>(
+    is_call: &'a PyReadonlyArray1<'_, bool>,
+    floats: [&'a PyReadonlyArray1<'_, f64>; 5],
+) -> Result<(Column<'a, bool>, [Column<'a, f64>; 5])> {
+    let [f, k, t, v, r] = floats;
+    Ok((
+        column("is_call", is_call)?,
+        [
+            column("forward", f)?,
+            column("strike", k)?,
+            column("t", t)?,
+            column("vol", v)?,
+            column("rate", r)?,
+        ],
+    ))
 }
 
 /// Black-76 price and Greeks over arrays of one length `n` or length 1 (broadcast);
@@ -50,18 +69,47 @@ fn black76<'py>(
     threads: Option<Threads>,
 ) -> Result<Vec<Bound<'py, PyArray1<f64>>>> {
     let threads = threads::count(threads)?;
-    let calls = column("is_call", &is_call)?;
-    let (f, k, tt, v, r) = (
-        column("forward", &forward)?,
-        column("strike", &strike)?,
-        column("t", &t)?,
-        column("vol", &vol)?,
-        column("rate", &rate)?,
-    );
+    let (calls, [f, k, tt, v, r]) =
+        black76_columns(&is_call, [&forward, &strike, &t, &vol, &rate])?;
     let rows = run_detached(py, threads, || {
         pricing::black76_batch(calls, f, k, tt, v, r)
     })??;
     Ok(rows.into_iter().map(|r| r.into_pyarray(py)).collect())
+}
+
+/// [`black76`] into the caller's five float64 rows (price, delta, gamma, vega, theta),
+/// each C-contiguous and of the broadcast length; the Python wrapper checks dtypes, shapes
+/// and that no row overlaps an input or another row.
+#[pyfunction]
+#[pyo3(signature = (is_call, forward, strike, t, vol, rate, out, threads=None))]
+#[allow(clippy::too_many_arguments)] // the formula's six columns, each its own array
+fn black76_into<'py>(
+    py: Python<'py>,
+    is_call: Arg<PyReadonlyArray1<'py, bool>>,
+    forward: Arg<PyReadonlyArray1<'py, f64>>,
+    strike: Arg<PyReadonlyArray1<'py, f64>>,
+    t: Arg<PyReadonlyArray1<'py, f64>>,
+    vol: Arg<PyReadonlyArray1<'py, f64>>,
+    rate: Arg<PyReadonlyArray1<'py, f64>>,
+    out: [PyReadwriteArray1<'py, f64>; 5],
+    threads: Option<Threads>,
+) -> Result<()> {
+    let threads = threads::count(threads)?;
+    let (calls, [f, k, tt, v, r]) =
+        black76_columns(&is_call, [&forward, &strike, &t, &vol, &rate])?;
+    let mut out = out;
+    let rows = out
+        .iter_mut()
+        .zip(pricing::OUTPUTS)
+        .map(|(row, name)| slice1_mut(name, row))
+        .collect::<Result<Vec<_>>>()?;
+    let Ok(rows) = <[&mut [f64]; 5]>::try_from(rows) else {
+        unreachable!("five output rows")
+    };
+    run_detached(py, threads, || {
+        pricing::black76_batch_into(calls, f, k, tt, v, r, rows)
+    })??;
+    Ok(())
 }
 
 /// Black-76 implied vols over arrays of one length `n` or length 1 (broadcast).
