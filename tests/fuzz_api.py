@@ -45,14 +45,17 @@ from zkmargin import (
     MarginParams,
     Market,
     MarketState,
+    Orders,
     RateCurve,
     ScenarioTable,
     VolSurface,
     baseline,
     black76,
+    currency_requirements,
     deribit_scenarios,
     dynamic,
     errors,
+    forwards_from_futures,
     implied_vol,
     proof,
     span_scenarios,
@@ -973,6 +976,68 @@ class Kupiec(Target):
         close(out, dref.kupiec(int(a["n"]), int(a["breaches"]), float(a["p"])), "kupiec")
 
 
+class Extras(Target):
+    """Resting orders, forwards from futures marks, per-currency requirements, books from
+    triples and a short liquidation cascade."""
+
+    name = "extras"
+    weight = 1.5
+
+    def base(self, rng: np.random.Generator) -> Args:
+        a = universe(rng)
+        n_i = a["kind"].shape[0]
+        n_a = a["offsets"].shape[0] - 1
+        a.update(
+            fn=str(rng.choice(["orders", "forwards", "segregated", "triples", "cascade"])),
+            order_offsets=np.array([0] * n_a + [1], dtype=np.int64),
+            order_instrument=np.array([int(rng.integers(n_i))], dtype=np.int64),
+            order_quantity=np.array([float(np.round(rng.uniform(-5, 5), 2))]),
+            futures_mark=np.round(a["spot"][a["underlying"]] * rng.uniform(0.9, 1.1, n_i), 2),
+            account=rng.integers(0, n_a, a["instrument"].shape[0]).astype(np.int64),
+            shock=-0.3,
+            depth=1e6,
+            max_rounds=3,
+            underlying_index=0,
+        )
+        return a
+
+    def call(self, a: Args) -> Any:
+        ins, m = instruments_of(a), market_of(a)
+        fn = a["fn"]
+        if fn == "orders":
+            orders = Orders(a["order_offsets"], a["order_instrument"], a["order_quantity"])
+            return MarginEngine(ins).compute(accounts_of(a), m, "portfolio", orders=orders)
+        if fn == "forwards":
+            return forwards_from_futures(ins, a["spot"], a["futures_mark"])
+        if fn == "segregated":
+            eng = MarginEngine(ins, settlement_mode="segregated")
+            req = currency_requirements(eng, accounts_of(a), m)
+            return (req.initial_margin, req.maintenance_margin)
+        if fn == "triples":
+            acc = Accounts.from_triples(a["account"], a["instrument"], a["quantity"], a["balances"])
+            return MarginEngine(ins).compute(acc, m, "cross")
+        rule = dynamic.LiquidityRule(np.ones(len(ins)), 0.001, 1e6)
+        none = np.full(a["asset_price"].shape[0], -1, dtype=np.int64)
+        res = dynamic.cascade(
+            ins,
+            accounts_of(a),
+            m,
+            none,
+            rule,
+            a["underlying_index"],
+            a["shock"],
+            a["depth"],
+            max_rounds=a["max_rounds"],
+        )
+        return (res.quantity_after, res.liquidator_position, res.bad_debt, res.liquidated_notional)
+
+    def check(self, a: Args, out: Any, mutated: bool) -> None:
+        if dataclasses.is_dataclass(out):
+            check_margin(out, None, out.equity.shape[0], out.net_delta.shape[1])
+        else:
+            finite(out, a["fn"])
+
+
 # ------------------------------------------------------------------------- proof layer
 _PROOF_CACHE: dict[str, Any] = {}
 
@@ -1170,6 +1235,7 @@ TARGETS: tuple[Target, ...] = (
     Risk(),
     Liquidation(),
     Kupiec(),
+    Extras(),
     Commit(),
     RangeProofs(),
     Solvency(),
