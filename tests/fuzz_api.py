@@ -434,6 +434,12 @@ def accounts_of(a: Args) -> Accounts:
     return Accounts(a["offsets"], a["instrument"], a["quantity"], a["balances"])
 
 
+def liquidity_rule_of(a: Args) -> dynamic.LiquidityRule:
+    return dynamic.LiquidityRule(
+        a["notional"], a["half_spread"], a["depth"], a["base_ratio"], a["share"], a["liq_rate"], a["imf"]
+    )
+
+
 def _result_fields(res: Any) -> dict[str, Any]:
     return {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
 
@@ -895,15 +901,7 @@ class Risk(Target):
         if fn == "span2":
             return dynamic.span2_margin(a["x"], a["tail"], a["tail"], a["tail"], a["tail"])
         if fn == "addons":
-            rule = dynamic.LiquidityRule(
-                a["notional"],
-                a["half_spread"],
-                a["depth"],
-                a["base_ratio"],
-                a["share"],
-                a["liq_rate"],
-                a["imf"],
-            )
+            rule = liquidity_rule_of(a)
             return dynamic.addons(rule, accounts_of(a), a["threads"])
         if fn == "collateral":
             return dynamic.dynamic_collateral(
@@ -945,15 +943,7 @@ class Liquidation(Target):
     def call(self, a: Args) -> Any:
         ins, m, acc = instruments_of(a), market_of(a), accounts_of(a)
         if a["fn"] == "scan":
-            rule = dynamic.LiquidityRule(
-                a["notional"],
-                a["half_spread"],
-                a["depth"],
-                a["base_ratio"],
-                a["share"],
-                a["liq_rate"],
-                a["imf"],
-            )
+            rule = liquidity_rule_of(a)
             eng = MarginEngine(ins)
             return dynamic.scan_margin(eng, acc, m, rule, "portfolio", a["target"], a["buffer"], a["penalty"])
         stress = dynamic.StressScenario("s", a["stress_move"], a["vol_multiplier"])
