@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -49,7 +50,7 @@ class EngineRules(NamedTuple):
     asset_underlying: I64 | None
 
 
-class EngineBase:
+class EngineBase(ABC):
     """Holds the instrument universe, scenario table, parameters and aggregation rule,
     validated once by the native core. Subclasses implement the arithmetic."""
 
@@ -158,6 +159,24 @@ class EngineBase:
         if model not in MODELS:
             raise ParameterError(f"model must be one of {MODELS}, got {model!r}", "model")
 
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
+        """Equity, IM, MM, add-ons, worst scenario and net Greeks of every account under
+        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7); ``orders``
+        (resting orders) raise IM to the worst of the book with and without their fills
+        (docs §6.7)."""
+        self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
+        return self._compute(accounts, market, model)
+
+    @abstractmethod
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
+        """:meth:`compute` without orders, ``model`` checked: each engine's arithmetic."""
+
     def validate(self, accounts: Accounts, market: Market) -> None:
         """Raise the typed error for the first bad value in ``accounts`` or ``market``,
         naming the caller's rows, account ids and instrument names."""
@@ -178,18 +197,7 @@ class MarginEngine(EngineBase):
     >>> res.maintenance_margin                              # doctest: +SKIP
     """
 
-    def compute(
-        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
-    ) -> MarginResult:
-        """Equity, IM, MM, add-ons, worst scenario and net Greeks of every account under
-        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7); ``orders``
-        (resting orders) raise IM to the worst of the book with and without their fills
-        (docs §6.7)."""
-        self._check_model(model)
-        if orders is not None:
-            return margin_with_orders(
-                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
-            )
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
         with user_errors(self.instruments, accounts):
             fields_out, worst, greeks = self._native.compute(
                 market, accounts, model, self.threads, market.rates_at(self.instruments.expiry)

@@ -87,7 +87,3 @@ class Market:
     def rates_at(self, expiry: Any) -> NDArray[np.float64] | None:
         """The curve's zero rate at each expiry, or ``None`` for a market with one rate."""
         return None if self.rate_curve is None else self.rate_curve.rate(expiry)
-
-    def rate_at(self, t: float) -> float:
-        """The rate an option expiring at ``t`` is discounted at (pure Python)."""
-        return self.rate if self.rate_curve is None else self.rate_curve.rate_one(t)

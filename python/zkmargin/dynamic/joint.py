@@ -16,6 +16,10 @@ from ..errors import ParameterError
 from ..scenarios import ScenarioTable
 from .volatility import DEFAULT_LAMBDA, _matrix
 
+#: Added to the correlation matrix's diagonal before its Cholesky factorisation (the
+#: core's), so a PSD matrix of rank below ``n`` factorises (docs §10.4.3).
+PSD_JITTER: float = _dynamic.PSD_JITTER
+
 
 def _horizon(horizon: int) -> int:
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:

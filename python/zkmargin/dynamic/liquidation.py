@@ -26,6 +26,14 @@ from .shift import EngineLike, collateral_value, shocked_market
 #: selection, pro rata, whole-account fallback.
 METHODS = ("none", "greedy", "pro_rata", "full")
 
+#: The core's tolerances of the scan (docs §10.8): a root search stops when its bracket is
+#: ``FRACTION_TOLERANCE`` wide or after ``MAX_ITERATIONS`` rounds; greedy scores within
+#: ``TIE`` (relative) go to the lower row; at most ``MAX_PASSES`` minimality passes.
+FRACTION_TOLERANCE: float = _dynamic.FRACTION_TOLERANCE
+MAX_ITERATIONS: int = _dynamic.MAX_ITERATIONS
+TIE: float = _dynamic.TIE
+MAX_PASSES: int = _dynamic.MAX_PASSES
+
 
 @dataclass(frozen=True, eq=False)
 class LiquidationScan:
