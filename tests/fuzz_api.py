@@ -45,14 +45,17 @@ from zkmargin import (
     MarginParams,
     Market,
     MarketState,
+    Orders,
     RateCurve,
     ScenarioTable,
     VolSurface,
     baseline,
     black76,
+    currency_requirements,
     deribit_scenarios,
     dynamic,
     errors,
+    forwards_from_futures,
     implied_vol,
     proof,
     span_scenarios,
@@ -431,6 +434,12 @@ def accounts_of(a: Args) -> Accounts:
     return Accounts(a["offsets"], a["instrument"], a["quantity"], a["balances"])
 
 
+def liquidity_rule_of(a: Args) -> dynamic.LiquidityRule:
+    return dynamic.LiquidityRule(
+        a["notional"], a["half_spread"], a["depth"], a["base_ratio"], a["share"], a["liq_rate"], a["imf"]
+    )
+
+
 def _result_fields(res: Any) -> dict[str, Any]:
     return {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
 
@@ -723,6 +732,12 @@ class Curves(Target):
         check_margin(res, baseline.MarginEngine(ins).compute(acc, m, "portfolio"), len(acc), 1)
 
 
+def _rows(x: Any) -> list[list[float]]:
+    """An accepted history as the reference takes it (a 1-D history is one column)."""
+    arr = np.asarray(x, dtype=np.float64)
+    return (arr.reshape(-1, 1) if arr.ndim == 1 else arr).tolist()
+
+
 def _returns(rng: np.random.Generator) -> np.ndarray:
     t, u = int(rng.integers(2, 12)), int(rng.integers(1, 3))
     return np.round(rng.normal(0, 0.03, (t, u)), 5)
@@ -793,13 +808,12 @@ class Volatility(Target):
     def check(self, a: Args, out: Any, mutated: bool) -> None:
         finite(out, a["fn"])
         fn = a["fn"]
-        rows = np.asarray(a["returns"], dtype=np.float64)
         if fn == "log_returns":
             close(out, dref.log_returns(np.asarray(a["prices"]).tolist()), fn)
         elif fn == "ewma":
-            close(out, dref.ewma_vol(rows.tolist(), float(a["lam"])), fn)
+            close(out, dref.ewma_vol(_rows(a["returns"]), float(a["lam"])), fn)
         elif fn == "rolling":
-            close(out, dref.rolling_vol(rows.tolist(), int(a["window"])), fn)
+            close(out, dref.rolling_vol(_rows(a["returns"]), int(a["window"])), fn)
         elif fn == "cap_path":
             close(out, dref.cap_path(np.asarray(a["prices"]).tolist(), float(a["max_rise"])), fn)
 
@@ -837,7 +851,7 @@ class Joint(Target):
         if a["fn"] == "historical":
             close(
                 out,
-                dref.historical(np.asarray(a["returns"], dtype=float).tolist(), int(a["horizon"])),
+                dref.historical(_rows(a["returns"]), int(a["horizon"])),
                 "historical",
             )
         elif a["fn"] == "monte_carlo":
@@ -892,15 +906,7 @@ class Risk(Target):
         if fn == "span2":
             return dynamic.span2_margin(a["x"], a["tail"], a["tail"], a["tail"], a["tail"])
         if fn == "addons":
-            rule = dynamic.LiquidityRule(
-                a["notional"],
-                a["half_spread"],
-                a["depth"],
-                a["base_ratio"],
-                a["share"],
-                a["liq_rate"],
-                a["imf"],
-            )
+            rule = liquidity_rule_of(a)
             return dynamic.addons(rule, accounts_of(a), a["threads"])
         if fn == "collateral":
             return dynamic.dynamic_collateral(
@@ -913,9 +919,9 @@ class Risk(Target):
         if a["fn"] == "var_es":
             want = dref.var_es(
                 np.asarray(a["risk"], dtype=float).tolist(),
-                a["offsets"].tolist(),
-                a["instrument"].tolist(),
-                a["quantity"].tolist(),
+                np.asarray(a["offsets"]).tolist(),
+                np.asarray(a["instrument"]).tolist(),
+                np.asarray(a["quantity"]).tolist(),
                 float(a["confidence"]),
             )
             close(out[0], want[0], "var")
@@ -942,15 +948,7 @@ class Liquidation(Target):
     def call(self, a: Args) -> Any:
         ins, m, acc = instruments_of(a), market_of(a), accounts_of(a)
         if a["fn"] == "scan":
-            rule = dynamic.LiquidityRule(
-                a["notional"],
-                a["half_spread"],
-                a["depth"],
-                a["base_ratio"],
-                a["share"],
-                a["liq_rate"],
-                a["imf"],
-            )
+            rule = liquidity_rule_of(a)
             eng = MarginEngine(ins)
             return dynamic.scan_margin(eng, acc, m, rule, "portfolio", a["target"], a["buffer"], a["penalty"])
         stress = dynamic.StressScenario("s", a["stress_move"], a["vol_multiplier"])
@@ -971,6 +969,68 @@ class Kupiec(Target):
     def check(self, a: Args, out: Any, mutated: bool) -> None:
         finite(out, "kupiec")
         close(out, dref.kupiec(int(a["n"]), int(a["breaches"]), float(a["p"])), "kupiec")
+
+
+class Extras(Target):
+    """Resting orders, forwards from futures marks, per-currency requirements, books from
+    triples and a short liquidation cascade."""
+
+    name = "extras"
+    weight = 1.5
+
+    def base(self, rng: np.random.Generator) -> Args:
+        a = universe(rng)
+        n_i = a["kind"].shape[0]
+        n_a = a["offsets"].shape[0] - 1
+        a.update(
+            fn=str(rng.choice(["orders", "forwards", "segregated", "triples", "cascade"])),
+            order_offsets=np.array([0] * n_a + [1], dtype=np.int64),
+            order_instrument=np.array([int(rng.integers(n_i))], dtype=np.int64),
+            order_quantity=np.array([float(np.round(rng.uniform(-5, 5), 2))]),
+            futures_mark=np.round(a["spot"][a["underlying"]] * rng.uniform(0.9, 1.1, n_i), 2),
+            account=rng.integers(0, n_a, a["instrument"].shape[0]).astype(np.int64),
+            shock=-0.3,
+            depth=1e6,
+            max_rounds=3,
+            underlying_index=0,
+        )
+        return a
+
+    def call(self, a: Args) -> Any:
+        ins, m = instruments_of(a), market_of(a)
+        fn = a["fn"]
+        if fn == "orders":
+            orders = Orders(a["order_offsets"], a["order_instrument"], a["order_quantity"])
+            return MarginEngine(ins).compute(accounts_of(a), m, "portfolio", orders=orders)
+        if fn == "forwards":
+            return forwards_from_futures(ins, a["spot"], a["futures_mark"])
+        if fn == "segregated":
+            eng = MarginEngine(ins, settlement_mode="segregated")
+            req = currency_requirements(eng, accounts_of(a), m)
+            return (req.initial_margin, req.maintenance_margin)
+        if fn == "triples":
+            acc = Accounts.from_triples(a["account"], a["instrument"], a["quantity"], a["balances"])
+            return MarginEngine(ins).compute(acc, m, "cross")
+        rule = dynamic.LiquidityRule(np.ones(len(ins)), 0.001, 1e6)
+        none = np.full(len(m.asset_price), -1, dtype=np.int64)
+        res = dynamic.cascade(
+            ins,
+            accounts_of(a),
+            m,
+            none,
+            rule,
+            a["underlying_index"],
+            a["shock"],
+            a["depth"],
+            max_rounds=a["max_rounds"],
+        )
+        return (res.quantity_after, res.liquidator_position, res.bad_debt, res.liquidated_notional)
+
+    def check(self, a: Args, out: Any, mutated: bool) -> None:
+        if dataclasses.is_dataclass(out):
+            check_margin(out, None, out.equity.shape[0], out.net_delta.shape[1])
+        else:
+            finite(out, a["fn"])
 
 
 # ------------------------------------------------------------------------- proof layer
@@ -1170,6 +1230,7 @@ TARGETS: tuple[Target, ...] = (
     Risk(),
     Liquidation(),
     Kupiec(),
+    Extras(),
     Commit(),
     RangeProofs(),
     Solvency(),

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DTypeError, DuplicateError, UnknownIdentifierError
+from .errors import DTypeError, DuplicateError, IndexOutOfRangeError, UnknownIdentifierError
 
 
 def id_array(field: str, values: Any) -> NDArray[Any]:
@@ -31,7 +31,13 @@ def id_array(field: str, values: Any) -> NDArray[Any]:
         if kinds <= {str}:
             return arr.astype(str)
         if all(issubclass(k, (int, np.integer)) and not issubclass(k, bool) for k in kinds):
-            return arr.astype(np.int64)
+            try:
+                return arr.astype(np.int64)
+            except OverflowError:
+                big = next(k for k, v in enumerate(arr.tolist()) if not -(2**63) <= v < 2**63)
+                raise IndexOutOfRangeError(
+                    f"{field}: row {big} holds {arr[big]!r}, which does not fit in int64", field, big
+                ) from None
         bad = next(k for k, v in enumerate(arr.tolist()) if not isinstance(v, (str, int, np.integer)))
         raise DTypeError(
             f"{field}: row {bad} holds {arr[bad]!r}; ids must all be str or all be int", field, bad

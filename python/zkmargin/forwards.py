@@ -76,4 +76,5 @@ def forwards_from_futures(instruments: Instruments, spot: Any, futures_mark: Any
     out[fut] = mark[fut]
     perp = (instruments.kind == Kind.PERPETUAL) & np.isfinite(mark) & (mark > 0.0)
     out[perp] = mark[perp]
+    _arrays.finite_output("forward", out)
     return out

@@ -89,7 +89,8 @@ class ScenarioTable:
             raise ShapeError("a scenario table needs at least one scenario", "moves")
         if not isinstance(vol_shift, str) or vol_shift not in VOL_SHIFTS:
             raise ParameterError(f"vol_shift must be one of {VOL_SHIFTS}, got {vol_shift!r}", "vol_shift")
-        if not isinstance(look_ahead, (int, float)) or not np.isfinite(look_ahead) or look_ahead < 0:
+        look_ahead = _args.number("look_ahead", look_ahead)
+        if not np.isfinite(look_ahead) or look_ahead < 0:
             raise ParameterError(
                 f"look_ahead must be finite and >= 0 (years), got {look_ahead}", "look_ahead"
             )

@@ -33,6 +33,8 @@ def currency_requirements(engine: Any, accounts: Accounts, market: Market) -> Cu
     ``engine`` (any engine class, built with ``settlement_mode="segregated"``)."""
     if engine.settlement_mode != "segregated":
         raise ParameterError("per-currency requirements need settlement_mode='segregated'", "settlement_mode")
+    # the book's offsets size the arrays below: refuse a malformed book before using them
+    engine.validate(accounts, market)
     ins = engine.instruments
     n_u = engine.n_underlyings
     coin = ins.settlement == Settlement.INVERSE

@@ -36,8 +36,9 @@ def kupiec(n: int, breaches: int, p: float) -> tuple[float, float]:
     expected breach probability ``p``, and its chi-square(1) p-value ``erfc(sqrt(LR / 2))``.
 
     ``LR = -2 [ (n-x) ln(1-p) + x ln p - (n-x) ln(1-x/n) - x ln(x/n) ]`` with ``0 ln 0 = 0``."""
-    if not isinstance(n, int) or n < 1:
-        raise ParameterError("n must be an int >= 1", "n")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 2**53:
+        # past 2^53 the rate x / n can round to exactly 1 and the likelihood to log(0)
+        raise ParameterError("n must be an int in [1, 2**53]", "n")
     if not isinstance(breaches, int) or not 0 <= breaches <= n:
         raise ParameterError("breaches must be an int in [0, n]", "breaches")
     p = _args.number("p", p)

@@ -169,11 +169,17 @@ def cascade(
     """
     if mode not in ("partial", "full"):
         raise ParameterError("mode must be 'partial' or 'full'", "mode")
+    depth = _args.number("depth", depth)
     if not (np.isfinite(depth) and depth > 0):
         raise ParameterError("depth must be finite and > 0", "depth")
-    if not isinstance(max_rounds, int) or max_rounds < 1:
+    shock = _args.real("shock", shock)
+    impact = _args.real("impact", impact)
+    penalty = _args.number("penalty", penalty)
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
         raise ParameterError("max_rounds must be an int >= 1", "max_rounds")
+    _args.instance("market", market, Market)
     n_und = market.spot.shape[0]
+    underlying = _args.integer("underlying", underlying, -(1 << 63), 1 << 63)
     if not 0 <= underlying < n_und:
         raise ParameterError("underlying out of range", "underlying")
     th = _core.resolve_threads(threads)

@@ -77,6 +77,8 @@ def quantity_to_units(q: float, decimals: int = QUANTITY_DECIMALS, field: str = 
     that exceeds ``MAX_UNITS``."""
     qf = _number(field, q)
     scale: int = 10 ** _args.integer("decimals", decimals, 0, _MAX_DECIMALS)
+    if abs(qf) > MAX_UNITS / scale:
+        raise ParameterError(f"{field}: {q!r} exceeds the bound {MAX_UNITS} units", field)
     k = round(qf * scale)
     # The committed integer k is the exact decimal position; the engine's double may carry
     # float noise from arithmetic such as 48 * 0.1 = 4.800000000000001. Accept the double
