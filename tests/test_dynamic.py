@@ -339,6 +339,14 @@ def test_haircuts_grow_with_vol_and_size() -> None:
 PENALTY = 0.02
 
 
+def test_the_reference_reads_the_cores_tolerances() -> None:
+    from zkmargin._core import dynamic as core
+
+    for name in ("PSD_JITTER", "FRACTION_TOLERANCE", "MAX_ITERATIONS", "TIE", "MAX_PASSES"):
+        assert getattr(ref, name) is getattr(core, name), name
+    assert (ref.PSD_JITTER, ref.FRACTION_TOLERANCE, ref.TIE) == (1e-10, 1e-12, 1e-9)  # docs §10.4, §10.8
+
+
 def _scan_rule(exchange: zkmargin.synthetic.Exchange) -> d.LiquidityRule:
     return _rule(exchange, rate=0.05, imf=5e-5)
 

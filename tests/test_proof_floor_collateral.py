@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from zkmargin import Accounts, Instruments, MarginEngine, MarginParams, Market, ScenarioTable, span_scenarios
@@ -154,7 +154,6 @@ def test_doctored_floor_coefficients_are_rejected() -> None:
         replace(honest, som_side=(0,) * len(honest.som_side))
 
 
-@settings(deadline=None)
 @given(
     st.lists(st.floats(-5.0, 5.0, allow_nan=False).map(lambda x: round(x, 3)), min_size=4, max_size=4),
     st.floats(0.0, 2e5),
@@ -231,7 +230,6 @@ def _final_surplus(stm: SolvencyStatement, x: list[int]) -> int:
     return sum(c * x[b] for b, c in forms[-1].terms)
 
 
-@settings(deadline=None)
 @given(
     st.floats(-3.0, 3.0).map(lambda x: round(x, 4)),
     st.floats(-2.0, 2.0).map(lambda x: round(x, 6)),
@@ -269,7 +267,6 @@ def test_a_split_rewarding_table_is_refused() -> None:
         replace(stm, held_lo=tuple(held))
 
 
-@settings(deadline=None)
 @given(
     st.floats(-4.0, 4.0, allow_nan=False).map(lambda x: round(x, 3)),
     st.floats(-3.0, 3.0, allow_nan=False).map(lambda x: round(x, 3)),

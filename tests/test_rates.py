@@ -15,6 +15,7 @@ import zkmargin
 from helpers.budget import scaled
 from zkmargin import MarginEngine, MarketState, baseline, errors
 from zkmargin.baseline import numpy_engine
+from zkmargin.baseline.curves import curve_rate
 from zkmargin.rates import RateCurve
 from zkmargin.results import MODELS
 from zkmargin.synthetic import generate_exchange
@@ -27,20 +28,20 @@ MARKET = dataclasses.replace(EX.market, rate=0.0, rate_curve=CURVE)
 
 def test_interpolation_by_hand() -> None:
     c = CURVE
-    assert c.rate_one(0.01) == 0.02 and c.rate_one(3.0) == 0.05
-    assert c.rate_one(0.25) == pytest.approx(0.035, rel=1e-15)
+    assert curve_rate(c, 0.01) == 0.02 and curve_rate(c, 3.0) == 0.05
+    assert curve_rate(c, 0.25) == pytest.approx(0.035, rel=1e-15)
     t = 0.5  # r(T) T linear between (0.25, 0.035 * 0.25) and (1, 0.05)
     want = (0.035 * 0.25 + (0.05 - 0.035 * 0.25) * (t - 0.25) / 0.75) / t
-    assert c.rate_one(t) == pytest.approx(want, rel=1e-15)
+    assert curve_rate(c, t) == pytest.approx(want, rel=1e-15)
     grid = np.linspace(0.0, 2.0, 41)
-    np.testing.assert_allclose(c.rate(grid), [c.rate_one(x) for x in grid], rtol=1e-15)
+    np.testing.assert_allclose(c.rate(grid), [curve_rate(c, x) for x in grid], rtol=1e-15)
 
 
 @scaled(1.7)  # closed form, cheap
 @given(t0=st.floats(0.25, 0.9), dt=st.floats(0.01, 0.09))
 def test_forward_rate_is_constant_between_nodes(t0: float, dt: float) -> None:
     def log_disc(t: float) -> float:
-        return CURVE.rate_one(t) * t
+        return curve_rate(CURVE, t) * t
 
     fwd = (log_disc(t0 + dt) - log_disc(t0)) / dt
     assert fwd == pytest.approx((0.05 - 0.035 * 0.25) / 0.75, rel=1e-9)
@@ -51,7 +52,7 @@ def test_each_option_is_discounted_at_its_expirys_rate() -> None:
     i = int(np.flatnonzero(INS.is_option & (INS.settlement == zkmargin.Settlement.LINEAR))[0])
     f = MARKET.spot[INS.underlying[i]] if MARKET.forward is None else MARKET.forward[i]
     call = INS.kind[i] == zkmargin.Kind.CALL
-    r = CURVE.rate_one(INS.expiry[i])
+    r = curve_rate(CURVE, INS.expiry[i])
     want = zkmargin.black76(bool(call), f, INS.strike[i], INS.expiry[i], MARKET.vol[i], r)
     assert vals.mark_price[i] == pytest.approx(want.price.item(), rel=1e-13)
     assert vals.theta[i] == pytest.approx(INS.contract_size[i] * want.theta.item(), rel=1e-12)

@@ -18,6 +18,7 @@ import zkmargin
 from helpers.budget import scaled
 from zkmargin import MarginEngine, MarketState, baseline, errors
 from zkmargin.baseline import numpy_engine
+from zkmargin.baseline.curves import surface_vol, surface_vols
 from zkmargin.results import ACCOUNT_FIELDS, MODELS
 from zkmargin.surface import VolSurface
 from zkmargin.synthetic import generate_exchange
@@ -90,8 +91,8 @@ def test_a_scenario_move_reads_the_smile_at_the_moved_forward() -> None:
     f = MARKET.spot[u] if MARKET.forward is None else MARKET.forward[i]
     k, t, m = INS.strike[i], INS.expiry[i], sc.moves[s, u]
     surf = SURFACES[u]
-    today = surf.evaluate_one(t, math.log(k / f))
-    moved = surf.evaluate_one(t, math.log(k / (f * (1.0 + m))))
+    today = surface_vol(surf, t, math.log(k / f))
+    moved = surface_vol(surf, t, math.log(k / (f * (1.0 + m))))
     assert moved != pytest.approx(today, rel=1e-6)  # the point moved along the smile
     vals = eng.instrument_values(MARKET)
     w0 = vals.mtm[i]
@@ -104,10 +105,10 @@ def test_a_scenario_move_reads_the_smile_at_the_moved_forward() -> None:
 @given(t=st.floats(0.01, 1.2), x=st.floats(-2.0, 2.0))
 def test_numpy_and_python_evaluations_agree_and_variance_rises(t: float, x: float) -> None:
     s = SURFACES[0]
-    one = s.evaluate_one(t, x)
-    assert s.evaluate(t, x).item() == pytest.approx(one, rel=1e-14)
+    one = surface_vol(s, t, x)
+    assert surface_vols(s, t, x).item() == pytest.approx(one, rel=1e-14)
     later = min(t * 1.1, 1.2)
-    assert s.evaluate_one(later, x) ** 2 * later >= one**2 * t * (1 - 1e-14)
+    assert surface_vol(s, later, x) ** 2 * later >= one**2 * t * (1 - 1e-14)
 
 
 def test_surface_errors_are_typed() -> None:

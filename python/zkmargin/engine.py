@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays, _core
+from . import _args, _arrays, _core
 from ._core import margin as _margin
 from .book import Accounts, Instruments, user_errors
 from .errors import ParameterError
@@ -49,7 +50,7 @@ class EngineRules(NamedTuple):
     asset_underlying: I64 | None
 
 
-class EngineBase:
+class EngineBase(ABC):
     """Holds the instrument universe, scenario table, parameters and aggregation rule,
     validated once by the native core. Subclasses implement the arithmetic."""
 
@@ -81,9 +82,11 @@ class EngineBase:
                 worst,
             )
         self.scenarios = (
-            scenarios if scenarios is not None else deribit_scenarios(max(instruments.n_underlyings, 1))
+            _args.instance("scenarios", scenarios, ScenarioTable)
+            if scenarios is not None
+            else deribit_scenarios(max(instruments.n_underlyings, 1))
         )
-        self.params = params if params is not None else MarginParams()
+        self.params = _args.instance("params", params, MarginParams) if params is not None else MarginParams()
         self.aggregation = aggregation
         self.correlation: NDArray[np.float64] | None = (
             None if correlation is None else _arrays.f64("correlation", correlation, ndim=2)
@@ -156,6 +159,24 @@ class EngineBase:
         if model not in MODELS:
             raise ParameterError(f"model must be one of {MODELS}, got {model!r}", "model")
 
+    def compute(
+        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
+    ) -> MarginResult:
+        """Equity, IM, MM, add-ons, worst scenario and net Greeks of every account under
+        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7); ``orders``
+        (resting orders) raise IM to the worst of the book with and without their fills
+        (docs §6.7)."""
+        self._check_model(model)
+        if orders is not None:
+            return margin_with_orders(
+                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
+            )
+        return self._compute(accounts, market, model)
+
+    @abstractmethod
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
+        """:meth:`compute` without orders, ``model`` checked: each engine's arithmetic."""
+
     def validate(self, accounts: Accounts, market: Market) -> None:
         """Raise the typed error for the first bad value in ``accounts`` or ``market``,
         naming the caller's rows, account ids and instrument names."""
@@ -176,36 +197,33 @@ class MarginEngine(EngineBase):
     >>> res.maintenance_margin                              # doctest: +SKIP
     """
 
-    def compute(
-        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
-    ) -> MarginResult:
-        """Equity, IM, MM, add-ons, worst scenario and net Greeks of every account under
-        ``model`` (``"standard"``, ``"cross"`` or ``"portfolio"``; docs §7); ``orders``
-        (resting orders) raise IM to the worst of the book with and without their fills
-        (docs §6.7)."""
-        self._check_model(model)
-        if orders is not None:
-            return margin_with_orders(
-                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
-            )
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
         with user_errors(self.instruments, accounts):
             fields_out, worst, greeks = self._native.compute(
                 market, accounts, model, self.threads, market.rates_at(self.instruments.expiry)
             )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
+        ids = accounts.ids()
+        for name, values in fields.items():
+            # margin_ratio is +inf, by definition, where equity <= 0 (docs §7)
+            _arrays.finite_output(name, values, ids, allow_posinf=name == "margin_ratio")
         return MarginResult(model=model, worst_scenario=worst, **fields, **self.labels(accounts))
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         with user_errors(self.instruments):
             rates = market.rates_at(self.instruments.expiry)
-            return self._native.risk_arrays(market, self.threads, rates)
+            risk: NDArray[np.float64] = self._native.risk_arrays(market, self.threads, rates)
+        _arrays.finite_output("risk_arrays", risk)
+        return risk
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Mark price, MTM and Greeks of every instrument at ``market`` (docs §2.3)."""
         with user_errors(self.instruments):
             block = self._native.instrument_values(market, market.rates_at(self.instruments.expiry))
+        for name, row in zip(INSTRUMENT_FIELDS, block, strict=True):
+            _arrays.finite_output(name, row)
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -3,13 +3,13 @@
 Zero rates ``r_j`` at expiries ``T_1 < ... < T_n`` (years, > 0, continuously
 compounded). Between nodes ``r(T) T`` (minus the log discount factor) is linear in ``T``,
 i.e. the forward rate is constant between nodes; before ``T_1`` the zero rate is ``r_1``
-and after ``T_n`` it is ``r_n`` (flat). :meth:`rate` (NumPy) and :meth:`rate_one` (pure
-Python) are one formula; the engines discount each option at ``r(T_i)``.
+and after ``T_n`` it is ``r_n`` (flat). :meth:`rate` evaluates it (with NumPy) for the Rust core
+and the NumPy engine, ``zkmargin.baseline.curves.curve_rate`` (pure Python) for the
+reference; the engines discount each option at ``r(T_i)``.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +53,3 @@ class RateCurve:
         rt = np.interp(clipped, e, r * e)
         out: NDArray[np.float64] = np.where(tt <= e[0], r[0], np.where(tt >= e[-1], r[-1], rt / clipped))
         return out
-
-    def rate_one(self, t: float) -> float:
-        """:meth:`rate` at one ``t``, in pure Python."""
-        e, r = self.expiry.tolist(), self.zero_rate.tolist()
-        if t <= e[0]:
-            return float(r[0])
-        if t >= e[-1]:
-            return float(r[-1])
-        j = bisect.bisect_right(e, t)
-        w0, w1 = r[j - 1] * e[j - 1], r[j] * e[j]
-        return float((w0 + (w1 - w0) * ((t - e[j - 1]) / (e[j] - e[j - 1]))) / t)

@@ -1,5 +1,5 @@
 # `zkmargin._core.dynamic` (rust/python/src/dynamic.rs); the public API is zkmargin.dynamic.
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -8,6 +8,11 @@ from . import _Book, _Market, _Positions
 from .margin import Engine
 
 __all__ = [
+    "FRACTION_TOLERANCE",
+    "MAX_ITERATIONS",
+    "MAX_PASSES",
+    "PSD_JITTER",
+    "TIE",
     "addons",
     "annualise",
     "apc_vol",
@@ -27,6 +32,12 @@ __all__ = [
 ]
 
 _F64 = NDArray[np.float64]
+
+PSD_JITTER: Final[float]
+FRACTION_TOLERANCE: Final[float]
+MAX_ITERATIONS: Final[int]
+TIE: Final[float]
+MAX_PASSES: Final[int]
 
 class _Liquidity(Protocol):
     @property

@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from ..dynamic.joint import PSD_JITTER
+from ..dynamic.liquidation import FRACTION_TOLERANCE, MAX_ITERATIONS, MAX_PASSES, TIE
 from ..dynamic.risk import LiquidityRule
 from .engine import AccountMargin, Prepared
 from .engine import MarginEngine as BaselineEngine
@@ -22,11 +24,6 @@ Matrix = list[list[float]]
 
 SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
 MASK64 = (1 << 64) - 1
-PSD_JITTER = 1e-10  # the core's linalg::PSD_JITTER
-FRACTION_TOLERANCE = 1e-12  # the core's liquidation::FRACTION_TOLERANCE
-MAX_ITERATIONS = 200
-TIE = 1e-9  # the core's liquidation::TIE
-MAX_PASSES = 1000  # the core's liquidation::MAX_PASSES
 
 
 # ---------------------------------------------------------------- volatility (§10.1)

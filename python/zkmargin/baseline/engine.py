@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 from ..book import Accounts, Kind
 from ..engine import EngineBase
 from ..market import Market
-from ..orders import Orders, margin_with_orders
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
+from .curves import market_rate, surface_vol
 from .pricing import Contract
 
 
@@ -85,7 +85,7 @@ class MarginEngine(EngineBase):
         surface = None if market.surfaces is None else market.surfaces[c.underlying]
         if surface is None or not c.is_option:
             return c.vol
-        return surface.evaluate_one(c.expiry, math.log(c.strike / f))
+        return surface_vol(surface, c.expiry, math.log(c.strike / f))
 
     def _shocked_vol(self, c: Contract, level: float, vol: float) -> float:
         """§6.1: the vol an option with base vol ``vol`` sees under vol-shock level ``level``."""
@@ -114,7 +114,7 @@ class MarginEngine(EngineBase):
         rows = []
         for c in contracts:
             u = c.underlying
-            rate = market.rate_at(c.expiry)
+            rate = market_rate(market, c.expiry)
             today = c.settlement_value(c.fwd, c.vol, rate)
             later = c.expiry - self.scenarios.look_ahead
             row = []
@@ -190,7 +190,7 @@ class MarginEngine(EngineBase):
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Per-contract marks, MtM and USD Greeks (docs §2.3)."""
         self.validate_market(market)
-        vals = [c.values(market.rate_at(c.expiry)) for c in self._contracts(market)]
+        vals = [c.values(market_rate(market, c.expiry)) for c in self._contracts(market)]
         cols = [np.array([v[j] for v in vals], dtype=np.float64) for j in range(6)]
         return InstrumentValues(*cols)
 
@@ -361,7 +361,7 @@ class MarginEngine(EngineBase):
         portfolio = model == "portfolio"
         return Prepared(
             contracts,
-            [c.values(market.rate_at(c.expiry)) for c in contracts],
+            [c.values(market_rate(market, c.expiry)) for c in contracts],
             self._risk_rows(contracts, market) if portfolio else [],
             prices,
             haircuts,
@@ -429,16 +429,7 @@ class MarginEngine(EngineBase):
             mm += sum(p.linear_mm * abs(x) for x in net_d1)
         return AccountMargin(equity, im, mm, wcl, worst, roll, som)
 
-    def compute(
-        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
-    ) -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
-        with ``orders`` as in docs §6.7."""
-        self._check_model(model)
-        if orders is not None:
-            return margin_with_orders(
-                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
-            )
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
         self.validate(accounts, market)
         n_u = self.n_underlyings
         prep = self.prepare(market, model)

@@ -19,10 +19,10 @@ from numpy.typing import NDArray
 from ..book import Accounts, Kind, Settlement
 from ..engine import EngineBase
 from ..market import Market
-from ..orders import Orders, margin_with_orders
 from ..pricing import Greeks
 from ..results import ACCOUNT_FIELDS, GREEK_FIELDS, InstrumentValues, MarginResult, StatementTerms
 from .checks import black76_arguments
+from .curves import surface_vols
 
 F64 = NDArray[np.float64]
 #: Accounts per chunk: the (chunk x S) scenario P&L block per underlying is ~18 MB at S = 35.
@@ -162,7 +162,7 @@ class MarginEngine(EngineBase):
             if surface is None or rows.size == 0:
                 continue
             t = np.broadcast_to(ins.expiry[rows][col], f[rows].shape)
-            vol[rows] = surface.evaluate(t, np.log(ins.strike[rows][col] / f[rows]))
+            vol[rows] = surface_vols(surface, t, np.log(ins.strike[rows][col] / f[rows]))
         return vol
 
     def _risk(self, market: Market, f: F64) -> F64:
@@ -336,16 +336,7 @@ class MarginEngine(EngineBase):
 
     # -- per-account ---------------------------------------------------------------------
 
-    def compute(
-        self, accounts: Accounts, market: Market, model: str = "portfolio", orders: Orders | None = None
-    ) -> MarginResult:
-        """Margin every account under ``model`` ("standard", "cross" or "portfolio"), IM
-        with ``orders`` as in docs §6.7."""
-        self._check_model(model)
-        if orders is not None:
-            return margin_with_orders(
-                lambda acc, m: self.compute(acc, market, m), accounts, orders, len(self.instruments), model
-            )
+    def _compute(self, accounts: Accounts, market: Market, model: str) -> MarginResult:
         self.validate(accounts, market)
         priced = self._price(market)
         risk = None

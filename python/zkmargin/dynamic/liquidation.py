@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
+from .. import _args, _arrays
 from .._core import dynamic as _dynamic
 from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine
@@ -25,6 +25,14 @@ from .shift import EngineLike, collateral_value, shocked_market
 #: ``LiquidationScan.method`` codes: nothing closed (target already met), greedy position
 #: selection, pro rata, whole-account fallback.
 METHODS = ("none", "greedy", "pro_rata", "full")
+
+#: The core's tolerances of the scan (docs §10.8): a root search stops when its bracket is
+#: ``FRACTION_TOLERANCE`` wide or after ``MAX_ITERATIONS`` rounds; greedy scores within
+#: ``TIE`` (relative) go to the lower row; at most ``MAX_PASSES`` minimality passes.
+FRACTION_TOLERANCE: float = _dynamic.FRACTION_TOLERANCE
+MAX_ITERATIONS: int = _dynamic.MAX_ITERATIONS
+TIE: float = _dynamic.TIE
+MAX_PASSES: int = _dynamic.MAX_PASSES
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +109,10 @@ def scan_margin(
     if not isinstance(engine, MarginEngine):
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
+    _args.instance("accounts", accounts, Accounts)
+    _args.instance("market", market, Market)
+    _args.instance("rule", rule, LiquidityRule)
+    _args.instance("target", target, str)
     if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
         # The scan's Rust search prices per-option vols and one rate; refuse, not ignore.
         raise ParameterError(
@@ -114,7 +126,7 @@ def scan_margin(
             engine._native,
             market,
             accounts,
-            _ScanRule(model, target, float(buffer), float(penalty), rule),
+            _ScanRule(model, target, _args.number("buffer", buffer), _args.number("penalty", penalty), rule),
             extra,
             engine.threads if threads is None else threads,
         )

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import _args
 from ..book import Kind
-from ..errors import EncodingError, ParameterError
+from ..errors import ArgumentTypeError, EncodingError, ParameterError
+from ..market import Market
 from .commitments import AccountCommitment
 from .statement import (
     AGGREGATIONS,
@@ -243,6 +245,14 @@ def build_statement(
     """The public statement for ``commitment`` from the engine's outputs at ``market``:
     risk arrays, instrument values, statement terms and parameters. Everything here is
     public, so a verifier rebuilds it and compares (docs/proof-spec.md §9)."""
+    _args.instance("market", market, Market)
+    _args.instance("commitment", commitment, AccountCommitment)
+    _args.instance("account_id", account_id, str)
+    epoch = _args.integer("epoch", epoch, 0, (1 << 64) - 1)
+    n = _args.integer("n", n, 1, 64)
+    money_decimals = _args.integer("money_decimals", money_decimals, 0, 36)
+    if not hasattr(engine, "aggregation") or not hasattr(engine, "instruments"):
+        raise ArgumentTypeError("engine must be a zkmargin margin engine", "engine")
     agg = engine.aggregation
     refuse_unprovable(engine)
     ins_all = engine.instruments

@@ -150,7 +150,7 @@ impl PyEngine {
         let inner = Engine::with_options(
             instruments.build(n_u)?,
             table,
-            params.into(),
+            params.0,
             aggregation,
             rules.options()?,
         )?;

@@ -14,7 +14,7 @@ mod search;
 
 use rayon::prelude::*;
 
-pub use self::root::{FRACTION_TOLERANCE, smallest_root};
+pub use self::root::{FRACTION_TOLERANCE, MAX_ITERATIONS, smallest_root};
 use self::search::{Account, RowTerms, Search};
 use super::addons::AddonRule;
 use super::param_in;

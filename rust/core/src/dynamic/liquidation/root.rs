@@ -4,7 +4,8 @@
 /// Root-search tolerance in units of a fraction: a search stops once its bracket is this
 /// narrow and returns the end where health is met.
 pub const FRACTION_TOLERANCE: f64 = 1e-12;
-const MAX_ITERATIONS: usize = 200;
+/// Upper bound on the rounds of one root search (each at least halves the bracket).
+pub const MAX_ITERATIONS: usize = 200;
 
 /// Search bracket `h(lo) < 0 <= h(hi)`, with the previous left end for a chord slope.
 struct Bracket {
