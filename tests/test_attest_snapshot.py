@@ -93,7 +93,7 @@ def test_every_engine_exports_the_same_statement_terms(mode: str) -> None:
     assert bool(np.any(rust.collateral_held[1] != 0.0)) == shocked
     for cls in (zkmargin.baseline.numpy_engine.MarginEngine, zkmargin.baseline.MarginEngine):
         other = cls(ex.instruments, **kw).statement_terms(ex.market)
-        for name in ("bucket", "bucket_expiry", "collateral_group"):
+        for name in ("bucket", "bucket_expiry", "portfolio", "collateral_group"):
             assert getattr(other, name).tolist() == getattr(rust, name).tolist(), (cls, name)
         for name in ("roll_rate", "forward", "collateral_held", "collateral_borrowed"):
             np.testing.assert_allclose(

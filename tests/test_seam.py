@@ -145,6 +145,15 @@ def test_absurd_sizes_are_refused_before_allocating() -> None:
     assert (info.value.field, info.value.index) == ("underlying", 0)
 
 
+def test_arrays_of_the_wrong_dtype_are_dtype_errors_at_the_binding() -> None:
+    with pytest.raises(errors.DTypeError):
+        dynamic.log_returns(np.ones((3, 2), dtype=np.int64))
+    with pytest.raises(errors.DTypeError):
+        dynamic.span2(0.5, np.ones(2), np.ones(2), [1.0, 2.0], np.ones(2))
+    # the same calls with the right dtypes run
+    assert dynamic.log_returns(np.ones((3, 2))).shape == (2, 2)
+
+
 def test_point_vector_indices_are_typed() -> None:
     v = NativeGroup().derive(b"seam", 0, 3)
     with pytest.raises(errors.IndexOutOfRangeError):

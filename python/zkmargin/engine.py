@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays, _core
+from . import _args, _arrays, _core
 from ._core import margin as _margin
 from .book import Accounts, Instruments, user_errors
 from .errors import ParameterError
@@ -82,9 +82,11 @@ class EngineBase(ABC):
                 worst,
             )
         self.scenarios = (
-            scenarios if scenarios is not None else deribit_scenarios(max(instruments.n_underlyings, 1))
+            _args.instance("scenarios", scenarios, ScenarioTable)
+            if scenarios is not None
+            else deribit_scenarios(max(instruments.n_underlyings, 1))
         )
-        self.params = params if params is not None else MarginParams()
+        self.params = _args.instance("params", params, MarginParams) if params is not None else MarginParams()
         self.aggregation = aggregation
         self.correlation: NDArray[np.float64] | None = (
             None if correlation is None else _arrays.f64("correlation", correlation, ndim=2)
@@ -202,18 +204,26 @@ class MarginEngine(EngineBase):
             )
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
+        ids = accounts.ids()
+        for name, values in fields.items():
+            # margin_ratio is +inf, by definition, where equity <= 0 (docs §7)
+            _arrays.finite_output(name, values, ids, allow_posinf=name == "margin_ratio")
         return MarginResult(model=model, worst_scenario=worst, **fields, **self.labels(accounts))
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:
         """Weighted P&L per contract, instruments x scenarios (docs §6.2)."""
         with user_errors(self.instruments):
             rates = market.rates_at(self.instruments.expiry)
-            return self._native.risk_arrays(market, self.threads, rates)
+            risk: NDArray[np.float64] = self._native.risk_arrays(market, self.threads, rates)
+        _arrays.finite_output("risk_arrays", risk)
+        return risk
 
     def instrument_values(self, market: Market) -> InstrumentValues:
         """Mark price, MTM and Greeks of every instrument at ``market`` (docs §2.3)."""
         with user_errors(self.instruments):
             block = self._native.instrument_values(market, market.rates_at(self.instruments.expiry))
+        for name, row in zip(INSTRUMENT_FIELDS, block, strict=True):
+            _arrays.finite_output(name, row)
         return InstrumentValues(**dict(zip(INSTRUMENT_FIELDS, block, strict=True)))
 
     def roll_buckets(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArbitrageBoundsError",
+    "ArgumentTypeError",
     "ArrayLayoutError",
     "ConvergenceWarning",
     "DTypeError",
@@ -26,10 +27,12 @@ __all__ = [
     "InsolventError",
     "InstrumentNameError",
     "NonFiniteError",
+    "NonFiniteResultError",
     "NonPositiveError",
     "NotPositiveSemidefiniteError",
     "OffsetsError",
     "OrderError",
+    "OutOfBoundsError",
     "ParameterError",
     "ProofError",
     "ShapeError",
@@ -58,6 +61,12 @@ class NonFiniteError(InputError):
     """NaN or infinity where a finite number is required."""
 
 
+class NonFiniteResultError(NonFiniteError):
+    """Finite inputs whose result is NaN or infinite (an overflow the input bounds of
+    docs/margin-model.md §9 did not exclude); ``field`` names the output and ``index`` its
+    first bad element."""
+
+
 class NonPositiveError(InputError):
     """Zero or a negative number where a strictly positive one is required."""
 
@@ -80,6 +89,11 @@ class OffsetsError(InputError):
 
 class ParameterError(InputError):
     """A model parameter outside its documented domain."""
+
+
+class OutOfBoundsError(ParameterError):
+    """A finite number outside the range in which the documented formulas stay finite
+    (docs/margin-model.md §9, "Bounds"), e.g. a price above 1e12 or a rate of -800."""
 
 
 class NotPositiveSemidefiniteError(InputError):
@@ -126,6 +140,11 @@ class OrderError(InputError):
 
 class DTypeError(InputError, TypeError):
     """An array of the wrong element type."""
+
+
+class ArgumentTypeError(InputError, TypeError):
+    """An argument of the wrong Python type: a float or a bool where an int is expected,
+    ``None`` or a str where bytes or a statement are, and so on."""
 
 
 class ArrayLayoutError(InputError, TypeError):

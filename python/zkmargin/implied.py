@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _arrays
 from ._core import margin as _margin
 from .pricing import broadcast_columns
 
@@ -34,5 +35,6 @@ def implied_vol(
     calls, (p, f, k, tt, r), shape = broadcast_columns(is_call, named, keep_scalars=True)
     if 0 in shape:
         return np.empty(shape)
-    vols = _margin.implied_vol(p, calls, f, k, tt, r, threads)
+    vols: NDArray[np.float64] = _margin.implied_vol(p, calls, f, k, tt, r, threads)
+    _arrays.finite_output("implied_vol", vols)
     return vols.reshape(shape)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays
+from . import _args, _arrays
 from ._vols import MAX_VOL, vol_fraction
-from .errors import NonFiniteError, ParameterError, ShapeError
+from .errors import ParameterError, ShapeError
 from .rates import RateCurve
 from .surface import VolSurface
 
@@ -64,12 +64,10 @@ class Market:
         object.__setattr__(self, "haircut", hc)
         if rate_curve is not None and not isinstance(rate_curve, RateCurve):
             raise ParameterError("rate_curve must be a zkmargin.rates.RateCurve or None", "rate_curve")
-        r = float(rate)
+        r = _args.real("rate", rate)
         if rate_curve is not None and r != 0.0:
             raise ParameterError("give one rate or a rate_curve, not both", "rate")
         object.__setattr__(self, "rate_curve", rate_curve)
-        if not np.isfinite(r):
-            raise NonFiniteError("rate is not finite", "rate")
         object.__setattr__(self, "rate", r)
         fwd = None if forward is None else _arrays.f64("forward", forward)
         if fwd is not None and fwd.shape != v.shape:

@@ -175,7 +175,8 @@ class StatementTerms:
     ``bucket``: roll bucket of each instrument, numbered in order of first appearance in
     the universe; ``bucket_expiry`` and ``roll_rate``: each bucket's ``T`` and rate (§6.4);
     ``forward``: the forward ``F_i`` each instrument is valued on (the short-option
-    minimum charges ``short_option_min cs_i F_i`` per short option, §6.4); per collateral
+    minimum charges ``short_option_min cs_i F_i`` per short option, §6.4); ``portfolio``:
+    the portfolio (loss group key) of each instrument (§6.3); per collateral
     asset, ``collateral_group``: the portfolio it is shocked with in the scenarios (-1 for
     none) and ``collateral_held`` / ``collateral_borrowed`` (``J x S``): its scenario P&L
     per held and per borrowed unit (§6.2; zero rows when not shocked)."""
@@ -184,6 +185,7 @@ class StatementTerms:
     bucket_expiry: NDArray[np.float64]
     roll_rate: NDArray[np.float64]
     forward: NDArray[np.float64]
+    portfolio: NDArray[np.int64]
     collateral_group: NDArray[np.int64]
     collateral_held: NDArray[np.float64]
     collateral_borrowed: NDArray[np.float64]

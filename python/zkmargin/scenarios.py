@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays
+from . import _args, _arrays
 from .errors import NonFiniteError, ParameterError, ShapeError
 
 DERIBIT_EXTENDED_MOVES = (-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
@@ -22,6 +22,8 @@ VOL_SHIFTS = ("relative", "absolute")
 #: cells, so an underlying index far beyond any real universe (``Instruments`` with
 #: ``underlying=[2**40]``) is refused before terabytes are allocated
 MAX_UNDERLYINGS = 1 << 16
+#: the most price buckets either side of zero in Deribit's table
+MAX_BUCKETS = 1000
 
 
 def _check_n_underlyings(n: int) -> None:
@@ -92,7 +94,7 @@ class ScenarioTable:
             )
         if m.shape[0] == 0:
             raise ShapeError("a scenario table needs at least one scenario", "moves")
-        if vol_shift not in VOL_SHIFTS:
+        if not isinstance(vol_shift, str) or vol_shift not in VOL_SHIFTS:
             raise ParameterError(f"vol_shift must be one of {VOL_SHIFTS}, got {vol_shift!r}", "vol_shift")
         if not isinstance(look_ahead, (int, float)) or not np.isfinite(look_ahead) or look_ahead < 0:
             raise ParameterError(
@@ -171,7 +173,10 @@ def _nonnegative_per_underlying(
 
 
 def _per_underlying(name: str, value: Any, n_underlyings: int) -> NDArray[np.float64]:
-    arr = np.broadcast_to(_arrays.f64(name, value, ndim=np.ndim(value)), (n_underlyings,))
+    arr = _arrays.f64(name, value, ndim=np.ndim(value))
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_underlyings):
+        raise ShapeError(f"{name} must be a scalar or have one entry per underlying ({n_underlyings})", name)
+    arr = np.broadcast_to(arr, (n_underlyings,))
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0) or np.any(arr >= 1):
         raise ParameterError(f"{name} must be in (0, 1) for every underlying", name)
     return np.array(arr, dtype=np.float64)
@@ -236,8 +241,7 @@ def deribit_scenarios(
     gives one :class:`DeribitCurrency` per underlying (then the roll parameters and the
     gain offsets come from the sets too, the roll ones overriding ``MarginParams``)."""
     _check_n_underlyings(n_underlyings)
-    if buckets < 1:
-        raise ParameterError("buckets must be >= 1", "buckets")
+    buckets = _args.integer("buckets", buckets, 1, MAX_BUCKETS)
     roll: dict[str, Any] = {}
     if currencies is not None:
         sets = list(currencies)
@@ -280,7 +284,7 @@ def deribit_scenarios(
             edges.append(f * rng)
             dampeners.append(np.zeros(n_underlyings))
     for m in extended_moves:
-        if not (np.isfinite(m) and m > -1.0 and m != 0.0):
+        if not (_args.number("extended_moves", m) > -1.0 and m != 0.0):
             raise ParameterError(
                 f"extended moves must be finite, > -1 and non-zero, got {m!r}", "extended_moves"
             )
@@ -317,6 +321,9 @@ def span_scenarios(
     or, with ``vol_shift="absolute"``, in vol points (vol +- vol_range); ``look_ahead_days``
     of time decay (CME: one day) are priced into every scenario."""
     _check_n_underlyings(n_underlyings)
+    extreme_multiple = _args.number("extreme_multiple", extreme_multiple)
+    extreme_weight = _args.number("extreme_weight", extreme_weight)
+    look_ahead_days = _args.number("look_ahead_days", look_ahead_days)
     rng = _per_underlying("scan_range", scan_range, n_underlyings)
     if not (np.isfinite(extreme_multiple) and extreme_multiple > 0 and rng.max() * extreme_multiple < 1):
         raise ParameterError("extreme_multiple * scan_range must be in (0, 1)", "extreme_multiple")

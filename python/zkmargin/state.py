@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _arrays
+from . import _args, _arrays
 from ._core import margin as _margin
 from ._ids import IdIndex
 from .book import Accounts, user_errors
 from .engine import MarginEngine
+from .errors import ArgumentTypeError
 from .market import Market
 from .results import ACCOUNT_FIELDS, GREEK_FIELDS, MarginResult
 
@@ -102,16 +103,26 @@ class MarketState:
 
     def _account(self, account: Any) -> int:
         if self._ids is None:
-            return int(account)
+            return _args.integer("account", account, -(1 << 63), (1 << 63) - 1)
         return int(self._ids.positions("account", [account])[0])
 
     def _trade_arrays(
         self, trades: Trades, balance_change: Any
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        if isinstance(trades, (str, bytes)) or not hasattr(trades, "__iter__"):
+            raise ArgumentTypeError("trades must be (instrument, contracts) pairs", "trades")
         pairs = list(trades)
+        bad = next(
+            (k for k, p in enumerate(pairs) if not (isinstance(p, (tuple, list)) and len(p) == 2)), None
+        )
+        if bad is not None:
+            raise ArgumentTypeError(f"trades[{bad}] is not an (instrument, contracts) pair", "trades", bad)
         ins = np.array([p[0] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
         ins = self.engine.instruments.index(ins, "trades.instrument")
-        qty = np.fromiter((p[1] for p in pairs), dtype=np.float64, count=len(pairs))
+        # the core checks the values (finite, naming the trade); here only their type
+        qty = _arrays.f64("trades.quantity", [p[1] for p in pairs])
+        if any(isinstance(p[1], (bool, np.bool_, str, bytes)) for p in pairs):
+            raise ArgumentTypeError("trades: contracts must be numbers", "trades.quantity")
         bal = (
             np.zeros(self._n_assets)
             if balance_change is None

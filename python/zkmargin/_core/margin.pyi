@@ -11,14 +11,6 @@ __all__ = ["Engine", "MarketState", "black76", "implied_vol"]
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
 
-# Engine.statement_terms: per bucket, per instrument, per asset (J x S rows)
-class _StatementTerms(TypedDict):
-    roll_rate: _F64
-    forward: _F64
-    collateral_group: _I64
-    collateral_held: _F64
-    collateral_borrowed: _F64
-
 def black76(
     is_call: NDArray[np.bool_],
     forward: _F64,
@@ -37,6 +29,15 @@ def implied_vol(
     rate: _F64,
     threads: int | None = None,
 ) -> _F64: ...
+# Engine.statement_terms: per bucket, per instrument, per asset (J x S rows)
+class _StatementTerms(TypedDict):
+    roll_rate: _F64
+    forward: _F64
+    portfolio: _I64
+    collateral_group: _I64
+    collateral_held: _F64
+    collateral_borrowed: _F64
+
 @final
 class Engine:
     def __new__(

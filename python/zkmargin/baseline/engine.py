@@ -348,6 +348,7 @@ class MarginEngine(EngineBase):
             bucket_expiry=np.array([t for _, t in keys], dtype=np.float64),
             roll_rate=np.array([self._roll_rate(g, t) for g, t in keys], dtype=np.float64),
             forward=np.array([c.fwd for c in contracts], dtype=np.float64),
+            portfolio=np.array([self._group(c) for c in contracts], dtype=np.int64),
             collateral_group=group,
             collateral_held=held,
             collateral_borrowed=borrowed,

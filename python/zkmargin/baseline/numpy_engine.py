@@ -259,6 +259,7 @@ class MarginEngine(EngineBase):
             bucket_expiry=np.ascontiguousarray(priced.bucket_expiry[order]),
             roll_rate=np.ascontiguousarray(priced.bucket_rate[order]),
             forward=np.ascontiguousarray(priced.fwd),
+            portfolio=priced.group.astype(np.int64),
             collateral_group=group,
             collateral_held=held,
             collateral_borrowed=borrowed,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays, _core
+from .. import _args, _arrays, _core
 from .._progress import progress
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
@@ -40,6 +40,7 @@ def kupiec(n: int, breaches: int, p: float) -> tuple[float, float]:
         raise ParameterError("n must be an int >= 1", "n")
     if not isinstance(breaches, int) or not 0 <= breaches <= n:
         raise ParameterError("breaches must be an int in [0, n]", "breaches")
+    p = _args.number("p", p)
     if not (math.isfinite(p) and 0.0 < p < 1.0):
         raise ParameterError(f"p must be in (0, 1), got {p!r}", "p")
     x = breaches

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
+from .. import _args, _arrays
 from .._core import dynamic as _dynamic
 from ..errors import ParameterError
 from ..scenarios import ScenarioTable
@@ -29,7 +29,9 @@ def _horizon(horizon: int) -> int:
 
 def historical_scenarios(returns: Any, horizon: int = 1) -> NDArray[np.float64]:
     """Overlapping ``horizon``-period joint moves ``exp(sum of log returns) - 1``."""
-    return _dynamic.historical(_matrix("returns", returns), _horizon(horizon))
+    return _arrays.finite_outputs(
+        "historical", _dynamic.historical(_matrix("returns", returns), _horizon(horizon))
+    )
 
 
 def filtered_historical_scenarios(
@@ -37,7 +39,9 @@ def filtered_historical_scenarios(
 ) -> NDArray[np.float64]:
     """Historical returns rescaled to today's EWMA volatility:
     ``r[t] * sigma_now / sigma[t-1]`` (``sigma[t-1]`` the forecast made before ``r[t]``)."""
-    return _dynamic.filtered_historical(_matrix("returns", returns), float(lam), _horizon(horizon))
+    lam = _args.number("lam", lam)
+    out = _dynamic.filtered_historical(_matrix("returns", returns), lam, _horizon(horizon))
+    return _arrays.finite_outputs("filtered_historical", out)
 
 
 def monte_carlo_scenarios(
@@ -53,7 +57,8 @@ def monte_carlo_scenarios(
         raise ParameterError("n_scenarios must be an int >= 1", "n_scenarios")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise ParameterError("seed must be an int in [0, 2**64)", "seed")
-    return _dynamic.monte_carlo(sig, rho, float(horizon), int(n_scenarios), int(seed))
+    out = _dynamic.monte_carlo(sig, rho, _args.number("horizon", horizon), int(n_scenarios), int(seed))
+    return _arrays.finite_outputs("monte_carlo", out)
 
 
 def joint_table(moves: Any) -> ScenarioTable:

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
+from .. import _args, _arrays
 from .._core import dynamic as _dynamic
 from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine
@@ -109,6 +109,10 @@ def scan_margin(
     if not isinstance(engine, MarginEngine):
         raise ParameterError("engine must be a zkmargin.MarginEngine", "engine")
     engine._check_model(model)
+    _args.instance("accounts", accounts, Accounts)
+    _args.instance("market", market, Market)
+    _args.instance("rule", rule, LiquidityRule)
+    _args.instance("target", target, str)
     if market.rate_curve is not None or (market.surfaces is not None and any(market.surfaces)):
         # The scan's Rust search prices per-option vols and one rate; refuse, not ignore.
         raise ParameterError(
@@ -122,7 +126,7 @@ def scan_margin(
             engine._native,
             market,
             accounts,
-            _ScanRule(model, target, float(buffer), float(penalty), rule),
+            _ScanRule(model, target, _args.number("buffer", buffer), _args.number("penalty", penalty), rule),
             extra,
             engine.threads if threads is None else threads,
         )

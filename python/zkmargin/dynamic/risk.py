@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
+from .. import _args, _arrays
 from .._core import dynamic as _dynamic
 from ..book import Accounts, Instruments, user_errors
 from ..engine import MarginEngine
@@ -34,26 +34,29 @@ def var_es(
     ``k = max(1, ceil((1 - confidence) S))`` (docs §10.5), so ``ES >= VaR`` always. Fused in
     Rust: memory beyond the inputs is one length-``S`` vector per thread."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
-    c = float(confidence)
+    c = _args.number("confidence", confidence)
     with user_errors(None, accounts):
-        return _dynamic.var_es(r, accounts, c, threads)
+        return _arrays.finite_outputs("var_es", _dynamic.var_es(r, accounts, c, threads))
 
 
 def scenario_pnl(risk_arrays: Any, accounts: Accounts, threads: int | None = None) -> NDArray[np.float64]:
     """Per-account P&L under each scenario, ``A x S`` (for a few named stress scenarios)."""
     r = _arrays.f64("risk_arrays", risk_arrays, ndim=2)
     with user_errors(None, accounts):
-        return _dynamic.scenario_pnl(r, accounts, threads)
+        return _arrays.finite_outputs("scenario_pnl", _dynamic.scenario_pnl(r, accounts, threads))
 
 
 def span2_margin(x: float, tail: Any, stress: Any, liquidity: Any, concentration: Any) -> NDArray[np.float64]:
     """``x max(0, VaR or ES) + (1 - x) max(0, stress) + liquidity + concentration``."""
-    return _dynamic.span2(
-        float(x),
-        _arrays.f64("tail", tail),
-        _arrays.f64("stress", stress),
-        _arrays.f64("liquidity", liquidity),
-        _arrays.f64("concentration", concentration),
+    return _arrays.finite_outputs(
+        "span2",
+        _dynamic.span2(
+            _args.number("x", x),
+            _arrays.f64("tail", tail),
+            _arrays.f64("stress", stress),
+            _arrays.f64("liquidity", liquidity),
+            _arrays.f64("concentration", concentration),
+        ),
     )
 
 
@@ -96,16 +99,15 @@ class LiquidityRule:
         size = n.shape[0]
 
         def col(name: str, v: Any) -> NDArray[np.float64]:
-            arr = _arrays.f64(name, v, ndim=np.ndim(v))
-            return np.ascontiguousarray(np.broadcast_to(arr, (size,)), dtype=np.float64)
+            return _arrays.per_element(name, v, size, "notional")
 
         object.__setattr__(self, "notional", n)
         object.__setattr__(self, "half_spread", col("half_spread", half_spread))
         object.__setattr__(self, "depth", col("depth", depth))
         object.__setattr__(self, "base_ratio", col("base_ratio", base_ratio))
-        object.__setattr__(self, "share", float(share))
-        object.__setattr__(self, "rate", float(rate))
-        object.__setattr__(self, "imf", float(imf))
+        object.__setattr__(self, "share", _args.number("share", share))
+        object.__setattr__(self, "rate", _args.number("rate", rate))
+        object.__setattr__(self, "imf", _args.number("imf", imf))
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +124,7 @@ class Addons:
 
 def addons(rule: LiquidityRule, accounts: Accounts, threads: int | None = None) -> Addons:
     """Per-account close-out cost, concentration add-on and size premium (§10.6)."""
-    block = _dynamic.addons(rule, accounts, threads)
+    block = _arrays.finite_outputs("addons", _dynamic.addons(rule, accounts, threads))
     return Addons(block[0], block[1], block[2])
 
 
@@ -156,8 +158,15 @@ def dynamic_collateral(
         _arrays.f64("depth", depth),
         _arrays.f64("base", base),
     )
-    rule_f = HaircutRule(float(r.z), float(r.participation), float(r.min_days), float(r.cap))
-    return _dynamic.collateral(_arrays.f64("balances", balances, ndim=2), assets, rule_f, threads)
+    rule_f = HaircutRule(
+        _args.number("z", r.z),
+        _args.number("participation", r.participation),
+        _args.number("min_days", r.min_days),
+        _args.number("cap", r.cap),
+    )
+    return _arrays.finite_outputs(
+        "collateral", _dynamic.collateral(_arrays.f64("balances", balances, ndim=2), assets, rule_f, threads)
+    )
 
 
 class _Assets(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _core
+from .. import _args, _arrays, _core
 from ..book import Accounts, Instruments
 from ..engine import MarginEngine
 from ..errors import ConvergenceWarning, ParameterError, ShapeError
@@ -37,10 +37,11 @@ class StressScenario:
 
     def moves(self, n_underlyings: int) -> NDArray[np.float64]:
         """The relative move of each of ``n_underlyings`` underlyings (validated)."""
-        m = np.broadcast_to(np.asarray(self.move, dtype=np.float64), (n_underlyings,))
+        m = _arrays.per_element("move", self.move, n_underlyings, "number of underlyings")
         if not np.all(np.isfinite(m)) or np.any(m <= -1.0):
             raise ParameterError(f"stress {self.name!r}: moves must be finite and > -1", "move")
-        if not (np.isfinite(self.vol_multiplier) and self.vol_multiplier >= 0.05):
+        vm = _args.number("vol_multiplier", self.vol_multiplier)
+        if not (np.isfinite(vm) and vm >= 0.05):
             raise ParameterError(f"stress {self.name!r}: vol_multiplier must be >= 0.05", "vol_multiplier")
         return np.array(m)
 

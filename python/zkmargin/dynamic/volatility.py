@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import _arrays
+from .. import _args, _arrays
 from .._core import dynamic as _dynamic
 from ..errors import ParameterError
 from ..scenarios import ScenarioTable, span_scenarios
@@ -33,26 +33,31 @@ def _matrix(field: str, x: Any) -> NDArray[np.float64]:
 
 def log_returns(prices: Any) -> NDArray[np.float64]:
     """``ln(P[t+1] / P[t])`` per underlying, ``(T-1) x U``. Needs ``T >= 2`` positive prices."""
-    return _dynamic.log_returns(_matrix("prices", prices))
+    return _arrays.finite_outputs("log_returns", _dynamic.log_returns(_matrix("prices", prices)))
 
 
 def ewma_volatility(returns: Any, lam: float = DEFAULT_LAMBDA) -> NDArray[np.float64]:
     """RiskMetrics EWMA volatility per period after each return (``n x U``); the last row is
     today's estimate. ``sigma2[0] = r[0]^2``, ``sigma2[t] = lam sigma2[t-1] + (1-lam) r[t]^2``."""
-    return _dynamic.ewma_vol(_matrix("returns", returns), float(lam))
+    return _arrays.finite_outputs(
+        "ewma_vol", _dynamic.ewma_vol(_matrix("returns", returns), _args.number("lam", lam))
+    )
 
 
 def rolling_volatility(returns: Any, window: int) -> NDArray[np.float64]:
     """Sample standard deviation (ddof=1) over each window of ``window`` returns."""
     if not isinstance(window, (int, np.integer)) or window < 2:
         raise ParameterError(f"window must be an int >= 2, got {window!r}", "window")
-    return _dynamic.rolling_vol(_matrix("returns", returns), int(window))
+    return _arrays.finite_outputs(
+        "rolling_vol", _dynamic.rolling_vol(_matrix("returns", returns), int(window))
+    )
 
 
 def annualise(vol: Any, periods_per_year: float = PERIODS_PER_YEAR) -> NDArray[np.float64]:
     """``vol * sqrt(periods_per_year)``, any shape."""
     arr = np.ascontiguousarray(_arrays.f64("vol", vol, ndim=np.ndim(vol)))
-    return _dynamic.annualise(arr.ravel(), float(periods_per_year)).reshape(arr.shape)
+    periods = _args.number("periods_per_year", periods_per_year)
+    return _arrays.finite_outputs("annualise", _dynamic.annualise(arr.ravel(), periods)).reshape(arr.shape)
 
 
 def scan_ranges(
@@ -60,12 +65,15 @@ def scan_ranges(
 ) -> NDArray[np.float64]:
     """Price scan range per underlying: ``clamp(k * sigma * sqrt(horizon), floor, cap)`` with
     ``sigma`` annualised and ``horizon`` in years (the liquidation horizon)."""
-    return _dynamic.scan_ranges(
-        _arrays.f64("sigma", np.atleast_1d(sigma)),
-        float(k),
-        float(horizon),
-        float(floor),
-        float(cap),
+    return _arrays.finite_outputs(
+        "scan_ranges",
+        _dynamic.scan_ranges(
+            _arrays.f64("sigma", np.atleast_1d(sigma)),
+            _args.number("k", k),
+            _args.number("horizon", horizon),
+            _args.number("floor", floor),
+            _args.number("cap", cap),
+        ),
     )
 
 
@@ -78,20 +86,19 @@ def apc_volatility(
     ``stressed`` the volatility of the worst past period (EMIR's 25% weight on stressed
     observations); pass 0 to switch either tool off."""
     cur = _arrays.f64("current", np.atleast_1d(current))
-    lb = np.ascontiguousarray(
-        np.broadcast_to(_arrays.f64("lookback", lookback, ndim=np.ndim(lookback)), cur.shape)
+    lb = _arrays.per_element("lookback", lookback, cur.shape[0], "current")
+    st = _arrays.per_element("stressed", stressed, cur.shape[0], "current")
+    return _arrays.finite_outputs(
+        "apc_vol", _dynamic.apc_vol(cur, lb, st, _args.number("stress_weight", stress_weight))
     )
-    st = np.ascontiguousarray(
-        np.broadcast_to(_arrays.f64("stressed", stressed, ndim=np.ndim(stressed)), cur.shape)
-    )
-    return _dynamic.apc_vol(cur, lb, st, float(stress_weight))
 
 
 def cap_path(targets: Any, max_rise: float = 0.25) -> NDArray[np.float64]:
     """Rate-limit a time-major path of requirements or ranges: ``out[t] = min(target[t],
     out[t-1] * (1 + max_rise))``. Decreases are immediate."""
     arr = _arrays.f64("targets", targets, ndim=np.ndim(targets))
-    out = _dynamic.cap_path(_matrix("targets", arr), float(max_rise))
+    out = _dynamic.cap_path(_matrix("targets", arr), _args.number("max_rise", max_rise))
+    _arrays.finite_output("cap_path", out)
     return out.reshape(arr.shape)
 
 

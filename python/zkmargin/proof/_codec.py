@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import EncodingError
+from ..errors import ArgumentTypeError, EncodingError
 
 __all__ = [
     "Reader",
@@ -43,9 +43,17 @@ def i128(v: int) -> bytes:
     return v.to_bytes(16, "big", signed=True)
 
 
+def byte_string(what: str, data: Any) -> bytes:
+    """``data`` itself when it is ``bytes``: decoders take nothing else (``bytes(5)`` would
+    be five zero bytes, ``bytes(None)`` a ``TypeError``)."""
+    if not isinstance(data, bytes):
+        raise ArgumentTypeError(f"{what}: expected bytes, got {type(data).__name__}", what)
+    return data
+
+
 class Reader:
     def __init__(self, data: bytes, what: str) -> None:
-        self.data = bytes(data)
+        self.data = byte_string(what, data)
         self.pos = 0
         self.what = what
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import _args
 from ..book import Kind
-from ..errors import EncodingError, ParameterError
+from ..errors import ArgumentTypeError, EncodingError, ParameterError
+from ..market import Market
 from .commitments import AccountCommitment
 from .statement import (
     AGGREGATIONS,
@@ -69,6 +71,8 @@ class RealCoefficients:
     coll_lo: tuple[Fraction, ...]
     coll_hi: tuple[Fraction, ...]
     bucket: tuple[int, ...]
+    #: the engine portfolio (loss group key) of each instrument
+    portfolio: tuple[int, ...]
     #: SOM_CALL / SOM_PUT / SOM_NONE per instrument (the SPAN floor's sides)
     som_side: tuple[int, ...]
     #: per asset, the engine portfolio its balance is shocked with (-1 for none), and
@@ -131,10 +135,10 @@ def refuse_unprovable(engine: Any) -> None:
 
 
 def portfolio_ids(underlying: Any, settlement: Any, n_underlyings: int, segregated: bool) -> list[int]:
-    """The engine's portfolio of each instrument (docs/margin-model.md §6.3), the loss
-    groups' keys: its underlying, or under the segregated settlement mode its underlying
-    plus ``n_underlyings`` for a coin-settled instrument (a portfolio of its own). The
-    dampener is left out of the statement, so each proven loss is at least the engine's."""
+    """The portfolio of each instrument by the rule of docs/margin-model.md §6.3 (the loss
+    groups' keys), as a verifier derives it from a snapshot: its underlying, or under the
+    segregated settlement mode its underlying plus ``n_underlyings`` for a coin-settled
+    instrument (a portfolio of its own). The audit checks it against the engine's."""
     coin = np.asarray(settlement) == 1
     und = np.asarray(underlying, dtype=np.int64)
     return (und + np.where(segregated & coin, n_underlyings, 0)).tolist()  # type: ignore[no-any-return]
@@ -205,6 +209,7 @@ def real_coefficients(
         coll_lo=tuple(coll_lo),
         coll_hi=tuple(coll_hi),
         bucket=buckets,
+        portfolio=tuple(int(g) for g in terms.portfolio.tolist()),
         som_side=som_side,
         coll_group=tuple(int(g) for g in terms.collateral_group.tolist()),
         held=tuple(held),
@@ -240,9 +245,16 @@ def build_statement(
     """The public statement for ``commitment`` from the engine's outputs at ``market``:
     risk arrays, instrument values, statement terms and parameters. Everything here is
     public, so a verifier rebuilds it and compares (docs/proof-spec.md §9)."""
+    _args.instance("market", market, Market)
+    _args.instance("commitment", commitment, AccountCommitment)
+    _args.instance("account_id", account_id, str)
+    epoch = _args.integer("epoch", epoch, 0, (1 << 64) - 1)
+    n = _args.integer("n", n, 1, 64)
+    money_decimals = _args.integer("money_decimals", money_decimals, 0, 36)
+    if not hasattr(engine, "aggregation") or not hasattr(engine, "instruments"):
+        raise ArgumentTypeError("engine must be a zkmargin margin engine", "engine")
     agg = engine.aggregation
     refuse_unprovable(engine)
-    segregated = engine.settlement_mode == "segregated"
     ins_all = engine.instruments
     n_ins = len(ins_all)
     ins = commitment.instruments
@@ -260,7 +272,6 @@ def build_statement(
     )
     S = rc.n_scenarios
     idx = list(ins)
-    portfolio = portfolio_ids(ins_all.underlying, ins_all.settlement, engine.n_underlyings, segregated)
     loss = [floor_ceil(rc.loss[i * S + s]) for i in idx for s in range(S)]
     roll = [floor_ceil(rc.roll[i]) for i in idx]
     mtm = [floor_ceil(rc.mtm[i]) for i in idx]
@@ -272,7 +283,7 @@ def build_statement(
         n=n,
         universe_size=n_ins,
         instruments=ins,
-        underlying=[portfolio[i] for i in idx],
+        underlying=[rc.portfolio[i] for i in idx],
         bucket=[rc.bucket[i] for i in idx],
         quantity_decimals=commitment.quantity_decimals,
         money_decimals=money_decimals,

@@ -18,8 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from .. import _args
 from ..book import Accounts
-from ..errors import EncodingError, IndexOutOfRangeError, ParameterError
+from ..errors import (
+    ArgumentTypeError,
+    DTypeError,
+    EncodingError,
+    IndexOutOfRangeError,
+    ParameterError,
+    ShapeError,
+)
 from ._codec import Reader, j_hexes, j_int, j_ints, json_object, u32
 from ._scalars import Rng, random_scalar, system_rng
 from .generators import generators
@@ -44,6 +52,11 @@ QUANTITY_DECIMALS = 6
 #: positions and balances by 2^n through the range proofs, docs/proof-spec.md §2.4).
 MAX_UNITS = (1 << 62) - 1
 _MAX_DECIMALS = 18
+#: Largest instrument universe :func:`commit_account` takes (2^20; a full-mode commitment
+#: holds one point per instrument, so a larger one is refused before any work).
+MAX_UNIVERSE = 1 << 20
+#: Bound on |value| and |blinding| passed to :func:`commit` (both are taken mod r < 2^254).
+_ANY_SCALAR = 1 << 512
 COMMITMENT_VERSION = 1
 OPENING_VERSION = 1
 _MAGIC = b"ZKMC"
@@ -51,6 +64,8 @@ _MAGIC = b"ZKMC"
 
 def commit(value: int, blinding: int, backend: str | Group = "native") -> bytes:
     """Compressed ``value G + blinding H`` (value taken mod r, so negatives are fine)."""
+    value = _args.integer("value", value, -_ANY_SCALAR, _ANY_SCALAR)
+    blinding = _args.integer("blinding", blinding, -_ANY_SCALAR, _ANY_SCALAR)
     group = get_group(backend)
     gens = generators(group)
     return group.encode_compressed(group.msm(group.vec([gens.G, gens.H]), [value % R, blinding % R]))
@@ -60,10 +75,8 @@ def quantity_to_units(q: float, decimals: int = QUANTITY_DECIMALS, field: str = 
     """``q * 10^decimals`` as an exact integer. Refuses (``ParameterError``) a quantity
     that is not (to within 16 ulps of float noise) a multiple of ``10^-decimals``, or
     that exceeds ``MAX_UNITS``."""
-    qf = float(q)
-    if not math.isfinite(qf):
-        raise ParameterError(f"{field}: {q!r} is not finite", field)
-    scale: int = 10**decimals
+    qf = _number(field, q)
+    scale: int = 10 ** _args.integer("decimals", decimals, 0, _MAX_DECIMALS)
     k = round(qf * scale)
     # The committed integer k is the exact decimal position; the engine's double may carry
     # float noise from arithmetic such as 48 * 0.1 = 4.800000000000001. Accept the double
@@ -77,12 +90,23 @@ def quantity_to_units(q: float, decimals: int = QUANTITY_DECIMALS, field: str = 
     return k
 
 
+def _number(field: str, x: Any) -> float:
+    """A finite float (``ParameterError`` otherwise, as these always raised)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"{field}: expected a number, got {type(x).__name__} {x!r}", field)
+    try:
+        v = float(x)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v):
+        raise ParameterError(f"{field}: {x!r} is not finite", field)
+    return v
+
+
 def balance_to_units(b: float, decimals: int, field: str = "balance") -> int:
     """``floor(b * 10^decimals)`` exactly: a balance is rounded *down* (collateral down)."""
-    bf = float(b)
-    if not math.isfinite(bf):
-        raise ParameterError(f"{field}: {b!r} is not finite", field)
-    scale: int = 10**decimals
+    bf = _number(field, b)
+    scale: int = 10 ** _args.integer("decimals", decimals, 0, _MAX_DECIMALS)
     k = math.floor(Fraction(bf) * scale)
     if abs(k) > MAX_UNITS:
         raise ParameterError(f"{field}: {b!r} exceeds the bound {MAX_UNITS} units", field)
@@ -93,8 +117,15 @@ def default_balance_decimals(asset_price: Any, money_decimals: int = 10) -> tupl
     """Per-asset balance decimals ``clamp(floor(log10 price) + money_decimals - 6, 0, 18)``:
     one balance unit is then worth about ``10^(money_decimals - 6)`` money units or more,
     so each collateral coefficient is about >= 10^6 and its floor loses < 1e-6 relative."""
+    money_decimals = _args.integer("money_decimals", money_decimals, 0, 2 * _MAX_DECIMALS)
+    try:
+        prices = np.asarray(asset_price, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"asset_price: cannot convert to float64: {exc}", "asset_price") from None
+    if prices.ndim != 1:
+        raise ShapeError(f"asset_price: expected a 1-D array, got shape {prices.shape}", "asset_price")
     out = []
-    for p in np.asarray(asset_price, dtype=np.float64):
+    for p in prices:
         if not (math.isfinite(p) and p > 0):
             raise ParameterError("asset_price must be finite and > 0", "asset_price")
         out.append(int(min(_MAX_DECIMALS, max(0, math.floor(math.log10(p)) + money_decimals - 6))))
@@ -325,8 +356,13 @@ def commit_account(
     """Commit account ``index`` of ``accounts``: its held instruments (``mode="subset"``)
     or every instrument of the universe with zeros for those not held (``mode="full"``),
     and every collateral balance. Returns (public commitment, secret opening)."""
+    _args.instance("accounts", accounts, Accounts)
     if mode not in ("full", "subset"):
         raise ParameterError(f"mode must be 'full' or 'subset', got {mode!r}", "mode")
+    index = _args.integer("index", index, -(1 << 63), 1 << 63)
+    n_instruments = _args.integer("n_instruments", n_instruments, 0, MAX_UNIVERSE)
+    quantity_decimals = _args.integer("quantity_decimals", quantity_decimals, 0, _MAX_DECIMALS)
+    balance_decimals = _args.integers("balance_decimals", balance_decimals, 0, _MAX_DECIMALS)
     if not 0 <= index < len(accounts):
         raise IndexOutOfRangeError(f"account {index} out of range", "index", index)
     rng = rng or system_rng

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import EncodingError, ParameterError, ProofError
-from ._codec import Reader, json_hex, json_object, u32
+from .. import _args
+from ..errors import ArgumentTypeError, EncodingError, ParameterError, ProofError
+from ._codec import Reader, byte_string, json_hex, json_object, u32
 from ._scalars import Rng, powers, random_scalar, system_rng
 from .generators import Generators, generators
 from .group import Group, R, get_group
@@ -46,6 +47,10 @@ class LinearForm:
 
     terms: tuple[tuple[int, int], ...]
     const: int = 0
+
+
+#: Bound on |value| and |blinding| (both are reduced mod r < 2^254).
+_ANY = 1 << 512
 
 
 def padded_m(count: int) -> int:
@@ -141,6 +146,7 @@ class RangeProof:
 
     @classmethod
     def from_bytes(cls, data: bytes, backend: str | Group = "native") -> RangeProof:
+        data = byte_string("range proof", data)
         if len(data) < 7 or data[:4] != _MAGIC:
             raise EncodingError("range proof: bad magic", "proof")
         if data[4] != RANGE_VERSION:
@@ -413,6 +419,10 @@ def prove_range(
 ) -> tuple[list[bytes], RangeProof]:
     """Commit each value (fresh blindings unless given) and prove all lie in ``[0, 2^n)``.
     Returns (compressed commitments, proof). The proof pads to a power of two."""
+    values = _args.integers("values", values, -_ANY, _ANY)
+    n = _args.integer("n", n, 0, 1 << 16)
+    if blindings is not None:
+        blindings = _args.integers("blindings", blindings, -_ANY, _ANY)
     group = get_group(backend)
     gens = generators(group)
     rng = rng or system_rng
@@ -436,6 +446,10 @@ def prove_range(
 def _range_check(
     group: Group, gens: Generators, commitments: Sequence[bytes], proof: RangeProof, n: int, weight: int
 ) -> MsmCheck | None:
+    _args.instance("proof", proof, RangeProof)
+    n = _args.integer("n", n, 0, 1 << 16)
+    if not isinstance(commitments, (list, tuple)) or not all(isinstance(c, bytes) for c in commitments):
+        raise ArgumentTypeError("commitments must be a sequence of bytes", "commitments")
     try:
         V = [group.decode_compressed(c) for c in commitments]
     except EncodingError:

@@ -429,6 +429,11 @@ class EpochSnapshot:
         )
 
     # ------------------------------------------------------------ statements
+    def portfolios(self) -> list[int]:
+        """Each instrument's portfolio, the loss groups' key (§10.4)."""
+        segregated = self.settlement_mode == "segregated"
+        return portfolio_ids(self.underlying, self.settlement, self.n_underlyings, segregated)
+
     def statement(
         self,
         commitment: AccountCommitment,
@@ -453,9 +458,7 @@ class EpochSnapshot:
             raise ParameterError("commitment balance decimals differ from the snapshot's", "balances")
         if commitment.quantity_decimals != self.quantity_decimals:
             raise ParameterError("commitment quantity decimals differ from the snapshot's", "quantities")
-        portfolio = portfolio_ids(
-            self.underlying, self.settlement, self.n_underlyings, self.settlement_mode == "segregated"
-        )
+        portfolio = self.portfolios()
         sides = som_sides(self.kind)
         return assemble_statement(
             account_id=account_id,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _args
 from ..errors import EncodingError, InsolventError, ParameterError, ProofError
 from ._codec import json_hex, json_object
 from ._scalars import Rng, random_scalar, system_rng
@@ -168,6 +169,7 @@ def prove_with_shortfall(
 ) -> tuple[SolvencyProof, Shortfall | None]:
     """:func:`prove_solvency`, also returning the committed shortfall's opening (``None``
     for a statement without one), which the fund proof needs (docs/proof-spec.md §12)."""
+    _typed(statement, commitment, ("opening", opening, AccountOpening))
     group = get_group(backend)
     gens = generators(group)
     rng = rng or system_rng
@@ -248,6 +250,7 @@ def solvency_check(
     """The proof's verification equation under ``weight`` for batching with other checks
     (:func:`~zkmargin.proof.rangeproof.evaluate_checks`), or ``None`` when the proof is
     malformed for this statement and commitment."""
+    _typed(st, com, ("proof", proof, SolvencyProof))
     if _check_pairing(st, com) is not None:
         return None
     if len(proof.aux) != st.n_aux:
@@ -261,6 +264,14 @@ def solvency_check(
         return None
     t = _transcript(group, st, com, [group.encode(p) for p in aux])
     return verify_core(group, t, proof.range_proof, [*Qs, *Bs, *aux], st.forms, st.n, weight)
+
+
+def _typed(st: Any, com: Any, last: tuple[str, Any, type]) -> None:
+    """``ArgumentTypeError`` unless the statement, the commitment and ``last`` (the proof
+    or the opening: name, value, class) are of their classes."""
+    _args.instance("statement", st, SolvencyStatement)
+    _args.instance("commitment", com, AccountCommitment)
+    _args.instance(*last)
 
 
 def verify_solvency(

@@ -173,7 +173,8 @@ def build_snapshot(
 class AuditReport:
     """Result of recomputing a snapshot's table with an engine. The verdict ``ok`` holds
     iff every recomputed real coefficient lies inside its published interval (on the
-    side the statement uses, for the one-sided ones) and the roll buckets agree; it
+    side the statement uses, for the one-sided ones) and the roll buckets and portfolios
+    agree; it
     cannot flip between honest float64 implementations because the intervals are wider
     than their differences by ``mu >= 1`` unit (§10.3). ``largest_deviation`` is the
     largest difference, in units, between a published integer and the one the same rule
@@ -188,13 +189,17 @@ class AuditReport:
     n_violations: int
     violations: tuple[tuple[str, int], ...]
     buckets_match: bool
+    #: the engine's portfolios equal the rule (§10.4) statements derive from the snapshot
+    portfolios_match: bool
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"FAILED ({self.n_violations} coefficients outside their interval)"
         where = f" at {self.worst[0]}[{self.worst[1]}]" if self.largest_deviation else ""
         return (
             f"audit with {self.engine}: {verdict}; largest deviation from the recomputed table "
-            f"{self.largest_deviation} units{where}" + ("" if self.buckets_match else "; roll buckets differ")
+            f"{self.largest_deviation} units{where}"
+            + ("" if self.buckets_match else "; roll buckets differ")
+            + ("" if self.portfolios_match else "; portfolios differ")
         )
 
 
@@ -237,12 +242,14 @@ def audit_snapshot(snapshot: EpochSnapshot, engine_class: Any = None) -> AuditRe
             if (lo is not None and x < lo) or (hi is not None and x > hi):
                 bad.append((name, i))
     buckets_ok = rc.bucket == snapshot.bucket
+    portfolios_ok = list(rc.portfolio) == snapshot.portfolios()
     return AuditReport(
-        ok=not bad and buckets_ok,
+        ok=not bad and buckets_ok and portfolios_ok,
         engine=f"{type(eng).__module__}.{type(eng).__name__}",
         largest_deviation=dev,
         worst=worst,
         n_violations=len(bad),
         violations=tuple(bad[:20]),
         buckets_match=buckets_ok,
+        portfolios_match=portfolios_ok,
     )

@@ -11,6 +11,7 @@
 
 use rayon::prelude::*;
 
+use crate::bounds;
 use crate::error::{ErrorKind, InputError, Result, check_each, finite, finite_positive};
 use crate::fastmath::{exp, ln};
 use crate::normal::{INV_SQRT_2PI, Z_MAX, gauss_scaled, scaled_mills};
@@ -308,6 +309,10 @@ pub fn implied_vol_batch(
         |x| x <= 0.0,
     )?;
     finite(rate.name, rate.values)?;
+    bounds::within(f.name, f.values, bounds::MIN_PRICE, bounds::MAX_PRICE)?;
+    bounds::within(k.name, k.values, bounds::MIN_PRICE, bounds::MAX_PRICE)?;
+    bounds::within(t.name, t.values, bounds::MIN_EXPIRY, bounds::MAX_EXPIRY)?;
+    bounds::magnitude(rate.name, rate.values, bounds::MAX_RATE)?;
     let at = |c: &Column<'_, f64>, i: usize| c.values[if c.values.len() == 1 { 0 } else { i }];
     let call_at = |i: usize| is_call.values[if is_call.values.len() == 1 { 0 } else { i }];
     let mut out = vec![0.0; n];

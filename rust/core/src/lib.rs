@@ -2,6 +2,7 @@
 //! scenario risk arrays, and standard, cross and portfolio margin over CSR account books.
 //! docs/margin-model.md is the specification of every formula here.
 
+pub mod bounds;
 pub mod dynamic;
 pub mod error;
 pub mod fastmath;

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::bounds;
 use crate::error::{ErrorKind, InputError, Result, finite, finite_positive, same_len};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,13 @@ impl Instruments {
         finite("strike", strike)?;
         finite("expiry", expiry)?;
         finite_positive("contract_size", contract_size)?;
+        bounds::within(
+            "contract_size",
+            contract_size,
+            0.0,
+            bounds::MAX_CONTRACT_SIZE,
+        )?;
+        bounds::within("expiry", expiry, f64::NEG_INFINITY, bounds::MAX_EXPIRY)?;
         for i in 0..n {
             let k = kinds[i];
             if k.is_option() && strike[i] <= 0.0 {
@@ -124,6 +132,30 @@ impl Instruments {
                     i,
                     "option strike must be > 0",
                 ));
+            }
+            if k.is_option() {
+                bounds::within(
+                    "strike",
+                    &strike[i..=i],
+                    bounds::MIN_PRICE,
+                    bounds::MAX_PRICE,
+                )
+                .map_err(|e| InputError {
+                    index: Some(i),
+                    ..e
+                })?;
+                if expiry[i] > 0.0 && expiry[i] < bounds::MIN_EXPIRY {
+                    return Err(InputError::at(
+                        ErrorKind::Parameter,
+                        "expiry",
+                        i,
+                        format!(
+                            "option expiry {} is below the supported {:e} years",
+                            expiry[i],
+                            bounds::MIN_EXPIRY
+                        ),
+                    ));
+                }
             }
             if expiry[i] < 0.0 {
                 return Err(InputError::at(
@@ -187,6 +219,7 @@ impl Prices<'_> {
             "number of underlyings",
         )?;
         finite_positive("spot", self.spot)?;
+        bounds::within("spot", self.spot, bounds::MIN_PRICE, bounds::MAX_PRICE)?;
         same_len("vol", self.vol.len(), ins.len(), "number of instruments")?;
         finite("vol", self.vol)?;
         for (i, &v) in self.vol.iter().enumerate() {
@@ -198,16 +231,39 @@ impl Prices<'_> {
                     format!("option vol must be > 0 (got {v})"),
                 ));
             }
+            let lo = if ins.kind[i].is_option() {
+                bounds::MIN_VOL
+            } else {
+                0.0
+            };
+            bounds::within("vol", &self.vol[i..=i], lo, bounds::MAX_VOL).map_err(|e| {
+                InputError {
+                    index: Some(i),
+                    ..e
+                }
+            })?;
         }
         if let Some(fwd) = self.forward {
             same_len("forward", fwd.len(), ins.len(), "number of instruments")?;
             finite_positive("forward", fwd)?;
+            bounds::within("forward", fwd, bounds::MIN_PRICE, bounds::MAX_PRICE)?;
         }
         if !self.rate.is_finite() {
             return Err(InputError::whole(
                 ErrorKind::NonFinite,
                 "rate",
                 "must be finite",
+            ));
+        }
+        if self.rate.abs() > bounds::MAX_RATE {
+            return Err(InputError::whole(
+                ErrorKind::Parameter,
+                "rate",
+                format!(
+                    "{:e} is outside the supported range [-{m}, {m}] (docs/margin-model.md §9)",
+                    self.rate,
+                    m = bounds::MAX_RATE
+                ),
             ));
         }
         Ok(())
@@ -234,6 +290,12 @@ pub struct Collateral<'a> {
 impl Collateral<'_> {
     pub fn validate(&self) -> Result<()> {
         finite_positive("asset_price", self.price)?;
+        bounds::within(
+            "asset_price",
+            self.price,
+            bounds::MIN_PRICE,
+            bounds::MAX_PRICE,
+        )?;
         same_len(
             "haircut",
             self.haircut.len(),
@@ -336,24 +398,33 @@ impl Book<'_> {
                 format!("{} is outside 0..{n_instruments}", self.instrument[i]),
             ));
         }
-        if let Some(i) = first_where(self.quantity, |q| !q.is_finite()) {
-            return Err(InputError::at(
-                ErrorKind::NonFinite,
-                "quantity",
-                i,
-                "must be finite",
-            ));
-        }
-        if let Some(i) = first_where(self.balances, |b| !b.is_finite()) {
-            return Err(InputError::at(
-                ErrorKind::NonFinite,
-                "balances",
-                i,
-                "must be finite",
-            ));
+        // One pass per column finds the first value that is NaN, infinite or out of bounds.
+        for (field, values, max) in [
+            ("quantity", self.quantity, bounds::MAX_QUANTITY),
+            ("balances", self.balances, bounds::MAX_BALANCE),
+        ] {
+            if let Some(i) = first_where(values, |v| !(-max..=max).contains(v)) {
+                return Err(if values[i].is_finite() {
+                    beyond(field, i, values[i], max)
+                } else {
+                    InputError::at(ErrorKind::NonFinite, field, i, "must be finite")
+                });
+            }
         }
         Ok(())
     }
+}
+
+/// `|value| > max` at row `i` of `field`, as the `Parameter` error `bounds` raises.
+fn beyond(field: &str, i: usize, value: f64, max: f64) -> InputError {
+    InputError::at(
+        ErrorKind::Parameter,
+        field,
+        i,
+        format!(
+            "{value:e} is outside the supported range [-{max:e}, {max:e}] (docs/margin-model.md §9)"
+        ),
+    )
 }
 
 /// Index of the first element satisfying `bad`, scanning large chunks in parallel (rayon's

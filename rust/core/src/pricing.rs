@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::bounds;
 use crate::error::{ErrorKind, Result, check_each, finite, finite_positive, same_len};
 use std::mem::MaybeUninit;
 
@@ -149,12 +150,31 @@ pub fn black76_batch(
             |x| x <= 0.0,
         )?;
         finite(rate.name, rate.values)?;
+        check_bounds(f, k, t, vol, rate)?;
     }
     Ok(out)
 }
 
-fn positive_finite(x: f64) -> bool {
-    x > 0.0 && x < f64::INFINITY
+/// The inputs' documented bounds (`crate::bounds`), checked once something failed the
+/// kernel's test, to name the first offending field and index.
+fn check_bounds(
+    f: Column<'_, f64>,
+    k: Column<'_, f64>,
+    t: Column<'_, f64>,
+    vol: Column<'_, f64>,
+    rate: Column<'_, f64>,
+) -> Result<()> {
+    bounds::within(f.name, f.values, bounds::MIN_PRICE, bounds::MAX_PRICE)?;
+    bounds::within(k.name, k.values, bounds::MIN_PRICE, bounds::MAX_PRICE)?;
+    bounds::within(t.name, t.values, bounds::MIN_EXPIRY, bounds::MAX_EXPIRY)?;
+    bounds::within(vol.name, vol.values, bounds::MIN_VOL, bounds::MAX_VOL)?;
+    bounds::magnitude(rate.name, rate.values, bounds::MAX_RATE)
+}
+
+/// `lo <= x <= hi` (false for NaN): one test for "finite, positive and in bounds".
+#[inline(always)]
+fn within(x: f64, lo: f64, hi: f64) -> bool {
+    x >= lo && x <= hi
 }
 
 const BATCH_CHUNK: usize = 8192;
@@ -244,11 +264,11 @@ multiversion! {
         );
         let mut valid = true;
         for j in 0..n {
-            valid &= positive_finite(f[j])
-                & positive_finite(k[j])
-                & positive_finite(t[j])
-                & positive_finite(vol[j])
-                & rate[j].is_finite();
+            valid &= within(f[j], bounds::MIN_PRICE, bounds::MAX_PRICE)
+                & within(k[j], bounds::MIN_PRICE, bounds::MAX_PRICE)
+                & within(t[j], bounds::MIN_EXPIRY, bounds::MAX_EXPIRY)
+                & within(vol[j], bounds::MIN_VOL, bounds::MAX_VOL)
+                & within(rate[j], -bounds::MAX_RATE, bounds::MAX_RATE);
             let r = black76(is_call[j], f[j], k[j], t[j], vol[j], rate[j]);
             p[j].write(r.price);
             d[j].write(r.delta);
@@ -404,6 +424,76 @@ mod invalid_input_tests {
             }
             let _ = norm_cdf(x);
             let _ = norm_pdf(x);
+        }
+    }
+
+    /// Every corner of the input bounds prices to finite outputs, and the values the
+    /// fuzzer found giving NaN or inf are refused naming the field.
+    #[test]
+    fn bounds_keep_every_output_finite() {
+        use crate::bounds::*;
+        let prices = [MIN_PRICE, 1.0, MAX_PRICE];
+        for call in [true, false] {
+            for &f in &prices {
+                for &k in &prices {
+                    for t in [MIN_EXPIRY, MAX_EXPIRY] {
+                        for vol in [MIN_VOL, MAX_VOL] {
+                            for r in [-MAX_RATE, 0.0, MAX_RATE] {
+                                let g = black76(call, f, k, t, vol, r);
+                                let all = [g.price, g.delta, g.gamma, g.vega, g.theta];
+                                assert!(
+                                    all.iter().all(|x| x.is_finite()),
+                                    "{call} {f} {k} {t} {vol} {r}: {g:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let one = |call: bool, f: f64, k: f64, t: f64, v: f64, r: f64| {
+            let (call, f, k, t, v, r) = ([call], [f], [k], [t], [v], [r]);
+            black76_batch(
+                Column {
+                    name: "is_call",
+                    values: &call,
+                },
+                Column {
+                    name: "forward",
+                    values: &f,
+                },
+                Column {
+                    name: "strike",
+                    values: &k,
+                },
+                Column {
+                    name: "t",
+                    values: &t,
+                },
+                Column {
+                    name: "vol",
+                    values: &v,
+                },
+                Column {
+                    name: "rate",
+                    values: &r,
+                },
+            )
+            .map(|_| ())
+            .unwrap_err()
+        };
+        for (err, field) in [
+            (one(true, 5e-324, 39138.5, 0.35, 0.66, 0.0), "forward"),
+            (one(false, 59847.8, 38599.1, 5e-324, 0.44, 0.0), "t"),
+            (one(false, 59847.8, 38599.1, 0.5, 1e300, 0.0), "vol"),
+            (one(false, 59847.8, 38599.1, 0.5, 0.44, -800.0), "rate"),
+            (one(true, 1.7e308, 1.0, 0.5, 0.44, 0.0), "forward"),
+            (one(true, 1.0, 1.0, 1e300, 0.44, 0.0), "t"),
+        ] {
+            assert_eq!(
+                (err.kind, err.field.as_str(), err.index),
+                (ErrorKind::Parameter, field, Some(0))
+            );
         }
     }
 

@@ -5,15 +5,16 @@ use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
 
-use crate::errors::{Error, Result, typed};
+use crate::errors::{Error, Result, typed, typed_argument};
 
 /// Upper bound of any size the binding allocates from a caller's integer (cells of an
 /// output array, generators to derive): 2^28 cells is 2 GiB of `f64`. Larger requests are
 /// a `ParameterError` before anything is allocated.
 pub const MAX_CELLS: u64 = 1 << 28;
 
-/// A struct read from the attributes of a Python object, each field from the attribute of
-/// its own name (the zkmargin dataclasses are the single definition of those names). A
+/// A struct read from the attributes of a Python object (or, in the `struct In(CoreType)`
+/// form, a core type built directly from them), each field from the attribute of its own
+/// name (the zkmargin dataclasses are the single definition of those names). A
 /// missing attribute or a value of the wrong type is a `DTypeError` naming the field,
 /// where `#[derive(FromPyObject)]` would raise a plain `TypeError`.
 macro_rules! from_attributes {
@@ -59,6 +60,26 @@ macro_rules! from_attributes {
             }
         }
     };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident($target:ident) {
+            $($field:ident),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name(pub $target);
+
+        impl<'a, 'py> pyo3::FromPyObject<'a, 'py> for $name {
+            type Error = pyo3::PyErr;
+
+            // a struct literal: a field added to the core type fails to compile here
+            fn extract(obj: pyo3::Borrowed<'a, 'py, pyo3::PyAny>) -> pyo3::PyResult<Self> {
+                Ok(Self($target {
+                    $($field: $crate::args::attribute(&obj, stringify!($field))?,)*
+                }))
+            }
+        }
+    };
 }
 pub(crate) use from_attributes;
 
@@ -81,6 +102,29 @@ where
     value
         .extract::<T>()
         .map_err(|e| PyErr::from(typed(py, name, e.into())))
+}
+
+/// A function argument (a numpy array) whose wrong type or dtype is a `DTypeError`, where
+/// the plain extraction raises a builtin `TypeError`.
+pub struct Arg<T>(pub T);
+
+impl<'a, 'py, T: FromPyObject<'a, 'py>> FromPyObject<'a, 'py> for Arg<T> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        T::extract(obj)
+            .map(Arg)
+            .map_err(|e| typed_argument(py, e.into()))
+    }
+}
+
+impl<T> std::ops::Deref for Arg<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// `obj` as an integer in `lo..=hi`: a bool or non-integer is a `DTypeError`, an integer

@@ -13,7 +13,7 @@ use zkmargin_core::dynamic::var::{
 use zkmargin_core::dynamic::{scenarios, vol};
 use zkmargin_core::margin::Model;
 
-use crate::args::{check_cells, from_attributes, int_in, size_in};
+use crate::args::{Arg, check_cells, from_attributes, int_in, size_in};
 use crate::arrays::{run_detached, slice1, slice2};
 use crate::errors::{Error, Result};
 use crate::inputs::{BookIn, F1, F2, MarketIn};
@@ -71,14 +71,14 @@ fn rows_arg(field: &str, obj: &Bound<'_, PyAny>) -> Result<usize> {
 
 /// `(T-1) x U` log returns of a `T x U` price history.
 #[pyfunction]
-fn log_returns<'py>(py: Python<'py>, prices: F2<'py>) -> Result<Out2<'py>> {
+fn log_returns<'py>(py: Python<'py>, prices: Arg<F2<'py>>) -> Result<Out2<'py>> {
     let (p, t, u) = slice2("prices", &prices)?;
     matrix(py, vol::log_returns(p, t, u)?, u)
 }
 
 /// RiskMetrics EWMA volatility per period, one row per return.
 #[pyfunction]
-fn ewma_vol<'py>(py: Python<'py>, returns: F2<'py>, lam: f64) -> Result<Out2<'py>> {
+fn ewma_vol<'py>(py: Python<'py>, returns: Arg<F2<'py>>, lam: f64) -> Result<Out2<'py>> {
     let (r, n, u) = slice2("returns", &returns)?;
     matrix(py, vol::ewma_vol(r, n, u, lam)?, u)
 }
@@ -87,7 +87,7 @@ fn ewma_vol<'py>(py: Python<'py>, returns: F2<'py>, lam: f64) -> Result<Out2<'py
 #[pyfunction]
 fn rolling_vol<'py>(
     py: Python<'py>,
-    returns: F2<'py>,
+    returns: Arg<F2<'py>>,
     window: &Bound<'py, PyAny>,
 ) -> Result<Out2<'py>> {
     let window = rows_arg("window", window)?;
@@ -96,7 +96,7 @@ fn rolling_vol<'py>(
 }
 
 #[pyfunction]
-fn annualise<'py>(py: Python<'py>, vol_: F1<'py>, periods_per_year: f64) -> Result<Out1<'py>> {
+fn annualise<'py>(py: Python<'py>, vol_: Arg<F1<'py>>, periods_per_year: f64) -> Result<Out1<'py>> {
     let v = slice1("vol", &vol_)?;
     Ok(vol::annualise(v, periods_per_year)?.into_pyarray(py))
 }
@@ -106,7 +106,7 @@ fn annualise<'py>(py: Python<'py>, vol_: F1<'py>, periods_per_year: f64) -> Resu
 #[pyo3(name = "scan_ranges")]
 fn scan_ranges_py<'py>(
     py: Python<'py>,
-    sigma: F1<'py>,
+    sigma: Arg<F1<'py>>,
     k: f64,
     horizon: f64,
     floor: f64,
@@ -126,9 +126,9 @@ fn scan_ranges_py<'py>(
 #[pyo3(name = "apc_vol")]
 fn apc_vol_py<'py>(
     py: Python<'py>,
-    current: F1<'py>,
-    lookback: F1<'py>,
-    stressed: F1<'py>,
+    current: Arg<F1<'py>>,
+    lookback: Arg<F1<'py>>,
+    stressed: Arg<F1<'py>>,
     stress_weight: f64,
 ) -> Result<Out1<'py>> {
     let (c, l, s) = (
@@ -141,7 +141,7 @@ fn apc_vol_py<'py>(
 
 #[pyfunction]
 #[pyo3(name = "cap_path")]
-fn cap_path_py<'py>(py: Python<'py>, targets: F2<'py>, max_rise: f64) -> Result<Out2<'py>> {
+fn cap_path_py<'py>(py: Python<'py>, targets: Arg<F2<'py>>, max_rise: f64) -> Result<Out2<'py>> {
     let (t, n, u) = slice2("targets", &targets)?;
     matrix(py, cap_path(t, n, u, max_rise)?, u)
 }
@@ -149,7 +149,7 @@ fn cap_path_py<'py>(py: Python<'py>, targets: F2<'py>, max_rise: f64) -> Result<
 #[pyfunction]
 fn historical<'py>(
     py: Python<'py>,
-    returns: F2<'py>,
+    returns: Arg<F2<'py>>,
     horizon: &Bound<'py, PyAny>,
 ) -> Result<Out2<'py>> {
     let horizon = rows_arg("horizon", horizon)?;
@@ -160,7 +160,7 @@ fn historical<'py>(
 #[pyfunction]
 fn filtered_historical<'py>(
     py: Python<'py>,
-    returns: F2<'py>,
+    returns: Arg<F2<'py>>,
     lam: f64,
     horizon: &Bound<'py, PyAny>,
 ) -> Result<Out2<'py>> {
@@ -177,8 +177,8 @@ fn filtered_historical<'py>(
 #[pyfunction]
 fn monte_carlo<'py>(
     py: Python<'py>,
-    sigma: F1<'py>,
-    correlation: F2<'py>,
+    sigma: Arg<F1<'py>>,
+    correlation: Arg<F2<'py>>,
     horizon: f64,
     n_scenarios: &Bound<'py, PyAny>,
     seed: &Bound<'py, PyAny>,
@@ -197,7 +197,7 @@ fn monte_carlo<'py>(
 #[pyo3(signature = (risk_arrays, accounts, confidence, threads=None))]
 fn var_es<'py>(
     py: Python<'py>,
-    risk_arrays: F2<'py>,
+    risk_arrays: Arg<F2<'py>>,
     accounts: BookIn<'py>,
     confidence: f64,
     threads: Option<Threads>,
@@ -213,7 +213,7 @@ fn var_es<'py>(
 #[pyo3(signature = (risk_arrays, accounts, threads=None))]
 fn scenario_pnl<'py>(
     py: Python<'py>,
-    risk_arrays: F2<'py>,
+    risk_arrays: Arg<F2<'py>>,
     accounts: BookIn<'py>,
     threads: Option<Threads>,
 ) -> Result<Out2<'py>> {
@@ -228,10 +228,10 @@ fn scenario_pnl<'py>(
 fn span2<'py>(
     py: Python<'py>,
     x: f64,
-    tail: F1<'py>,
-    stress: F1<'py>,
-    liquidity: F1<'py>,
-    concentration: F1<'py>,
+    tail: Arg<F1<'py>>,
+    stress: Arg<F1<'py>>,
+    liquidity: Arg<F1<'py>>,
+    concentration: Arg<F1<'py>>,
 ) -> Result<Out1<'py>> {
     let out = span2_combine(
         x,
@@ -314,7 +314,7 @@ from_attributes! {
 #[pyo3(signature = (balances, assets, rule, threads=None))]
 fn collateral<'py>(
     py: Python<'py>,
-    balances: F2<'py>,
+    balances: Arg<F2<'py>>,
     assets: AssetsIn<'py>,
     rule: HaircutIn,
     threads: Option<Threads>,
@@ -378,7 +378,7 @@ fn liquidation_scan_py<'py>(
     market: MarketIn<'py>,
     accounts: BookIn<'py>,
     rule: LiquidationIn<'py>,
-    extra_equity: Option<F1<'py>>,
+    extra_equity: Option<Arg<F1<'py>>>,
     threads: Option<Threads>,
 ) -> Result<ScanOut<'py>> {
     let threads = threads::count(threads)?;

@@ -155,6 +155,16 @@ impl From<Error> for PyErr {
     }
 }
 
+/// A plain `TypeError` from extracting a function argument as a `DTypeError` (PyO3 notes
+/// the argument's name on it); other errors unchanged.
+pub fn typed_argument(py: Python<'_>, e: PyErr) -> PyErr {
+    if e.get_type(py).is(py.get_type::<PyTypeError>()) {
+        DTypeError::new_err((e.value(py).to_string(), None::<String>, None::<usize>))
+    } else {
+        e
+    }
+}
+
 /// A plain `TypeError` from an extraction (a numpy array of the wrong dtype, a `str`
 /// where a number belongs) as a `DTypeError` naming `field`; other errors unchanged.
 pub fn typed(py: Python<'_>, field: &str, e: PyErr) -> Error {

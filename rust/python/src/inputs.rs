@@ -166,47 +166,17 @@ impl ScenariosIn<'_> {
 
 from_attributes! {
     /// `zkmargin.MarginParams`: every field, no defaults on this side.
-    pub struct ParamsIn {
-        linear_im: f64,
-        linear_mm: f64,
-        option_im_base: f64,
-        option_im_floor: f64,
-        option_mm: f64,
-        im_factor: f64,
-        mm_factor: f64,
-        annual_move_risk: f64,
-        min_annual_move: f64,
-        short_option_min: f64,
-    }
-}
-
-impl From<ParamsIn> for Params {
-    fn from(p: ParamsIn) -> Self {
-        // exhaustive on both sides: a field added to either fails to compile here
-        let ParamsIn {
-            linear_im,
-            linear_mm,
-            option_im_base,
-            option_im_floor,
-            option_mm,
-            im_factor,
-            mm_factor,
-            annual_move_risk,
-            min_annual_move,
-            short_option_min,
-        } = p;
-        Params {
-            linear_im,
-            linear_mm,
-            option_im_base,
-            option_im_floor,
-            option_mm,
-            im_factor,
-            mm_factor,
-            annual_move_risk,
-            min_annual_move,
-            short_option_min,
-        }
+    pub struct ParamsIn(Params) {
+        linear_im,
+        linear_mm,
+        option_im_base,
+        option_im_floor,
+        option_mm,
+        im_factor,
+        mm_factor,
+        annual_move_risk,
+        min_annual_move,
+        short_option_min,
     }
 }
 

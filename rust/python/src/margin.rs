@@ -105,13 +105,14 @@ pub struct PyEngine {
 }
 
 /// `Engine.statement_terms` (a dict): per bucket `roll_rate`, per instrument the forward
-/// it is valued on, per collateral asset the portfolio it is shocked with (`-1` for none)
-/// and its scenario P&L per held and per borrowed unit (`J x S`, zero rows for unshocked
-/// assets).
+/// it is valued on and its portfolio (§6.3), per collateral asset the portfolio it is
+/// shocked with (`-1` for none) and its scenario P&L per held and per borrowed unit
+/// (`J x S`, zero rows for unshocked assets).
 #[derive(IntoPyObject)]
 struct StatementTerms<'py> {
     roll_rate: Bound<'py, PyArray1<f64>>,
     forward: Bound<'py, PyArray1<f64>>,
+    portfolio: Bound<'py, PyArray1<i64>>,
     collateral_group: Bound<'py, PyArray1<i64>>,
     collateral_held: Bound<'py, PyArray2<f64>>,
     collateral_borrowed: Bound<'py, PyArray2<f64>>,
@@ -149,7 +150,7 @@ impl PyEngine {
         let inner = Engine::with_options(
             instruments.build(n_u)?,
             table,
-            params.into(),
+            params.0,
             aggregation,
             rules.options()?,
         )?;
@@ -212,6 +213,12 @@ impl PyEngine {
         }
         Ok(StatementTerms {
             roll_rate: e.bucket_rates().to_vec().into_pyarray(py),
+            portfolio: prep
+                .units
+                .iter()
+                .map(|u| u.group as i64)
+                .collect::<Vec<i64>>()
+                .into_pyarray(py),
             forward: prep.values.forward.into_pyarray(py),
             collateral_group: group.into_pyarray(py),
             collateral_held: held.into_pyarray(py).reshape([n_j, n_s])?,

@@ -5,7 +5,7 @@ use crate::linalg::check_correlation;
 use crate::netting::SpanRules;
 
 /// docs/margin-model.md §8. No defaults here: `zkmargin.MarginParams` (Python) is the one
-/// place they are defined, and every field crosses the binding (docs/design-notes.md).
+/// place they are defined, and every field crosses the binding (docs/design-notes.md §4).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     pub linear_im: f64,

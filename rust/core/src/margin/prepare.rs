@@ -78,6 +78,7 @@ impl Engine {
         if let Some(r) = &curves.rates {
             same_len("rates", r.len(), ins.len(), "number of instruments")?;
             crate::error::finite("rates", r)?;
+            crate::bounds::magnitude("rates", r, crate::bounds::MAX_RATE)?;
         }
         same_len("vol", px.vol.len(), ins.len(), "number of instruments")?;
         let stand_in: Vec<f64> = (0..ins.len())
