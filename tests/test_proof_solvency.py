@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import zkmargin
+from helpers.attest_fixtures import ENG, INS, MARKET, SCEN
 from helpers.budget import scaled
 from helpers.proof_encodings import x_plus_p
-from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
+from zkmargin import Accounts, MarginEngine
 from zkmargin.errors import EncodingError, InsolventError, ParameterError, ProofError
 from zkmargin.proof import (
     AccountCommitment,
@@ -35,21 +36,6 @@ from zkmargin.proof import (
 )
 from zkmargin.proof.group import P, R
 
-# A small universe keeps proofs at m <= 32 (n = 64): spot, perpetual, future, two calls, a
-# put on one underlying; USDC and BTC collateral; three joint-free scenarios.
-KIND = [0, 1, 2, 3, 4, 3]
-EXPIRY = [0.0, 0.0, 0.25, 0.25, 0.25, 0.5]
-STRIKE = [1.0, 1.0, 1.0, 60_000.0, 55_000.0, 70_000.0]
-INS = Instruments(KIND, [0] * 6, STRIKE, EXPIRY, [1.0, 1.0, 1.0, 1.0, 1.0, 0.5], [0] * 6)
-MARKET = Market(
-    spot=[60_000.0],
-    vol=[0.0, 0.0, 0.0, 0.6, 0.65, 0.55],
-    asset_price=[1.0, 60_000.0],
-    haircut=[0.0, 0.05],
-    rate=0.02,
-)
-SCEN = ScenarioTable([[-0.15], [0.0], [0.15]], [[1.0], [0.0], [-1.0]], [[1.0], [1.0], [1.0]])
-ENG = MarginEngine(INS, SCEN, aggregation="sum")
 BD = default_balance_decimals(MARKET.asset_price)
 NI = len(INS)
 
