@@ -1,0 +1,1 @@
+"""The pieces of tests/fuzz_api.py: mutations, checks and targets by area."""
