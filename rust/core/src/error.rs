@@ -7,6 +7,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     NonFinite,
+    /// Finite inputs whose result is NaN or infinite (an output, not an input, is named).
+    NonFiniteResult,
     NonPositive,
     Expired,
     Shape,

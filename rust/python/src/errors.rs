@@ -9,6 +9,7 @@ use zkmargin_core::error::{ErrorKind, InputError};
 use zkmargin_curve::CurveError;
 
 pyo3::import_exception!(zkmargin.errors, NonFiniteError);
+pyo3::import_exception!(zkmargin.errors, NonFiniteResultError);
 pyo3::import_exception!(zkmargin.errors, NonPositiveError);
 pyo3::import_exception!(zkmargin.errors, ExpiredError);
 pyo3::import_exception!(zkmargin.errors, ShapeError);
@@ -112,6 +113,7 @@ fn input_err(e: InputError) -> PyErr {
     let args: ErrArgs = (e.to_string(), e.field, e.index);
     match e.kind {
         ErrorKind::NonFinite => NonFiniteError::new_err(args),
+        ErrorKind::NonFiniteResult => NonFiniteResultError::new_err(args),
         ErrorKind::NonPositive => NonPositiveError::new_err(args),
         ErrorKind::Expired => ExpiredError::new_err(args),
         ErrorKind::Shape => ShapeError::new_err(args),
