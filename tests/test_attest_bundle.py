@@ -217,9 +217,20 @@ def test_engine_market_and_snapshot_pickle() -> None:
     assert pickle.loads(pickle.dumps(BASE)) == BASE
 
 
-def test_dask_local_cluster(tmp_path: Path) -> None:
+def test_dask_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     distributed = pytest.importorskip("dask.distributed")
     from zkmargin.attest.distributed import margin_on_dask
+
+    # on a cluster each task proves on one thread: the worker threads are the parallelism
+    seen: list[int | None] = []
+    real = B.chunk_jobs
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        jobs = real(*args, **kw)
+        seen.extend(j.threads for j in jobs)
+        return jobs
+
+    monkeypatch.setattr(B, "chunk_jobs", spy)
 
     small = Book(IDS[:2], Accounts(BOOK.accounts.offsets[:3], *_rows(2), BOOK.accounts.balances[:2]))
     with (
@@ -231,10 +242,24 @@ def test_dask_local_cluster(tmp_path: Path) -> None:
         rep = attest([BASE], small, RESERVES, FUND, tmp_path / "b", tmp_path / "p", chunk=1, client=client)
         got = margin_on_dask(client, ENG, BOOK.accounts, MARKET, chunk=3)
     assert rep.accounts == 2
+    assert seen == [1, 1]
     assert verify_bundle(tmp_path / "b").ok
     want = ENG.compute(BOOK.accounts, MARKET)
     np.testing.assert_array_equal(got["maintenance_margin"], want.maintenance_margin)
     np.testing.assert_array_equal(got["equity"], want.equity)
+
+
+def test_prover_threads_per_task(tmp_path: Path) -> None:
+    from zkmargin.attest.work import ProveJob, chunk_jobs, prove_chunk
+
+    small = Book(IDS[:1], Accounts(BOOK.accounts.offsets[:2], *_rows(1), BOOK.accounts.balances[:1]))
+    rep = attest([BASE], small, RESERVES, FUND, tmp_path / "b", tmp_path / "p", threads=1)
+    assert rep.accounts == 1 and verify_bundle(tmp_path / "b").ok
+    for bad in (0, -1, 1025, True, 1.0, "2"):
+        with pytest.raises(ParameterError, match="threads"):
+            chunk_jobs(small, [0], n=64, chunk=1, backend="native", threads=bad)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="native backend"):
+        prove_chunk(ProveJob(small.ids, small.accounts, 64, "pyecc", 1), [BASE])
 
 
 def _rows(k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -203,11 +203,18 @@ def attest(
     chunk: int = 64,
     backend: str = "native",
     client: Any = None,
+    threads: int | None = None,
     progress: Progress = _no_progress,
 ) -> AttestReport:
     """Attest ``book`` under ``snapshots`` (the first is the base scenario set, others
     e.g. a stress set). ``reserves`` are per asset in balance units, ``insurance_fund`` in
-    money units. ``client`` (a ``dask.distributed.Client``) spreads the proving."""
+    money units. ``client`` (a ``dask.distributed.Client``) spreads the proving.
+
+    ``threads`` is the native prover's thread count per proving task. By default a task on
+    a Dask ``client`` proves on one thread (the cluster's worker threads are the
+    parallelism: a multi-threaded prover in every worker oversubscribes the cores), and
+    in-process proving follows the core's thread rule (every core unless
+    ``ZKMARGIN_THREADS`` says otherwise)."""
     _check_sets(snapshots)
     base = snapshots[0]
     if len(reserves) != base.n_assets:
@@ -227,7 +234,9 @@ def attest(
         raise ParameterError(f"{out} is not empty and holds no bundle", "out")
     group = get_group(backend)
     order = sorted(range(len(book.ids)), key=lambda k: id_digest(group.keccak256, book.ids[k]))
-    jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend)
+    if threads is None and client is not None and backend == "native":
+        threads = 1
+    jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend, threads=threads)
     t0 = time.perf_counter()
     tick = progress("prove", len(order))
     results: list[AccountResult] = []

@@ -192,6 +192,7 @@ def _cmd_attest(a: argparse.Namespace) -> int:
             chunk=a.chunk,
             backend=a.backend,
             client=client,
+            threads=a.threads,
             progress=_progress(not a.quiet),
         )
     finally:
@@ -314,6 +315,12 @@ def register(sub: Any) -> None:
         "--workers", type=int, default=None, help="prove on a local Dask cluster of this many workers"
     )
     p.add_argument("--scheduler", default=None, help="prove on the Dask cluster at this scheduler address")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="native prover threads per proving task (default: 1 on a Dask cluster, else every core)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _backend(p)
     p.set_defaults(run=_cmd_attest)
