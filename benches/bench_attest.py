@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,25 @@ def _cluster(workers: int) -> tuple[object, object]:
     return cluster, Client(cluster)
 
 
+def _log(desc: str, total: int) -> Callable[[int], None]:
+    """Progress on stderr, about every 2% (a full-size run takes an hour or more)."""
+    start, done, every = time.perf_counter(), [0, 0], max(1, total // 50)
+
+    def tick(k: int) -> None:
+        done[0] += k
+        if done[0] - done[1] >= every or done[0] == total:
+            done[1] = done[0]
+            dt = time.perf_counter() - start
+            line = f"  {desc}: {done[0]}/{total} in {dt:,.0f} s ({done[0] / dt:.2f}/s)"
+            print(line, file=sys.stderr, flush=True)
+
+    return tick
+
+
+def _load() -> str:
+    return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=10_000, help="end-to-end attestation size")
@@ -42,6 +64,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=16)
     a = ap.parse_args()
+    load_start = _load()
 
     ex = synthetic.generate_exchange(a.accounts, seed=a.seed)
     t0 = time.perf_counter()
@@ -103,12 +126,13 @@ def main() -> None:
                 tmp / "e2e.p",
                 chunk=a.chunk,
                 client=client,
+                progress=_log,
             )
             total = time.perf_counter() - t0
         finally:
             client.close()  # type: ignore[attr-defined]
             cluster.close()  # type: ignore[attr-defined]
-        ver = verify_bundle(tmp / "e2e")
+        ver = verify_bundle(tmp / "e2e", progress=_log)
         if not ver.ok:
             raise SystemExit(f"bundle failed to verify: {ver.failures[:5]}")
         n = len(ids)
@@ -139,6 +163,7 @@ def main() -> None:
         rows.append(("positions per account (mean / max)", f"{sizes.mean():.1f} / {sizes.max()}", ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    rows.append(("machine load (1/5/15 min) at start, at end", load_start, _load()))
     width = max(len(r[0]) for r in rows)
     for r in rows:
         print(f"{r[0]:<{width}}  {r[1]:>12}  {r[2]}")
