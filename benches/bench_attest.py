@@ -63,6 +63,9 @@ def main() -> None:
     ap.add_argument("--e2e-workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=16)
+    ap.add_argument(
+        "--threads", type=int, default=None, help="prover threads per task (default: 1 on a cluster)"
+    )
     a = ap.parse_args()
     load_start = _load()
 
@@ -103,6 +106,7 @@ def main() -> None:
                     tmp / f"s{w}.p",
                     chunk=a.chunk,
                     client=client,
+                    threads=a.threads,
                 )
             finally:
                 client.close()  # type: ignore[attr-defined]
@@ -126,6 +130,7 @@ def main() -> None:
                 tmp / "e2e.p",
                 chunk=a.chunk,
                 client=client,
+                threads=a.threads,
                 progress=_log,
             )
             total = time.perf_counter() - t0
