@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers.attest_fixtures import ENG, INS, MARKET, SCEN, STRESS, snapshot
+from helpers.attest_fixtures import BASE, BOOK, ENG, FUND, IDS, INS, MARKET, RESERVES, SCEN, STRESS, snapshot
 from zkmargin import Accounts, MarginEngine, MarginParams
 from zkmargin.attest import Book, attest, verify_bundle, verify_receipt
 from zkmargin.attest import bundle as B
@@ -30,21 +30,7 @@ from zkmargin.proof.merkle import MerkleTree, id_digest
 from zkmargin.proof.snapshot import EpochSnapshot
 
 KK = get_group("native").keccak256
-BASE = snapshot()
 STRESS_SNAP = snapshot(MarginEngine(INS, STRESS, aggregation="sum"), scenario_set="stress")
-IDS = ("alice", "bob", "carol", "dave")
-# dave is insolvent (equity 5,763 < MM 21,864); carol holds a negative BTC balance
-BOOK = Book(
-    IDS,
-    Accounts.from_triples(
-        [0, 0, 1, 2, 2, 3, 3],
-        [1, 3, 2, 4, 0, 1, 3],
-        [1.0, -0.5, -2.0, 1.5, 0.1, 3.0, -2.0],
-        [[60_000.0, 0.2], [150_000.0, 0.0], [90_000.0, -0.05], [20_000.0, 0.0]],
-    ),
-)
-RESERVES = [400_000 * 10 ** BASE.balance_decimals[0], 1 * 10 ** BASE.balance_decimals[1]]
-FUND = 60_000 * 10**BASE.money_decimals
 
 
 @pytest.fixture(scope="module")

@@ -102,3 +102,39 @@ def test_bad_input_is_a_typed_message(tmp_path: Path, capsys: pytest.CaptureFixt
     missing = str(tmp_path / "none.json")
     assert main(["audit", missing]) == 2
     assert "zkmargin audit:" in capsys.readouterr().err
+
+
+def test_attest_resume(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from zkmargin.attest import bundle
+
+    i = run / "in"
+    args = ["attest", "--snapshot", str(i / "snapshot-base.json"), "--positions", str(i / "positions.csv")]
+    args += ["--balances", str(i / "balances.csv"), "--reserves", str(i / "reserves.csv")]
+    args += [
+        "--fund",
+        (i / "fund.txt").read_text().strip(),
+        "--out",
+        str(tmp_path / "b"),
+        "--chunk",
+        "1",
+        "--quiet",
+    ]
+    real, calls = bundle.prove_chunk, []
+
+    def crash_after_one(job: object, snaps: object) -> object:
+        if calls:
+            raise KeyboardInterrupt  # the operator's ^C, or a crash, mid-run
+        calls.append(1)
+        return real(job, snaps)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bundle, "prove_chunk", crash_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    monkeypatch.setattr(bundle, "prove_chunk", real)
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed: the proofs of 1 account(s) came from the interrupted run's journal" in out
+    assert main(["verify", str(tmp_path / "b"), "--quiet"]) == 0

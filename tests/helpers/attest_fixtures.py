@@ -4,6 +4,7 @@ USDC and BTC collateral, three scenarios, so that every solvency proof has m <= 
 from __future__ import annotations
 
 from zkmargin import Accounts, Instruments, MarginEngine, Market, ScenarioTable
+from zkmargin.attest import Book
 from zkmargin.proof import commit_account
 from zkmargin.proof.commitments import AccountCommitment, AccountOpening
 from zkmargin.proof.snapshot import EpochSnapshot
@@ -31,6 +32,22 @@ def snapshot(
     engine: MarginEngine = ENG, market: Market = MARKET, epoch: int = 7, **kw: object
 ) -> EpochSnapshot:
     return build_snapshot(engine, market, epoch, instrument_names=NAMES, asset_names=ASSETS, **kw)  # type: ignore[arg-type]
+
+
+BASE = snapshot()
+IDS = ("alice", "bob", "carol", "dave")
+# dave is insolvent (equity 5,763 < MM 21,864); carol holds a negative BTC balance
+BOOK = Book(
+    IDS,
+    Accounts.from_triples(
+        [0, 0, 1, 2, 2, 3, 3],
+        [1, 3, 2, 4, 0, 1, 3],
+        [1.0, -0.5, -2.0, 1.5, 0.1, 3.0, -2.0],
+        [[60_000.0, 0.2], [150_000.0, 0.0], [90_000.0, -0.05], [20_000.0, 0.0]],
+    ),
+)
+RESERVES = [400_000 * 10 ** BASE.balance_decimals[0], 1 * 10 ** BASE.balance_decimals[1]]
+FUND = 60_000 * 10**BASE.money_decimals
 
 
 def one_account(

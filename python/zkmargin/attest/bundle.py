@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,9 @@ from ..proof.merkle import InclusionProof, MerkleTree, id_digest, leaf_hash
 from ..proof.rangeproof import MsmCheck, _random_weight, evaluate_checks
 from ..proof.snapshot import EpochSnapshot
 from ..proof.solvency import SolvencyProof, solvency_check
+from .journal import JOURNAL_DIR, Journal
 from .ledger import Book
-from .work import AccountResult, chunk_jobs, prove_chunk
+from .work import AccountResult, ProveJob, chunk_jobs, prove_chunk
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -148,6 +149,8 @@ class AttestReport:
     merkle_root: bytes
     prove_seconds: float
     bundle_bytes: int
+    #: accounts whose proofs came from the journal of an interrupted run (``resume``)
+    resumed: int = 0
 
 
 def _check_sets(snapshots: Sequence[EpochSnapshot]) -> None:
@@ -204,6 +207,7 @@ def attest(
     backend: str = "native",
     client: Any = None,
     threads: int | None = None,
+    resume: bool = False,
     progress: Progress = _no_progress,
 ) -> AttestReport:
     """Attest ``book`` under ``snapshots`` (the first is the base scenario set, others
@@ -214,7 +218,12 @@ def attest(
     a Dask ``client`` proves on one thread (the cluster's worker threads are the
     parallelism: a multi-threaded prover in every worker oversubscribes the cores), and
     in-process proving follows the core's thread rule (every core unless
-    ``ZKMARGIN_THREADS`` says otherwise)."""
+    ``ZKMARGIN_THREADS`` says otherwise).
+
+    Every finished proving job is journaled in ``private`` (see
+    :mod:`zkmargin.attest.journal`); ``resume=True`` takes the jobs an interrupted run with
+    the same snapshots, book, ``n``, ``chunk`` and backend finished from there and proves
+    only the rest. The journal is removed once the bundle is written."""
     _check_sets(snapshots)
     base = snapshots[0]
     if len(reserves) != base.n_assets:
@@ -237,21 +246,40 @@ def attest(
     if threads is None and client is not None and backend == "native":
         threads = 1
     jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend, threads=threads)
+    journal = Journal(
+        private / JOURNAL_DIR, [s.digest(group) for s in snapshots], group.keccak256, group.name
+    )
     t0 = time.perf_counter()
     tick = progress("prove", len(order))
     results: list[AccountResult] = []
-    if client is None:
-        for job in jobs:
-            part = prove_chunk(job, snapshots)
+    todo = []
+    for job in jobs:
+        part = journal.load(job) if resume else None
+        if part is None:
+            todo.append(job)
+        else:
             results.extend(part)
             tick(len(part))
+    resumed = len(results)
+
+    def done(job: ProveJob, part: list[AccountResult]) -> None:
+        journal.save(job, part)
+        tick(len(part))
+
+    if client is None:
+        for job in todo:
+            part = prove_chunk(job, snapshots)
+            results.extend(part)
+            done(job, part)
     else:
         from .distributed import run_jobs
 
-        results = run_jobs(client, jobs, snapshots, tick)
+        results += run_jobs(client, todo, snapshots, done)
     prove_s = time.perf_counter() - t0
     results.sort(key=lambda r: id_digest(group.keccak256, r.account_id))
-    return _write(snapshots, results, reserves, insurance_fund, out, private, n, group, prove_s)
+    rep = _write(snapshots, results, reserves, insurance_fund, out, private, n, group, prove_s)
+    journal.remove()
+    return replace(rep, resumed=resumed)
 
 
 def _write(

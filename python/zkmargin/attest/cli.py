@@ -193,6 +193,7 @@ def _cmd_attest(a: argparse.Namespace) -> int:
             backend=a.backend,
             client=client,
             threads=a.threads,
+            resume=a.resume,
             progress=_progress(not a.quiet),
         )
     finally:
@@ -203,6 +204,8 @@ def _cmd_attest(a: argparse.Namespace) -> int:
         f"attested {rep.accounts} accounts in {rep.prove_seconds:.1f} s; "
         f"bundle {rep.bundle} ({rep.bundle_bytes:,} bytes)"
     )
+    if rep.resumed:
+        print(f"  resumed: the proofs of {rep.resumed} account(s) came from the interrupted run's journal")
     print(f"  merkle root {rep.merkle_root.hex()}")
     for name, k in rep.insolvent.items():
         print(
@@ -320,6 +323,11 @@ def register(sub: Any) -> None:
         type=int,
         default=None,
         help="native prover threads per proving task (default: 1 on a Dask cluster, else every core)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="take the proving jobs an interrupted run finished from its journal in the private directory",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _backend(p)

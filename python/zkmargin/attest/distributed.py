@@ -31,17 +31,22 @@ def _as_completed() -> Any:
 
 
 def run_jobs(
-    client: Any, jobs: Sequence[ProveJob], snapshots: Sequence[EpochSnapshot], tick: Callable[[int], None]
+    client: Any,
+    jobs: Sequence[ProveJob],
+    snapshots: Sequence[EpochSnapshot],
+    done: Callable[[ProveJob, list[AccountResult]], None],
 ) -> list[AccountResult]:
-    """Run every job on ``client``'s workers; ``tick(k)`` after each finished chunk."""
+    """Run every job on ``client``'s workers; ``done(job, results)`` after each finished
+    job, in the order they finish."""
     as_completed = _as_completed()
     snaps = client.scatter(list(snapshots), broadcast=True)
     futures = client.map(prove_chunk, list(jobs), snapshots=snaps, pure=False)
+    job_of = {f.key: j for f, j in zip(futures, jobs, strict=True)}
     out: list[AccountResult] = []
     for fut in as_completed(futures):
         part = fut.result()
         out.extend(part)
-        tick(len(part))
+        done(job_of[fut.key], part)
     return out
 
 
