@@ -66,6 +66,13 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=None, help="prover threads per task (default: 1 on a cluster)"
     )
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep the end-to-end bundle here and resume an interrupted run from its journal "
+        "(a full-size run can outlast one sitting); default: a temporary directory",
+    )
     a = ap.parse_args()
     load_start = _load()
 
@@ -91,6 +98,9 @@ def main() -> None:
     ]
     fund = 10**12 * 10 ** snaps[0].money_decimals
     tmp = Path(tempfile.mkdtemp(prefix="bench_attest_"))
+    e2e = (a.work or tmp) / "e2e"
+    if a.work is not None and (e2e / "manifest.json").exists():
+        shutil.rmtree(e2e)  # a finished bundle from an earlier run: attest afresh
     rows = []
     try:
         sample = Book(ids[: a.sample], select_accounts(ex.accounts, range(min(a.sample, len(ids)))))
@@ -126,27 +136,30 @@ def main() -> None:
                 Book(ids, ex.accounts),
                 reserves,
                 fund,
-                tmp / "e2e",
-                tmp / "e2e.p",
+                e2e,
+                e2e.with_suffix(".p"),
                 chunk=a.chunk,
                 client=client,
                 threads=a.threads,
+                resume=a.work is not None,
                 progress=_log,
             )
             total = time.perf_counter() - t0
         finally:
             client.close()  # type: ignore[attr-defined]
             cluster.close()  # type: ignore[attr-defined]
-        ver = verify_bundle(tmp / "e2e", progress=_log)
+        ver = verify_bundle(e2e, progress=_log)
         if not ver.ok:
             raise SystemExit(f"bundle failed to verify: {ver.failures[:5]}")
         n = len(ids)
+        proved = n - rep.resumed
         rows += [
             ("end to end: snapshots (2 sets)", f"{snap_s:.1f} s", ""),
             (
-                f"end to end: attest {n} accounts, {a.e2e_workers} workers",
+                f"end to end: attest {n} accounts, {a.e2e_workers} workers"
+                + (f" ({rep.resumed} resumed from an earlier run's journal)" if rep.resumed else ""),
                 f"{total:.1f} s",
-                f"{n / rep.prove_seconds:.2f} accounts/s proving",
+                f"{proved / rep.prove_seconds:.2f} accounts/s proving",
             ),
             (
                 f"end to end: verify_bundle ({2 * n} proofs, batched)",
