@@ -8,9 +8,12 @@ Besides the project's own baselines it times the code a user would write instead
 sparse product and a row minimum, checked to give the same numbers), and measures the
 machine's floor in the same run: the larger of the book and its results streamed once at
 the measured copy bandwidth, and the positions x scenarios multiply-adds at one core's
-measured dgemm rate, per thread. Every engine row says how far it is from that floor. A
-second section margins a wide (1,000-scenario Monte-Carlo) table, where the multiply-adds
-dominate.
+measured rate for the engine's arithmetic (a separate IEEE multiply and add, widest
+vectors, operands in L1: ``zkmargin._core.madd_rate``), per thread. Every engine row says
+how far it is from that floor, and from the stricter floor at one core's dgemm rate with
+fused multiply-adds (which the engine does not use: they would change the bits between
+instruction sets). A second section margins a wide (1,000-scenario Monte-Carlo) table,
+where the multiply-adds dominate.
     python benches/bench_margin.py --accounts 20000 --options 100000 --memory-accounts 100000
     python benches/bench_margin.py --wide-scenarios 0     # only the Deribit table
 """
@@ -25,12 +28,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import zkmargin
-from zkmargin import baseline
+from zkmargin import _core, baseline
 from zkmargin.baseline import numpy_engine
 from zkmargin.dynamic import joint_table, monte_carlo_scenarios
 from zkmargin.scenarios import ScenarioTable
@@ -115,11 +118,11 @@ print(n**3 / best)
 """
 
 
-def madd_rate(repeat: int) -> float:
-    """Multiply-adds per second of one core at its best: a 512 x 512 dense matrix product
-    (OpenBLAS, fused multiply-adds on the widest vectors it uses, operands in cache) on one
-    BLAS thread. The engine itself uses no fused multiply-adds, so that every instruction
-    set gives the same bits; this rate is the stricter floor a kernel could approach."""
+def fma_rate(repeat: int) -> float:
+    """Multiply-adds per second of one core at its best with fused multiply-adds: a 512 x
+    512 dense matrix product (OpenBLAS, the widest vectors it uses, operands in cache) on
+    one BLAS thread. The engine itself uses no fused multiply-adds, so that every
+    instruction set gives the same bits; this rate gives the stricter floor."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out = subprocess.run(
         [sys.executable, "-c", _MADD_PROBE, str(max(repeat, 3) * 4)],
@@ -131,25 +134,39 @@ def madd_rate(repeat: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+class Probe(NamedTuple):
+    """The machine's rates, measured once per run: copy bandwidth (bytes/s), one thread's
+    multiply-adds per second with the engine's arithmetic, and one core's with fused
+    multiply-adds (dgemm)."""
+
+    bandwidth: float
+    rate: float
+    fma: float
+
+
 class Floor:
     """The machine's floor for one margin pass: the larger of streaming the book and its
     results through memory once and doing each position's scenario multiply-adds at the
-    peak rate, both measured in this run and assumed to scale with threads."""
+    peak rate, both measured in this run and assumed to scale with threads; ``fma_seconds``
+    is the same with the fused-multiply-add rate."""
 
-    def __init__(self, traffic: int, madds: int, bandwidth: float, rate: float, threads: int) -> None:
-        self.traffic, self.madds, self.threads = traffic, madds, threads
-        self.bandwidth, self.rate = bandwidth, rate
-        self.memory = traffic / (bandwidth * threads)
-        self.compute = madds / (rate * threads)
+    def __init__(self, traffic: int, madds: int, probe: Probe, threads: int) -> None:
+        self.traffic, self.madds, self.threads, self.probe = traffic, madds, threads, probe
+        self.memory = traffic / (probe.bandwidth * threads)
+        self.compute = madds / (probe.rate * threads)
         self.seconds = max(self.memory, self.compute)
+        self.fma_seconds = max(self.memory, madds / (probe.fma * threads))
 
     def line(self) -> str:
+        p = self.probe
         return (
             f"Floor on {self.threads} thread(s): {self.seconds * 1e3:,.2f} ms = max(memory "
-            f"{self.traffic / 2**20:,.0f} MiB of inputs + outputs at {self.bandwidth / 1e9:,.1f} GB/s "
+            f"{self.traffic / 2**20:,.0f} MiB of inputs + outputs at {p.bandwidth / 1e9:,.1f} GB/s "
             "per thread "
             f"= {self.memory * 1e3:,.2f} ms, compute {self.madds / 1e6:,.1f}M multiply-adds "
-            f"(positions x scenarios) at {self.rate / 1e9:,.1f}G/s per thread = {self.compute * 1e3:,.2f} ms)"
+            f"(positions x scenarios) at {p.rate / 1e9:,.1f}G/s per thread, separate multiply and add "
+            f"= {self.compute * 1e3:,.2f} ms); with fused multiply-adds at the dgemm rate "
+            f"{p.fma / 1e9:,.1f}G/s: {self.fma_seconds * 1e3:,.2f} ms"
         )
 
 
@@ -158,7 +175,7 @@ def row(label: str, seconds: float, base: float | None = None, floor: Floor | No
     cells = [label, f"{seconds * 1e3:,.1f} ms", ratio]
     if floor is not None:
         # each engine at its own thread count: NumPy/SciPy rows run on one thread
-        cells.append(f"{seconds / floor.seconds:,.1f}x")
+        cells += [f"{seconds / floor.seconds:,.1f}x", f"{seconds / floor.fma_seconds:,.1f}x"]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -170,7 +187,7 @@ def wide_table(n_scenarios: int) -> ScenarioTable:
 
 
 def bench_portfolio(
-    n_accounts: int, repeat: int, probe: tuple[float, float], scenarios: ScenarioTable | None = None
+    n_accounts: int, repeat: int, probe: Probe, scenarios: ScenarioTable | None = None
 ) -> list[str]:
     ex = generate_exchange(n_accounts, seed=0)
     # Deribit's table (dampener, edges) unless given, BTC and ETH collateral shocked with it
@@ -202,9 +219,8 @@ def bench_portfolio(
         v.nbytes for v in vars(a).values() if isinstance(v, np.ndarray)
     )
     n_s = rust.scenarios.n_scenarios
-    bandwidth, rate = probe
     threads = min(rust.threads, os.cpu_count() or 1)
-    floors = {n: Floor(traffic, acc.n_rows * n_s, bandwidth, rate, n) for n in (1, threads)}
+    floors = {n: Floor(traffic, acc.n_rows * n_s, probe, n) for n in (1, threads)}
     table = "Monte-Carlo joint table" if wide else "Deribit table"
     title = (
         f"Portfolio margin incl. risk arrays: {n_accounts:,} accounts, {acc.n_rows:,} positions, "
@@ -214,8 +230,8 @@ def bench_portfolio(
     base_name = "pure Python" if t_py is not None else "NumPy engine"
     lines = [
         f"\n**{title}**\n",
-        f"| engine | time | speed-up vs {base_name} | x floor |",
-        "| --- | --- | --- | --- |",
+        f"| engine | time | speed-up vs {base_name} | x floor | x FMA floor |",
+        "| --- | --- | --- | --- | --- |",
     ]
     if t_py is not None:
         lines.append(row("pure Python reference", t_py, base, floors[1]))
@@ -331,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         f"zkmargin {zkmargin.__version__}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"numpy {np.__version__}, default threads {zkmargin.default_threads()}"
     )
-    probe = (bandwidth_floor(256 << 20, args.repeat), madd_rate(args.repeat))
+    probe = Probe(bandwidth_floor(256 << 20, args.repeat), _core.madd_rate(0.5), fma_rate(args.repeat))
     lines = bench_portfolio(args.accounts, args.repeat, probe)
     if args.wide_scenarios > 0:
         lines += bench_portfolio(args.wide_accounts, args.repeat, probe, wide_table(args.wide_scenarios))

@@ -30,3 +30,18 @@ def test_bench_margin_smoke(capsys: pytest.CaptureFixture[str]) -> None:
         assert text in out
     for text in ("One call on 2,000 accounts", "Risk arrays alone"):
         assert text in out
+
+
+def test_madd_rate_probe() -> None:
+    from zkmargin import _core
+    from zkmargin.errors import DTypeError, ParameterError
+
+    rate = _core.madd_rate(0.02)
+    assert _core.madd_rate() > 1e6
+    assert 1e6 < rate < 1e13  # one thread's multiply-adds per second
+    for bad in (0.0, -1.0, float("nan"), float("inf"), 11):
+        with pytest.raises(ParameterError, match="seconds"):
+            _core.madd_rate(bad)
+    for wrong in (True, "0.1", [1.0]):
+        with pytest.raises(DTypeError, match="seconds"):
+            _core.madd_rate(wrong)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ __all__ = [
     "curve",
     "debug_build",
     "dynamic",
+    "madd_rate",
     "margin",
     "resolve_threads",
 ]
@@ -27,6 +28,7 @@ MAX_CELLS: Final[int]
 MAX_THREADS: Final[int]
 
 def debug_build() -> bool: ...
+def madd_rate(seconds: float | None = None) -> float: ...
 def available_threads() -> int: ...
 def resolve_threads(threads: int | None = None) -> int: ...
 

@@ -15,6 +15,7 @@ pub mod netting;
 pub mod normal;
 pub mod parallel;
 pub mod pricing;
+pub mod probe;
 pub mod risk;
 pub mod scenarios;
 pub mod state;

@@ -25,6 +25,40 @@ fn debug_build() -> bool {
     cfg!(debug_assertions)
 }
 
+/// Multiply-adds per second one thread sustains with the engine's arithmetic (separate
+/// IEEE multiply and add, the widest vectors this CPU runs, operands in L1), measured for
+/// about `seconds` (`None`: 0.2): the compute side of the benchmarks' floor.
+#[pyfunction]
+#[pyo3(signature = (seconds=None))]
+fn madd_rate(py: Python<'_>, seconds: Option<&Bound<'_, PyAny>>) -> errors::Result<f64> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    let s = match seconds {
+        None => 0.2,
+        Some(v) if v.is_instance_of::<PyBool>() => {
+            return Err(errors::Error::dtype(
+                "seconds",
+                "seconds must be a float or an int, not a bool",
+            ));
+        }
+        Some(v) if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() => {
+            v.extract::<f64>()?
+        }
+        Some(_) => {
+            return Err(errors::Error::dtype(
+                "seconds",
+                "seconds must be a float or an int",
+            ));
+        }
+    };
+    if !(0.01..=10.0).contains(&s) {
+        return Err(errors::Error::parameter(
+            "seconds",
+            format!("seconds must be in [0.01, 10], got {s}"),
+        ));
+    }
+    Ok(py.detach(|| zkmargin_core::probe::madd_rate(s)))
+}
+
 /// Adds the submodule `name` filled by `register`, and makes it importable as
 /// `zkmargin._core.<name>` (an extension module is no package: the import system finds
 /// submodules through `sys.modules` only).
@@ -52,6 +86,7 @@ mod _core {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(debug_build, m)?)?;
+        m.add_function(wrap_pyfunction!(madd_rate, m)?)?;
         m.add("MAX_CELLS", args::MAX_CELLS)?;
         threads::register(m)?;
         submodule(m, "margin", margin::register)?;
