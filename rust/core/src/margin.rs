@@ -13,6 +13,7 @@ use crate::scenarios::ScenarioTable;
 use crate::surface::Curves;
 
 mod incremental;
+mod kernel;
 mod params;
 mod prepare;
 
@@ -74,6 +75,8 @@ pub struct Scratch {
     span: Vec<f64>,
     /// `delta, gamma, vega, theta` of the last evaluated account, `U x 4` (underlying-major).
     pub greeks: Vec<f64>,
+    /// The account's position rows as the P&L kernel reads them (grown, never shrunk).
+    rows: Vec<kernel::Row>,
 }
 
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
@@ -350,6 +353,7 @@ impl Engine {
             short: vec![0.0; 2 * u],
             span: vec![0.0; 4 * u],
             greeks: vec![0.0; 4 * u],
+            rows: Vec::new(),
         }
     }
 
@@ -425,19 +429,20 @@ impl Engine {
                 let mut som = 0.0;
                 let mut n_b = 0;
                 let span = matches!(self.aggregation, Aggregation::Span(_));
+                sc.rows.clear();
                 for (i, q) in rows {
                     let unit = &prep.units[i];
-                    let u = unit.group;
+                    let g = unit.group;
                     equity += q * unit.mtm;
                     if GREEKS {
                         add_greeks(&mut sc.greeks, unit, q);
                     }
-                    sc.touched_u[u] = true;
-                    add_scaled(
-                        &mut sc.pnl[u * w..(u + 1) * w],
+                    sc.touched_u[g] = true;
+                    sc.rows.push(kernel::Row {
+                        risk: i * w,
+                        pnl: g * w,
                         q,
-                        &prep.risk[i * w..(i + 1) * w],
-                    );
+                    });
                     // Appended at the end of the list, which only grows on a first touch.
                     let b = unit.bucket;
                     sc.touched_b[n_b] = b;
@@ -452,6 +457,7 @@ impl Engine {
                         sc.short[unit.short_slot] += short;
                     }
                 }
+                kernel::accumulate(&mut sc.pnl, w, &prep.risk, &sc.rows);
                 for (cr, &b) in prep.collateral.iter().zip(balances) {
                     if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
                         let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
@@ -770,16 +776,6 @@ multiversion! {
 /// Vector width, in doubles, that P&L rows are padded to and scanned in: one AVX-512
 /// register, two AVX2 ones, four SSE2 ones.
 const LANES: usize = 8;
-
-/// `acc += q row`, both of one length, a multiple of [`LANES`], so the vector loop leaves
-/// no remainder. Each lane is one IEEE multiply and one add, as in a scalar loop.
-#[inline(always)]
-fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
-    let row = &row[..acc.len()];
-    for (a, r) in acc.iter_mut().zip(row) {
-        *a += q * r;
-    }
-}
 
 /// Lane-wise running minima below zero and the first scenario attaining each, folded over
 /// one P&L row in a single pass: a running arg-max over the whole row would be a serial
