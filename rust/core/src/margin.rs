@@ -426,38 +426,34 @@ impl Engine {
             }
             Model::Portfolio => {
                 let w = self.width;
-                let mut som = 0.0;
-                let mut n_b = 0;
-                let span = matches!(self.aggregation, Aggregation::Span(_));
-                sc.rows.clear();
-                for (i, q) in rows {
-                    let unit = &prep.units[i];
-                    let g = unit.group;
-                    equity += q * unit.mtm;
-                    if GREEKS {
-                        add_greeks(&mut sc.greeks, unit, q);
-                    }
-                    sc.touched_u[g] = true;
-                    sc.rows.push(kernel::Row {
-                        risk: i * w,
-                        pnl: g * w,
-                        q,
-                    });
-                    // Appended at the end of the list, which only grows on a first touch.
-                    let b = unit.bucket;
-                    sc.touched_b[n_b] = b;
-                    n_b += usize::from(!sc.bucket_seen[b]);
-                    sc.bucket_seen[b] = true;
-                    sc.bucket[b] += q * unit.greeks[0];
-                    // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as
-                    // they are): no branch on the sign, which a mixed book mispredicts.
-                    let short = (-q).max(0.0) * unit.som;
-                    som += short;
-                    if span {
-                        sc.short[unit.short_slot] += short;
-                    }
-                }
-                kernel::accumulate(&mut sc.pnl, w, &prep.risk, &sc.rows);
+                let Scratch {
+                    pnl,
+                    rows,
+                    greeks,
+                    touched_u,
+                    bucket,
+                    bucket_seen,
+                    touched_b,
+                    short,
+                    ..
+                } = &mut *sc;
+                let mut sums = RowSums::<GREEKS> {
+                    units: &prep.units,
+                    w,
+                    span: matches!(self.aggregation, Aggregation::Span(_)),
+                    equity,
+                    som: 0.0,
+                    n_b: 0,
+                    greeks,
+                    touched_u,
+                    bucket,
+                    bucket_seen,
+                    touched_b,
+                    short,
+                };
+                kernel::accumulate(pnl, w, &prep.risk, instrument, quantity, rows, &mut sums);
+                let (som, n_b) = (sums.som, sums.n_b);
+                equity = sums.equity;
                 for (cr, &b) in prep.collateral.iter().zip(balances) {
                     if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
                         let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
@@ -722,6 +718,50 @@ struct Chunk<'a, 'b> {
     fields: &'a mut [&'b mut [f64]],
     greeks: &'a mut [&'b mut [f64]],
     worst: &'b mut [i64],
+}
+
+/// The portfolio model's per-row sums besides the scenario P&L (§6.4-§6.5), taken in the
+/// account's row order while the P&L kernel walks the rows.
+struct RowSums<'a, const GREEKS: bool> {
+    units: &'a [Unit],
+    w: usize,
+    span: bool,
+    equity: f64,
+    som: f64,
+    /// Buckets touched so far (the first `n_b` of `touched_b`).
+    n_b: usize,
+    greeks: &'a mut [f64],
+    touched_u: &'a mut [bool],
+    bucket: &'a mut [f64],
+    bucket_seen: &'a mut [bool],
+    touched_b: &'a mut [usize],
+    short: &'a mut [f64],
+}
+
+impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
+    #[inline(always)]
+    fn visit(&mut self, i: usize, q: f64) -> usize {
+        let unit = &self.units[i];
+        self.equity += q * unit.mtm;
+        if GREEKS {
+            add_greeks(self.greeks, unit, q);
+        }
+        self.touched_u[unit.group] = true;
+        // Appended at the end of the list, which only grows on a first touch.
+        let b = unit.bucket;
+        self.touched_b[self.n_b] = b;
+        self.n_b += usize::from(!self.bucket_seen[b]);
+        self.bucket_seen[b] = true;
+        self.bucket[b] += q * unit.greeks[0];
+        // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as they are):
+        // no branch on the sign, which a mixed book mispredicts.
+        let short = (-q).max(0.0) * unit.som;
+        self.som += short;
+        if self.span {
+            self.short[unit.short_slot] += short;
+        }
+        unit.group * self.w
+    }
 }
 
 multiversion! {
