@@ -13,6 +13,7 @@ use crate::scenarios::ScenarioTable;
 use crate::surface::Curves;
 
 mod incremental;
+mod kernel;
 mod params;
 mod prepare;
 
@@ -74,6 +75,8 @@ pub struct Scratch {
     span: Vec<f64>,
     /// `delta, gamma, vega, theta` of the last evaluated account, `U x 4` (underlying-major).
     pub greeks: Vec<f64>,
+    /// The account's position rows as the P&L kernel reads them (grown, never shrunk).
+    rows: Vec<kernel::Row>,
 }
 
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
@@ -350,6 +353,7 @@ impl Engine {
             short: vec![0.0; 2 * u],
             span: vec![0.0; 4 * u],
             greeks: vec![0.0; 4 * u],
+            rows: Vec::new(),
         }
     }
 
@@ -422,36 +426,34 @@ impl Engine {
             }
             Model::Portfolio => {
                 let w = self.width;
-                let mut som = 0.0;
-                let mut n_b = 0;
-                let span = matches!(self.aggregation, Aggregation::Span(_));
-                for (i, q) in rows {
-                    let unit = &prep.units[i];
-                    let u = unit.group;
-                    equity += q * unit.mtm;
-                    if GREEKS {
-                        add_greeks(&mut sc.greeks, unit, q);
-                    }
-                    sc.touched_u[u] = true;
-                    add_scaled(
-                        &mut sc.pnl[u * w..(u + 1) * w],
-                        q,
-                        &prep.risk[i * w..(i + 1) * w],
-                    );
-                    // Appended at the end of the list, which only grows on a first touch.
-                    let b = unit.bucket;
-                    sc.touched_b[n_b] = b;
-                    n_b += usize::from(!sc.bucket_seen[b]);
-                    sc.bucket_seen[b] = true;
-                    sc.bucket[b] += q * unit.greeks[0];
-                    // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as
-                    // they are): no branch on the sign, which a mixed book mispredicts.
-                    let short = (-q).max(0.0) * unit.som;
-                    som += short;
-                    if span {
-                        sc.short[unit.short_slot] += short;
-                    }
-                }
+                let Scratch {
+                    pnl,
+                    rows,
+                    greeks,
+                    touched_u,
+                    bucket,
+                    bucket_seen,
+                    touched_b,
+                    short,
+                    ..
+                } = &mut *sc;
+                let mut sums = RowSums::<GREEKS> {
+                    units: &prep.units,
+                    w,
+                    span: matches!(self.aggregation, Aggregation::Span(_)),
+                    equity,
+                    som: 0.0,
+                    n_b: 0,
+                    greeks,
+                    touched_u,
+                    bucket,
+                    bucket_seen,
+                    touched_b,
+                    short,
+                };
+                kernel::accumulate(pnl, w, &prep.risk, instrument, quantity, rows, &mut sums);
+                let (som, n_b) = (sums.som, sums.n_b);
+                equity = sums.equity;
                 for (cr, &b) in prep.collateral.iter().zip(balances) {
                     if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
                         let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
@@ -718,6 +720,50 @@ struct Chunk<'a, 'b> {
     worst: &'b mut [i64],
 }
 
+/// The portfolio model's per-row sums besides the scenario P&L (§6.4-§6.5), taken in the
+/// account's row order while the P&L kernel walks the rows.
+struct RowSums<'a, const GREEKS: bool> {
+    units: &'a [Unit],
+    w: usize,
+    span: bool,
+    equity: f64,
+    som: f64,
+    /// Buckets touched so far (the first `n_b` of `touched_b`).
+    n_b: usize,
+    greeks: &'a mut [f64],
+    touched_u: &'a mut [bool],
+    bucket: &'a mut [f64],
+    bucket_seen: &'a mut [bool],
+    touched_b: &'a mut [usize],
+    short: &'a mut [f64],
+}
+
+impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
+    #[inline(always)]
+    fn visit(&mut self, i: usize, q: f64) -> usize {
+        let unit = &self.units[i];
+        self.equity += q * unit.mtm;
+        if GREEKS {
+            add_greeks(self.greeks, unit, q);
+        }
+        self.touched_u[unit.group] = true;
+        // Appended at the end of the list, which only grows on a first touch.
+        let b = unit.bucket;
+        self.touched_b[self.n_b] = b;
+        self.n_b += usize::from(!self.bucket_seen[b]);
+        self.bucket_seen[b] = true;
+        self.bucket[b] += q * unit.greeks[0];
+        // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as they are):
+        // no branch on the sign, which a mixed book mispredicts.
+        let short = (-q).max(0.0) * unit.som;
+        self.som += short;
+        if self.span {
+            self.short[unit.short_slot] += short;
+        }
+        unit.group * self.w
+    }
+}
+
 multiversion! {
     /// Margins the accounts of one chunk into its outputs. Compiled per instruction set:
     /// the scenario P&L accumulation is where a portfolio pass spends its time.
@@ -770,16 +816,6 @@ multiversion! {
 /// Vector width, in doubles, that P&L rows are padded to and scanned in: one AVX-512
 /// register, two AVX2 ones, four SSE2 ones.
 const LANES: usize = 8;
-
-/// `acc += q row`, both of one length, a multiple of [`LANES`], so the vector loop leaves
-/// no remainder. Each lane is one IEEE multiply and one add, as in a scalar loop.
-#[inline(always)]
-fn add_scaled(acc: &mut [f64], q: f64, row: &[f64]) {
-    let row = &row[..acc.len()];
-    for (a, r) in acc.iter_mut().zip(row) {
-        *a += q * r;
-    }
-}
 
 /// Lane-wise running minima below zero and the first scenario attaining each, folded over
 /// one P&L row in a single pass: a running arg-max over the whole row would be a serial

@@ -718,3 +718,63 @@ fn segregated_extended_row_is_expressed_at_its_edge() {
     let want = 100.0 * 0.1 / 0.9 - 1.0 / 0.9;
     assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
 }
+
+/// `engine`'s instruments on a table of `n_s` scenarios (vol shocks on every third row).
+fn wide_engine(n_s: usize, aggregation: Aggregation) -> Engine {
+    let base = engine(Aggregation::Sum);
+    let moves: Vec<f64> = (0..2 * n_s)
+        .map(|k| ((k * 37 % 29) as f64 - 14.0) / 100.0)
+        .collect();
+    let shocks: Vec<f64> = (0..2 * n_s)
+        .map(|k| if k % 3 == 0 { 0.5 } else { 0.0 })
+        .collect();
+    let weights = vec![1.0; 2 * n_s];
+    let table =
+        ScenarioTable::new(&moves, &shocks, &weights, n_s, 2, 0.5, 0.25, 0.3, 0.13, 0.5).unwrap();
+    Engine::new(base.instruments, table, params(), aggregation).unwrap()
+}
+
+#[test]
+fn register_blocks_agree_across_instruction_sets_and_widths() {
+    // Rows interleave the two underlyings (portfolio switches mid-account), repeat
+    // instruments, and include empty accounts and long ones.
+    let accounts: Vec<_> = (0..600)
+        .map(|a| {
+            let n = (a * 7) % 23;
+            let ins: Vec<i64> = (0..n).map(|k| ((a + k * 5) % 7) as i64).collect();
+            let q: Vec<f64> = (0..n)
+                .map(|k| ((a * 13 + k * 29) % 31) as f64 / 4.0 - 3.9)
+                .collect();
+            (ins, q, [500.0 + a as f64, (a % 5) as f64 - 2.0])
+        })
+        .collect();
+    let bits = |f: &[Vec<f64>]| f.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+    // 35 scenarios pad to one 40-wide block; 203 to four 48-wide blocks and a 16-wide one;
+    // 1,000 to twenty 48-wide blocks, a 32-wide and an 8-wide one.
+    for n_s in [35, 203, 1000] {
+        for aggregation in [Aggregation::Sum, Aggregation::Joint, span()] {
+            let e = wide_engine(n_s, aggregation);
+            let want = run_on(Isa::Portable, &e, &accounts, Model::Portfolio);
+            assert!(want.1.iter().any(|&w| w >= 0), "{n_s}: some account loses");
+            for isa in Isa::ALL.into_iter().filter(|isa| isa.available()) {
+                let got = run_on(isa, &e, &accounts, Model::Portfolio);
+                assert_eq!(bits(&want.0), bits(&got.0), "{isa:?} {n_s}");
+                assert_eq!(want.1, got.1, "{isa:?} {n_s}");
+            }
+            // Each account alone through `evaluate` on a fresh scratch gives the same bits
+            // as the whole-book pass, whose scratch carries over between accounts.
+            let prep = e.prepare_with(&prices(), &coll(), true);
+            for (a, (ins, q, bal)) in accounts.iter().enumerate() {
+                let mut sc = e.scratch();
+                let m = e.evaluate::<true>(&prep, &coll(), ins, q, bal, Model::Portfolio, &mut sc);
+                let n_a = accounts.len();
+                assert_eq!(m.equity.to_bits(), field(&want.0, n_a, 0, a).to_bits());
+                assert_eq!(
+                    m.maintenance_margin.to_bits(),
+                    field(&want.0, n_a, 2, a).to_bits()
+                );
+                assert_eq!(m.worst_scenario, want.1[a], "{n_s} account {a}");
+            }
+        }
+    }
+}
