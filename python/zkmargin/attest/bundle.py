@@ -215,9 +215,10 @@ def attest(
     money units. ``client`` (a ``dask.distributed.Client``) spreads the proving.
 
     ``threads`` is the native prover's thread count per proving task. By default a task on
-    a Dask ``client`` proves on one thread (the cluster's worker threads are the
-    parallelism: a multi-threaded prover in every worker oversubscribes the cores), and
-    in-process proving follows the core's thread rule (every core unless
+    a Dask ``client`` gets its host's cores divided by the worker threads on that host
+    (:func:`~zkmargin.attest.distributed.task_threads`: one thread each when the workers'
+    threads fill the cores, as a multi-threaded prover in every worker would oversubscribe
+    them), and in-process proving follows the core's thread rule (every core unless
     ``ZKMARGIN_THREADS`` says otherwise).
 
     Every finished proving job is journaled in ``private`` (see
@@ -244,7 +245,9 @@ def attest(
     group = get_group(backend)
     order = sorted(range(len(book.ids)), key=lambda k: id_digest(group.keccak256, book.ids[k]))
     if threads is None and client is not None and backend == "native":
-        threads = 1
+        from .distributed import task_threads
+
+        threads = task_threads(client)
     jobs = chunk_jobs(book, order, n=n, chunk=chunk, backend=backend, threads=threads)
     journal = Journal(
         private / JOURNAL_DIR, [s.digest(group) for s in snapshots], group.keccak256, group.name

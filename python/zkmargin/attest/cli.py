@@ -322,7 +322,8 @@ def register(sub: Any) -> None:
         "--threads",
         type=int,
         default=None,
-        help="native prover threads per proving task (default: 1 on a Dask cluster, else every core)",
+        help="native prover threads per proving task (default: on a Dask cluster the host's cores over its "
+        "worker threads, else every core)",
     )
     p.add_argument(
         "--resume",

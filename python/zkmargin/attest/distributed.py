@@ -7,6 +7,7 @@ into account chunks and ships the (picklable) engine and market with each task.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..errors import ParameterError
 from ..proof.snapshot import EpochSnapshot
 from .work import AccountResult, ProveJob, prove_chunk, select_accounts
 
-__all__ = ["margin_on_dask", "run_jobs"]
+__all__ = ["margin_on_dask", "run_jobs", "task_threads"]
 
 
 def _as_completed() -> Any:
@@ -28,6 +29,21 @@ def _as_completed() -> Any:
             "Dask proving needs dask.distributed (pip install zkmargin[dask])", "client"
         ) from e
     return as_completed
+
+
+def task_threads(client: Any) -> int:
+    """Prover threads per task on ``client``'s cluster: each worker thread runs one task at
+    a time, so a task gets its host's cores divided by the worker threads on that host
+    (at least 1; the smallest share over hosts, so that no host is oversubscribed)."""
+    from dask.distributed import comm
+
+    cores = client.run(os.cpu_count)  # worker address -> cores of its host
+    slots: dict[str, int] = client.nthreads()  # worker address -> its threads
+    hosts: dict[str, list[str]] = {}
+    for addr in slots:
+        hosts.setdefault(comm.get_address_host(addr), []).append(addr)
+    shares = [max(1, (cores[addrs[0]] or 1) // sum(slots[a] for a in addrs)) for addrs in hosts.values()]
+    return min(shares, default=1)
 
 
 def run_jobs(
