@@ -61,8 +61,8 @@ pub struct Scratch {
     net: Vec<f64>,
     loss: Vec<f64>,
     worst_u: Vec<i64>,
-    bucket: Vec<f64>,
-    bucket_seen: Vec<bool>,
+    /// Per roll bucket: the account's net delta so far and whether it touched the bucket.
+    bucket: Vec<BucketSum>,
     /// Buckets in the order the account first touched them (the roll add-on sums in that
     /// order), one spare slot for the branch-free append.
     touched_b: Vec<usize>,
@@ -77,6 +77,15 @@ pub struct Scratch {
     pub greeks: Vec<f64>,
     /// The account's position rows as the P&L kernel reads them (grown, never shrunk).
     rows: Vec<kernel::Row>,
+}
+
+/// One roll bucket's running sum for the account being margined (§6.4), with the bucket's
+/// rate beside it so the roll add-on reads one record per touched bucket.
+#[derive(Debug, Clone, Copy)]
+struct BucketSum {
+    delta: f64,
+    rate: f64,
+    seen: bool,
 }
 
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
@@ -345,8 +354,15 @@ impl Engine {
             net: vec![0.0; u],
             loss: vec![0.0; g],
             worst_u: vec![-1; g],
-            bucket: vec![0.0; n_b],
-            bucket_seen: vec![false; n_b],
+            bucket: self
+                .bucket_rate
+                .iter()
+                .map(|&rate| BucketSum {
+                    delta: 0.0,
+                    rate,
+                    seen: false,
+                })
+                .collect(),
             touched_b: vec![0; n_b + 1],
             moved: vec![0.0; s],
             dir: vec![0.0; 2 * u],
@@ -432,7 +448,6 @@ impl Engine {
                     greeks,
                     touched_u,
                     bucket,
-                    bucket_seen,
                     touched_b,
                     short,
                     ..
@@ -447,7 +462,6 @@ impl Engine {
                     greeks,
                     touched_u,
                     bucket,
-                    bucket_seen,
                     touched_b,
                     short,
                 };
@@ -473,9 +487,9 @@ impl Engine {
                     let (calendar, work) = sc.span.split_at_mut(2 * self.n_underlyings());
                     calendar.fill(0.0);
                     for &b in &sc.touched_b[..n_b] {
-                        add_calendar(calendar, self.bucket_underlying[b], sc.bucket[b]);
-                        sc.bucket[b] = 0.0;
-                        sc.bucket_seen[b] = false;
+                        let sum = &mut sc.bucket[b];
+                        add_calendar(calendar, self.bucket_underlying[b], sum.delta);
+                        (sum.delta, sum.seen) = (0.0, false);
                     }
                     let book = SpanBook {
                         loss: &sc.loss,
@@ -489,9 +503,9 @@ impl Engine {
                 } else {
                     let mut roll = 0.0;
                     for &b in &sc.touched_b[..n_b] {
-                        roll += self.roll(b, sc.bucket[b]);
-                        sc.bucket[b] = 0.0;
-                        sc.bucket_seen[b] = false;
+                        let sum = &mut sc.bucket[b];
+                        roll += roll_at(sum.rate, sum.delta);
+                        (sum.delta, sum.seen) = (0.0, false);
                     }
                     (wcl, roll, som)
                 };
@@ -519,7 +533,7 @@ impl Engine {
     /// Roll add-on of bucket `b` with net USD delta `delta` (§6.4).
     #[inline(always)]
     fn roll(&self, b: usize, delta: f64) -> f64 {
-        self.bucket_rate[b] * delta.abs()
+        roll_at(self.bucket_rate[b], delta)
     }
 
     /// (IM, MM) from `base = WCL + roll + short-option minimum` (§6.5).
@@ -732,8 +746,7 @@ struct RowSums<'a, const GREEKS: bool> {
     n_b: usize,
     greeks: &'a mut [f64],
     touched_u: &'a mut [bool],
-    bucket: &'a mut [f64],
-    bucket_seen: &'a mut [bool],
+    bucket: &'a mut [BucketSum],
     touched_b: &'a mut [usize],
     short: &'a mut [f64],
 }
@@ -750,9 +763,10 @@ impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
         // Appended at the end of the list, which only grows on a first touch.
         let b = unit.bucket;
         self.touched_b[self.n_b] = b;
-        self.n_b += usize::from(!self.bucket_seen[b]);
-        self.bucket_seen[b] = true;
-        self.bucket[b] += q * unit.greeks[0];
+        let sum = &mut self.bucket[b];
+        self.n_b += usize::from(!sum.seen);
+        sum.seen = true;
+        sum.delta += q * unit.greeks[0];
         // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as they are):
         // no branch on the sign, which a mixed book mispredicts.
         let short = (-q).max(0.0) * unit.som;
@@ -804,9 +818,11 @@ multiversion! {
                 col[k] = x;
             }
             out.worst[k] = r.worst_scenario;
-            for (g, gcol) in out.greeks.iter_mut().enumerate() {
-                for (u, x) in gcol[k * n_u..(k + 1) * n_u].iter_mut().enumerate() {
-                    *x = sc.greeks[4 * u + g];
+            // `greeks` is underlying-major (`U x 4`), the outputs Greek-major.
+            for (g, gcol) in out.greeks.iter_mut().enumerate().take(4) {
+                let per_u = sc.greeks.chunks_exact(4);
+                for (x, src) in gcol[k * n_u..(k + 1) * n_u].iter_mut().zip(per_u) {
+                    *x = src[g];
                 }
             }
         }
@@ -940,6 +956,12 @@ fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64)
     } else {
         (0.0, -1)
     }
+}
+
+/// Roll add-on of a bucket with roll-shock `rate` and net USD delta `delta` (§6.4).
+#[inline(always)]
+fn roll_at(rate: f64, delta: f64) -> f64 {
+    rate * delta.abs()
 }
 
 /// Adds a roll bucket's net delta `d` to its underlying's sums of positive and negative
