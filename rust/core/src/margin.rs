@@ -442,32 +442,15 @@ impl Engine {
             }
             Model::Portfolio => {
                 let w = self.width;
-                let Scratch {
-                    pnl,
-                    rows,
-                    greeks,
-                    touched_u,
-                    bucket,
-                    touched_b,
-                    short,
-                    ..
-                } = &mut *sc;
-                let mut sums = RowSums::<GREEKS> {
-                    units: &prep.units,
-                    w,
-                    span: matches!(self.aggregation, Aggregation::Span(_)),
-                    equity,
-                    som: 0.0,
-                    n_b: 0,
-                    greeks,
-                    touched_u,
-                    bucket,
-                    touched_b,
-                    short,
+                // The SPAN aggregation's per-slot short-option sums are the only per-row
+                // work another aggregation skips: a separate copy keeps them out of its loop.
+                let rows = (instrument, quantity);
+                let (som, n_b);
+                (equity, som, n_b) = if matches!(self.aggregation, Aggregation::Span(_)) {
+                    self.row_pass::<GREEKS, true>(prep, rows, equity, sc)
+                } else {
+                    self.row_pass::<GREEKS, false>(prep, rows, equity, sc)
                 };
-                kernel::accumulate(pnl, w, &prep.risk, instrument, quantity, rows, &mut sums);
-                let (som, n_b) = (sums.som, sums.n_b);
-                equity = sums.equity;
                 for (cr, &b) in prep.collateral.iter().zip(balances) {
                     if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
                         let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
@@ -519,6 +502,44 @@ impl Engine {
         }
         out.equity = equity;
         out
+    }
+
+    /// The portfolio model's pass over an account's rows: scenario P&L into the scratch's
+    /// portfolio rows and the per-row sums beside it; returns `equity` plus the rows' MtM
+    /// (added to it row by row), the short-option minimum and the roll buckets touched.
+    #[inline(always)]
+    fn row_pass<const GREEKS: bool, const SPAN: bool>(
+        &self,
+        prep: &Prepared,
+        (instrument, quantity): (&[i64], &[f64]),
+        equity: f64,
+        sc: &mut Scratch,
+    ) -> (f64, f64, usize) {
+        let Scratch {
+            pnl,
+            rows,
+            greeks,
+            touched_u,
+            bucket,
+            touched_b,
+            short,
+            ..
+        } = sc;
+        let mut sums = RowSums::<GREEKS, SPAN> {
+            units: &prep.units,
+            equity,
+            som: 0.0,
+            n_b: 0,
+            greeks,
+            touched_u,
+            bucket,
+            touched_b,
+            short,
+        };
+        kernel::accumulate(
+            pnl, self.width, &prep.risk, instrument, quantity, rows, &mut sums,
+        );
+        (sums.equity, sums.som, sums.n_b)
     }
 
     /// Cross-margin (IM, MM) of a net USD delta on one underlying (§5).
@@ -735,11 +756,9 @@ struct Chunk<'a, 'b> {
 }
 
 /// The portfolio model's per-row sums besides the scenario P&L (§6.4-§6.5), taken in the
-/// account's row order while the P&L kernel walks the rows.
-struct RowSums<'a, const GREEKS: bool> {
+/// account's row order while the P&L kernel walks the rows; `SPAN`: also per short slot.
+struct RowSums<'a, const GREEKS: bool, const SPAN: bool> {
     units: &'a [Unit],
-    w: usize,
-    span: bool,
     equity: f64,
     som: f64,
     /// Buckets touched so far (the first `n_b` of `touched_b`).
@@ -751,7 +770,7 @@ struct RowSums<'a, const GREEKS: bool> {
     short: &'a mut [f64],
 }
 
-impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
+impl<const GREEKS: bool, const SPAN: bool> kernel::Visit for RowSums<'_, GREEKS, SPAN> {
     #[inline(always)]
     fn visit(&mut self, i: usize, q: f64) -> usize {
         let unit = &self.units[i];
@@ -759,7 +778,6 @@ impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
         if GREEKS {
             add_greeks(self.greeks, unit, q);
         }
-        self.touched_u[unit.group] = true;
         // Appended at the end of the list, which only grows on a first touch.
         let b = unit.bucket;
         self.touched_b[self.n_b] = b;
@@ -771,10 +789,15 @@ impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
         // no branch on the sign, which a mixed book mispredicts.
         let short = (-q).max(0.0) * unit.som;
         self.som += short;
-        if self.span {
+        if SPAN {
             self.short[unit.short_slot] += short;
         }
-        unit.group * self.w
+        unit.group
+    }
+
+    #[inline(always)]
+    fn enter(&mut self, g: usize) {
+        self.touched_u[g] = true;
     }
 }
 
