@@ -41,7 +41,6 @@ struct Front {
     sqrt_t: f64,
     sd: f64,
     inv_sd: f64,
-    inv_f: f64,
     d1: f64,
 }
 
@@ -52,14 +51,12 @@ fn front(f: f64, k: f64, t: f64, vol: f64, rate: f64) -> Front {
     let sqrt_t = t.sqrt();
     let sd = vol * sqrt_t;
     let inv_sd = 1.0 / sd;
-    let inv_f = 1.0 / f;
     let d1 = ln(f / k) * inv_sd + 0.5 * sd;
     Front {
         disc,
         sqrt_t,
         sd,
         inv_sd,
-        inv_f,
         d1,
     }
 }
@@ -72,9 +69,10 @@ fn greeks(is_call: bool, f: f64, k: f64, vol: f64, rate: f64, front: Front) -> G
         sqrt_t,
         sd,
         inv_sd,
-        inv_f,
         d1,
     } = front;
+    // Here rather than in `front`, whose loop the divider already bounds.
+    let inv_f = 1.0 / f;
     let d2 = d1 - sd;
     // F n(d1) = K n(d2), so one exp gives both densities: g = that common value times
     // sqrt(2 pi). It is taken at the d nearer zero, which belongs to min(F, K), so g cannot
@@ -332,7 +330,7 @@ fn price_rows(
     let len = p.len();
     let mut valid = true;
     let mut out = [p, d, g, v, th].map(|row| row.chunks_mut(BLOCK));
-    let mut scratch = [(); 6].map(|_| vec![0.0; BLOCK]);
+    let mut scratch = [(); 5].map(|_| vec![0.0; BLOCK]);
     for lo in (0..len).step_by(BLOCK) {
         let hi = (lo + BLOCK).min(len);
         let (a, b) = (start + lo, start + hi);
@@ -349,12 +347,12 @@ multiversion! {
     /// rate) into the outputs (price, delta, gamma, vega, theta); false when any input is
     /// invalid. `black76` is branch-free, so each copy runs several options per
     /// instruction and produces the same bits as the scalar function. `scratch` holds
-    /// [`Front`] between the two passes, six rows of at least `is_call.len()`.
+    /// [`Front`] between the two passes, five rows of at least `is_call.len()`.
     fn price_block(
         is_call: &[bool],
         x: [&[f64]; 5],
         out: [&mut [MaybeUninit<f64>]; 5],
-        scratch: [&mut [f64]; 6],
+        scratch: [&mut [f64]; 5],
     ) -> bool {
         // Re-slicing every column to one length lets the compiler drop the bounds checks,
         // which would otherwise keep the loop scalar.
@@ -369,14 +367,13 @@ multiversion! {
             &mut v[..n],
             &mut th[..n],
         );
-        let [s0, s1, s2, s3, s4, s5] = scratch;
-        let (s0, s1, s2, s3, s4, s5) = (
+        let [s0, s1, s2, s3, s4] = scratch;
+        let (s0, s1, s2, s3, s4) = (
             &mut s0[..n],
             &mut s1[..n],
             &mut s2[..n],
             &mut s3[..n],
             &mut s4[..n],
-            &mut s5[..n],
         );
         let mut valid = true;
         for j in 0..n {
@@ -390,8 +387,7 @@ multiversion! {
             s1[j] = x.sqrt_t;
             s2[j] = x.sd;
             s3[j] = x.inv_sd;
-            s4[j] = x.inv_f;
-            s5[j] = x.d1;
+            s4[j] = x.d1;
         }
         for j in 0..n {
             let x = Front {
@@ -399,8 +395,7 @@ multiversion! {
                 sqrt_t: s1[j],
                 sd: s2[j],
                 inv_sd: s3[j],
-                inv_f: s4[j],
-                d1: s5[j],
+                d1: s4[j],
             };
             let r = greeks(is_call[j], f[j], k[j], vol[j], rate[j], x);
             // The outputs' finiteness rides on the same flag, tested on their sum: a NaN or
@@ -511,7 +506,7 @@ mod tests {
                 std::array::from_fn(|_| vec![MaybeUninit::new(f64::NAN); n]);
             let [p, d, g, v, th] = &mut out;
             let x = [0, 1, 2, 3, 4].map(|c| cols[c].as_slice());
-            let mut scratch = [(); 6].map(|_| vec![0.0; n]);
+            let mut scratch = [(); 5].map(|_| vec![0.0; n]);
             let s = scratch.each_mut().map(|row| row.as_mut_slice());
             assert!(price_block(isa, &calls, x, [p, d, g, v, th], s));
             for i in 0..n {
