@@ -61,8 +61,8 @@ pub struct Scratch {
     net: Vec<f64>,
     loss: Vec<f64>,
     worst_u: Vec<i64>,
-    bucket: Vec<f64>,
-    bucket_seen: Vec<bool>,
+    /// Per roll bucket: the account's net delta so far and whether it touched the bucket.
+    bucket: Vec<BucketSum>,
     /// Buckets in the order the account first touched them (the roll add-on sums in that
     /// order), one spare slot for the branch-free append.
     touched_b: Vec<usize>,
@@ -77,6 +77,15 @@ pub struct Scratch {
     pub greeks: Vec<f64>,
     /// The account's position rows as the P&L kernel reads them (grown, never shrunk).
     rows: Vec<kernel::Row>,
+}
+
+/// One roll bucket's running sum for the account being margined (§6.4), with the bucket's
+/// rate beside it so the roll add-on reads one record per touched bucket.
+#[derive(Debug, Clone, Copy)]
+struct BucketSum {
+    delta: f64,
+    rate: f64,
+    seen: bool,
 }
 
 /// The engine: instruments, scenario table, parameters and aggregation, validated once.
@@ -345,8 +354,15 @@ impl Engine {
             net: vec![0.0; u],
             loss: vec![0.0; g],
             worst_u: vec![-1; g],
-            bucket: vec![0.0; n_b],
-            bucket_seen: vec![false; n_b],
+            bucket: self
+                .bucket_rate
+                .iter()
+                .map(|&rate| BucketSum {
+                    delta: 0.0,
+                    rate,
+                    seen: false,
+                })
+                .collect(),
             touched_b: vec![0; n_b + 1],
             moved: vec![0.0; s],
             dir: vec![0.0; 2 * u],
@@ -426,34 +442,15 @@ impl Engine {
             }
             Model::Portfolio => {
                 let w = self.width;
-                let Scratch {
-                    pnl,
-                    rows,
-                    greeks,
-                    touched_u,
-                    bucket,
-                    bucket_seen,
-                    touched_b,
-                    short,
-                    ..
-                } = &mut *sc;
-                let mut sums = RowSums::<GREEKS> {
-                    units: &prep.units,
-                    w,
-                    span: matches!(self.aggregation, Aggregation::Span(_)),
-                    equity,
-                    som: 0.0,
-                    n_b: 0,
-                    greeks,
-                    touched_u,
-                    bucket,
-                    bucket_seen,
-                    touched_b,
-                    short,
+                // The SPAN aggregation's per-slot short-option sums are the only per-row
+                // work another aggregation skips: a separate copy keeps them out of its loop.
+                let rows = (instrument, quantity);
+                let (som, n_b);
+                (equity, som, n_b) = if matches!(self.aggregation, Aggregation::Span(_)) {
+                    self.row_pass::<GREEKS, true>(prep, rows, equity, sc)
+                } else {
+                    self.row_pass::<GREEKS, false>(prep, rows, equity, sc)
                 };
-                kernel::accumulate(pnl, w, &prep.risk, instrument, quantity, rows, &mut sums);
-                let (som, n_b) = (sums.som, sums.n_b);
-                equity = sums.equity;
                 for (cr, &b) in prep.collateral.iter().zip(balances) {
                     if let Some(cr) = cr.as_ref().filter(|_| b != 0.0) {
                         let row = if b > 0.0 { &cr.held } else { &cr.borrowed };
@@ -473,9 +470,9 @@ impl Engine {
                     let (calendar, work) = sc.span.split_at_mut(2 * self.n_underlyings());
                     calendar.fill(0.0);
                     for &b in &sc.touched_b[..n_b] {
-                        add_calendar(calendar, self.bucket_underlying[b], sc.bucket[b]);
-                        sc.bucket[b] = 0.0;
-                        sc.bucket_seen[b] = false;
+                        let sum = &mut sc.bucket[b];
+                        add_calendar(calendar, self.bucket_underlying[b], sum.delta);
+                        (sum.delta, sum.seen) = (0.0, false);
                     }
                     let book = SpanBook {
                         loss: &sc.loss,
@@ -489,9 +486,9 @@ impl Engine {
                 } else {
                     let mut roll = 0.0;
                     for &b in &sc.touched_b[..n_b] {
-                        roll += self.roll(b, sc.bucket[b]);
-                        sc.bucket[b] = 0.0;
-                        sc.bucket_seen[b] = false;
+                        let sum = &mut sc.bucket[b];
+                        roll += roll_at(sum.rate, sum.delta);
+                        (sum.delta, sum.seen) = (0.0, false);
                     }
                     (wcl, roll, som)
                 };
@@ -507,6 +504,44 @@ impl Engine {
         out
     }
 
+    /// The portfolio model's pass over an account's rows: scenario P&L into the scratch's
+    /// portfolio rows and the per-row sums beside it; returns `equity` plus the rows' MtM
+    /// (added to it row by row), the short-option minimum and the roll buckets touched.
+    #[inline(always)]
+    fn row_pass<const GREEKS: bool, const SPAN: bool>(
+        &self,
+        prep: &Prepared,
+        (instrument, quantity): (&[i64], &[f64]),
+        equity: f64,
+        sc: &mut Scratch,
+    ) -> (f64, f64, usize) {
+        let Scratch {
+            pnl,
+            rows,
+            greeks,
+            touched_u,
+            bucket,
+            touched_b,
+            short,
+            ..
+        } = sc;
+        let mut sums = RowSums::<GREEKS, SPAN> {
+            units: &prep.units,
+            equity,
+            som: 0.0,
+            n_b: 0,
+            greeks,
+            touched_u,
+            bucket,
+            touched_b,
+            short,
+        };
+        kernel::accumulate(
+            pnl, self.width, &prep.risk, instrument, quantity, rows, &mut sums,
+        );
+        (sums.equity, sums.som, sums.n_b)
+    }
+
     /// Cross-margin (IM, MM) of a net USD delta on one underlying (§5).
     #[inline(always)]
     fn net_delta_requirement(&self, net: f64) -> (f64, f64) {
@@ -519,7 +554,7 @@ impl Engine {
     /// Roll add-on of bucket `b` with net USD delta `delta` (§6.4).
     #[inline(always)]
     fn roll(&self, b: usize, delta: f64) -> f64 {
-        self.bucket_rate[b] * delta.abs()
+        roll_at(self.bucket_rate[b], delta)
     }
 
     /// (IM, MM) from `base = WCL + roll + short-option minimum` (§6.5).
@@ -721,24 +756,21 @@ struct Chunk<'a, 'b> {
 }
 
 /// The portfolio model's per-row sums besides the scenario P&L (§6.4-§6.5), taken in the
-/// account's row order while the P&L kernel walks the rows.
-struct RowSums<'a, const GREEKS: bool> {
+/// account's row order while the P&L kernel walks the rows; `SPAN`: also per short slot.
+struct RowSums<'a, const GREEKS: bool, const SPAN: bool> {
     units: &'a [Unit],
-    w: usize,
-    span: bool,
     equity: f64,
     som: f64,
     /// Buckets touched so far (the first `n_b` of `touched_b`).
     n_b: usize,
     greeks: &'a mut [f64],
     touched_u: &'a mut [bool],
-    bucket: &'a mut [f64],
-    bucket_seen: &'a mut [bool],
+    bucket: &'a mut [BucketSum],
     touched_b: &'a mut [usize],
     short: &'a mut [f64],
 }
 
-impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
+impl<const GREEKS: bool, const SPAN: bool> kernel::Visit for RowSums<'_, GREEKS, SPAN> {
     #[inline(always)]
     fn visit(&mut self, i: usize, q: f64) -> usize {
         let unit = &self.units[i];
@@ -746,21 +778,26 @@ impl<const GREEKS: bool> kernel::Visit for RowSums<'_, GREEKS> {
         if GREEKS {
             add_greeks(self.greeks, unit, q);
         }
-        self.touched_u[unit.group] = true;
         // Appended at the end of the list, which only grows on a first touch.
         let b = unit.bucket;
         self.touched_b[self.n_b] = b;
-        self.n_b += usize::from(!self.bucket_seen[b]);
-        self.bucket_seen[b] = true;
-        self.bucket[b] += q * unit.greeks[0];
+        let sum = &mut self.bucket[b];
+        self.n_b += usize::from(!sum.seen);
+        sum.seen = true;
+        sum.delta += q * unit.greeks[0];
         // `-q` for a short row, 0 for a long one (adding 0 leaves the sums as they are):
         // no branch on the sign, which a mixed book mispredicts.
         let short = (-q).max(0.0) * unit.som;
         self.som += short;
-        if self.span {
+        if SPAN {
             self.short[unit.short_slot] += short;
         }
-        unit.group * self.w
+        unit.group
+    }
+
+    #[inline(always)]
+    fn enter(&mut self, g: usize) {
+        self.touched_u[g] = true;
     }
 }
 
@@ -804,9 +841,11 @@ multiversion! {
                 col[k] = x;
             }
             out.worst[k] = r.worst_scenario;
-            for (g, gcol) in out.greeks.iter_mut().enumerate() {
-                for (u, x) in gcol[k * n_u..(k + 1) * n_u].iter_mut().enumerate() {
-                    *x = sc.greeks[4 * u + g];
+            // `greeks` is underlying-major (`U x 4`), the outputs Greek-major.
+            for (g, gcol) in out.greeks.iter_mut().enumerate().take(4) {
+                let per_u = sc.greeks.chunks_exact(4);
+                for (x, src) in gcol[k * n_u..(k + 1) * n_u].iter_mut().zip(per_u) {
+                    *x = src[g];
                 }
             }
         }
@@ -940,6 +979,12 @@ fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64)
     } else {
         (0.0, -1)
     }
+}
+
+/// Roll add-on of a bucket with roll-shock `rate` and net USD delta `delta` (§6.4).
+#[inline(always)]
+fn roll_at(rate: f64, delta: f64) -> f64 {
+    rate * delta.abs()
 }
 
 /// Adds a roll bucket's net delta `d` to its underlying's sums of positive and negative

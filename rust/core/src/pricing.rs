@@ -28,13 +28,51 @@ pub use crate::normal::{norm_cdf, norm_pdf};
 // save the call and the Greeks return through memory.
 #[inline(always)]
 pub fn black76(is_call: bool, f: f64, k: f64, t: f64, vol: f64, rate: f64) -> Greeks {
+    greeks(is_call, f, k, vol, rate, front(f, k, t, vol, rate))
+}
+
+/// What [`black76`] computes before the normal tails. The batch kernel runs this stage
+/// and [`greeks`] as two loops over a block: each option's chain of dependent divisions,
+/// logarithm, exponential and table lookups is too long for one loop iteration to
+/// overlap with the next, and two shorter loops keep the vector units busy.
+#[derive(Clone, Copy)]
+struct Front {
+    disc: f64,
+    sqrt_t: f64,
+    sd: f64,
+    inv_sd: f64,
+    d1: f64,
+}
+
+#[inline(always)]
+fn front(f: f64, k: f64, t: f64, vol: f64, rate: f64) -> Front {
     // |r t| <= 100 within the inputs' bounds.
     let disc = exp_normal(-rate * t);
     let sqrt_t = t.sqrt();
     let sd = vol * sqrt_t;
     let inv_sd = 1.0 / sd;
-    let inv_f = 1.0 / f;
     let d1 = ln(f / k) * inv_sd + 0.5 * sd;
+    Front {
+        disc,
+        sqrt_t,
+        sd,
+        inv_sd,
+        d1,
+    }
+}
+
+/// The rest of [`black76`] after [`front`].
+#[inline(always)]
+fn greeks(is_call: bool, f: f64, k: f64, vol: f64, rate: f64, front: Front) -> Greeks {
+    let Front {
+        disc,
+        sqrt_t,
+        sd,
+        inv_sd,
+        d1,
+    } = front;
+    // Here rather than in `front`, whose loop the divider already bounds.
+    let inv_f = 1.0 / f;
     let d2 = d1 - sd;
     // F n(d1) = K n(d2), so one exp gives both densities: g = that common value times
     // sqrt(2 pi). It is taken at the d nearer zero, which belongs to min(F, K), so g cannot
@@ -292,12 +330,14 @@ fn price_rows(
     let len = p.len();
     let mut valid = true;
     let mut out = [p, d, g, v, th].map(|row| row.chunks_mut(BLOCK));
+    let mut scratch = [(); 5].map(|_| vec![0.0; BLOCK]);
     for lo in (0..len).step_by(BLOCK) {
         let hi = (lo + BLOCK).min(len);
         let (a, b) = (start + lo, start + hi);
         let x = [0, 1, 2, 3, 4].map(|c| inputs[c].block(a, b));
         let y = [0, 1, 2, 3, 4].map(|c| out[c].next().unwrap_or_default());
-        valid &= price_block(isa, calls.block(a, b), x, y);
+        let s = scratch.each_mut().map(|row| row.as_mut_slice());
+        valid &= price_block(isa, calls.block(a, b), x, y, s);
     }
     valid
 }
@@ -306,11 +346,13 @@ multiversion! {
     /// Prices `is_call.len()` options from equal-length inputs (forward, strike, t, vol,
     /// rate) into the outputs (price, delta, gamma, vega, theta); false when any input is
     /// invalid. `black76` is branch-free, so each copy runs several options per
-    /// instruction and produces the same bits as the scalar function.
+    /// instruction and produces the same bits as the scalar function. `scratch` holds
+    /// [`Front`] between the two passes, five rows of at least `is_call.len()`.
     fn price_block(
         is_call: &[bool],
         x: [&[f64]; 5],
         out: [&mut [MaybeUninit<f64>]; 5],
+        scratch: [&mut [f64]; 5],
     ) -> bool {
         // Re-slicing every column to one length lets the compiler drop the bounds checks,
         // which would otherwise keep the loop scalar.
@@ -325,6 +367,14 @@ multiversion! {
             &mut v[..n],
             &mut th[..n],
         );
+        let [s0, s1, s2, s3, s4] = scratch;
+        let (s0, s1, s2, s3, s4) = (
+            &mut s0[..n],
+            &mut s1[..n],
+            &mut s2[..n],
+            &mut s3[..n],
+            &mut s4[..n],
+        );
         let mut valid = true;
         for j in 0..n {
             valid &= within(f[j], bounds::MIN_PRICE, bounds::MAX_PRICE)
@@ -332,7 +382,22 @@ multiversion! {
                 & within(t[j], bounds::MIN_EXPIRY, bounds::MAX_EXPIRY)
                 & within(vol[j], bounds::MIN_VOL, bounds::MAX_VOL)
                 & within(rate[j], -bounds::MAX_RATE, bounds::MAX_RATE);
-            let r = black76(is_call[j], f[j], k[j], t[j], vol[j], rate[j]);
+            let x = front(f[j], k[j], t[j], vol[j], rate[j]);
+            s0[j] = x.disc;
+            s1[j] = x.sqrt_t;
+            s2[j] = x.sd;
+            s3[j] = x.inv_sd;
+            s4[j] = x.d1;
+        }
+        for j in 0..n {
+            let x = Front {
+                disc: s0[j],
+                sqrt_t: s1[j],
+                sd: s2[j],
+                inv_sd: s3[j],
+                d1: s4[j],
+            };
+            let r = greeks(is_call[j], f[j], k[j], vol[j], rate[j], x);
             // The outputs' finiteness rides on the same flag, tested on their sum: a NaN or
             // infinity in any makes it non-finite, and within the input bounds every output
             // is below 1e70, so a non-finite sum means a non-finite output (`check_batch`
@@ -441,7 +506,9 @@ mod tests {
                 std::array::from_fn(|_| vec![MaybeUninit::new(f64::NAN); n]);
             let [p, d, g, v, th] = &mut out;
             let x = [0, 1, 2, 3, 4].map(|c| cols[c].as_slice());
-            assert!(price_block(isa, &calls, x, [p, d, g, v, th]));
+            let mut scratch = [(); 5].map(|_| vec![0.0; n]);
+            let s = scratch.each_mut().map(|row| row.as_mut_slice());
+            assert!(price_block(isa, &calls, x, [p, d, g, v, th], s));
             for i in 0..n {
                 let want = black76(
                     calls[i], cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i],

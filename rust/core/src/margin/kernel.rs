@@ -7,12 +7,15 @@
 //! IEEE additions in the same order as a row-by-row `pnl += q risk` through memory: the
 //! blocking changes where the partial sums live, never the bits.
 
-/// The per-row work fused with the P&L pass: `visit(i, q)` sees each position row
-/// `(instrument, quantity)` once, in the account's order, and returns the offset of the
-/// row's portfolio in the P&L rows. A trait rather than a closure, so that its
-/// `#[inline(always)]` body is compiled into every instruction set's copy of the loop.
+/// The per-row work fused with the P&L pass. A trait rather than a closure, so that its
+/// `#[inline(always)]` bodies are compiled into every instruction set's copy of the loop.
 pub(super) trait Visit {
+    /// Sees position row `(instrument, quantity)`, once per row in the account's order,
+    /// and returns the row's portfolio (its P&L row in `pnl`).
     fn visit(&mut self, i: usize, q: f64) -> usize;
+    /// The pass moves to portfolio `g`'s P&L: called before its first row is added, and
+    /// again whenever an account's rows come back to it.
+    fn enter(&mut self, g: usize);
 }
 
 /// One position row of an account, resolved once per account: offsets of its risk row in
@@ -29,9 +32,9 @@ pub(super) struct Row {
 /// which leaves room for the quantity and a product without spilling.
 const WIDE: usize = 48;
 
-/// `pnl[p + s] += q * risk[i * w + s]` for every position row `(i, q)` of `instrument`
+/// `pnl[g * w + s] += q * risk[i * w + s]` for every position row `(i, q)` of `instrument`
 /// and `quantity` in order and every scenario `s < w` (`w` a multiple of 8), where
-/// `p = visit.visit(i, q)` is the offset of the row's portfolio in `pnl` (a multiple of `w`).
+/// `g = visit.visit(i, q)` is the row's portfolio.
 /// `visit` is called once per row, in order, fused with the first block of scenarios:
 /// the caller's per-row sums ride along the same pass. `rows` is working memory.
 #[inline(always)]
@@ -99,13 +102,15 @@ impl Pass<'_> {
         let mut acc = [0.0; B];
         for (&i, &q) in instrument.iter().zip(quantity) {
             let i = i as usize;
-            let p = visit.visit(i, q);
+            let g = visit.visit(i, q);
+            let p = g * w;
             if p != at {
                 if at != usize::MAX {
                     pnl[at..at + B].copy_from_slice(&acc);
                 }
                 at = p;
                 acc = *lanes::<B>(pnl, at);
+                visit.enter(g);
             }
             if record {
                 rows.push(Row {
@@ -208,17 +213,24 @@ mod tests {
             .collect()
     }
 
-    /// Records the rows it visits; each row's portfolio is the third entry of `rows`.
+    /// Records the rows it visits and the portfolios entered; each row's portfolio is the
+    /// third entry of `rows`.
     struct Seen<'a> {
         rows: &'a [(usize, f64, usize)],
-        w: usize,
         seen: Vec<(usize, f64)>,
+        entered: Vec<usize>,
     }
 
     impl Visit for Seen<'_> {
         fn visit(&mut self, i: usize, q: f64) -> usize {
             self.seen.push((i, q));
-            self.rows[self.seen.len() - 1].2 * self.w
+            self.rows[self.seen.len() - 1].2
+        }
+
+        fn enter(&mut self, g: usize) {
+            // Entered right after visiting a row of `g`, before any other row.
+            assert_eq!(self.rows[self.seen.len() - 1].2, g);
+            self.entered.push(g);
         }
     }
 
@@ -233,8 +245,8 @@ mod tests {
         let quantity: Vec<f64> = rows.iter().map(|r| r.1).collect();
         let mut seen = Seen {
             rows,
-            w,
             seen: Vec::new(),
+            entered: Vec::new(),
         };
         accumulate(
             pnl,
@@ -245,6 +257,14 @@ mod tests {
             &mut Vec::new(),
             &mut seen,
         );
+        // Entered exactly where the portfolio changes from one row to the next.
+        let runs: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|&(k, r)| k == 0 || rows[k - 1].2 != r.2)
+            .map(|(_, r)| r.2)
+            .collect();
+        assert_eq!(seen.entered, runs);
         seen.seen
     }
 
