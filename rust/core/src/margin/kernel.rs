@@ -28,8 +28,9 @@ pub(super) struct Row {
     pub q: f64,
 }
 
-/// Scenarios per block on wide tables: 6 AVX-512 registers (12 AVX2 ones) of accumulators,
-/// which leaves room for the quantity and a product without spilling.
+/// Scenarios per block on wide tables: 6 AVX-512 registers of accumulators, which leaves
+/// room for the quantity and a product (the AVX2 copy's 12 spill a few in the first pass,
+/// where the per-row sums need registers too).
 const WIDE: usize = 48;
 
 /// `pnl[g * w + s] += q * risk[i * w + s]` for every position row `(i, q)` of `instrument`
