@@ -63,9 +63,7 @@ def main() -> None:
     ap.add_argument("--e2e-workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=16)
-    ap.add_argument(
-        "--threads", type=int, default=None, help="prover threads per task (default: attest's)"
-    )
+    ap.add_argument("--threads", type=int, default=None, help="prover threads per task (default: attest's)")
     ap.add_argument(
         "--work",
         type=Path,

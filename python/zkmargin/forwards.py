@@ -39,8 +39,7 @@ def forwards_from_futures(instruments: Instruments, spot: Any, futures_mark: Any
     if bad.size:
         i = int(bad[0])
         raise ParameterError(
-            f"futures_mark of {instruments.label(i)}: a future's mark must be finite and > 0 "
-            f"(got {mark[i]})",
+            f"futures_mark of {instruments.label(i)}: a future's mark must be finite and > 0 (got {mark[i]})",
             "futures_mark",
             i,
         )

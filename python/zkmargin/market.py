@@ -16,6 +16,7 @@ from .surface import VolSurface
 
 __all__ = ["MAX_VOL", "Market"]
 
+
 @dataclass(frozen=True, eq=False)
 class Market:
     """docs/margin-model.md §1.2. ``forward=None`` means every forward equals its spot.

@@ -82,9 +82,7 @@ def margin_with_orders(
     """The result of ``compute`` on the book, with IM (and free collateral) the worst of the
     book as it is, with its buys filled and with its sells filled (§6.7)."""
     if len(orders) != len(accounts):
-        raise ShapeError(
-            f"orders cover {len(orders)} accounts, the book {len(accounts)}", "order_offsets"
-        )
+        raise ShapeError(f"orders cover {len(orders)} accounts, the book {len(accounts)}", "order_offsets")
     bad = np.flatnonzero(orders.instrument >= n_instruments)
     if bad.size:
         k = int(bad[0])

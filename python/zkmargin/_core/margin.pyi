@@ -39,6 +39,7 @@ def implied_vol(
     rate: _F64,
     threads: int | None = None,
 ) -> _F64: ...
+
 # Engine.statement_terms: per bucket, per instrument, per asset (J x S rows)
 class _StatementTerms(TypedDict):
     roll_rate: _F64

@@ -349,7 +349,7 @@ class NativeGroup(Group):
                 n,
                 randomness,
                 self.threads,
-            )
+            ),
         )
 
 
