@@ -14,7 +14,7 @@ from helpers.attest_fixtures import BASE, BOOK, FUND, RESERVES, snapshot
 from zkmargin.attest import attest, verify_bundle
 from zkmargin.attest import bundle as B
 from zkmargin.attest.journal import JOURNAL_DIR
-from zkmargin.errors import EncodingError
+from zkmargin.errors import EncodingError, ParameterError
 
 
 class Stop(Exception):
@@ -96,6 +96,11 @@ def test_a_damaged_entry_is_an_encoding_error(tmp_path: Path, damage: Any) -> No
     entry.write_text(json.dumps(obj))
     with pytest.raises(EncodingError, match="attestation journal"):
         attest([BASE], BOOK, RESERVES, FUND, tmp_path / "b", tmp_path / "p", chunk=2, resume=True)
+
+
+def test_resume_must_be_a_bool(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="resume"):
+        attest([BASE], BOOK, RESERVES, FUND, tmp_path / "b", tmp_path / "p", resume="yes")  # type: ignore[arg-type]
 
 
 def test_truncated_entry_is_an_encoding_error(tmp_path: Path) -> None:

@@ -226,6 +226,8 @@ def attest(
     the same snapshots, book, ``n``, ``chunk`` and backend finished from there and proves
     only the rest. The journal is removed once the bundle is written."""
     _check_sets(snapshots)
+    if type(resume) is not bool:
+        raise ParameterError(f"resume must be True or False, got {resume!r}", "resume")
     base = snapshots[0]
     if len(reserves) != base.n_assets:
         raise ParameterError(f"need {base.n_assets} reserve amounts, one per asset", "reserves")

@@ -80,31 +80,30 @@ class Journal:
         )
         return self._kk(data).hex()
 
-    def _path(self, job: ProveJob) -> Path:
-        return self.directory / f"{self.key(job)}.json"
-
     def save(self, job: ProveJob, results: Sequence[AccountResult]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        key = self.key(job)
         entry = {
             "type": _KIND,
             "version": _VERSION,
-            "key": self.key(job),
+            "key": key,
             "accounts": [_result_json(r) for r in results],
         }
-        path = self._path(job)
+        path = self.directory / f"{key}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(entry))
         os.replace(tmp, path)
 
     def load(self, job: ProveJob) -> list[AccountResult] | None:
         """The job's results if a finished entry exists, else ``None``."""
-        path = self._path(job)
+        key = self.key(job)
+        path = self.directory / f"{key}.json"
         if not path.exists():
             return None
         try:
             obj = json.loads(path.read_text())
             o = json_object(obj, _KIND, _VERSION, ["key", "accounts"])
-            if j_hex(o, "key", 32).hex() != self.key(job):
+            if j_hex(o, "key", 32).hex() != key:
                 raise EncodingError("journal entry: key does not match its job", "key")
             rows = o["accounts"]
             if type(rows) is not list or len(rows) != len(job.ids):
