@@ -52,28 +52,55 @@ impl Isa {
 /// runs the copy for `isa` when the CPU supports it and the portable copy otherwise, so
 /// it is safe to call with any `isa`. Everything the body calls must be `#[inline(always)]`
 /// to be compiled into each copy.
+///
+/// `fn name<V>(..)` instead gives the body a type `V: simd::Lanes` of explicit vector
+/// registers: `simd::Portable` in the portable copy, `simd::Avx2` in the others (the
+/// AVX-512 copy keeps 256-bit lanes for the scans, where one more width buys nothing).
 macro_rules! multiversion {
     (
         $(#[$attr:meta])*
         $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
+        $crate::isa::multiversion!(
+            @copies [$(#[$attr])*] $vis $name ($($arg: $ty),*) ($($ret)?)
+            [fn body($($arg: $ty),*) $(-> $ret)? $body]
+            (body) (body) (body)
+        );
+    };
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident<$v:ident>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
+        $body:block
+    ) => {
+        $crate::isa::multiversion!(
+            @copies [$(#[$attr])*] $vis $name ($($arg: $ty),*) ($($ret)?)
+            [fn body<$v: $crate::simd::Lanes>($($arg: $ty),*) $(-> $ret)? $body]
+            (body::<$crate::simd::Portable>)
+            (body::<$crate::simd::Avx2>)
+            (body::<$crate::simd::Avx2>)
+        );
+    };
+    (
+        @copies [$(#[$attr:meta])*] $vis:vis $name:ident ($($arg:ident: $ty:ty),*)
+        ($($ret:ty)?) [$($body:tt)*] ($portable:expr) ($avx2:expr) ($avx512:expr)
     ) => {
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name(isa: $crate::isa::Isa, $($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $(-> $ret)? $body
+            $($body)*
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
-                    body($($arg),*)
+                    ($avx2)($($arg),*)
                 }
                 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
-                    body($($arg),*)
+                    ($avx512)($($arg),*)
                 }
                 if isa.available() {
                     match isa {
@@ -88,7 +115,7 @@ macro_rules! multiversion {
             // Elsewhere only the portable copy exists.
             #[cfg(not(target_arch = "x86_64"))]
             let _ = isa;
-            body($($arg),*)
+            ($portable)($($arg),*)
         }
     };
 }

@@ -18,6 +18,7 @@ pub mod pricing;
 pub mod probe;
 pub mod risk;
 pub mod scenarios;
+mod simd;
 pub mod state;
 pub mod surface;
 pub mod values;

@@ -10,12 +10,15 @@ use crate::netting::{SpanBook, directional_losses, signed_correlation, span_term
 use crate::parallel::{chunk_groups, zeroed_rows};
 use crate::risk::SettlementMode;
 use crate::scenarios::ScenarioTable;
+use crate::simd::{Lanes, Portable};
 use crate::surface::Curves;
+use worst::{LANES, worst_loss};
 
 mod incremental;
 mod kernel;
 mod params;
 mod prepare;
+mod worst;
 
 pub use incremental::Sums;
 #[cfg(test)]
@@ -390,6 +393,23 @@ impl Engine {
         model: Model,
         sc: &mut Scratch,
     ) -> AccountMargin {
+        self.evaluate_in::<GREEKS, Portable>(prep, coll, instrument, quantity, balances, model, sc)
+    }
+
+    /// [`Engine::evaluate`] with the worst-scenario scans in `V`'s registers (the same bits
+    /// for every `V`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn evaluate_in<const GREEKS: bool, V: Lanes>(
+        &self,
+        prep: &Prepared,
+        coll: &Collateral<'_>,
+        instrument: &[i64],
+        quantity: &[f64],
+        balances: &[f64],
+        model: Model,
+        sc: &mut Scratch,
+    ) -> AccountMargin {
         let mut equity: f64 = balances
             .iter()
             .enumerate()
@@ -465,7 +485,7 @@ impl Engine {
                         }
                     }
                 }
-                let (wcl, worst) = self.worst_case_loss::<GREEKS>(sc);
+                let (wcl, worst) = self.worst_case_loss::<V, GREEKS>(sc);
                 let (wcl, roll, som) = if let Aggregation::Span(rules) = &self.aggregation {
                     let (calendar, work) = sc.span.split_at_mut(2 * self.n_underlyings());
                     calendar.fill(0.0);
@@ -566,11 +586,11 @@ impl Engine {
     /// `max(0, max_s -(pnl[s] + d[s]))` of portfolio `g` with its dampener `d` (§6.3), and
     /// (when `INDEX`) the first scenario attaining it.
     #[inline(always)]
-    fn group_loss<const INDEX: bool>(&self, g: usize, pnl: &[f64]) -> (f64, i64) {
+    fn group_loss<V: Lanes, const INDEX: bool>(&self, g: usize, pnl: &[f64]) -> (f64, i64) {
         if !self.damped {
-            return worst_loss::<INDEX>(pnl);
+            return worst_loss::<V, INDEX>(pnl);
         }
-        worst_damped_loss::<INDEX>(pnl, &self.damp[g * self.width..][..pnl.len()])
+        worst::scan::<V, INDEX, true>(pnl, &self.damp[g * self.width..][..pnl.len()])
     }
 
     /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its losses, and
@@ -615,7 +635,7 @@ impl Engine {
     /// WCL and (when `INDEX`) worst scenario from the scratch's per-underlying P&L (§6.3);
     /// resets the P&L.
     #[inline(always)]
-    fn worst_case_loss<const INDEX: bool>(&self, sc: &mut Scratch) -> (f64, i64) {
+    fn worst_case_loss<V: Lanes, const INDEX: bool>(&self, sc: &mut Scratch) -> (f64, i64) {
         let n_u = self.n_groups;
         let w = self.width;
         // The padding of the P&L rows is +-0 (zero risk, zero dampener): never a loss.
@@ -627,13 +647,13 @@ impl Engine {
                         self.add_joint(u, &mut sc.joint, &sc.pnl[u * w..(u + 1) * w]);
                     }
                 }
-                worst_loss::<INDEX>(&sc.joint)
+                worst_loss::<V, INDEX>(&sc.joint)
             }
             _ => {
                 // Per-portfolio worst loss and its first scenario.
                 for u in 0..n_u {
                     (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
-                        self.group_loss::<INDEX>(u, &sc.pnl[u * w..(u + 1) * w])
+                        self.group_loss::<V, INDEX>(u, &sc.pnl[u * w..(u + 1) * w])
                     } else {
                         (0.0, -1)
                     };
@@ -804,7 +824,7 @@ impl<const GREEKS: bool, const SPAN: bool> kernel::Visit for RowSums<'_, GREEKS,
 multiversion! {
     /// Margins the accounts of one chunk into its outputs. Compiled per instruction set:
     /// the scenario P&L accumulation is where a portfolio pass spends its time.
-    fn fill_chunk(
+    fn fill_chunk<V>(
         engine: &Engine,
         prep: &Prepared,
         coll: &Collateral<'_>,
@@ -818,7 +838,7 @@ multiversion! {
             let a = out.start + k;
             let rows = book.rows(a);
             let bal = &book.balances[a * book.n_assets..(a + 1) * book.n_assets];
-            let r = engine.evaluate::<true>(
+            let r = engine.evaluate_in::<true, V>(
                 prep,
                 coll,
                 &book.instrument[rows.clone()],
@@ -849,135 +869,6 @@ multiversion! {
                 }
             }
         }
-    }
-}
-
-/// Vector width, in doubles, that P&L rows are padded to and scanned in: one AVX-512
-/// register, two AVX2 ones, four SSE2 ones.
-const LANES: usize = 8;
-
-/// Lane-wise running minima below zero and the first scenario attaining each, folded over
-/// one P&L row in a single pass: a running arg-max over the whole row would be a serial
-/// dependency chain, lane-wise ones vectorise.
-struct Lowest {
-    low: [f64; LANES],
-    at: [f64; LANES],
-    /// The scenario each lane sees next (exact in a double: far below 2^53).
-    next: [f64; LANES],
-}
-
-impl Lowest {
-    #[inline(always)]
-    fn new() -> Self {
-        Self {
-            low: [0.0; LANES],
-            at: [0.0; LANES],
-            next: std::array::from_fn(|l| l as f64),
-        }
-    }
-
-    /// Folds in the next `LANES` scenarios (`INDEX`: and where each lane's minimum is).
-    #[inline(always)]
-    fn add<const INDEX: bool>(&mut self, x: [f64; LANES]) {
-        for (((low, at), next), x) in self
-            .low
-            .iter_mut()
-            .zip(&mut self.at)
-            .zip(&mut self.next)
-            .zip(x)
-        {
-            let lt = x < *low;
-            *low = if lt { x } else { *low };
-            if INDEX {
-                *at = if lt { *next } else { *at };
-                *next += LANES as f64;
-            }
-        }
-    }
-
-    /// `max(0, -min)` and the first scenario attaining the minimum (the smallest index among
-    /// the lanes that hold it, each lane's being its first), then `rest` (the scenarios from
-    /// `start` on, scalar); `-1` when nothing loses or `INDEX` is off.
-    #[inline(always)]
-    fn finish<const INDEX: bool>(
-        self,
-        start: usize,
-        rest: impl Iterator<Item = f64>,
-    ) -> (f64, i64) {
-        let (mut low, mut at) = (0.0, f64::INFINITY);
-        for l in 0..LANES {
-            if self.low[l] < low {
-                (low, at) = (self.low[l], self.at[l]);
-            } else if self.low[l] == low && self.at[l] < at {
-                at = self.at[l];
-            }
-        }
-        for (k, v) in rest.enumerate() {
-            if v < low {
-                (low, at) = (v, (start + k) as f64);
-            }
-        }
-        if low < 0.0 {
-            (-low, if INDEX { at as i64 } else { -1 })
-        } else {
-            (0.0, -1)
-        }
-    }
-}
-
-/// `max(0, max_s -pnl[s])` and, when `INDEX`, the first scenario attaining it (-1 when no
-/// scenario loses, or not asked).
-#[inline(always)]
-fn worst_loss<const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
-    let mut lowest = Lowest::new();
-    let chunks = pnl.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for x in chunks {
-        lowest.add::<INDEX>(lanes(x));
-    }
-    lowest.finish::<INDEX>(pnl.len() - rest.len(), rest.iter().copied())
-}
-
-/// One `chunks_exact(LANES)` chunk as an array (a fixed length the vectoriser can see).
-#[inline(always)]
-fn lanes(x: &[f64]) -> [f64; LANES] {
-    let mut v = [0.0; LANES];
-    v.copy_from_slice(x);
-    v
-}
-
-/// [`worst_loss`] of `pnl + damp` (both of one length): lane-wise minima first, then (for
-/// `INDEX`) a scan for the first scenario attaining the minimum, which usually stops early.
-/// Folding the index into the first pass, as [`worst_loss`] does, compiles to lane shuffles
-/// here that cost more than the scan.
-#[inline(always)]
-fn worst_damped_loss<const INDEX: bool>(pnl: &[f64], damp: &[f64]) -> (f64, i64) {
-    let mut lanes = [0.0f64; LANES];
-    let (chunks, dchunks) = (pnl.chunks_exact(LANES), damp.chunks_exact(LANES));
-    let (rest, drest) = (chunks.remainder(), dchunks.remainder());
-    for (c, d) in chunks.zip(dchunks) {
-        for ((l, &p), &x) in lanes.iter_mut().zip(c).zip(d) {
-            let v = p + x;
-            *l = if v < *l { v } else { *l };
-        }
-    }
-    let low = lanes
-        .iter()
-        .copied()
-        .chain(rest.iter().zip(drest).map(|(&p, &x)| p + x))
-        .fold(0.0, |m, v| if v < m { v } else { m });
-    if low < 0.0 {
-        let worst = if INDEX {
-            pnl.iter()
-                .zip(damp)
-                .position(|(&p, &x)| p + x == low)
-                .map_or(-1, |s| s as i64)
-        } else {
-            -1
-        };
-        (-low, worst)
-    } else {
-        (0.0, -1)
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::netting::{SpanBook, signed_correlation, span_terms};
 
 use super::{
-    Aggregation, Engine, Model, Prepared, Scratch, add_calendar, standard_row, worst_loss,
+    Aggregation, Engine, Model, Portable, Prepared, Scratch, add_calendar, standard_row, worst_loss,
 };
 
 /// The additive part of one book's requirement under a model (§4-§6): standard-rule
@@ -148,7 +148,7 @@ impl Engine {
         if model == Model::Portfolio {
             if !matches!(self.aggregation, Aggregation::Joint) {
                 for (g, (l, pnl)) in s.loss.iter_mut().zip(s.pnl.chunks_exact(n_s)).enumerate() {
-                    *l = self.group_loss::<false>(g, pnl).0;
+                    *l = self.group_loss::<Portable, false>(g, pnl).0;
                 }
             }
             s.roll = s
@@ -265,7 +265,7 @@ impl Engine {
                         for g in 0..self.n_groups {
                             self.add_joint(g, joint, pnl(g));
                         }
-                        worst_loss::<false>(joint).0
+                        worst_loss::<Portable, false>(joint).0
                     }
                     Aggregation::Correlation(rho) => {
                         for g in 0..self.n_groups {
@@ -278,7 +278,7 @@ impl Engine {
                             *l = if s.fresh && moved_g != Some(g) {
                                 s.loss[g]
                             } else {
-                                self.group_loss::<false>(g, pnl(g)).0
+                                self.group_loss::<Portable, false>(g, pnl(g)).0
                             };
                         }
                         loss.iter().sum()
