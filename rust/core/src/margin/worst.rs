@@ -25,33 +25,27 @@ pub(super) fn scan<V: Lanes, const INDEX: bool, const DAMP: bool>(
     pnl: &[f64],
     damp: &[f64],
 ) -> (f64, i64) {
-    let value = |k: usize| -> V {
-        let x = V::load(vector(pnl, k));
-        if DAMP {
-            x.add(V::load(vector(damp, k)))
-        } else {
-            x
-        }
-    };
-    let scalar = |s: usize| if DAMP { pnl[s] + damp[s] } else { pnl[s] };
+    // Plain loops over the vectors: an iterator adaptor's closure is a function of its own,
+    // compiled without the caller's instruction set, which then calls the intrinsics of
+    // `V` out of line.
     let n = pnl.len() / LANES;
-    let zero = V::splat(0.0);
-    let mut low = [zero; 4];
+    let mut low = [V::splat(0.0); 4];
     let mut k = 0;
     while k + 4 <= n {
         for (j, l) in low.iter_mut().enumerate() {
-            *l = value(k + j).min(*l);
+            *l = value::<V, DAMP>(pnl, damp, k + j).min(*l);
         }
         k += 4;
     }
-    for (j, l) in low.iter_mut().enumerate().take(n - k) {
-        *l = value(k + j).min(*l);
+    while k < n {
+        low[0] = value::<V, DAMP>(pnl, damp, k).min(low[0]);
+        k += 1;
     }
-    let low = low[0].min(low[1]).min(low[2].min(low[3])).low();
-    let low = (n * LANES..pnl.len()).fold(low, |m, s| {
-        let v = scalar(s);
-        if v < m { v } else { m }
-    });
+    let mut low = low[0].min(low[1]).min(low[2].min(low[3])).low();
+    for s in n * LANES..pnl.len() {
+        let v = scalar::<DAMP>(pnl, damp, s);
+        low = if v < low { v } else { low };
+    }
     if low >= 0.0 {
         return (0.0, -1);
     }
@@ -59,26 +53,48 @@ pub(super) fn scan<V: Lanes, const INDEX: bool, const DAMP: bool>(
         return (-low, -1);
     }
     let target = V::splat(low);
-    for start in (0..n).step_by(MASKED) {
-        let mask = (start..n.min(start + MASKED)).fold(0u64, |m, k| {
-            m | u64::from(value(k).eq_mask(target)) << ((k - start) * LANES)
-        });
+    let mut start = 0;
+    while start < n {
+        let mut mask = 0u64;
+        for k in start..n.min(start + MASKED) {
+            let eq = value::<V, DAMP>(pnl, damp, k).eq_mask(target);
+            mask |= u64::from(eq) << ((k - start) * LANES);
+        }
         if mask != 0 {
             return (
                 -low,
                 (start * LANES) as i64 + i64::from(mask.trailing_zeros()),
             );
         }
+        start += MASKED;
     }
     // The minimum came from the tail when no vector holds it.
-    let at = (n * LANES..pnl.len()).find(|&s| scalar(s) == low);
+    let at = (n * LANES..pnl.len()).find(|&s| scalar::<DAMP>(pnl, damp, s) == low);
     (-low, at.map_or(-1, |s| s as i64))
+}
+
+/// Scenario `s` of `pnl` (`DAMP`: plus `damp`'s).
+#[inline(always)]
+fn scalar<const DAMP: bool>(pnl: &[f64], damp: &[f64], s: usize) -> f64 {
+    if DAMP { pnl[s] + damp[s] } else { pnl[s] }
 }
 
 /// [`scan`] without a dampener.
 #[inline(always)]
 pub(super) fn worst_loss<V: Lanes, const INDEX: bool>(pnl: &[f64]) -> (f64, i64) {
     scan::<V, INDEX, false>(pnl, &[])
+}
+
+/// Vector `k` of `pnl` (`DAMP`: plus `damp`'s). A function rather than a closure, so that
+/// it is always inlined: a large caller otherwise calls it, and its intrinsics, out of line.
+#[inline(always)]
+fn value<V: Lanes, const DAMP: bool>(pnl: &[f64], damp: &[f64], k: usize) -> V {
+    let x = V::load(vector(pnl, k));
+    if DAMP {
+        x.add(V::load(vector(damp, k)))
+    } else {
+        x
+    }
 }
 
 /// Vector `k` of `x` as a fixed-length array reference (kept in registers).
