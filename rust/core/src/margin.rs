@@ -1,6 +1,8 @@
 //! Standard, cross and portfolio margin per account and over whole books
 //! (docs/margin-model.md §3-§7).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, InputError, Result, same_len};
@@ -322,6 +324,17 @@ impl Engine {
         coll: &Collateral<'_>,
         book: &Book<'_>,
     ) -> Result<()> {
+        self.validate_layout(px, coll, book)?;
+        book.validate_values(self.instruments.len())
+    }
+
+    /// [`Engine::validate_book`] but for the book's values ([`Book::validate_values`]).
+    fn validate_layout(
+        &self,
+        px: &Prices<'_>,
+        coll: &Collateral<'_>,
+        book: &Book<'_>,
+    ) -> Result<()> {
         self.validate_prices(px)?;
         self.validate_collateral(coll)?;
         same_len(
@@ -330,7 +343,7 @@ impl Engine {
             coll.price.len(),
             "number of collateral assets",
         )?;
-        book.validate(self.instruments.len())
+        book.validate_layout()
     }
 
     /// Collateral prices and haircuts, and one `asset_underlying` link per asset.
@@ -731,7 +744,10 @@ impl Engine {
     ) -> Result<Output> {
         let mut vols = Vec::new();
         let px = &self.with_curves(px, curves, &mut vols)?;
-        self.validate_book(px, coll, book)?;
+        // The book's values are checked chunk by chunk as the tasks reach them, while they
+        // are in cache for the margining that follows: a separate pass over the whole book
+        // first would read it from memory twice.
+        self.validate_layout(px, coll, book)?;
         let prep = self.prepare_market(px, coll, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
@@ -746,6 +762,7 @@ impl Engine {
             .zip(worst.chunks_mut(CHUNK))
             .enumerate()
             .collect();
+        let bad = AtomicBool::new(false);
         tasks.into_par_iter().for_each_init(
             || self.scratch(),
             |sc, (c, ((mut cols, mut gcols), worst_part))| {
@@ -755,9 +772,18 @@ impl Engine {
                     greeks: &mut gcols,
                     worst: worst_part,
                 };
-                fill_chunk(isa, self, &prep, coll, book, model, sc, chunk);
+                if !fill_chunk(isa, self, &prep, coll, book, model, sc, chunk) {
+                    bad.store(true, Ordering::Relaxed);
+                }
             },
         );
+        if bad.into_inner() {
+            // The first bad value of the whole book, as `validate_book` reports it.
+            return Err(match book.validate_values(self.instruments.len()) {
+                Err(e) => e,
+                Ok(()) => unreachable!("values_ok and validate_values share their predicates"),
+            });
+        }
         Ok(Output {
             fields,
             worst,
@@ -822,8 +848,9 @@ impl<const GREEKS: bool, const SPAN: bool> kernel::Visit for RowSums<'_, GREEKS,
 }
 
 multiversion! {
-    /// Margins the accounts of one chunk into its outputs. Compiled per instruction set:
-    /// the scenario P&L accumulation is where a portfolio pass spends its time.
+    /// Margins the accounts of one chunk into its outputs, or returns `false` (and leaves
+    /// them) when a value of the chunk fails [`Book::values_ok`]. Compiled per instruction
+    /// set: the scenario P&L accumulation is where a portfolio pass spends its time.
     fn fill_chunk<V>(
         engine: &Engine,
         prep: &Prepared,
@@ -832,7 +859,14 @@ multiversion! {
         model: Model,
         sc: &mut Scratch,
         out: Chunk<'_, '_>,
-    ) {
+    ) -> bool {
+        // The chunk's values first, in this instruction set's registers (SSE2 has no
+        // 64-bit integer comparison for the instrument indices).
+        let accounts = out.start..out.start + out.worst.len();
+        let rows = book.rows(accounts.start).start..book.rows(accounts.end - 1).end;
+        if !book.values_ok(rows, accounts, engine.instruments.len()) {
+            return false;
+        }
         let n_u = engine.n_underlyings();
         for k in 0..out.worst.len() {
             let a = out.start + k;
@@ -869,6 +903,7 @@ multiversion! {
                 }
             }
         }
+        true
     }
 }
 

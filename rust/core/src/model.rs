@@ -344,7 +344,15 @@ impl Book<'_> {
         self.offsets[a] as usize..self.offsets[a + 1] as usize
     }
 
+    /// Every check of [`Book::validate_layout`] and [`Book::validate_values`].
     pub fn validate(&self, n_instruments: usize) -> Result<()> {
+        self.validate_layout()?;
+        self.validate_values(n_instruments)
+    }
+
+    /// Offsets that start at 0, never decrease and end at the number of rows; one
+    /// quantity per row and `A x J` balances: what [`Book::rows`] needs.
+    pub fn validate_layout(&self) -> Result<()> {
         let off = self.offsets;
         if off.is_empty() {
             return Err(InputError::whole(
@@ -388,9 +396,14 @@ impl Book<'_> {
             self.n_accounts() * self.n_assets,
             "accounts x assets",
         )?;
-        if let Some(i) = first_where(self.instrument, |&x| {
-            x < 0 || x as u64 >= n_instruments as u64
-        }) {
+        Ok(())
+    }
+
+    /// Instrument indices in `0..n_instruments`, quantities and balances finite and within
+    /// their bounds (docs/margin-model.md §9): the first bad value's typed error, column by
+    /// column. The layout must be valid.
+    pub fn validate_values(&self, n_instruments: usize) -> Result<()> {
+        if let Some(i) = first_where(self.instrument, |&x| bad_instrument(x, n_instruments)) {
             return Err(InputError::at(
                 ErrorKind::IndexOutOfRange,
                 "instrument",
@@ -403,7 +416,7 @@ impl Book<'_> {
             ("quantity", self.quantity, bounds::MAX_QUANTITY),
             ("balances", self.balances, bounds::MAX_BALANCE),
         ] {
-            if let Some(i) = first_where(values, |v| !(-max..=max).contains(v)) {
+            if let Some(i) = first_where(values, |&v| bad_value(v, max)) {
                 return Err(if values[i].is_finite() {
                     beyond(field, i, values[i], max)
                 } else {
@@ -413,6 +426,41 @@ impl Book<'_> {
         }
         Ok(())
     }
+
+    /// Whether rows `rows` and the balances of accounts `accounts` pass
+    /// [`Book::validate_values`]: one branch-free pass, for a caller that checks each part
+    /// of the book just before it reads it (and asks `validate_values` which value is bad).
+    #[inline(always)]
+    pub fn values_ok(
+        &self,
+        rows: std::ops::Range<usize>,
+        accounts: std::ops::Range<usize>,
+        n_instruments: usize,
+    ) -> bool {
+        let balances = &self.balances[accounts.start * self.n_assets..accounts.end * self.n_assets];
+        let bad = self.instrument[rows.clone()]
+            .iter()
+            .fold(false, |any, &x| any | bad_instrument(x, n_instruments))
+            | self.quantity[rows]
+                .iter()
+                .fold(false, |any, &v| any | bad_value(v, bounds::MAX_QUANTITY))
+            | balances
+                .iter()
+                .fold(false, |any, &v| any | bad_value(v, bounds::MAX_BALANCE));
+        !bad
+    }
+}
+
+/// An instrument index outside `0..n`.
+#[inline(always)]
+fn bad_instrument(x: i64, n: usize) -> bool {
+    x < 0 || x as u64 >= n as u64
+}
+
+/// NaN, infinite or beyond `max` in magnitude.
+#[inline(always)]
+fn bad_value(v: f64, max: f64) -> bool {
+    !(-max..=max).contains(&v)
 }
 
 /// `|value| > max` at row `i` of `field`, as the `Parameter` error `bounds` raises.

@@ -333,6 +333,69 @@ fn bad_books_are_typed_errors() {
     );
 }
 
+/// The whole-book pass checks each chunk of accounts as it reaches it; the error is still
+/// the first bad value of the whole book, column by column, wherever it lies.
+#[test]
+fn bad_values_in_any_chunk_give_the_whole_book_error() {
+    let e = engine(Aggregation::Sum);
+    let n_a = 10_000;
+    let offsets: Vec<i64> = (0..=n_a).map(|a| 2 * a as i64).collect();
+    let good_ins: Vec<i64> = (0..2 * n_a).map(|r| (r % 7) as i64).collect();
+    let good_qty: Vec<f64> = (0..2 * n_a).map(|r| (r % 5) as f64 - 2.0).collect();
+    let good_bal: Vec<f64> = (0..2 * n_a).map(|j| (j % 3) as f64).collect();
+    // (instrument row, quantity row, balance entry) to spoil, None: left alone.
+    let cases = [
+        (Some(19_999), None, None),
+        (Some(12_345), Some(7), None),
+        (None, Some(4_097), Some(3)),
+        (None, None, Some(19_999)),
+        (Some(5_000), Some(4_999), Some(0)),
+    ];
+    for (bad_i, bad_q, bad_b) in cases {
+        let (mut ins, mut qty, mut bal) = (good_ins.clone(), good_qty.clone(), good_bal.clone());
+        if let Some(r) = bad_i {
+            ins[r] = 7;
+        }
+        if let Some(r) = bad_q {
+            qty[r] = f64::INFINITY;
+        }
+        if let Some(j) = bad_b {
+            bal[j] = 2e15;
+        }
+        let book = Book {
+            offsets: &offsets,
+            instrument: &ins,
+            quantity: &qty,
+            balances: &bal,
+            n_assets: 2,
+        };
+        let want = e.validate_book(&prices(), &coll(), &book).unwrap_err();
+        let (field, row) = match (bad_i, bad_q, bad_b) {
+            (Some(r), _, _) => ("instrument", r),
+            (None, Some(r), _) => ("quantity", r),
+            (None, None, Some(j)) => ("balances", j),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            (want.field.as_str(), want.index),
+            (field, Some(row)),
+            "{want}"
+        );
+        for model in [Model::Standard, Model::Portfolio] {
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool
+                    .install(|| e.compute(&prices(), &coll(), &book, model))
+                    .unwrap_err();
+                assert_eq!(got, want, "{model:?} {threads} threads");
+            }
+        }
+    }
+}
+
 #[test]
 fn expired_and_malformed_instruments_are_rejected() {
     let err = Instruments::new(&[3], &[0], &[100.0], &[0.0], &[1.0], &[0], 1).unwrap_err();
