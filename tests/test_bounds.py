@@ -154,3 +154,25 @@ def test_an_overflowing_result_names_the_output() -> None:
     with pytest.raises(errors.NonFiniteResultError) as info:
         zkmargin.dynamic.historical_scenarios(np.array([[1e300], [1.0]]), 1)
     assert info.value.field == "historical" and info.value.index == 0
+
+
+def test_the_engines_output_error_names_the_account() -> None:
+    """The engine checks its outputs in its own pass (rust/core margin.rs tests feed it the
+    NaNs no input within the bounds can produce); its error, about output row k, reaches
+    the caller naming the account id of row k, and an output error about a Greek (flat
+    over accounts x underlyings) keeps its flat index."""
+    pd = pytest.importorskip("pandas")
+    bal = pd.DataFrame({"USD": [0.0, 0.0]}, index=pd.Index(["b", "a"], name="account"))
+    book = Accounts.from_triples(["b", "a"], [0, 0], [1.0, 1.0], bal)
+    exc = errors.NonFiniteResultError("margin_ratio[1]: the result nan is not finite", "margin_ratio", 1)
+    named = book.relabel(exc)
+    assert type(named) is errors.NonFiniteResultError
+    assert (named.field, named.index, named.key) == ("margin_ratio", 1, "a")
+    assert str(named).startswith("margin_ratio of account 'a': the result nan")
+    greek = errors.NonFiniteResultError("net_vega[1]: nan", "net_vega", 1)
+    assert book.relabel(greek) is greek
+    # the engine names its outputs as the results do
+    from zkmargin._core import margin as native
+    from zkmargin.results import ACCOUNT_FIELDS, GREEK_FIELDS
+
+    assert (native.ACCOUNT_FIELDS, native.GREEK_FIELDS) == (ACCOUNT_FIELDS, GREEK_FIELDS)

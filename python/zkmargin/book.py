@@ -27,6 +27,7 @@ from .errors import (
     ShapeError,
     UnknownIdentifierError,
 )
+from .results import ACCOUNT_FIELDS
 from .symbols import ParsedName, as_utc, parse_name, year_fraction
 
 F64 = NDArray[np.float64]
@@ -443,6 +444,14 @@ class Accounts:
             asset = self.assets[j] if self.assets is not None else str(j)
             msg = f"balances of account {display(self.ids()[a])}, asset {asset}: {detail}"
             return type(exc)(msg, "balances", a, key=self.ids()[a].item())
+        if exc.field in ACCOUNT_FIELDS and i < len(self):
+            # an engine output (NonFiniteResultError), indexed by account
+            return type(exc)(
+                f"{exc.field} of account {display(self.ids()[i])}: {detail}",
+                exc.field,
+                i,
+                key=self.ids()[i].item(),
+            )
         return exc
 
     @classmethod

@@ -202,12 +202,10 @@ class MarginEngine(EngineBase):
             fields_out, worst, greeks = self._native.compute(
                 market, accounts, model, self.threads, market.rates_at(self.instruments.expiry)
             )
+        # The engine checks its outputs in the pass that writes them (a NaN or an infinity,
+        # but margin_ratio's +inf where equity <= 0, is a NonFiniteResultError from it).
         fields: dict[str, Any] = dict(zip(ACCOUNT_FIELDS, fields_out, strict=True))
         fields.update(zip(GREEK_FIELDS, greeks, strict=True))
-        ids = accounts.ids()
-        for name, values in fields.items():
-            # margin_ratio is +inf, by definition, where equity <= 0 (docs §7)
-            _arrays.finite_output(name, values, ids, allow_posinf=name == "margin_ratio")
         return MarginResult(model=model, worst_scenario=worst, **fields, **self.labels(accounts))
 
     def risk_arrays(self, market: Market) -> NDArray[np.float64]:

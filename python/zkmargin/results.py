@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-#: Row order of the per-account float outputs the native engine returns as one (K, A) block.
+#: Row order of the per-account float outputs the native engine returns as one (K, A) block
+#: (``zkmargin._core.margin.ACCOUNT_FIELDS``, which names them in the engine's errors; kept
+#: here too so that this module imports without the extension, and tested equal).
 ACCOUNT_FIELDS = (
     "equity",
     "initial_margin",

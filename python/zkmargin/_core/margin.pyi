@@ -6,10 +6,21 @@ from numpy.typing import NDArray
 
 from . import _Book, _Instruments, _Market, _Params, _Rules, _Scenarios
 
-__all__ = ["Engine", "MarketState", "black76", "black76_into", "implied_vol"]
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "GREEK_FIELDS",
+    "Engine",
+    "MarketState",
+    "black76",
+    "black76_into",
+    "implied_vol",
+]
 
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
+
+ACCOUNT_FIELDS: tuple[str, ...]
+GREEK_FIELDS: tuple[str, ...]
 
 def black76(
     is_call: NDArray[np.bool_],

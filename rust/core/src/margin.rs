@@ -1,6 +1,7 @@
 //! Standard, cross and portfolio margin per account and over whole books
 //! (docs/margin-model.md §3-§7).
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -9,7 +10,7 @@ use crate::error::{ErrorKind, InputError, Result, same_len};
 use crate::isa::{Isa, multiversion};
 use crate::model::{Book, Collateral, Instruments, Prices, Settlement};
 use crate::netting::{SpanBook, directional_losses, signed_correlation, span_terms};
-use crate::parallel::{chunk_groups, zeroed_rows};
+use crate::parallel::{Unfilled, chunk_groups};
 use crate::risk::SettlementMode;
 use crate::scenarios::ScenarioTable;
 use crate::simd::{Lanes, Portable};
@@ -127,8 +128,27 @@ pub struct Engine {
 /// Accounts per parallel task: large enough to amortise scheduling, small enough to balance.
 const CHUNK: usize = 2048;
 
-/// Per-account float outputs, in the order of `zkmargin.results.ACCOUNT_FIELDS`.
+/// Per-account float outputs, in the order of [`ACCOUNT_FIELDS`].
 pub const N_FIELDS: usize = 8;
+
+/// Names of the per-account float outputs, as `zkmargin.results.ACCOUNT_FIELDS` (tested).
+pub const ACCOUNT_FIELDS: [&str; N_FIELDS] = [
+    "equity",
+    "initial_margin",
+    "maintenance_margin",
+    "free_collateral",
+    "margin_ratio",
+    "scenario_loss",
+    "roll_addon",
+    "short_option_addon",
+];
+
+/// Names of the per-account, per-underlying Greeks (`zkmargin.results.GREEK_FIELDS`).
+pub const GREEK_FIELDS: [&str; 4] = ["net_delta", "net_gamma", "net_vega", "net_theta"];
+
+/// Where `margin_ratio` sits in [`ACCOUNT_FIELDS`]: the one output that may be `+inf`
+/// (equity <= 0, §7).
+const MARGIN_RATIO: usize = 4;
 
 /// Whole-book outputs: `N_FIELDS` rows of `A` floats, `A` worst-scenario indices, and 4
 /// Greeks rows of `A x U` (row-major) each.
@@ -751,29 +771,35 @@ impl Engine {
         let prep = self.prepare_market(px, coll, model == Model::Portfolio, curves);
         let n_a = book.n_accounts();
         let n_u = self.n_underlyings();
-        let mut fields = zeroed_rows(N_FIELDS, n_a);
-        let mut worst = vec![-1i64; n_a];
-        let mut greeks = zeroed_rows(4, n_a * n_u);
-        let blocks = chunk_groups(fields.iter_mut().map(Vec::as_mut_slice), CHUNK);
-        let greek_blocks = chunk_groups(greeks.iter_mut().map(Vec::as_mut_slice), CHUNK * n_u);
+        // Every output is written exactly once by the pass: no zero-fill first, which
+        // would be a serial write of all of them on the calling thread.
+        let (mut fields, mut greeks) = (Unfilled::new(N_FIELDS, n_a), Unfilled::new(4, n_a * n_u));
+        let mut worst = Unfilled::new(1, n_a);
+        let blocks = chunk_groups(fields.slots(), CHUNK);
+        let greek_blocks = chunk_groups(greeks.slots(), CHUNK * n_u);
         let tasks: Vec<_> = blocks
             .into_iter()
             .zip(greek_blocks)
-            .zip(worst.chunks_mut(CHUNK))
+            .zip(chunk_groups(worst.slots(), CHUNK))
             .enumerate()
             .collect();
-        let bad = AtomicBool::new(false);
+        let (bad, not_finite) = (AtomicBool::new(false), AtomicBool::new(false));
         tasks.into_par_iter().for_each_init(
             || self.scratch(),
-            |sc, (c, ((mut cols, mut gcols), worst_part))| {
+            |sc, (c, ((mut cols, mut gcols), mut worst_part))| {
                 let chunk = Chunk {
                     start: c * CHUNK,
                     fields: &mut cols,
                     greeks: &mut gcols,
-                    worst: worst_part,
+                    worst: worst_part[0],
                 };
-                if !fill_chunk(isa, self, &prep, coll, book, model, sc, chunk) {
-                    bad.store(true, Ordering::Relaxed);
+                match fill_chunk(isa, self, &prep, coll, book, model, sc, chunk) {
+                    Filled::BadInput => bad.store(true, Ordering::Relaxed),
+                    Filled::Written { finite } => {
+                        if !finite {
+                            not_finite.store(true, Ordering::Relaxed);
+                        }
+                    }
                 }
             },
         );
@@ -784,6 +810,21 @@ impl Engine {
                 Ok(()) => unreachable!("values_ok and validate_values share their predicates"),
             });
         }
+        // SAFETY: no task returned `BadInput`, so every task's `fill_chunk` wrote every
+        // account of its chunk, and the chunks cover `0..n_a` (`chunk_groups`).
+        let (fields, greeks, worst) = unsafe {
+            (
+                fields.assume_filled(),
+                greeks.assume_filled(),
+                worst.assume_filled(),
+            )
+        };
+        if not_finite.into_inner() {
+            first_non_finite(&fields, &greeks)?;
+        }
+        let Some(worst) = worst.into_iter().next() else {
+            unreachable!("one row of worst scenarios")
+        };
         Ok(Output {
             fields,
             worst,
@@ -792,13 +833,61 @@ impl Engine {
     }
 }
 
+/// The error naming the first output that is not finite (`margin_ratio` may be `+inf`),
+/// in the order of the fields and then the Greeks, at its flat index; `Ok` when there is
+/// none. Inputs within their bounds (§9) should never get here.
+fn first_non_finite(fields: &[Vec<f64>], greeks: &[Vec<f64>]) -> Result<()> {
+    let named = ACCOUNT_FIELDS.iter().zip(fields).enumerate();
+    let fields = named.map(|(j, (name, row))| (*name, row, j == MARGIN_RATIO));
+    let greeks = GREEK_FIELDS
+        .iter()
+        .zip(greeks)
+        .map(|(name, row)| (*name, row, false));
+    for (name, row, inf_ok) in fields.chain(greeks) {
+        let bad = |x: &f64| !(x.is_finite() || (inf_ok && *x == f64::INFINITY));
+        if let Some(i) = row.iter().position(bad) {
+            return Err(InputError::at(
+                ErrorKind::NonFiniteResult,
+                name,
+                i,
+                format!(
+                    "the result {} is not finite although every input is within its bounds \
+                     (docs/margin-model.md §9)",
+                    row[i]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether one account's outputs are finite (`margin_ratio` may be `+inf`): folded
+/// without a branch, as part of the pass that writes them.
+#[inline(always)]
+fn account_finite(fields: &[f64; N_FIELDS], greeks: &[f64]) -> bool {
+    let ratio = fields[MARGIN_RATIO];
+    let others = fields[..MARGIN_RATIO]
+        .iter()
+        .chain(&fields[MARGIN_RATIO + 1..]);
+    let ok = others.chain(greeks).fold(true, |ok, x| ok & x.is_finite());
+    ok & (ratio.is_finite() | (ratio == f64::INFINITY))
+}
+
+/// What [`fill_chunk`] did with its chunk.
+enum Filled {
+    /// A value of the chunk failed [`Book::values_ok`]; nothing was written.
+    BadInput,
+    /// Every output of the chunk was written; `finite`: all of them finite.
+    Written { finite: bool },
+}
+
 /// One parallel task's slice of the whole-book outputs.
 struct Chunk<'a, 'b> {
     /// Index of the first account.
     start: usize,
-    fields: &'a mut [&'b mut [f64]],
-    greeks: &'a mut [&'b mut [f64]],
-    worst: &'b mut [i64],
+    fields: &'a mut [&'b mut [MaybeUninit<f64>]],
+    greeks: &'a mut [&'b mut [MaybeUninit<f64>]],
+    worst: &'a mut [MaybeUninit<i64>],
 }
 
 /// The portfolio model's per-row sums besides the scenario P&L (§6.4-§6.5), taken in the
@@ -848,9 +937,10 @@ impl<const GREEKS: bool, const SPAN: bool> kernel::Visit for RowSums<'_, GREEKS,
 }
 
 multiversion! {
-    /// Margins the accounts of one chunk into its outputs, or returns `false` (and leaves
-    /// them) when a value of the chunk fails [`Book::values_ok`]. Compiled per instruction
-    /// set: the scenario P&L accumulation is where a portfolio pass spends its time.
+    /// Margins the accounts of one chunk into (every entry of) its outputs, or writes none
+    /// of them when a value of the chunk fails [`Book::values_ok`]. Compiled per
+    /// instruction set: the scenario P&L accumulation is where a portfolio pass spends its
+    /// time.
     fn fill_chunk<V>(
         engine: &Engine,
         prep: &Prepared,
@@ -859,15 +949,16 @@ multiversion! {
         model: Model,
         sc: &mut Scratch,
         out: Chunk<'_, '_>,
-    ) -> bool {
+    ) -> Filled {
         // The chunk's values first, in this instruction set's registers (SSE2 has no
         // 64-bit integer comparison for the instrument indices).
         let accounts = out.start..out.start + out.worst.len();
         let rows = book.rows(accounts.start).start..book.rows(accounts.end - 1).end;
         if !book.values_ok(rows, accounts, engine.instruments.len()) {
-            return false;
+            return Filled::BadInput;
         }
         let n_u = engine.n_underlyings();
+        let mut finite = true;
         for k in 0..out.worst.len() {
             let a = out.start + k;
             let rows = book.rows(a);
@@ -891,19 +982,20 @@ multiversion! {
                 r.roll_addon,
                 r.short_option_addon,
             ];
+            finite &= account_finite(&fields, &sc.greeks);
             for (col, x) in out.fields.iter_mut().zip(fields) {
-                col[k] = x;
+                col[k].write(x);
             }
-            out.worst[k] = r.worst_scenario;
+            out.worst[k].write(r.worst_scenario);
             // `greeks` is underlying-major (`U x 4`), the outputs Greek-major.
             for (g, gcol) in out.greeks.iter_mut().enumerate().take(4) {
                 let per_u = sc.greeks.chunks_exact(4);
                 for (x, src) in gcol[k * n_u..(k + 1) * n_u].iter_mut().zip(per_u) {
-                    *x = src[g];
+                    x.write(src[g]);
                 }
             }
         }
-        true
+        Filled::Written { finite }
     }
 }
 
@@ -938,5 +1030,46 @@ fn add_greeks(acc: &mut [f64], unit: &Unit, q: f64) {
     let slot = &mut acc[4 * unit.underlying..4 * unit.underlying + 4];
     for (a, g) in slot.iter_mut().zip(unit.greeks) {
         *a += q * g;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_margin_ratio_may_be_plus_infinity() {
+        let fields = [1.0, 2.0, 3.0, -1.0, f64::INFINITY, 0.0, -0.0, 4.0];
+        assert!(account_finite(&fields, &[0.5; 8]));
+        assert!(account_finite(&fields, &[]));
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for j in 0..N_FIELDS {
+                let mut f = fields;
+                f[j] = bad;
+                let ok = j == MARGIN_RATIO && bad == f64::INFINITY;
+                assert_eq!(account_finite(&f, &[0.5; 8]), ok, "field {j} = {bad}");
+            }
+            let mut g = [0.5; 8];
+            g[5] = bad;
+            assert!(!account_finite(&fields, &g));
+        }
+    }
+
+    #[test]
+    fn the_first_non_finite_output_is_named_in_field_order() {
+        let mut fields = vec![vec![1.0; 3]; N_FIELDS];
+        let mut greeks = vec![vec![0.0; 6]; 4];
+        fields[MARGIN_RATIO][0] = f64::INFINITY;
+        assert_eq!(first_non_finite(&fields, &greeks), Ok(()));
+        greeks[2][4] = f64::NAN;
+        let e = first_non_finite(&fields, &greeks).unwrap_err();
+        assert_eq!(
+            (e.kind, e.field.as_str(), e.index),
+            (ErrorKind::NonFiniteResult, "net_vega", Some(4))
+        );
+        fields[6][2] = f64::NEG_INFINITY;
+        fields[MARGIN_RATIO][1] = f64::NAN;
+        let e = first_non_finite(&fields, &greeks).unwrap_err();
+        assert_eq!((e.field.as_str(), e.index), ("margin_ratio", Some(1)));
     }
 }

@@ -1,4 +1,6 @@
-//! Parallel writes into column-blocked outputs without unsafe code.
+//! Parallel writes into column-blocked outputs.
+
+use std::mem::MaybeUninit;
 
 /// Splits equal-length output rows into per-chunk groups: group `c` holds, for every row,
 /// the sub-slice of items `c*chunk .. (c+1)*chunk`. Each group can then go to its own
@@ -21,11 +23,44 @@ pub fn chunk_groups<'a, T: 'a>(
     }
 }
 
-/// `n` rows of `len` zeros, each its own allocation: separate buffers of a few MiB are
-/// recycled by the allocator between calls, where one large block would be mapped and
-/// page-faulted afresh every time.
-pub fn zeroed_rows<T: Clone + Default>(n: usize, len: usize) -> Vec<Vec<T>> {
-    (0..n).map(|_| vec![T::default(); len]).collect()
+/// `n` output rows of `len` entries, left uninitialised for a pass that writes each entry
+/// once: zeroing them first would be a serial write of every output on the calling
+/// thread. Each row is its own allocation: separate buffers of a few MiB are recycled by
+/// the allocator between calls, where one large block would be mapped and page-faulted
+/// afresh every time.
+#[derive(Debug)]
+pub struct Unfilled<T> {
+    rows: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Unfilled<T> {
+    pub fn new(n: usize, len: usize) -> Self {
+        Self {
+            rows: (0..n).map(|_| Vec::with_capacity(len)).collect(),
+            len,
+        }
+    }
+
+    /// Every row's `len` entries, to be written (for [`chunk_groups`]).
+    pub fn slots(&mut self) -> impl Iterator<Item = &mut [MaybeUninit<T>]> {
+        let len = self.len;
+        self.rows
+            .iter_mut()
+            .map(move |row| &mut row.spare_capacity_mut()[..len])
+    }
+
+    /// The rows, filled.
+    ///
+    /// # Safety
+    /// Every entry of every row must have been written through [`Unfilled::slots`].
+    pub unsafe fn assume_filled(mut self) -> Vec<Vec<T>> {
+        for row in &mut self.rows {
+            // SAFETY: the capacity is `len` and the caller wrote entries `0..len`.
+            unsafe { row.set_len(self.len) };
+        }
+        self.rows
+    }
 }
 
 #[cfg(test)]
@@ -50,5 +85,23 @@ mod tests {
                 assert_eq!(buf[r * 10 + k], r * 100 + k);
             }
         }
+    }
+
+    #[test]
+    fn unfilled_rows_written_through_groups_come_back_in_place() {
+        let mut rows = Unfilled::<u32>::new(2, 7);
+        for (c, group) in chunk_groups(rows.slots(), 3).into_iter().enumerate() {
+            for (r, part) in group.into_iter().enumerate() {
+                for (k, x) in part.iter_mut().enumerate() {
+                    x.write((r * 100 + c * 3 + k) as u32);
+                }
+            }
+        }
+        // SAFETY: the groups cover both rows' entries 0..7, each written above.
+        let rows = unsafe { rows.assume_filled() };
+        let want: Vec<Vec<u32>> = (0..2)
+            .map(|r| (0..7).map(|k| r * 100 + k).collect())
+            .collect();
+        assert_eq!(rows, want);
     }
 }

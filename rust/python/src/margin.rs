@@ -3,9 +3,10 @@
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 use zkmargin_core::implied::implied_vol_batch;
 use zkmargin_core::isa::Isa;
-use zkmargin_core::margin::{Engine, Model};
+use zkmargin_core::margin::{ACCOUNT_FIELDS, Engine, GREEK_FIELDS, Model};
 use zkmargin_core::model::Prices;
 use zkmargin_core::pricing::{self, Column};
 use zkmargin_core::surface::Curves;
@@ -21,6 +22,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(black76, m)?)?;
     m.add_function(wrap_pyfunction!(black76_into, m)?)?;
     m.add_function(wrap_pyfunction!(implied_vol, m)?)?;
+    // The engine's output order, which `zkmargin.results` names its fields by.
+    m.add("ACCOUNT_FIELDS", PyTuple::new(m.py(), ACCOUNT_FIELDS)?)?;
+    m.add("GREEK_FIELDS", PyTuple::new(m.py(), GREEK_FIELDS)?)?;
     crate::state::register(m)?;
     Ok(())
 }
