@@ -74,7 +74,7 @@ mod x86 {
 
     /// Two AVX2 registers.
     ///
-    /// Only the AVX2 and AVX-512 copies of a `multiversion_lanes!` function use this type,
+    /// Only the AVX2 and AVX-512 copies of a generic `multiversion!` function use this type,
     /// and those copies run only after the CPU reported AVX2 (`Isa::available`): that is
     /// what makes the intrinsics below sound to call. Everything is `#[inline(always)]`, so
     /// the intrinsics are compiled into those copies rather than called out of line.
