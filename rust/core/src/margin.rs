@@ -66,7 +66,6 @@ pub struct Scratch {
     touched_u: Vec<bool>,
     net: Vec<f64>,
     loss: Vec<f64>,
-    worst_u: Vec<i64>,
     /// Per roll bucket: the account's net delta so far and whether it touched the bucket.
     bucket: Vec<BucketSum>,
     /// Buckets in the order the account first touched them (the roll add-on sums in that
@@ -389,7 +388,6 @@ impl Engine {
             touched_u: vec![false; g],
             net: vec![0.0; u],
             loss: vec![0.0; g],
-            worst_u: vec![-1; g],
             bucket: self
                 .bucket_rate
                 .iter()
@@ -626,6 +624,15 @@ impl Engine {
         worst::scan::<V, INDEX, true>(pnl, &self.damp[g * self.width..][..pnl.len()])
     }
 
+    /// The first scenario in which portfolio `g` loses `loss`, its worst loss (> 0).
+    #[inline(always)]
+    fn first_worst<V: Lanes>(&self, g: usize, pnl: &[f64], loss: f64) -> i64 {
+        if !self.damped {
+            return worst::first_at::<V, false>(pnl, &[], -loss);
+        }
+        worst::first_at::<V, true>(pnl, &self.damp[g * self.width..][..pnl.len()], -loss)
+    }
+
     /// Adds portfolio `g`'s contribution to the joint scenario P&L (§6.3): its losses, and
     /// its gains times its gain offset up to the cap; in a dampened row only a loss beyond
     /// the dampener counts, `min(0, p + d)`.
@@ -683,12 +690,14 @@ impl Engine {
                 worst_loss::<V, INDEX>(&sc.joint)
             }
             _ => {
-                // Per-portfolio worst loss and its first scenario.
+                // Per-portfolio worst loss; its first scenario only for the worst portfolio,
+                // the one the output names.
                 for u in 0..n_u {
-                    (sc.loss[u], sc.worst_u[u]) = if sc.touched_u[u] {
-                        self.group_loss::<V, INDEX>(u, &sc.pnl[u * w..(u + 1) * w])
+                    sc.loss[u] = if sc.touched_u[u] {
+                        self.group_loss::<V, false>(u, &sc.pnl[u * w..(u + 1) * w])
+                            .0
                     } else {
-                        (0.0, -1)
+                        0.0
                     };
                 }
                 let (mut top, mut top_u) = (0.0, None);
@@ -710,8 +719,13 @@ impl Engine {
                 } else {
                     sc.loss.iter().sum()
                 };
-                let worst = top_u.map_or(-1, |u| sc.worst_u[u]);
-                (wcl, if wcl > 0.0 { worst } else { -1 })
+                let worst = match top_u {
+                    Some(u) if INDEX && wcl > 0.0 => {
+                        self.first_worst::<V>(u, &sc.pnl[u * w..(u + 1) * w], top)
+                    }
+                    _ => -1,
+                };
+                (wcl, worst)
             }
         };
         // `loss` keeps every portfolio's worst loss (overwritten for each account): the

@@ -25,6 +25,19 @@ pub(super) fn scan<V: Lanes, const INDEX: bool, const DAMP: bool>(
     pnl: &[f64],
     damp: &[f64],
 ) -> (f64, i64) {
+    let low = lowest::<V, DAMP>(pnl, damp);
+    if low >= 0.0 {
+        return (0.0, -1);
+    }
+    if !INDEX {
+        return (-low, -1);
+    }
+    (-low, first_at::<V, DAMP>(pnl, damp, low))
+}
+
+/// `min_s (pnl[s] + damp[s])`, `+0.0` for an empty row.
+#[inline(always)]
+fn lowest<V: Lanes, const DAMP: bool>(pnl: &[f64], damp: &[f64]) -> f64 {
     // Plain loops over the vectors: an iterator adaptor's closure is a function of its own,
     // compiled without the caller's instruction set, which then calls the intrinsics of
     // `V` out of line.
@@ -46,12 +59,14 @@ pub(super) fn scan<V: Lanes, const INDEX: bool, const DAMP: bool>(
         let v = scalar::<DAMP>(pnl, damp, s);
         low = if v < low { v } else { low };
     }
-    if low >= 0.0 {
-        return (0.0, -1);
-    }
-    if !INDEX {
-        return (-low, -1);
-    }
+    low
+}
+
+/// The first scenario `s` with `pnl[s] + damp[s] == low` (-1 if none): with `low` from
+/// [`lowest`], the first scenario attaining the worst loss.
+#[inline(always)]
+pub(super) fn first_at<V: Lanes, const DAMP: bool>(pnl: &[f64], damp: &[f64], low: f64) -> i64 {
+    let n = pnl.len() / LANES;
     let target = V::splat(low);
     let mut start = 0;
     while start < n {
@@ -61,16 +76,13 @@ pub(super) fn scan<V: Lanes, const INDEX: bool, const DAMP: bool>(
             mask |= u64::from(eq) << ((k - start) * LANES);
         }
         if mask != 0 {
-            return (
-                -low,
-                (start * LANES) as i64 + i64::from(mask.trailing_zeros()),
-            );
+            return (start * LANES) as i64 + i64::from(mask.trailing_zeros());
         }
         start += MASKED;
     }
     // The minimum came from the tail when no vector holds it.
     let at = (n * LANES..pnl.len()).find(|&s| scalar::<DAMP>(pnl, damp, s) == low);
-    (-low, at.map_or(-1, |s| s as i64))
+    at.map_or(-1, |s| s as i64)
 }
 
 /// Scenario `s` of `pnl` (`DAMP`: plus `damp`'s).
