@@ -65,6 +65,9 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* max(x, 0) inline: libm's fmax is a call per use. */
+static inline double positive(double x) { return x > 0.0 ? x : 0.0; }
+
 static double low(const __m512d *acc, const double *damp) {
     __m512d m = _mm512_setzero_pd();
     for (int v = 0; v < V; v++) {
@@ -108,7 +111,7 @@ static void bare(const struct Book *b, double *wcl_out) {
         if (at >= 0) memcpy(pnl[at], acc, sizeof acc);
         double wcl = 0.0;
         for (int g = 0; g < G; g++)
-            if (touched[g]) wcl += fmax(0.0, -low(pnl[g], NULL));
+            if (touched[g]) wcl += positive(-low(pnl[g], NULL));
         wcl_out[a] = wcl;
     }
 }
@@ -132,7 +135,7 @@ static void masked(const struct Book *b, double *wcl_out) {
         }
         double wcl = 0.0;
         for (int g = 0; g < G; g++)
-            if (touched[g]) wcl += fmax(0.0, -low(acc[g], NULL));
+            if (touched[g]) wcl += positive(-low(acc[g], NULL));
         wcl_out[a] = wcl;
     }
 }
@@ -179,7 +182,7 @@ static int full(const struct Book *b, struct Out *o) {
             n_b += !seen[u->bucket];
             seen[u->bucket] = 1;
             delta[u->bucket] += q * u->greeks[0];
-            som += fmax(-q, 0.0) * u->som;
+            som += positive(-q) * u->som;
             __m512d qv = _mm512_set1_pd(q);
             const double *r = b->risk + i * W;
             for (int v = 0; v < V; v++)
@@ -202,7 +205,7 @@ static int full(const struct Book *b, struct Out *o) {
         int top_g = -1;
         for (int g = 0; g < G; g++) {
             if (!touched[g]) continue;
-            double loss = fmax(0.0, -low(pnl[g], b->damp + g * W));
+            double loss = positive(-low(pnl[g], b->damp + g * W));
             wcl += loss;
             if (loss > top) top = loss, top_g = g;
         }
