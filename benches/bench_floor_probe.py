@@ -113,10 +113,21 @@ def has_avx512() -> bool:
         return False
 
 
+def positive(text: str) -> int:
+    """An argument that must be a whole number >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--accounts", type=int, default=100_000)
-    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--accounts", type=positive, default=100_000)
+    p.add_argument("--repeat", type=positive, default=15)
     args = p.parse_args(argv)
     cc = shutil.which("cc")
     if cc is None or not has_avx512():

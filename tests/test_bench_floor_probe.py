@@ -32,3 +32,22 @@ def test_floor_probe_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Checked: the bare and masked worst-case losses equal SciPy's to 1e-9." in out
     for text in ("C bare:", "C masked:", "C full:", "engine: MarginEngine.compute", "Floor on 1 thread(s):"):
         assert text in out
+
+
+def test_floor_probe_rejects_a_loop_that_disagrees_with_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reported times only count when the C losses equal SciPy's: a reference off by 1%
+    # (as a wrong loop would be) stops the run before any table is printed.
+    module = _load()
+    if shutil.which("cc") is None or not module.has_avx512():
+        pytest.skip("needs a C compiler and AVX-512 F")
+    right = module.undamped_loss
+    monkeypatch.setattr(module, "undamped_loss", lambda *a: 1.01 * right(*a))
+    with pytest.raises(SystemExit, match="bare: worst-case losses sum to"):
+        module.main(["--accounts", "500", "--repeat", "1"])
+
+
+@pytest.mark.parametrize("argv", [["--accounts", "0"], ["--repeat", "-2"], ["--accounts", "x"]])
+def test_floor_probe_arguments_must_be_positive(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _load().main(argv)
+    assert "not a whole number >= 1" in capsys.readouterr().err
